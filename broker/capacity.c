@@ -1,0 +1,224 @@
+/*
+ * capacity.c - usable capacity from policy or cluster, and the capacity
+ * report (see kairos/capacity.h).
+ */
+#include <kairos/capacity.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget.h"
+#include "kairos_int.h"
+#include "record.h"
+#include "store.h"
+
+#define PAGE 256
+/* Ceph's default full ratio, when the OSD map cannot be read. */
+#define DEFAULT_FULL_RATIO 0.95
+
+static int pool_replicas(struct kairos *k, uint64_t *size, struct kairos_error *err)
+{
+    char cmd[256];
+    json_t *out = NULL;
+    int rc;
+
+    snprintf(cmd, sizeof(cmd),
+             "{\"prefix\":\"osd pool get\",\"pool\":\"%s\",\"var\":\"size\",\"format\":\"json\"}",
+             k->cfg->pools.block);
+    rc = kairos_mon_json(k, cmd, &out, err);
+    if (rc == 0) {
+        *size = kairos_json_u64(out, "size", 0);
+        if (*size == 0)
+            rc = kairos_error_set(err, -EIO, "pool %s reports no replica count",
+                                  k->cfg->pools.block);
+    }
+    json_decref(out);
+    return rc;
+}
+
+static int osd_full_ratio(struct kairos *k, double *ratio, struct kairos_error *err)
+{
+    json_t *out = NULL;
+    int rc = kairos_mon_json(k, "{\"prefix\":\"osd dump\",\"format\":\"json\"}", &out, err);
+
+    if (rc == 0) {
+        json_t *r = json_object_get(out, "full_ratio");
+        *ratio = json_is_number(r) && json_number_value(r) > 0 ? json_number_value(r)
+                                                               : DEFAULT_FULL_RATIO;
+    }
+    json_decref(out);
+    return rc;
+}
+
+/* Raw capacity / replica count of the block pool. */
+static int cluster_usable(struct kairos *k, uint64_t *usable, struct kairos_error *err)
+{
+    struct rados_cluster_stat_t st;
+    uint64_t replicas = 1;
+    int rc = rados_cluster_stat(k->rados, &st);
+
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot read cluster capacity: %s", strerror(-rc));
+    rc = pool_replicas(k, &replicas, err);
+    if (rc < 0)
+        return rc;
+    *usable = st.kb * 1024 / replicas;
+    return 0;
+}
+
+int kairos_capacity_refresh(struct kairos *k, struct kairos_error *err)
+{
+    const struct kairos_capacity_policy *c = &k->policy->capacity;
+    uint64_t usable = c->usable;
+    double ratio = c->full_ratio;
+    int rc = 0;
+
+    if (!usable)
+        rc = cluster_usable(k, &usable, err);
+    if (rc == 0 && !ratio)
+        rc = osd_full_ratio(k, &ratio, err);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&k->lock);
+    k->usable = usable;
+    k->full_ratio = ratio;
+    pthread_mutex_unlock(&k->lock);
+    return 0;
+}
+
+static uint64_t add_limit(uint64_t sum, uint64_t limit)
+{
+    if (sum == KAIROS_UNLIMITED || limit == KAIROS_UNLIMITED || sum + limit < sum)
+        return KAIROS_UNLIMITED;
+    return sum + limit;
+}
+
+static void add_project(struct kairos_capacity_report *r, const struct kairos_kvs *kvs)
+{
+    json_t *qj = kairos_kvs_json(kvs, "quota"), *lj = kairos_kvs_json(kvs, "ledger");
+    struct kairos_quota q;
+    struct kairos_counts c;
+    uint64_t total_limit = 0;
+
+    kairos_quota_from_json(qj, &q);
+    kairos_counts_from_json(lj, &c);
+    json_decref(qj);
+    json_decref(lj);
+    for (int i = 0; i < KAIROS_KIND_COUNT; i++) {
+        if (i == KAIROS_SNAPSHOT) {
+            r->allocated_count[i] += c.count[i];
+            continue;
+        }
+        r->quota_bytes[i] = add_limit(r->quota_bytes[i], q.kind[i].bytes);
+        total_limit = add_limit(total_limit, q.kind[i].bytes);
+        r->allocated_bytes[i] += c.bytes[i];
+        r->allocated_count[i] += c.count[i];
+        r->allocated_total += c.bytes[i];
+    }
+    /* A project's promise is the smaller of its total and its per-kind sum. */
+    if (q.total_bytes < total_limit)
+        total_limit = q.total_bytes;
+    r->quota_total = add_limit(r->quota_total, total_limit);
+    r->allocated_eff += c.eff;
+    r->projects++;
+}
+
+/* Read one page of projects in parallel and add them up. */
+static int add_page(struct kairos *k, struct kairos_capacity_report *r,
+                    const struct kairos_kvs *idx, const char *const *keys)
+{
+    char(*oids)[KAIROS_KEY_MAX] = calloc(idx->n ? idx->n : 1, sizeof(*oids));
+    const char **names = calloc(idx->n ? idx->n : 1, sizeof(*names));
+    struct kairos_kvs *kvs = calloc(idx->n ? idx->n : 1, sizeof(*kvs));
+    int rc = -ENOMEM;
+
+    if (oids && names && kvs) {
+        for (size_t i = 0; i < idx->n; i++) {
+            kairos_project_oid(oids[i], idx->v[i].key + 2);
+            names[i] = oids[i];
+        }
+        rc = kairos_store_read_many(k->meta, names, idx->n, keys, 2, kvs);
+        for (size_t i = 0; i < idx->n; i++) {
+            if (kvs[i].n)
+                add_project(r, &kvs[i]);
+            kairos_kvs_free(&kvs[i]);
+        }
+    }
+    free(oids);
+    free(names);
+    free(kvs);
+    return rc;
+}
+
+static int scan_projects(struct kairos *k, struct kairos_capacity_report *r)
+{
+    char after[KAIROS_KEY_MAX] = "";
+    const char *keys[] = {"quota", "ledger"};
+    struct kairos_kvs idx;
+    bool more;
+    int rc;
+
+    do {
+        rc = kairos_store_list(k->meta, KAIROS_INDEX_OID, "p.", after, PAGE, &idx);
+        if (rc == -ENOENT)
+            return 0;
+        if (rc < 0)
+            return rc;
+        rc = add_page(k, r, &idx, keys);
+        if (rc < 0) {
+            kairos_kvs_free(&idx);
+            return rc;
+        }
+        if (idx.n)
+            snprintf(after, sizeof(after), "%s", idx.v[idx.n - 1].key);
+        more = idx.more;
+        kairos_kvs_free(&idx);
+    } while (more);
+    return 0;
+}
+
+/* Bytes stored, on the same scale as usable (raw used / replicas). */
+static int cluster_used(struct kairos *k, uint64_t *used, struct kairos_error *err)
+{
+    json_t *out = NULL;
+    uint64_t replicas = 1;
+    int rc = kairos_mon_json(k, "{\"prefix\":\"df\",\"format\":\"json\"}", &out, err);
+
+    if (rc == 0)
+        rc = pool_replicas(k, &replicas, err);
+    if (rc == 0)
+        *used =
+            kairos_json_u64(json_object_get(out, "stats"), "total_used_raw_bytes", 0) / replicas;
+    json_decref(out);
+    return rc;
+}
+
+int kairos_capacity_get(struct kairos *k, struct kairos_capacity_report *out,
+                        struct kairos_error *err)
+{
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = kairos_capacity_refresh(k, err);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&k->lock);
+    out->usable = k->usable;
+    out->full_ratio = k->full_ratio;
+    pthread_mutex_unlock(&k->lock);
+    out->headroom = k->policy->capacity.headroom;
+    out->limit = kairos_budget_limit(k);
+    rc = kairos_budget_granted(k, &out->granted, err);
+    if (rc == 0)
+        rc = scan_projects(k, out);
+    if (rc == 0)
+        rc = cluster_used(k, &out->used, err);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "capacity report: %s", strerror(-rc));
+    out->oversubscription = out->quota_total == KAIROS_UNLIMITED || !out->usable
+                                ? 0
+                                : (double)out->quota_total / (double)out->usable;
+    return 0;
+}

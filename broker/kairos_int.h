@@ -1,0 +1,62 @@
+/*
+ * kairos_int.h - the inside of struct kairos, shared by the broker modules.
+ */
+#ifndef KAIROS_INT_H
+#define KAIROS_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <kairos/kairos.h>
+#include <kairos/reconcile.h>
+#include <rados/librados.h>
+
+struct kairos {
+    const struct kairos_config *cfg;
+    struct kairos_policy *policy;
+    rados_t rados;
+    rados_ioctx_t meta; /* metadata pool, default namespace; never re-targeted */
+
+    pthread_mutex_t lock; /* guards everything below */
+    struct kairos_kind_ops kinds[KAIROS_KIND_COUNT];
+    uint64_t usable;          /* bytes, from the policy or the cluster */
+    double full_ratio;        /* from the policy or the OSD map */
+    uint64_t last_reclaim_ms; /* last sweep for spare budget (budget.c) */
+
+    /* Background reconciler. */
+    pthread_t reconciler;
+    bool reconciler_running;
+    bool reconciler_stop;
+    pthread_cond_t reconciler_wake;
+    kairos_reconcile_cb reconciler_cb;
+    void *reconciler_arg;
+};
+
+/*
+ * kairos_kind_ops_get() - a copy of @kind's ops.
+ * Return: 0, or -ENOSYS when no backend is registered.
+ */
+int kairos_kind_ops_get(struct kairos *k, enum kairos_kind kind, struct kairos_kind_ops *out);
+
+/*
+ * kairos_mon_json() - send a monitor command (JSON text) and parse the
+ * JSON answer into @out (may be NULL to ignore it).
+ * Return: 0 or the command's negative errno, with the monitor's words in @err.
+ */
+int kairos_mon_json(struct kairos *k, const char *cmd, json_t **out, struct kairos_error *err);
+
+/*
+ * kairos_budget_limit() - effective bytes the cluster admits in all:
+ * usable * (full_ratio - headroom).
+ */
+uint64_t kairos_budget_limit(struct kairos *k);
+
+/*
+ * kairos_capacity_refresh() - re-read usable capacity and the full ratio
+ * from the cluster where the policy says "auto".
+ */
+int kairos_capacity_refresh(struct kairos *k, struct kairos_error *err);
+
+#endif

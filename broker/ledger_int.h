@@ -1,0 +1,19 @@
+/*
+ * ledger_int.h - ledger operations for the broker's own cleanup paths.
+ */
+#ifndef KAIROS_LEDGER_INT_H
+#define KAIROS_LEDGER_INT_H
+
+#include <kairos/ledger.h>
+
+/*
+ * kairos_ledger_purge() - drop an allocation record whatever intent it
+ * carries, and uncount it. For the cascade of a forced project delete,
+ * once the backend has destroyed the object: a request still in flight on
+ * it then fails its commit with -ESTALE and undoes its own work.
+ * Return: 0 (also when already gone) or a librados error.
+ */
+int kairos_ledger_purge(struct kairos *k, const char *project, enum kairos_kind kind,
+                        const char *name, struct kairos_error *err);
+
+#endif

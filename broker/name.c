@@ -1,0 +1,63 @@
+/*
+ * name.c - validation of project, allocation and owner names (see kairos/name.h).
+ */
+#include <kairos/name.h>
+
+#include <errno.h>
+#include <string.h>
+
+static bool name_char(char c, bool first)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+        return true;
+    return !first && c == '-';
+}
+
+bool kairos_name_valid(const char *name)
+{
+    size_t i;
+
+    if (!name || !name[0])
+        return false;
+    for (i = 0; name[i]; i++) {
+        if (i >= KAIROS_NAME_MAX || !name_char(name[i], i == 0))
+            return false;
+    }
+    return true;
+}
+
+int kairos_name_check(const char *name, const char *what, struct kairos_error *err)
+{
+    size_t i;
+
+    if (!name || !name[0])
+        return kairos_error_set(err, -EINVAL, "%s name is empty", what);
+    for (i = 0; name[i]; i++) {
+        if (i >= KAIROS_NAME_MAX)
+            return kairos_error_set(err, -EINVAL, "%s name is longer than %d characters", what,
+                                    KAIROS_NAME_MAX);
+        if (!name_char(name[i], i == 0))
+            return kairos_error_set(err, -EINVAL,
+                                    "%s name has a bad character at position %zu: names "
+                                    "match [a-z0-9][a-z0-9-]{0,62}",
+                                    what, i + 1);
+    }
+    return 0;
+}
+
+bool kairos_owner_id_valid(const char *id)
+{
+    size_t i;
+
+    if (!id || !id[0])
+        return false;
+    for (i = 0; id[i]; i++) {
+        char c = id[i];
+        if (i >= KAIROS_OWNER_ID_MAX)
+            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("._:/-", c)))
+            return false;
+    }
+    return true;
+}

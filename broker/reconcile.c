@@ -1,0 +1,394 @@
+/*
+ * reconcile.c - finish or roll back stale intents (see kairos/reconcile.h).
+ */
+#include <kairos/reconcile.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "budget.h"
+#include "kairos_int.h"
+#include "project_int.h"
+#include "record.h"
+#include "store.h"
+
+#define LOCK_NAME "reconcile"
+#define PAGE      256
+
+struct pass {
+    struct kairos *k;
+    uint64_t lease_ms;
+    bool tight;
+    struct kairos_reconcile_report *rep;
+};
+
+static void note_error(struct pass *p, int rc, const char *what, const char *msg)
+{
+    p->rep->errors++;
+    snprintf(p->rep->last_error, sizeof(p->rep->last_error), "%s: %s", what,
+             msg && msg[0] ? msg : strerror(-rc));
+}
+
+static bool is_stale(const struct pass *p, uint64_t ts)
+{
+    return ts + p->lease_ms <= kairos_now_ms();
+}
+
+/* ---- intents ---- */
+
+/* Decide a stale intent from what the backend sees. */
+static int settle_intent(struct pass *p, struct kairos_reservation *res, uint64_t target,
+                         struct kairos_error *err)
+{
+    struct kairos_kind_ops ops;
+    uint64_t bytes = 0;
+    int exists, rc;
+
+    if (kairos_kind_ops_get(p->k, res->kind, &ops) < 0) {
+        p->rep->left++;
+        return 0;
+    }
+    exists = ops.probe(ops.arg, res->project, res->name, &bytes, err);
+    if (exists < 0) {
+        p->rep->left++;
+        return exists;
+    }
+    switch (res->op) {
+    case KAIROS_OP_CREATE:
+        rc = exists ? kairos_ledger_commit(p->k, res, err) : kairos_ledger_release(p->k, res, err);
+        break;
+    case KAIROS_OP_RESIZE:
+        rc = exists && bytes == target ? kairos_ledger_commit(p->k, res, err)
+                                       : kairos_ledger_release(p->k, res, err);
+        exists = exists && bytes == target;
+        break;
+    case KAIROS_OP_DELETE:
+        /* A requested delete is rolled forward. */
+        rc = 0;
+        if (exists)
+            rc = ops.destroy ? ops.destroy(ops.arg, res->project, res->name, err) : -ENOSYS;
+        if (rc == 0)
+            rc = kairos_ledger_commit(p->k, res, err);
+        exists = 1;
+        break;
+    default:
+        return -EINVAL;
+    }
+    if (rc == 0) {
+        if (exists)
+            p->rep->committed++;
+        else
+            p->rep->released++;
+    }
+    return rc == -ESTALE ? 0 : rc;
+}
+
+static int reconcile_intent(struct pass *p, const char *project, const char *ikey, const char *ival)
+{
+    struct kairos_reservation res = {0};
+    struct kairos_alloc a = {0};
+    struct kairos_error err = {0};
+    char kname[16];
+    const char *name;
+    json_t *idx = json_loads(ival, 0, NULL);
+    uint64_t ts = kairos_json_u64(idx, "ts", 0);
+    int rc;
+
+    json_decref(idx);
+    if (!is_stale(p, ts))
+        return 0;
+    if (sscanf(ikey, "i.%15[a-z].", kname) != 1 || kairos_kind_parse(kname, &res.kind) < 0)
+        return -EINVAL;
+    name = ikey + 3 + strlen(kname);
+    rc = kairos_ledger_get(p->k, project, res.kind, name, &a, &err);
+    if (rc == 0 && !a.pending)
+        rc = -ENOENT;
+    if (rc == -ENOENT) {
+        /* An index entry without an open record: only the entry is left. */
+        char oid[KAIROS_KEY_MAX];
+        kairos_project_oid(oid, project);
+        kairos_alloc_clear(&a);
+        return kairos_store_rm_key(p->k->meta, oid, ikey);
+    }
+    if (rc == 0) {
+        snprintf(res.project, sizeof(res.project), "%s", project);
+        snprintf(res.name, sizeof(res.name), "%s", a.name);
+        snprintf(res.intent, sizeof(res.intent), "%s", a.intent);
+        res.op = a.op;
+        res.bytes = a.target_bytes;
+        res.old_bytes = a.bytes;
+        rc = settle_intent(p, &res, a.target_bytes, &err);
+    }
+    kairos_alloc_clear(&a);
+    if (rc < 0)
+        note_error(p, rc, ikey, err.msg);
+    return 0;
+}
+
+/* Every "i." or "t." key of one project object, page by page. */
+static int for_each_key(struct pass *p, const char *project, const char *prefix,
+                        int (*fn)(struct pass *, const char *, const struct kairos_kvs *))
+{
+    char oid[KAIROS_KEY_MAX], after[KAIROS_KEY_MAX] = "";
+    struct kairos_kvs kvs;
+    bool more;
+    int rc;
+
+    kairos_project_oid(oid, project);
+    do {
+        rc = kairos_store_list(p->k->meta, oid, prefix, after, PAGE, &kvs);
+        if (rc < 0)
+            return rc;
+        rc = fn(p, project, &kvs);
+        if (kvs.n)
+            snprintf(after, sizeof(after), "%s", kvs.v[kvs.n - 1].key);
+        more = kvs.more;
+        kairos_kvs_free(&kvs);
+    } while (rc == 0 && more);
+    return rc;
+}
+
+static int intents_page(struct pass *p, const char *project, const struct kairos_kvs *kvs)
+{
+    for (size_t i = 0; i < kvs->n; i++) {
+        if (strncmp(kvs->v[i].key, "i.", 2) == 0)
+            reconcile_intent(p, project, kvs->v[i].key, kvs->v[i].val);
+    }
+    return 0;
+}
+
+static int transfers_page(struct pass *p, const char *project, const struct kairos_kvs *kvs)
+{
+    return kairos_budget_reconcile_project(p->k, project, kvs, p->lease_ms, p->rep);
+}
+
+/* ---- projects ---- */
+
+static int forget_index_entry(struct pass *p, const char *name, const json_t *entry)
+{
+    struct kairos_owner owner;
+
+    kairos_owner_from_json(json_object_get(entry, "owner"), &owner);
+    /* finish_delete on a missing object only clears the index. */
+    return kairos_project_finish_delete(p->k, name, &owner, NULL);
+}
+
+/*
+ * One project, from @scan: its gen, meta and the first of its "i." and "t."
+ * keys, read for a whole page of projects at once. Most projects have
+ * nothing open, and cost nothing more.
+ */
+static int reconcile_project(struct pass *p, const char *name, const json_t *entry,
+                             const struct kairos_kvs *scan)
+{
+    const char *istate = json_string_value(json_object_get(entry, "state"));
+    const char *mstate;
+    struct kairos_error err = {0};
+    json_t *meta;
+    int rc = 0;
+
+    if (scan->n == 0) {
+        /* No object: a create that never got there, or a delete near its end. */
+        bool creating = istate && strcmp(istate, "creating") == 0;
+        if (creating && !is_stale(p, kairos_json_u64(entry, "ts", 0)))
+            return 0;
+        rc = forget_index_entry(p, name, entry);
+        if (rc == 0)
+            p->rep->projects_done++;
+        return rc;
+    }
+    meta = kairos_kvs_json(scan, "meta");
+    p->rep->projects++;
+    if (scan->more) {
+        rc = for_each_key(p, name, "i.", intents_page);
+        if (rc == 0)
+            rc = for_each_key(p, name, "t.", transfers_page);
+    } else {
+        intents_page(p, name, scan);
+        transfers_page(p, name, scan);
+    }
+    mstate = json_string_value(json_object_get(meta, "state"));
+    if (rc == 0 && mstate && strcmp(mstate, "deleting") == 0 &&
+        is_stale(p, kairos_json_u64(meta, "deleting_since", 0))) {
+        struct kairos_owner owner;
+        kairos_owner_from_json(json_object_get(meta, "owner"), &owner);
+        rc = kairos_project_finish_delete(p->k, name, &owner, &err);
+        if (rc == 0)
+            p->rep->projects_done++;
+    } else if (rc == 0 && istate && strcmp(istate, "creating") == 0 &&
+               is_stale(p, kairos_json_u64(entry, "ts", 0))) {
+        /* The object exists: the create got through; mark it so. */
+        rc = kairos_project_mark_active(p->k, name);
+        if (rc == 0)
+            p->rep->projects_done++;
+    } else if (rc == 0 && p->tight) {
+        kairos_budget_trim(p->k, name, 0, NULL);
+    }
+    json_decref(meta);
+    if (rc < 0)
+        note_error(p, rc, name, err.msg);
+    return 0;
+}
+
+/* Keys under these prefixes come with each project's scan. */
+#define SCAN_PER_PREFIX 64
+
+static int reconcile_page(struct pass *p, const struct kairos_kvs *idx)
+{
+    static const char *const keys[] = {"meta"};
+    static const char *const prefixes[] = {"i.", "t."};
+    char(*oids)[KAIROS_KEY_MAX] = calloc(idx->n ? idx->n : 1, sizeof(*oids));
+    const char **names = calloc(idx->n ? idx->n : 1, sizeof(*names));
+    struct kairos_kvs *scan = calloc(idx->n ? idx->n : 1, sizeof(*scan));
+    int rc = -ENOMEM;
+
+    if (oids && names && scan) {
+        for (size_t i = 0; i < idx->n; i++) {
+            kairos_project_oid(oids[i], idx->v[i].key + 2);
+            names[i] = oids[i];
+        }
+        rc = kairos_store_scan_many(p->k->meta, names, idx->n, keys, 1, prefixes, 2,
+                                    SCAN_PER_PREFIX, scan);
+        for (size_t i = 0; rc == 0 && i < idx->n; i++) {
+            json_t *entry = json_loads(idx->v[i].val, 0, NULL);
+            const char *name = idx->v[i].key + 2;
+            if (kairos_name_valid(name))
+                reconcile_project(p, name, entry, &scan[i]);
+            json_decref(entry);
+        }
+        for (size_t i = 0; i < idx->n; i++)
+            kairos_kvs_free(&scan[i]);
+    }
+    free(oids);
+    free(names);
+    free(scan);
+    return rc;
+}
+
+static int reconcile_projects(struct pass *p)
+{
+    char after[KAIROS_KEY_MAX] = "";
+    struct kairos_kvs kvs;
+    bool more;
+    int rc;
+
+    do {
+        rc = kairos_store_list(p->k->meta, KAIROS_INDEX_OID, "p.", after, PAGE, &kvs);
+        if (rc == -ENOENT)
+            return 0;
+        if (rc < 0)
+            return rc;
+        rc = reconcile_page(p, &kvs);
+        if (kvs.n)
+            snprintf(after, sizeof(after), "%s", kvs.v[kvs.n - 1].key);
+        more = kvs.more;
+        kairos_kvs_free(&kvs);
+    } while (rc == 0 && more);
+    return rc;
+}
+
+int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reconcile_report *rep,
+                         struct kairos_error *err)
+{
+    struct pass p = {.k = k, .rep = rep};
+    char cookie[17];
+    struct timeval duration;
+    int rc;
+
+    memset(rep, 0, sizeof(*rep));
+    p.lease_ms = lease_ms ? lease_ms : k->cfg->reconcile.lease_ms;
+    /* The lock lapses on its own if its holder dies mid-pass. */
+    duration.tv_sec = (time_t)(k->cfg->reconcile.lease_ms / 1000 + 1);
+    duration.tv_usec = 0;
+    kairos_random_hex(cookie, 8);
+    rc = rados_lock_exclusive(k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, cookie,
+                              "kairos reconciler pass", &duration, 0);
+    if (rc == -EBUSY || rc == -EEXIST) {
+        rep->skipped = true;
+        return 0;
+    }
+    if (rc < 0)
+        return kairos_error_set(err, rc, "reconciler lock: %s", strerror(-rc));
+    kairos_capacity_refresh(k, NULL);
+    p.tight = kairos_budget_tight(k);
+    rc = reconcile_projects(&p);
+    /* After the projects: their finished returns leave markers to clear. */
+    if (rc == 0)
+        kairos_budget_reconcile_cluster(k, p.lease_ms, rep);
+    rados_unlock(k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, cookie);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "reconciler: %s", strerror(-rc));
+    return 0;
+}
+
+/* ---- background thread ---- */
+
+static void *reconciler_main(void *arg)
+{
+    struct kairos *k = arg;
+
+    pthread_mutex_lock(&k->lock);
+    while (!k->reconciler_stop) {
+        struct kairos_reconcile_report rep;
+        struct kairos_error err = {0};
+        struct timespec until;
+        uint64_t ms = k->cfg->reconcile.interval_ms;
+        int rc;
+
+        pthread_mutex_unlock(&k->lock);
+        rc = kairos_reconcile_run(k, 0, &rep, &err);
+        if (k->reconciler_cb)
+            k->reconciler_cb(k->reconciler_arg, rc, &rep);
+        pthread_mutex_lock(&k->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(ms / 1000);
+        until.tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!k->reconciler_stop &&
+               pthread_cond_timedwait(&k->reconciler_wake, &k->lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+int kairos_reconciler_start(struct kairos *k, kairos_reconcile_cb cb, void *arg)
+{
+    int rc;
+
+    pthread_mutex_lock(&k->lock);
+    if (k->reconciler_running) {
+        pthread_mutex_unlock(&k->lock);
+        return -EALREADY;
+    }
+    k->reconciler_cb = cb;
+    k->reconciler_arg = arg;
+    k->reconciler_stop = false;
+    rc = pthread_create(&k->reconciler, NULL, reconciler_main, k);
+    k->reconciler_running = rc == 0;
+    pthread_mutex_unlock(&k->lock);
+    return -rc;
+}
+
+void kairos_reconciler_stop(struct kairos *k)
+{
+    bool running;
+
+    pthread_mutex_lock(&k->lock);
+    running = k->reconciler_running;
+    k->reconciler_stop = true;
+    pthread_cond_broadcast(&k->reconciler_wake);
+    pthread_mutex_unlock(&k->lock);
+    if (running)
+        pthread_join(k->reconciler, NULL);
+    pthread_mutex_lock(&k->lock);
+    k->reconciler_running = false;
+    pthread_mutex_unlock(&k->lock);
+}

@@ -1,0 +1,111 @@
+/*
+ * kairos/config.h - the one configuration file of kairosd, kairosfs and
+ * kairosctl.
+ *
+ * An INI file (parsed with inih). Sections and keys, with defaults:
+ *
+ *   [ceph]      conf (required), client = client.admin, keyring, timeout = 30s
+ *   [pools]     metadata = kairos_meta, block = rbd, cephfs_data = cephfs_data,
+ *               cephfs_name = cephfs, share_root = /kairos
+ *   [rgw]       endpoint, access_key, secret_key, region = default,
+ *               connect_timeout = 3s, timeout = 15s
+ *   [server]    listen = 127.0.0.1:8080, tls_cert, tls_key, tokens,
+ *               broker_user, broker_password, max_body = 1M, threads = 8,
+ *               timeout = 30s
+ *   [policy]    capacity = policies/capacity.ini, plans = policies/plans.ini
+ *   [reconcile] lease = 5m, interval = 1m
+ *   [client]    url = http://127.0.0.1:8080, token_file
+ *
+ * Relative paths are taken relative to the directory of the config file.
+ * README.md documents every key. An unknown section or key, a key given
+ * twice, or a bad value fails the load with "FILE:LINE: ..." in the error.
+ *
+ * Thread safety: a loaded config is read-only and may be shared.
+ */
+#ifndef KAIROS_CONFIG_H
+#define KAIROS_CONFIG_H
+
+#include <stdint.h>
+
+#include <kairos/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct kairos_config {
+    char *path; /* the file this was loaded from */
+
+    struct {
+        char *conf;    /* ceph.conf */
+        char *client;  /* cephx entity, "client.admin" */
+        char *keyring; /* NULL: whatever ceph.conf says */
+        uint64_t timeout_ms;
+    } ceph;
+
+    struct {
+        char *metadata;    /* RADOS pool of the ledger (omap records) */
+        char *block;       /* RBD pool for volumes */
+        char *cephfs_data; /* data pool of the file system */
+        char *cephfs_name; /* file system for shares */
+        char *share_root;  /* absolute CephFS directory holding project dirs */
+    } pools;
+
+    struct {
+        char *endpoint; /* http(s)://host:port; NULL: buckets unavailable */
+        char *access_key;
+        char *secret_key;
+        char *region;
+        uint64_t connect_timeout_ms;
+        uint64_t timeout_ms;
+    } rgw;
+
+    struct {
+        char *listen; /* host:port */
+        char *tls_cert;
+        char *tls_key;
+        char *tokens; /* file of hashed bearer tokens */
+        char *broker_user;
+        char *broker_password;
+        uint64_t max_body;
+        uint64_t threads;
+        uint64_t timeout_ms;
+    } server;
+
+    struct {
+        char *capacity; /* capacity policy file */
+        char *plans;    /* quota plans file */
+    } policy;
+
+    struct {
+        uint64_t lease_ms;    /* an intent older than this is stale */
+        uint64_t interval_ms; /* between two background passes */
+    } reconcile;
+
+    struct {
+        char *url; /* kairosd for kairosctl and kairosfs */
+        char *token_file;
+    } client;
+};
+
+/**
+ * kairos_config_load() - read and check a config file.
+ * @path: the file.
+ * @out:  on success a new config; free it with kairos_config_free().
+ * @err:  on failure, "PATH:LINE: what is wrong" (or "PATH: ..." for a
+ *        missing required key or an unreadable file).
+ *
+ * Return: 0, -ENOENT/-EACCES (cannot read @path), -EINVAL (bad content),
+ * or -ENOMEM.
+ */
+int kairos_config_load(const char *path, struct kairos_config **out, struct kairos_error *err);
+
+/**
+ * kairos_config_free() - free a config from kairos_config_load(); NULL is a no-op.
+ */
+void kairos_config_free(struct kairos_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,74 @@
+/*
+ * kairos/kairos.h - the libkairos handle, and the umbrella header.
+ *
+ * A struct kairos is one connection to the cluster (one rados_t), the
+ * loaded policy, and the backends that stand behind each kind of
+ * allocation. Open one per process and share it between threads:
+ *
+ *   struct kairos_config *cfg;
+ *   struct kairos *k;
+ *   kairos_config_load("/etc/kairos/kairos.conf", &cfg, &err);
+ *   kairos_open(cfg, &k, &err);
+ *   ... kairos_project_create(k, ...), kairos_ledger_reserve(k, ...) ...
+ *   kairos_close(k);
+ *   kairos_config_free(cfg);
+ *
+ * All state lives in RADOS; nothing is kept on local disk, so any number of
+ * processes may open the same cluster at once.
+ */
+#ifndef KAIROS_KAIROS_H
+#define KAIROS_KAIROS_H
+
+#include <kairos/capacity.h>
+#include <kairos/config.h>
+#include <kairos/error.h>
+#include <kairos/kind.h>
+#include <kairos/ledger.h>
+#include <kairos/name.h>
+#include <kairos/policy.h>
+#include <kairos/project.h>
+#include <kairos/reconcile.h>
+#include <kairos/types.h>
+#include <kairos/units.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct kairos;
+
+/**
+ * kairos_open() - connect to the cluster named in @cfg and load its policy.
+ * @cfg: must outlive the handle; kairos_close() does not free it.
+ * @out: the new handle; close it with kairos_close(). Thread-safe.
+ *
+ * Connects as [ceph] client with [ceph] timeout applied to monitor and OSD
+ * operations, so a lost cluster gives -ETIMEDOUT rather than a hang. Loads
+ * the [policy] files. Checks that the metadata pool exists.
+ *
+ * Return: 0; -ENOENT (metadata pool missing), -ETIMEDOUT / -ENOTCONN (no
+ * cluster), -EINVAL (bad policy; "FILE:LINE" in @err), -ENOMEM, or a
+ * librados error.
+ */
+int kairos_open(const struct kairos_config *cfg, struct kairos **out, struct kairos_error *err);
+
+/**
+ * kairos_close() - stop background work, disconnect, free. NULL is a no-op.
+ * No other call on @k may be running or start after this.
+ */
+void kairos_close(struct kairos *k);
+
+/* The config and policy the handle was opened with; owned by the handle's caller/handle. */
+const struct kairos_config *kairos_get_config(const struct kairos *k);
+const struct kairos_policy *kairos_get_policy(const struct kairos *k);
+
+/**
+ * kairos_ping() - is the cluster reachable and the metadata pool usable?
+ * Return: 0, or the error that a real request would meet.
+ */
+int kairos_ping(struct kairos *k, struct kairos_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# bench.sh - run a benchmark program on a fresh local cluster of its own.
+#
+#   scripts/bench.sh ledger [seconds]     reservations/s (bench/bench_ledger.c)
+#
+# Builds with optimisation, starts a cluster in build-bench/cluster, runs the
+# benchmark, stops the cluster. Results are printed as Markdown tables for
+# docs/PERFORMANCE.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger [args...]" >&2; exit 2; }
+name=$1
+shift
+scripts/install-deps >/dev/null
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DKAIROS_BUILD_TESTS=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" --target "bench_$name" >/dev/null
+dir=$PWD/build-bench/cluster
+trap 'scripts/minicluster stop "$dir" >/dev/null' EXIT
+scripts/minicluster start "$dir" >&2
+KAIROS_CONF=$dir/kairos.conf "build-bench/bench/bench_$name" "$@"

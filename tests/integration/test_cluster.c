@@ -1,0 +1,191 @@
+/*
+ * test_cluster.c - the local cluster really works from C: RADOS omap,
+ * CephFS quota, an RBD image in a namespace, and an S3 answer from RGW.
+ *
+ * This is the first thing to fail when the cluster fixture is broken, so
+ * it talks to Ceph directly, not through libkairos.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cephfs/libcephfs.h>
+#include <curl/curl.h>
+#include <rbd/librbd.h>
+
+static struct kairos_config *cfg;
+
+static int setup(void **state)
+{
+    struct kairos_error err = {0};
+
+    (void)state;
+    if (kairos_config_load(kt_conf_path(), &cfg, &err) < 0) {
+        fprintf(stderr, "config: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kairos_config_free(cfg);
+    return 0;
+}
+
+static rados_t connect_rados(void)
+{
+    rados_t r;
+    int rc;
+
+    assert_int_equal(rados_create2(&r, "ceph", cfg->ceph.client, 0), 0);
+    assert_int_equal(rados_conf_read_file(r, cfg->ceph.conf), 0);
+    if (cfg->ceph.keyring)
+        assert_int_equal(rados_conf_set(r, "keyring", cfg->ceph.keyring), 0);
+    rados_conf_set(r, "client_mount_timeout", "15");
+    rc = rados_connect(r);
+    if (rc < 0)
+        fail_msg("cannot reach the cluster of %s: %s", cfg->ceph.conf, strerror(-rc));
+    return r;
+}
+
+static void rados_omap_round_trip(void **state)
+{
+    rados_t r = connect_rados();
+    rados_ioctx_t io;
+    rados_write_op_t w = rados_create_write_op();
+    rados_read_op_t rd = rados_create_read_op();
+    rados_omap_iter_t it;
+    const char *key = "greeting", *val = "hello ceph";
+    const char *keys[] = {key};
+    size_t klen = strlen(key), vlen = strlen(val), key_lens[] = {klen};
+    char *k, *v;
+    size_t kl, vl;
+    char oid[64];
+    int prval = -1;
+
+    (void)state;
+    kt_name(oid, sizeof(oid), "smoke");
+    assert_int_equal(rados_ioctx_create(r, cfg->pools.metadata, &io), 0);
+    rados_write_op_omap_set2(w, &key, &val, &klen, &vlen, 1);
+    assert_int_equal(rados_write_op_operate(w, io, oid, NULL, 0), 0);
+    rados_read_op_omap_get_vals_by_keys2(rd, keys, 1, key_lens, &it, &prval);
+    assert_int_equal(rados_read_op_operate(rd, io, oid, 0), 0);
+    assert_int_equal(prval, 0);
+    assert_int_equal(rados_omap_get_next2(it, &k, &v, &kl, &vl), 0);
+    assert_non_null(k);
+    assert_int_equal(vl, vlen);
+    assert_memory_equal(v, val, vlen);
+    rados_omap_get_end(it);
+    rados_release_read_op(rd);
+    rados_release_write_op(w);
+    assert_int_equal(rados_remove(io, oid), 0);
+    rados_ioctx_destroy(io);
+    rados_shutdown(r);
+}
+
+static void cephfs_quota(void **state)
+{
+    struct ceph_mount_info *m;
+    char dir[128], got[64] = "";
+    const char *want = "1048576";
+    int n;
+
+    (void)state;
+    kt_name(dir, sizeof(dir), "/smoke");
+    /* libcephfs takes the id without the "client." prefix. */
+    assert_int_equal(ceph_create(&m, cfg->ceph.client + strlen("client.")), 0);
+    assert_int_equal(ceph_conf_read_file(m, cfg->ceph.conf), 0);
+    if (cfg->ceph.keyring)
+        assert_int_equal(ceph_conf_set(m, "keyring", cfg->ceph.keyring), 0);
+    ceph_conf_set(m, "client_mount_timeout", "15");
+    assert_int_equal(ceph_select_filesystem(m, cfg->pools.cephfs_name), 0);
+    n = ceph_mount(m, "/");
+    if (n < 0)
+        fail_msg("ceph_mount: %s", strerror(-n));
+    assert_int_equal(ceph_mkdirs(m, dir, 0755), 0);
+    assert_int_equal(ceph_setxattr(m, dir, "ceph.quota.max_bytes", want, strlen(want), 0), 0);
+    n = ceph_getxattr(m, dir, "ceph.quota.max_bytes", got, sizeof(got) - 1);
+    assert_true(n > 0);
+    got[n] = '\0';
+    assert_string_equal(got, want);
+    assert_int_equal(ceph_rmdir(m, dir), 0);
+    ceph_unmount(m);
+    ceph_release(m);
+}
+
+static void rbd_image_in_namespace(void **state)
+{
+    rados_t r = connect_rados();
+    rados_ioctx_t io;
+    rbd_image_t img;
+    rbd_image_info_t info;
+    char ns[64];
+    int order = 0;
+
+    (void)state;
+    kt_name(ns, sizeof(ns), "smoke");
+    assert_int_equal(rados_ioctx_create(r, cfg->pools.block, &io), 0);
+    assert_int_equal(rbd_namespace_create(io, ns), 0);
+    rados_ioctx_set_namespace(io, ns);
+    assert_int_equal(rbd_create2(io, "img", 64 << 20, RBD_FEATURE_LAYERING, &order), 0);
+    assert_int_equal(rbd_open(io, "img", &img, NULL), 0);
+    assert_int_equal(rbd_stat(img, &info, sizeof(info)), 0);
+    assert_true(info.size == 64 << 20);
+    assert_int_equal(rbd_close(img), 0);
+    assert_int_equal(rbd_remove(io, "img"), 0);
+    rados_ioctx_set_namespace(io, "");
+    assert_int_equal(rbd_namespace_remove(io, ns), 0);
+    rados_ioctx_destroy(io);
+    rados_shutdown(r);
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+    char *buf = arg;
+    size_t have = strlen(buf), take = size * n;
+
+    if (have + take >= 4096)
+        take = 4095 - have;
+    memcpy(buf + have, data, take);
+    buf[have + take] = '\0';
+    return size * n;
+}
+
+static void rgw_answers_s3(void **state)
+{
+    CURL *c = curl_easy_init();
+    char body[4096] = "";
+    long code = 0;
+    CURLcode rc;
+
+    (void)state;
+    assert_non_null(cfg->rgw.endpoint);
+    curl_easy_setopt(c, CURLOPT_URL, cfg->rgw.endpoint);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
+    rc = curl_easy_perform(c);
+    if (rc != CURLE_OK)
+        fail_msg("GET %s: %s", cfg->rgw.endpoint, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    assert_int_equal(code, 200);
+    /* An anonymous S3 ListBuckets answer. */
+    assert_non_null(strstr(body, "ListAllMyBucketsResult"));
+    curl_easy_cleanup(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rados_omap_round_trip),
+        cmocka_unit_test(cephfs_quota),
+        cmocka_unit_test(rbd_image_in_namespace),
+        cmocka_unit_test(rgw_answers_s3),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
