@@ -12,6 +12,9 @@
 #include <kairos/capacity.h>
 
 #include "record.h"
+#include "share_int.h"
+#include "snapshot_int.h"
+#include "volume_int.h"
 
 static int connect_cluster(struct kairos *k, struct kairos_error *err)
 {
@@ -33,6 +36,8 @@ static int connect_cluster(struct kairos *k, struct kairos_error *err)
     rados_conf_set(k->rados, "client_mount_timeout", secs);
     rados_conf_set(k->rados, "rados_mon_op_timeout", secs);
     rados_conf_set(k->rados, "rados_osd_op_timeout", secs);
+    /* Clones of golden images in another namespace need clone format 2. */
+    rados_conf_set(k->rados, "rbd_default_clone_format", "2");
     rc = rados_connect(k->rados);
     if (rc < 0)
         return kairos_error_set(err, rc, "cannot connect to the cluster of %s as %s: %s",
@@ -60,6 +65,8 @@ int kairos_open(const struct kairos_config *cfg, struct kairos **out, struct kai
         return kairos_error_set(err, -ENOMEM, "out of memory");
     k->cfg = cfg;
     pthread_mutex_init(&k->lock, NULL);
+    for (int i = 0; i < KAIROS_PROJECT_STRIPES; i++)
+        pthread_mutex_init(&k->project_stripes[i], NULL);
     pthread_cond_init(&k->reconciler_wake, NULL);
     rc = kairos_policy_load(cfg->policy.capacity, cfg->policy.plans, &k->policy, err);
     if (rc < 0)
@@ -68,6 +75,12 @@ int kairos_open(const struct kairos_config *cfg, struct kairos **out, struct kai
     if (rc < 0)
         goto fail;
     rc = kairos_capacity_refresh(k, err);
+    if (rc == 0)
+        rc = kairos_volumes_init(k, err);
+    if (rc == 0)
+        rc = kairos_shares_init(k, err);
+    if (rc == 0)
+        rc = kairos_snapshots_init(k, err);
     if (rc < 0)
         goto fail;
     *out = k;
@@ -82,6 +95,8 @@ void kairos_close(struct kairos *k)
     if (!k)
         return;
     kairos_reconciler_stop(k);
+    kairos_shares_fini(k);
+    kairos_volumes_fini(k);
     if (k->meta)
         rados_ioctx_destroy(k->meta);
     if (k->rados)
@@ -89,6 +104,8 @@ void kairos_close(struct kairos *k)
     kairos_policy_free(k->policy);
     pthread_cond_destroy(&k->reconciler_wake);
     pthread_mutex_destroy(&k->lock);
+    for (int i = 0; i < KAIROS_PROJECT_STRIPES; i++)
+        pthread_mutex_destroy(&k->project_stripes[i]);
     free(k);
 }
 
@@ -118,6 +135,16 @@ int kairos_ping(struct kairos *k, struct kairos_error *err)
     if (rc < 0)
         return kairos_error_set(err, rc, "cluster unreachable: %s", strerror(-rc));
     return 0;
+}
+
+pthread_mutex_t *kairos_project_stripe(struct kairos *k, const char *project)
+{
+    /* FNV-1a: short names, and only an even spread matters. */
+    uint32_t h = 2166136261u;
+
+    for (const unsigned char *c = (const unsigned char *)project; *c; c++)
+        h = (h ^ *c) * 16777619u;
+    return &k->project_stripes[h % KAIROS_PROJECT_STRIPES];
 }
 
 int kairos_kind_register(struct kairos *k, enum kairos_kind kind, const struct kairos_kind_ops *ops)

@@ -13,11 +13,25 @@
 #include <kairos/reconcile.h>
 #include <rados/librados.h>
 
+struct kairos_volumes;
+struct kairos_shares;
+
+/*
+ * Ledger writes to one project from threads of one process queue on a
+ * stripe of these instead of colliding on the project object and retrying:
+ * a lost omap_cmp costs the OSD as much as a write. Other processes are
+ * still arbitrated by RADOS alone.
+ */
+#define KAIROS_PROJECT_STRIPES 64
+
 struct kairos {
     const struct kairos_config *cfg;
     struct kairos_policy *policy;
     rados_t rados;
-    rados_ioctx_t meta; /* metadata pool, default namespace; never re-targeted */
+    rados_ioctx_t meta;             /* metadata pool, default namespace; never re-targeted */
+    struct kairos_volumes *volumes; /* volume.c */
+    struct kairos_shares *shares;   /* share.c */
+    pthread_mutex_t project_stripes[KAIROS_PROJECT_STRIPES];
 
     pthread_mutex_t lock; /* guards everything below */
     struct kairos_kind_ops kinds[KAIROS_KIND_COUNT];
@@ -33,6 +47,9 @@ struct kairos {
     kairos_reconcile_cb reconciler_cb;
     void *reconciler_arg;
 };
+
+/* The stripe lock of @project's ledger writes (see KAIROS_PROJECT_STRIPES). */
+pthread_mutex_t *kairos_project_stripe(struct kairos *k, const char *project);
 
 /*
  * kairos_kind_ops_get() - a copy of @kind's ops.

@@ -248,6 +248,9 @@ static void open_intent(struct step *st, struct kairos_txn *txn, json_t *rec)
     json_object_set_new(rec, "intent", json_string(st->out->intent));
     json_object_set_new(rec, "ts", json_integer((json_int_t)now));
     kairos_txn_set_json(txn, st->akey, rec);
+    /* The exact bytes written, which a one-write commit will expect. */
+    free(st->out->record);
+    st->out->record = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
     idx = json_pack("{s:s,s:s,s:I}", "intent", st->out->intent, "op", kairos_op_name(st->op), "ts",
                     (json_int_t)now);
     kairos_txn_set_json(txn, st->ikey, idx);
@@ -455,7 +458,10 @@ static int run_reserve(struct step *st, kairos_store_step fn, struct kairos_rese
     kairos_random_hex(st->out->intent, KAIROS_INTENT_ID_LEN / 2);
     kairos_project_oid(oid, st->project);
     for (int round = 0; round < BUDGET_ROUNDS; round++) {
+        pthread_mutex_t *stripe = kairos_project_stripe(st->k, st->project);
+        pthread_mutex_lock(stripe);
         rc = kairos_store_update(st->k->meta, oid, keys, 4, false, fn, st);
+        pthread_mutex_unlock(stripe);
         if (rc != NEED_BUDGET)
             break;
         rc = kairos_budget_acquire(st->k, st->project, st->need, st->held, st->err);
@@ -535,6 +541,9 @@ int kairos_ledger_reserve_delete(struct kairos *k, const char *project, enum kai
 
 void kairos_reservation_free(struct kairos_reservation *res)
 {
+    if (!res)
+        return;
+    free(res->record);
     free(res);
 }
 
@@ -678,7 +687,9 @@ static int run_finish(struct kairos *k, const struct kairos_reservation *res, ka
         return rc;
     st.res = res;
     kairos_project_oid(oid, res->project);
+    pthread_mutex_lock(kairos_project_stripe(k, res->project));
     rc = kairos_store_update(k->meta, oid, keys, 3, false, fn, &st);
+    pthread_mutex_unlock(kairos_project_stripe(k, res->project));
     if (rc == 0)
         trim_slack(k, &st);
     else if (rc != -ESTALE)
@@ -687,10 +698,61 @@ static int run_finish(struct kairos *k, const struct kairos_reservation *res, ka
     return rc;
 }
 
+/*
+ * Commit a create in one write, without reading first: a create's commit
+ * changes no counter, only its own record, so it may apply exactly when the
+ * record still holds the bytes the reserve wrote. Anything else (a touch, a
+ * reconciler, a racing commit) makes it fail, and the caller takes the
+ * read-modify-write path. Return: 0, -ECANCELED, or another negative errno.
+ */
+static int commit_create_blind(struct kairos *k, const struct kairos_reservation *res)
+{
+    struct step st;
+    struct kairos_txn *txn;
+    char oid[KAIROS_KEY_MAX];
+    json_t *rec;
+    int rc;
+
+    if (res->op != KAIROS_OP_CREATE || !res->record)
+        return -ECANCELED;
+    rc = step_init(&st, k, res->project, res->kind, res->name, res->op, NULL);
+    if (rc < 0)
+        return rc;
+    rec = json_loads(res->record, 0, NULL);
+    txn = kairos_txn_new_blind();
+    if (!rec || !txn) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    kairos_txn_expect(txn, st.akey, res->record);
+    close_intent(txn, &st, rec, res->intent);
+    kairos_project_oid(oid, res->project);
+    pthread_mutex_lock(kairos_project_stripe(k, res->project));
+    rc = kairos_txn_commit(txn, k->meta, oid);
+    pthread_mutex_unlock(kairos_project_stripe(k, res->project));
+out:
+    kairos_txn_free(txn);
+    json_decref(rec);
+    return rc;
+}
+
 int kairos_ledger_commit(struct kairos *k, const struct kairos_reservation *res,
                          struct kairos_error *err)
 {
+    if (res && !res->existing && commit_create_blind(k, res) == 0)
+        return 0;
     return run_finish(k, res, commit_step, err);
+}
+
+int kairos_ledger_settle(struct kairos *k, struct kairos_reservation *res, int rc,
+                         struct kairos_error *err)
+{
+    if (rc < 0)
+        kairos_ledger_release(k, res, NULL);
+    else
+        rc = kairos_ledger_commit(k, res, err);
+    kairos_reservation_free(res);
+    return rc;
 }
 
 int kairos_ledger_release(struct kairos *k, const struct kairos_reservation *res,

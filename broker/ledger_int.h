@@ -16,4 +16,13 @@
 int kairos_ledger_purge(struct kairos *k, const char *project, enum kairos_kind kind,
                         const char *name, struct kairos_error *err);
 
+/*
+ * kairos_ledger_settle() - end @res by the outcome @rc of the work it
+ * reserved for: release it when @rc < 0 (and return @rc), commit it
+ * otherwise. @res is freed either way.
+ * Return: @rc, or the commit's error.
+ */
+int kairos_ledger_settle(struct kairos *k, struct kairos_reservation *res, int rc,
+                         struct kairos_error *err);
+
 #endif

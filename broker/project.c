@@ -386,6 +386,21 @@ static int set_quota_step(void *arg, const struct kairos_kvs *kvs, struct kairos
     return 0;
 }
 
+/* Let each backend mirror the quota where Ceph can hold it (CephFS, RGW). */
+static int apply_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
+                       struct kairos_error *err)
+{
+    for (int kind = 0; kind < KAIROS_KIND_COUNT; kind++) {
+        struct kairos_kind_ops ops;
+        if (kairos_kind_ops_get(k, kind, &ops) < 0 || !ops.apply_quota)
+            continue;
+        int rc = ops.apply_quota(ops.arg, name, quota, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int kairos_project_set_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
                              unsigned flags, struct kairos_error *err)
 {
@@ -402,7 +417,11 @@ int kairos_project_set_quota(struct kairos *k, const char *name, const struct ka
         return kairos_error_set(err, rc, "no project %s", name);
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
-    return 0;
+    /*
+     * The ledger holds the new quota already; a backend that could not
+     * follow keeps the old native limit until the next change, and says so.
+     */
+    return apply_quota(k, name, quota, err);
 }
 
 /* ---- delete ---- */

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "binding_int.h"
 #include "budget.h"
 #include "kairos_int.h"
 #include "project_int.h"
@@ -152,11 +153,26 @@ static int for_each_key(struct pass *p, const char *project, const char *prefix,
     return rc;
 }
 
+static void reconcile_binding(struct pass *p, const char *project, const char *jkey,
+                              const char *jval)
+{
+    struct kairos_error err = {0};
+    int rc = kairos_binding_reconcile(p->k, project, jkey, jval, p->lease_ms, &err);
+
+    if (rc > 0)
+        p->rep->bindings++;
+    else if (rc < 0)
+        note_error(p, rc, jkey, err.msg);
+}
+
+/* Allocation intents ("i.") and binding intents ("j."). */
 static int intents_page(struct pass *p, const char *project, const struct kairos_kvs *kvs)
 {
     for (size_t i = 0; i < kvs->n; i++) {
         if (strncmp(kvs->v[i].key, "i.", 2) == 0)
             reconcile_intent(p, project, kvs->v[i].key, kvs->v[i].val);
+        else if (strncmp(kvs->v[i].key, "j.", 2) == 0)
+            reconcile_binding(p, project, kvs->v[i].key, kvs->v[i].val);
     }
     return 0;
 }
@@ -206,6 +222,8 @@ static int reconcile_project(struct pass *p, const char *name, const json_t *ent
     if (scan->more) {
         rc = for_each_key(p, name, "i.", intents_page);
         if (rc == 0)
+            rc = for_each_key(p, name, "j.", intents_page);
+        if (rc == 0)
             rc = for_each_key(p, name, "t.", transfers_page);
     } else {
         intents_page(p, name, scan);
@@ -240,7 +258,7 @@ static int reconcile_project(struct pass *p, const char *name, const json_t *ent
 static int reconcile_page(struct pass *p, const struct kairos_kvs *idx)
 {
     static const char *const keys[] = {"meta"};
-    static const char *const prefixes[] = {"i.", "t."};
+    static const char *const prefixes[] = {"i.", "j.", "t."};
     char(*oids)[KAIROS_KEY_MAX] = calloc(idx->n ? idx->n : 1, sizeof(*oids));
     const char **names = calloc(idx->n ? idx->n : 1, sizeof(*names));
     struct kairos_kvs *scan = calloc(idx->n ? idx->n : 1, sizeof(*scan));
@@ -251,7 +269,7 @@ static int reconcile_page(struct pass *p, const struct kairos_kvs *idx)
             kairos_project_oid(oids[i], idx->v[i].key + 2);
             names[i] = oids[i];
         }
-        rc = kairos_store_scan_many(p->k->meta, names, idx->n, keys, 1, prefixes, 2,
+        rc = kairos_store_scan_many(p->k->meta, names, idx->n, keys, 1, prefixes, 3,
                                     SCAN_PER_PREFIX, scan);
         for (size_t i = 0; rc == 0 && i < idx->n; i++) {
             json_t *entry = json_loads(idx->v[i].val, 0, NULL);

@@ -260,10 +260,21 @@ static int add_cmp(struct kairos_txn *txn, const char *key, const char *val)
     return 0;
 }
 
-struct kairos_txn *kairos_txn_new(uint64_t gen, bool create)
+/* A new generation: random, so that a writer that did not read can still move it. */
+static uint64_t next_gen(void)
+{
+    uint64_t g = 0;
+
+    while (g == 0) {
+        if (getrandom(&g, sizeof(g), 0) != sizeof(g))
+            g = (uint64_t)rand() << 32 | (uint64_t)rand();
+    }
+    return g;
+}
+
+static struct kairos_txn *txn_alloc(void)
 {
     struct kairos_txn *txn = calloc(1, sizeof(*txn));
-    char cur[24], next[24];
 
     if (!txn)
         return NULL;
@@ -272,7 +283,21 @@ struct kairos_txn *kairos_txn_new(uint64_t gen, bool create)
         free(txn);
         return NULL;
     }
-    snprintf(next, sizeof(next), "%" PRIu64, gen + 1);
+    return txn;
+}
+
+struct kairos_txn *kairos_txn_new_blind(void)
+{
+    return txn_alloc();
+}
+
+struct kairos_txn *kairos_txn_new(uint64_t gen, bool create)
+{
+    struct kairos_txn *txn = txn_alloc();
+    char cur[24];
+
+    if (!txn)
+        return NULL;
     if (create) {
         /* An exclusive create is the guard: a cmp on a missing object fails. */
         rados_write_op_create(txn->op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
@@ -284,7 +309,6 @@ struct kairos_txn *kairos_txn_new(uint64_t gen, bool create)
             snprintf(cur, sizeof(cur), "%" PRIu64, gen);
         add_cmp(txn, GEN_KEY, cur);
     }
-    kairos_txn_set(txn, GEN_KEY, next);
     return txn;
 }
 
@@ -331,10 +355,14 @@ void kairos_txn_remove(struct kairos_txn *txn)
 
 int kairos_txn_commit(struct kairos_txn *txn, rados_ioctx_t io, const char *oid)
 {
+    char next[24];
     int rc;
 
     if (!txn || txn->failed)
         return -ENOMEM;
+    /* Last, because the OSD runs ops in order: an exclusive create must come first. */
+    snprintf(next, sizeof(next), "%" PRIu64, next_gen());
+    kairos_txn_set(txn, GEN_KEY, next);
     /* Fail with -ENOSPC on a full cluster instead of blocking the caller. */
     rc = rados_write_op_operate(txn->op, io, oid, NULL, LIBRADOS_OPERATION_FULL_TRY);
     return rc;

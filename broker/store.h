@@ -1,13 +1,16 @@
 /*
  * store.h - records in RADOS omap, updated by guarded atomic writes.
  *
- * Every record object carries a "gen" key, a decimal counter. A reader gets
- * gen together with the keys it needs in one read op; a writer builds a
- * kairos_txn on that gen, and the txn applies only if gen is unchanged
- * (omap_cmp), bumping it in the same atomic write. A conflict returns
- * -ECANCELED and the caller reads again. This is optimistic concurrency
- * across any number of threads and kairosd processes, with RADOS as the
- * only arbiter (DESIGN.md, invariant 2).
+ * Every record object carries a "gen" key: a random 64-bit value that every
+ * write replaces. A reader gets gen together with the keys it needs in one
+ * read op; a writer builds a kairos_txn on that gen, and the txn applies
+ * only if gen is unchanged (omap_cmp), replacing it in the same atomic
+ * write. A conflict returns -ECANCELED and the caller reads again. This is
+ * optimistic concurrency across any number of threads and kairosd
+ * processes, with RADOS as the only arbiter (DESIGN.md, invariant 2).
+ * Being random rather than a counter, gen can also be moved by a "blind"
+ * txn that did not read it but guards itself on the exact value of the
+ * record it changes: every reader of the old state then fails its write.
  *
  * Values are NUL-terminated text (JSON or decimal); an empty value is never
  * stored, because omap_cmp sees a missing key as empty.
@@ -86,12 +89,19 @@ int kairos_store_list(rados_ioctx_t io, const char *oid, const char *prefix,
 struct kairos_txn;
 
 /*
- * kairos_txn_new() - a write that applies only while gen is @gen; it sets
- * gen to @gen + 1. @gen 0 means "gen not set yet". With @create, the write
+ * kairos_txn_new() - a write that applies only while gen is @gen; it gives
+ * gen a new value. @gen 0 means "gen not set yet". With @create, the write
  * creates the object instead, and fails with -EEXIST if it exists.
  * Return: NULL only when out of memory.
  */
 struct kairos_txn *kairos_txn_new(uint64_t gen, bool create);
+
+/*
+ * kairos_txn_new_blind() - a write that gives gen a new value without
+ * checking the old one. It must guard itself with kairos_txn_expect() on
+ * every key whose value it relies on.
+ */
+struct kairos_txn *kairos_txn_new_blind(void);
 
 /* Also require @key to be absent, or to hold exactly @val. */
 void kairos_txn_expect(struct kairos_txn *txn, const char *key, const char *val);

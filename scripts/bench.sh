@@ -2,13 +2,15 @@
 # bench.sh - run a benchmark program on a fresh local cluster of its own.
 #
 #   scripts/bench.sh ledger [seconds]     reservations/s (bench/bench_ledger.c)
+#   scripts/bench.sh provision [seconds]  volume and share provisions/s beside
+#                                         rbd_create and mgr subvolume create
 #
 # Builds with optimisation, starts a cluster in build-bench/cluster, runs the
 # benchmark, stops the cluster. Results are printed as Markdown tables for
 # docs/PERFORMANCE.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger [args...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision [seconds]" >&2; exit 2; }
 name=$1
 shift
 scripts/install-deps >/dev/null
@@ -17,4 +19,4 @@ cmake --build build-bench -j"$(nproc)" --target "bench_$name" >/dev/null
 dir=$PWD/build-bench/cluster
 trap 'scripts/minicluster stop "$dir" >/dev/null' EXIT
 scripts/minicluster start "$dir" >&2
-KAIROS_CONF=$dir/kairos.conf "build-bench/bench/bench_$name" "$@"
+KAIROS_BENCH_DISPOSABLE=1 KAIROS_CONF=$dir/kairos.conf "build-bench/bench/bench_$name" "$@"

@@ -19,6 +19,7 @@
 #ifndef KAIROS_KAIROS_H
 #define KAIROS_KAIROS_H
 
+#include <kairos/binding.h>
 #include <kairos/capacity.h>
 #include <kairos/config.h>
 #include <kairos/error.h>
@@ -28,8 +29,10 @@
 #include <kairos/policy.h>
 #include <kairos/project.h>
 #include <kairos/reconcile.h>
+#include <kairos/share.h>
 #include <kairos/types.h>
 #include <kairos/units.h>
+#include <kairos/volume.h>
 
 #ifdef __cplusplus
 extern "C" {

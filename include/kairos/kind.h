@@ -33,12 +33,35 @@ struct kairos_kind_ops {
      */
     int (*probe)(void *arg, const char *project, const char *name, uint64_t *bytes,
                  struct kairos_error *err);
-    /* destroy: remove the object; a missing object is success. */
+    /*
+     * destroy: revoke the allocation's bindings and remove its object (with
+     * what hangs on it, such as an image's snapshots); a missing object is
+     * success.
+     */
     int (*destroy)(void *arg, const char *project, const char *name, struct kairos_error *err);
     /* used: bytes actually used by all of @project's allocations of this kind. */
     int (*used)(void *arg, const char *project, uint64_t *bytes, struct kairos_error *err);
     /* teardown: remove per-project resources (namespace, directory, user). Optional. */
     int (*teardown)(void *arg, const char *project, struct kairos_error *err);
+    /*
+     * apply_quota: mirror @project's quota where Ceph can hold it natively
+     * (CephFS quota on the project directory, RGW user quota). Called after
+     * the quota changes; a project with no such resource yet is success.
+     * Optional.
+     */
+    int (*apply_quota)(void *arg, const char *project, const struct kairos_quota *quota,
+                       struct kairos_error *err);
+    /*
+     * bind: create (or, for the same @id, return again) credentials that
+     * reach allocation @name and nothing else. @flags: KAIROS_BIND_*.
+     * *@credentials is a malloc'ed JSON object with all a client needs.
+     * Optional: a kind without it cannot be bound.
+     */
+    int (*bind)(void *arg, const char *project, const char *name, const char *id, unsigned flags,
+                char **credentials, struct kairos_error *err);
+    /* unbind: revoke what bind made for @id; nothing to revoke is success. */
+    int (*unbind)(void *arg, const char *project, const char *name, const char *id,
+                  struct kairos_error *err);
     void *arg;
 };
 

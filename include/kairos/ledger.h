@@ -85,6 +85,7 @@ struct kairos_reservation {
     uint64_t old_bytes; /* size before it (resize, delete) */
     char intent[KAIROS_INTENT_ID_LEN + 1];
     bool existing; /* an identical committed allocation exists: nothing to do */
+    char *record;  /* private: the record as reserved, for a one-write commit */
 };
 
 struct kairos_alloc_page {

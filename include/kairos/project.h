@@ -102,10 +102,14 @@ int kairos_project_list(struct kairos *k, const char *start_after, unsigned max,
 void kairos_project_page_free(struct kairos_project_page *page);
 
 /**
- * kairos_project_set_quota() - replace the quota of @name.
+ * kairos_project_set_quota() - replace the quota of @name, in the ledger
+ * and where Ceph holds it natively (the CephFS quota of the project's
+ * directory, the RGW user quota).
  * A limit below what is already allocated is refused with -EBUSY unless
  * @flags has KAIROS_QUOTA_BELOW_USAGE (then only new allocations are held).
- * Return: 0, -EINVAL, -ENOENT, -EBUSY, or a librados error.
+ * Return: 0, -EINVAL, -ENOENT, -EBUSY, or a librados error; or a backend
+ * error after the ledger took the new quota (admission follows it; the
+ * native limit is behind until the next change).
  */
 int kairos_project_set_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
                              unsigned flags, struct kairos_error *err);

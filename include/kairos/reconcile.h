@@ -8,10 +8,10 @@
  *   resize  size is the target -> commit;  otherwise -> roll back
  *   delete  rolled forward: destroy (if still there), then commit
  *
- * The reconciler also finishes interrupted project creations and
- * deletions, and transfers of cluster budget between the cluster and a
- * project. One pass at a time runs across all kairosd processes (a RADOS
- * lock); the others skip.
+ * The reconciler also revokes bindings that were never handed out,
+ * finishes revocations, interrupted project creations and deletions, and
+ * transfers of cluster budget between the cluster and a project. One pass at a time runs across all
+ * kairosd processes (a RADOS lock); the others skip.
  *
  * The lease must exceed the longest create a backend performs; a request
  * that outlives it finds its intent gone at commit (-ESTALE) and undoes
@@ -38,6 +38,7 @@ struct kairos_reconcile_report {
     unsigned released;      /* stale intents rolled back */
     unsigned left;          /* stale intents left: probe failed or no backend */
     unsigned transfers;     /* budget transfers finished or undone */
+    unsigned bindings;      /* bindings rolled back or revocations finished */
     unsigned projects_done; /* creations and deletions finished or undone */
     unsigned errors;
     char last_error[256]; /* the latest error, "" if none */

@@ -247,6 +247,21 @@ static int backend_destroy(void *arg, const char *project, const char *name,
     return 0;
 }
 
+static int backend_probe_unsure(void *arg, const char *project, const char *name, uint64_t *bytes,
+                                struct kairos_error *err)
+{
+    (void)arg;
+    (void)bytes;
+    return kairos_error_set(err, -EIO, "probe %s/%s: backend unreachable", project, name);
+}
+
+void kt_backend_register_unsure(struct kt *t, enum kairos_kind kind)
+{
+    struct kairos_kind_ops ops = {.probe = backend_probe_unsure, .arg = t};
+
+    assert_int_equal(kairos_kind_register(t->k, kind, &ops), 0);
+}
+
 void kt_backend_register(struct kt *t, enum kairos_kind kind)
 {
     struct kairos_kind_ops ops = {

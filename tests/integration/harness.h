@@ -67,6 +67,9 @@ void kt_backend_register(struct kt *t, enum kairos_kind kind);
 int kt_object_create(struct kt *t, const char *project, const char *name, uint64_t bytes);
 int kt_object_exists(struct kt *t, const char *project, const char *name);
 
+/* A backend for @kind whose probe always fails, as when its daemon is down. */
+void kt_backend_register_unsure(struct kt *t, enum kairos_kind kind);
+
 /* Assert that @project's counters equal the sum of its records. */
 void kt_assert_consistent(struct kt *t, const char *project);
 

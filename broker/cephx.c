@@ -1,0 +1,156 @@
+/*
+ * cephx.c - cephx entities for bindings (see cephx.h).
+ */
+#include "cephx.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kairos_int.h"
+
+void kairos_cephx_entity(char *buf, const char *project, const char *id)
+{
+    snprintf(buf, KAIROS_ENTITY_MAX, "client.kairos.%s.%s", project, id);
+}
+
+/* Send @cmd (built with jansson, so names are escaped) to the monitors. */
+static int mon(struct kairos *k, json_t *cmd, json_t **out, struct kairos_error *err)
+{
+    char *text = json_dumps(cmd, JSON_COMPACT);
+    int rc;
+
+    json_decref(cmd);
+    if (!text)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    rc = kairos_mon_json(k, text, out, err);
+    free(text);
+    return rc;
+}
+
+static json_t *caps_array(const char *const *caps)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; caps[i]; i++)
+        json_array_append_new(a, json_string(caps[i]));
+    return a;
+}
+
+/* The key in an "auth get"-style answer: [{"entity": ..., "key": ...}]. */
+static int key_of(json_t *out, char **key, struct kairos_error *err)
+{
+    const char *k = json_string_value(json_object_get(json_array_get(out, 0), "key"));
+
+    if (!k)
+        return kairos_error_set(err, -EIO, "the monitors returned no key");
+    *key = strdup(k);
+    return *key ? 0 : kairos_error_set(err, -ENOMEM, "out of memory");
+}
+
+int kairos_cephx_grant(struct kairos *k, const char *entity, const char *const *caps, char **key,
+                       struct kairos_error *err)
+{
+    struct kairos_error first = {0};
+    json_t *out = NULL;
+    int rc;
+
+    *key = NULL;
+    rc = mon(k,
+             json_pack("{s:s,s:s,s:o,s:s}", "prefix", "auth get-or-create", "entity", entity,
+                       "caps", caps_array(caps), "format", "json"),
+             &out, &first);
+    if (rc == -EINVAL) {
+        /* It exists with other caps (its image was flattened, say): set ours. */
+        rc = mon(k,
+                 json_pack("{s:s,s:s,s:o}", "prefix", "auth caps", "entity", entity, "caps",
+                           caps_array(caps)),
+                 NULL, err);
+        if (rc == 0)
+            rc = mon(k,
+                     json_pack("{s:s,s:s,s:s}", "prefix", "auth get", "entity", entity, "format",
+                               "json"),
+                     &out, err);
+    } else if (rc < 0) {
+        kairos_error_set(err, rc, "%s", first.msg);
+    }
+    if (rc == 0)
+        rc = key_of(out, key, err);
+    json_decref(out);
+    return rc;
+}
+
+int kairos_cephx_revoke(struct kairos *k, const char *entity, struct kairos_error *err)
+{
+    int rc = mon(k, json_pack("{s:s,s:s}", "prefix", "auth rm", "entity", entity), NULL, err);
+
+    return rc == -ENOENT ? 0 : rc;
+}
+
+/* Room for mon_host: a cluster has a handful of monitors, each two addresses. */
+#define MON_HOST_MAX 2048
+
+/* "[v2:a:p,v1:a:p],[...]" from the monitor map, as ceph.conf's mon_host takes it. */
+static int mon_host(struct kairos *k, char **out, struct kairos_error *err)
+{
+    char buf[MON_HOST_MAX];
+    json_t *map = NULL, *m, *a;
+    size_t i, j, len = 0;
+    int rc;
+
+    *out = NULL;
+    rc = mon(k, json_pack("{s:s,s:s}", "prefix", "mon dump", "format", "json"), &map, err);
+    if (rc < 0)
+        return rc;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(map, "mons"), i, m)
+    {
+        json_t *addrs = json_object_get(json_object_get(m, "public_addrs"), "addrvec");
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s[", i ? "," : "");
+        json_array_foreach(addrs, j, a)
+        {
+            const char *type = json_string_value(json_object_get(a, "type"));
+            const char *addr = json_string_value(json_object_get(a, "addr"));
+            if (len < sizeof(buf))
+                len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s:%s", j ? "," : "",
+                                        type ? type : "v1", addr ? addr : "");
+        }
+        if (len < sizeof(buf))
+            len += (size_t)snprintf(buf + len, sizeof(buf) - len, "]");
+    }
+    json_decref(map);
+    if (len == 0 || len >= sizeof(buf))
+        return kairos_error_set(err, -EIO, "cannot read monitor addresses from the monitor map");
+    *out = strdup(buf);
+    return *out ? 0 : kairos_error_set(err, -ENOMEM, "out of memory");
+}
+
+json_t *kairos_cephx_credentials(struct kairos *k, const char *entity, const char *key,
+                                 struct kairos_error *err)
+{
+    char *hosts = NULL, *keyring = NULL;
+    json_t *c = NULL;
+
+    if (mon_host(k, &hosts, err) < 0)
+        return NULL;
+    if (asprintf(&keyring, "[%s]\n\tkey = %s\n", entity, key) < 0) {
+        kairos_error_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    /* "user" is the id librados and the kernel clients take (no "client."). */
+    c = json_pack("{s:s,s:s,s:s,s:s,s:s}", "mon_host", hosts, "entity", entity, "user",
+                  entity + strlen("client."), "key", key, "keyring", keyring);
+out:
+    free(hosts);
+    free(keyring);
+    return c;
+}
+
+char *kairos_credentials_dump(json_t *creds)
+{
+    char *s = creds ? json_dumps(creds, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+    json_decref(creds);
+    return s;
+}

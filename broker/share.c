@@ -1,0 +1,795 @@
+/*
+ * share.c - the CephFS backend: shares, their snapshots, and path-limited
+ * bindings (see kairos/share.h).
+ *
+ * One libcephfs mount of the file system's root serves the handle; it is
+ * made on first use, so a broker without shares never needs an MDS.
+ */
+#include <kairos/kairos.h>
+#include <kairos/share.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cephfs/libcephfs.h>
+
+#include "binding_int.h"
+#include "cephx.h"
+#include "kairos_int.h"
+#include "ledger_int.h"
+#include "nameset.h"
+#include "share_int.h"
+#include "store.h"
+
+/* Shares are reached through cephx path caps, not POSIX modes. */
+#define SHARE_MODE 0777
+#define SNAP_MAX   256
+
+struct kairos_shares {
+    pthread_mutex_t lock;
+    struct ceph_mount_info *cmount;
+    /* Project directories made ready (namespace, quota) by this handle. */
+    struct kairos_nameset ready;
+};
+
+/* ---- the mount and paths ---- */
+
+static int mount_fs(struct kairos *k, struct ceph_mount_info **out, struct kairos_error *err)
+{
+    struct kairos_shares *s = k->shares;
+    const struct kairos_config *cfg = k->cfg;
+    struct ceph_mount_info *cm = NULL;
+    char secs[32];
+    int rc = 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->cmount)
+        goto out;
+    rc = ceph_create(&cm, cfg->ceph.client + strlen("client."));
+    if (rc == 0)
+        rc = ceph_conf_read_file(cm, cfg->ceph.conf);
+    if (rc == 0 && cfg->ceph.keyring)
+        rc = ceph_conf_set(cm, "keyring", cfg->ceph.keyring);
+    snprintf(secs, sizeof(secs), "%" PRIu64, (cfg->ceph.timeout_ms + 999) / 1000);
+    if (rc == 0)
+        rc = ceph_conf_set(cm, "client_mount_timeout", secs);
+    if (rc == 0)
+        rc = ceph_select_filesystem(cm, cfg->pools.cephfs_name);
+    if (rc == 0)
+        rc = ceph_mount(cm, "/");
+    /* Modes are given exactly, so a directory needs no chmod after mkdir. */
+    if (rc == 0)
+        ceph_umask(cm, 0);
+    if (rc < 0) {
+        kairos_error_set(err, rc, "cannot mount CephFS '%s': %s", cfg->pools.cephfs_name,
+                         strerror(-rc));
+        if (cm)
+            ceph_release(cm);
+        goto out;
+    }
+    s->cmount = cm;
+out:
+    *out = s->cmount;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static void project_path(struct kairos *k, char *buf, const char *project)
+{
+    const char *root = k->cfg->pools.share_root;
+
+    snprintf(buf, KAIROS_SHARE_PATH_MAX, "%s/%s", strcmp(root, "/") ? root : "", project);
+}
+
+static void share_path(struct kairos *k, char *buf, const char *project, const char *name)
+{
+    char p[KAIROS_SHARE_PATH_MAX];
+
+    project_path(k, p, project);
+    snprintf(buf, KAIROS_SHARE_PATH_MAX, "%s/%s", p, name);
+}
+
+static int set_u64(struct ceph_mount_info *cm, const char *path, const char *xattr, uint64_t value,
+                   struct kairos_error *err)
+{
+    char v[32];
+    int rc;
+
+    snprintf(v, sizeof(v), "%" PRIu64, value);
+    rc = ceph_setxattr(cm, path, xattr, v, strlen(v), 0);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot set %s on %s: %s", xattr, path, strerror(-rc));
+    return 0;
+}
+
+static int get_u64(struct ceph_mount_info *cm, const char *path, const char *xattr, uint64_t *out)
+{
+    char v[32];
+    int n = ceph_getxattr(cm, path, xattr, v, sizeof(v) - 1);
+
+    if (n < 0)
+        return n;
+    v[n] = '\0';
+    *out = strtoull(v, NULL, 10);
+    return 0;
+}
+
+/* 0 in a CephFS quota means "no limit". */
+static uint64_t quota_value(uint64_t limit)
+{
+    return limit == KAIROS_UNLIMITED ? 0 : limit;
+}
+
+/*
+ * Make the project's directory, give it its own RADOS namespace before
+ * anything is created under it (a file keeps the namespace it was born with,
+ * and a binding limited to the namespace cannot read older files), and set
+ * its quota to the project's share quota.
+ */
+static int ensure_project_dir(struct kairos *k, struct ceph_mount_info *cm, const char *project,
+                              struct kairos_error *err)
+{
+    char path[KAIROS_SHARE_PATH_MAX], ns[KAIROS_NAME_MAX + 1] = "";
+    struct kairos_project p;
+    int rc, n;
+
+    project_path(k, path, project);
+    rc = ceph_mkdirs(cm, path, 0755);
+    if (rc < 0 && rc != -EEXIST)
+        return kairos_error_set(err, rc, "cannot make %s: %s", path, strerror(-rc));
+    n = ceph_getxattr(cm, path, "ceph.dir.layout.pool_namespace", ns, sizeof(ns) - 1);
+    if (n < 0 || (size_t)n != strlen(project) || memcmp(ns, project, (size_t)n) != 0) {
+        rc = ceph_setxattr(cm, path, "ceph.dir.layout.pool_namespace", project, strlen(project), 0);
+        if (rc < 0)
+            return kairos_error_set(err, rc, "cannot set the data namespace of %s: %s", path,
+                                    strerror(-rc));
+    }
+    rc = kairos_project_get(k, project, &p, err);
+    if (rc == 0)
+        rc = set_u64(cm, path, "ceph.quota.max_bytes",
+                     quota_value(p.quota.kind[KAIROS_SHARE].bytes), err);
+    return rc;
+}
+
+/* ---- create and resize ---- */
+
+/* mkdir the share, with its project directory made ready first if need be. */
+static int make_share_dir(struct kairos *k, struct ceph_mount_info *cm, const char *project,
+                          const char *path, bool *existed, struct kairos_error *err)
+{
+    int rc = 0;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!kairos_nameset_has(&k->shares->ready, project)) {
+            rc = ensure_project_dir(k, cm, project, err);
+            if (rc < 0)
+                return rc;
+            kairos_nameset_add(&k->shares->ready, project);
+        }
+        rc = ceph_mkdir(cm, path, SHARE_MODE);
+        /* The project directory went under another broker: make it again. */
+        if (rc != -ENOENT)
+            break;
+        kairos_nameset_remove(&k->shares->ready, project);
+    }
+    *existed = rc == -EEXIST;
+    /* Made by an earlier attempt at this request: the mode and quota below settle it. */
+    if (*existed)
+        rc = ceph_chmod(cm, path, SHARE_MODE);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot make %s: %s", path, strerror(-rc));
+    return 0;
+}
+
+static int make_share(struct kairos *k, struct ceph_mount_info *cm, const char *project,
+                      const char *name, uint64_t bytes, uint64_t max_files,
+                      struct kairos_error *err)
+{
+    char path[KAIROS_SHARE_PATH_MAX];
+    bool existed;
+    int rc;
+
+    share_path(k, path, project, name);
+    rc = make_share_dir(k, cm, project, path, &existed, err);
+    if (rc == 0)
+        rc = set_u64(cm, path, "ceph.quota.max_bytes", bytes, err);
+    /* A new directory has no file limit; an old one may have a stale one. */
+    if (rc == 0 && (max_files || existed))
+        rc = set_u64(cm, path, "ceph.quota.max_files", max_files, err);
+    return rc;
+}
+
+static int remove_tree(struct kairos *k, struct ceph_mount_info *cm, const char *path,
+                       const struct kairos_reservation *res, struct kairos_error *err);
+
+int kairos_share_create(struct kairos *k, const char *project, const char *name, uint64_t bytes,
+                        uint64_t max_files, struct kairos_error *err)
+{
+    struct kairos_alloc_req req = {
+        .project = project, .kind = KAIROS_SHARE, .name = name, .bytes = bytes};
+    struct kairos_reservation *res = NULL;
+    struct ceph_mount_info *cm;
+    char attrs[64], path[KAIROS_SHARE_PATH_MAX];
+    int rc;
+
+    if (max_files > KAIROS_SIZE_MAX)
+        return kairos_error_set(err, -EINVAL, "max_files is above 2^63-1");
+    if (max_files) {
+        snprintf(attrs, sizeof(attrs), "{\"max_files\":%" PRIu64 "}", max_files);
+        req.attrs = attrs;
+    }
+    rc = kairos_ledger_reserve(k, &req, &res, err);
+    if (rc < 0 || res->existing)
+        goto out;
+    rc = mount_fs(k, &cm, err);
+    if (rc == 0)
+        rc = make_share(k, cm, project, name, bytes, max_files, err);
+    if (rc < 0) {
+        kairos_ledger_release(k, res, NULL);
+        goto out;
+    }
+    rc = kairos_ledger_commit(k, res, err);
+    if (rc == -ESTALE) {
+        share_path(k, path, project, name);
+        remove_tree(k, cm, path, NULL, NULL);
+    }
+out:
+    kairos_reservation_free(res);
+    return rc;
+}
+
+int kairos_share_resize(struct kairos *k, const char *project, const char *name, uint64_t bytes,
+                        unsigned flags, struct kairos_error *err)
+{
+    struct kairos_reservation *res = NULL;
+    char a[KAIROS_SIZE_STR_MAX], b[KAIROS_SIZE_STR_MAX], path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    struct kairos_alloc cur;
+    int rc;
+
+    if (flags & ~KAIROS_RESIZE_SHRINK)
+        return kairos_error_set(err, -EINVAL, "unknown resize flags");
+    rc = kairos_ledger_get(k, project, KAIROS_SHARE, name, &cur, err);
+    if (rc < 0)
+        return rc;
+    kairos_alloc_clear(&cur);
+    if (bytes < cur.bytes && !(flags & KAIROS_RESIZE_SHRINK))
+        return kairos_error_set(err, -EINVAL,
+                                "share %s: %s is smaller than its %s; shrinking needs the shrink "
+                                "flag",
+                                name, kairos_size_format(bytes, a, sizeof(a)),
+                                kairos_size_format(cur.bytes, b, sizeof(b)));
+    rc = kairos_ledger_reserve_resize(k, project, KAIROS_SHARE, name, bytes, &res, err);
+    if (rc < 0 || res->existing)
+        goto out;
+    share_path(k, path, project, name);
+    rc = mount_fs(k, &cm, err);
+    if (rc == 0)
+        rc = set_u64(cm, path, "ceph.quota.max_bytes", bytes, err);
+    if (rc < 0)
+        kairos_ledger_release(k, res, NULL);
+    else
+        rc = kairos_ledger_commit(k, res, err);
+out:
+    kairos_reservation_free(res);
+    return rc;
+}
+
+/* ---- snapshots ---- */
+
+static void snap_alloc_name(char *buf, size_t len, const char *share, const char *snap)
+{
+    snprintf(buf, len, "share:%s@%s", share, snap);
+}
+
+static void snap_path(struct kairos *k, char *buf, const char *project, const char *share,
+                      const char *snap)
+{
+    char p[KAIROS_SHARE_PATH_MAX];
+
+    share_path(k, p, project, share);
+    snprintf(buf, KAIROS_SHARE_PATH_MAX, "%s/.snap/%s", p, snap);
+}
+
+int kairos_share_snapshot_create(struct kairos *k, const char *project, const char *share,
+                                 const char *snap, struct kairos_error *err)
+{
+    struct kairos_alloc_req req = {.project = project, .kind = KAIROS_SNAPSHOT};
+    struct kairos_reservation *res = NULL;
+    char sname[KAIROS_ALLOC_NAME_MAX + 1], path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    struct kairos_alloc cur;
+    int rc;
+
+    if (kairos_name_check(snap, "snapshot", err) < 0)
+        return -EINVAL;
+    rc = kairos_ledger_get(k, project, KAIROS_SHARE, share, &cur, err);
+    if (rc < 0)
+        return rc;
+    kairos_alloc_clear(&cur);
+    snap_alloc_name(sname, sizeof(sname), share, snap);
+    req.name = sname;
+    rc = kairos_ledger_reserve(k, &req, &res, err);
+    if (rc < 0 || res->existing)
+        goto out;
+    snap_path(k, path, project, share, snap);
+    rc = mount_fs(k, &cm, err);
+    if (rc == 0) {
+        rc = ceph_mkdir(cm, path, 0755);
+        if (rc == -EEXIST)
+            rc = 0;
+        if (rc < 0)
+            kairos_error_set(err, rc, "cannot snapshot %s: %s", path, strerror(-rc));
+    }
+    if (rc < 0)
+        kairos_ledger_release(k, res, NULL);
+    else
+        rc = kairos_ledger_commit(k, res, err);
+    if (rc == -ESTALE)
+        ceph_rmdir(cm, path);
+out:
+    kairos_reservation_free(res);
+    return rc;
+}
+
+static int remove_snap(struct kairos *k, const char *project, const char *share, const char *snap,
+                       struct kairos_error *err)
+{
+    char path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    int rc = mount_fs(k, &cm, err);
+
+    if (rc < 0)
+        return rc;
+    snap_path(k, path, project, share, snap);
+    rc = ceph_rmdir(cm, path);
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot remove snapshot %s: %s", path, strerror(-rc));
+    return rc;
+}
+
+int kairos_share_snapshot_delete(struct kairos *k, const char *project, const char *share,
+                                 const char *snap, struct kairos_error *err)
+{
+    struct kairos_reservation *res = NULL;
+    char sname[KAIROS_ALLOC_NAME_MAX + 1];
+    int rc;
+
+    if (kairos_name_check(share, "share", err) < 0 || kairos_name_check(snap, "snapshot", err) < 0)
+        return -EINVAL;
+    snap_alloc_name(sname, sizeof(sname), share, snap);
+    rc = kairos_ledger_reserve_delete(k, project, KAIROS_SNAPSHOT, sname, &res, err);
+    if (rc < 0)
+        return rc;
+    rc = remove_snap(k, project, share, snap, err);
+    return kairos_ledger_settle(k, res, rc, err);
+}
+
+/* Call @fn for each entry of @dir but "." and "..". */
+static int for_each_entry(struct ceph_mount_info *cm, const char *dir,
+                          int (*fn)(void *arg, const struct dirent *de), void *arg)
+{
+    struct ceph_dir_result *d;
+    struct dirent de;
+    int rc = ceph_opendir(cm, dir, &d);
+
+    if (rc < 0)
+        return rc;
+    while ((rc = ceph_readdir_r(cm, d, &de)) == 1) {
+        if (strcmp(de.d_name, ".") == 0 || strcmp(de.d_name, "..") == 0)
+            continue;
+        rc = fn(arg, &de);
+        if (rc < 0)
+            break;
+    }
+    ceph_closedir(cm, d);
+    return rc < 0 ? rc : 0;
+}
+
+struct snap_list {
+    struct ceph_mount_info *cm;
+    const char *dir;
+    struct kairos_share_snap *items;
+    size_t count;
+};
+
+static int add_snap(void *arg, const struct dirent *de)
+{
+    struct snap_list *l = arg;
+    struct kairos_share_snap *s;
+    struct ceph_statx stx;
+    char path[KAIROS_SHARE_PATH_MAX + 256];
+
+    if (l->count >= SNAP_MAX || !kairos_name_valid(de->d_name))
+        return 0;
+    s = &l->items[l->count++];
+    snprintf(s->name, sizeof(s->name), "%s", de->d_name);
+    snprintf(path, sizeof(path), "%s/%s", l->dir, de->d_name);
+    if (ceph_statx(l->cm, path, &stx, CEPH_STATX_BTIME, 0) == 0)
+        s->created_ms =
+            (uint64_t)stx.stx_btime.tv_sec * 1000 + (uint64_t)stx.stx_btime.tv_nsec / 1000000;
+    return 0;
+}
+
+int kairos_share_snapshot_list(struct kairos *k, const char *project, const char *share,
+                               struct kairos_share_snap **out, size_t *count,
+                               struct kairos_error *err)
+{
+    char dir[KAIROS_SHARE_PATH_MAX];
+    struct snap_list l = {0};
+    int rc;
+
+    *out = NULL;
+    *count = 0;
+    if (kairos_name_check(project, "project", err) < 0 ||
+        kairos_name_check(share, "share", err) < 0)
+        return -EINVAL;
+    rc = mount_fs(k, &l.cm, err);
+    if (rc < 0)
+        return rc;
+    share_path(k, dir, project, share);
+    strncat(dir, "/.snap", sizeof(dir) - strlen(dir) - 1);
+    l.dir = dir;
+    l.items = calloc(SNAP_MAX, sizeof(*l.items));
+    if (!l.items)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    rc = for_each_entry(l.cm, dir, add_snap, &l);
+    if (rc < 0) {
+        free(l.items);
+        return kairos_error_set(
+            err, rc, rc == -ENOENT ? "no share %s in project %s" : "cannot list snapshots of %s",
+            share, project);
+    }
+    *out = l.items;
+    *count = l.count;
+    return 0;
+}
+
+/* ---- delete ---- */
+
+struct tree {
+    struct kairos *k;
+    struct ceph_mount_info *cm;
+    const struct kairos_reservation *res; /* kept fresh while the tree goes */
+    uint64_t touched_ms;
+    char path[4096];
+};
+
+static int remove_entry(void *arg, const struct dirent *de);
+
+/* Remove everything under t->path, depth first; t->path is restored on return. */
+static int empty_dir(struct tree *t)
+{
+    return for_each_entry(t->cm, t->path, remove_entry, t);
+}
+
+static int remove_entry(void *arg, const struct dirent *de)
+{
+    struct tree *t = arg;
+    size_t len = strlen(t->path);
+    int rc;
+
+    if (len + 1 + strlen(de->d_name) >= sizeof(t->path))
+        return -ENAMETOOLONG;
+    snprintf(t->path + len, sizeof(t->path) - len, "/%s", de->d_name);
+    if (de->d_type == DT_DIR) {
+        rc = empty_dir(t);
+        if (rc == 0)
+            rc = ceph_rmdir(t->cm, t->path);
+    } else {
+        rc = ceph_unlink(t->cm, t->path);
+    }
+    t->path[len] = '\0';
+    /* A long delete must not look like a dead one to the reconciler. */
+    if (t->res && kairos_now_ms() - t->touched_ms > t->k->cfg->reconcile.lease_ms / 4) {
+        kairos_ledger_touch(t->k, t->res, NULL);
+        t->touched_ms = kairos_now_ms();
+    }
+    return rc == -ENOENT ? 0 : rc;
+}
+
+static int remove_tree(struct kairos *k, struct ceph_mount_info *cm, const char *path,
+                       const struct kairos_reservation *res, struct kairos_error *err)
+{
+    struct tree *t = calloc(1, sizeof(*t));
+    int rc;
+
+    if (!t)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    *t = (struct tree){.k = k, .cm = cm, .res = res, .touched_ms = kairos_now_ms()};
+    snprintf(t->path, sizeof(t->path), "%s", path);
+    rc = empty_dir(t);
+    if (rc == 0)
+        rc = ceph_rmdir(cm, path);
+    free(t);
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot remove %s: %s", path, strerror(-rc));
+    return rc;
+}
+
+/* Revoke bindings, drop snapshots (and their records), remove the tree. */
+static int destroy(struct kairos *k, const char *project, const char *name,
+                   const struct kairos_reservation *res, struct kairos_error *err)
+{
+    char path[KAIROS_SHARE_PATH_MAX], sname[KAIROS_ALLOC_NAME_MAX + 1];
+    struct kairos_share_snap *snaps = NULL;
+    struct ceph_mount_info *cm;
+    size_t n = 0;
+    int rc;
+
+    rc = kairos_binding_purge(k, project, KAIROS_SHARE, name, err);
+    if (rc == 0)
+        rc = mount_fs(k, &cm, err);
+    if (rc < 0)
+        return rc;
+    rc = kairos_share_snapshot_list(k, project, name, &snaps, &n, NULL);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = remove_snap(k, project, name, snaps[i].name, err);
+        snap_alloc_name(sname, sizeof(sname), name, snaps[i].name);
+        if (rc == 0)
+            rc = kairos_ledger_purge(k, project, KAIROS_SNAPSHOT, sname, err);
+    }
+    free(snaps);
+    if (rc == -ENOENT)
+        rc = 0;
+    share_path(k, path, project, name);
+    if (rc == 0)
+        rc = remove_tree(k, cm, path, res, err);
+    return rc;
+}
+
+int kairos_share_delete(struct kairos *k, const char *project, const char *name, unsigned flags,
+                        struct kairos_error *err)
+{
+    struct kairos_reservation *res = NULL;
+    struct kairos_alloc cur;
+    unsigned bindings = 0;
+    int rc;
+
+    if (flags & ~KAIROS_ALLOC_DELETE_FORCE)
+        return kairos_error_set(err, -EINVAL, "unknown delete flags");
+    rc = kairos_ledger_get(k, project, KAIROS_SHARE, name, &cur, err);
+    if (rc < 0)
+        return rc;
+    kairos_alloc_clear(&cur);
+    if (!(flags & KAIROS_ALLOC_DELETE_FORCE)) {
+        rc = kairos_binding_count(k, project, KAIROS_SHARE, name, &bindings, err);
+        if (rc < 0)
+            return rc;
+        if (bindings)
+            return kairos_error_set(err, -EBUSY, "share %s has %u binding%s; unbind first or force",
+                                    name, bindings, bindings == 1 ? "" : "s");
+    }
+    rc = kairos_ledger_reserve_delete(k, project, KAIROS_SHARE, name, &res, err);
+    if (rc < 0)
+        return rc;
+    rc = destroy(k, project, name, res, err);
+    return kairos_ledger_settle(k, res, rc, err);
+}
+
+/* ---- info ---- */
+
+static int count_snap(void *arg, const struct dirent *de)
+{
+    (void)de;
+    (*(unsigned *)arg)++;
+    return 0;
+}
+
+int kairos_share_info(struct kairos *k, const char *project, const char *name,
+                      struct kairos_share_info *out, struct kairos_error *err)
+{
+    char snaps[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (kairos_name_check(project, "project", err) < 0 || kairos_name_check(name, "share", err) < 0)
+        return -EINVAL;
+    rc = mount_fs(k, &cm, err);
+    if (rc < 0)
+        return rc;
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    share_path(k, out->path, project, name);
+    rc = get_u64(cm, out->path, "ceph.quota.max_bytes", &out->size);
+    if (rc < 0)
+        return kairos_error_set(
+            err, rc, rc == -ENOENT ? "no share %s in project %s" : "cannot read share %s/%s", name,
+            project);
+    get_u64(cm, out->path, "ceph.quota.max_files", &out->max_files);
+    get_u64(cm, out->path, "ceph.dir.rbytes", &out->used);
+    get_u64(cm, out->path, "ceph.dir.rentries", &out->entries);
+    snprintf(snaps, sizeof(snaps), "%s/.snap", out->path);
+    for_each_entry(cm, snaps, count_snap, &out->snapshots);
+    return 0;
+}
+
+/* ---- backend ops ---- */
+
+static int op_probe(void *arg, const char *project, const char *name, uint64_t *bytes,
+                    struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    char path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    int rc = mount_fs(k, &cm, err);
+
+    if (rc < 0)
+        return rc;
+    share_path(k, path, project, name);
+    rc = get_u64(cm, path, "ceph.quota.max_bytes", bytes);
+    if (rc == -ENOENT)
+        return 0;
+    /* A directory without a quota yet: made, not finished. */
+    if (rc == -ENODATA) {
+        *bytes = 0;
+        return 1;
+    }
+    return rc < 0 ? kairos_error_set(err, rc, "cannot probe %s: %s", path, strerror(-rc)) : 1;
+}
+
+static int op_destroy(void *arg, const char *project, const char *name, struct kairos_error *err)
+{
+    return destroy(arg, project, name, NULL, err);
+}
+
+static int op_used(void *arg, const char *project, uint64_t *bytes, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    char path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    int rc = mount_fs(k, &cm, err);
+
+    *bytes = 0;
+    if (rc < 0)
+        return rc;
+    project_path(k, path, project);
+    rc = get_u64(cm, path, "ceph.dir.rbytes", bytes);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+static int op_teardown(void *arg, const char *project, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    char path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    int rc;
+
+    /* Mounted even if this handle never made a share: another broker may have. */
+    rc = mount_fs(k, &cm, err);
+    if (rc < 0)
+        return rc;
+    kairos_nameset_remove(&k->shares->ready, project);
+    project_path(k, path, project);
+    return remove_tree(k, cm, path, NULL, err);
+}
+
+static int op_apply_quota(void *arg, const char *project, const struct kairos_quota *quota,
+                          struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    char path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    struct ceph_statx stx;
+    int rc = mount_fs(k, &cm, err);
+
+    if (rc < 0)
+        return rc;
+    project_path(k, path, project);
+    if (ceph_statx(cm, path, &stx, CEPH_STATX_MODE, 0) == -ENOENT)
+        return 0;
+    return set_u64(cm, path, "ceph.quota.max_bytes", quota_value(quota->kind[KAIROS_SHARE].bytes),
+                   err);
+}
+
+static int op_bind(void *arg, const char *project, const char *name, const char *id, unsigned flags,
+                   char **credentials, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    bool ro = flags & KAIROS_BIND_READ_ONLY;
+    char entity[KAIROS_ENTITY_MAX], path[KAIROS_SHARE_PATH_MAX], mds[KAIROS_SHARE_PATH_MAX + 32];
+    char osd[256], *key = NULL;
+    const char *caps[] = {"mon", "allow r", "mds", mds, "osd", osd, NULL};
+    json_t *creds = NULL;
+    int rc;
+
+    share_path(k, path, project, name);
+    kairos_cephx_entity(entity, project, id);
+    /* No "p" flag: the key cannot change its quota or its data namespace. */
+    snprintf(mds, sizeof(mds), "allow %s path=%s", ro ? "r" : "rw", path);
+    snprintf(osd, sizeof(osd), "allow %s pool=%s namespace=%s", ro ? "r" : "rw",
+             k->cfg->pools.cephfs_data, project);
+    rc = kairos_cephx_grant(k, entity, caps, &key, err);
+    if (rc == 0)
+        creds = kairos_cephx_credentials(k, entity, key, err);
+    if (creds) {
+        json_object_set_new(creds, "fs_name", json_string(k->cfg->pools.cephfs_name));
+        json_object_set_new(creds, "path", json_string(path));
+        json_object_set_new(creds, "pool", json_string(k->cfg->pools.cephfs_data));
+        json_object_set_new(creds, "namespace", json_string(project));
+        json_object_set_new(creds, "read_only", json_boolean(ro));
+        *credentials = kairos_credentials_dump(creds);
+        if (!*credentials)
+            rc = kairos_error_set(err, -ENOMEM, "out of memory");
+    } else if (rc == 0) {
+        rc = -EIO;
+    }
+    free(key);
+    return rc;
+}
+
+static int op_unbind(void *arg, const char *project, const char *name, const char *id,
+                     struct kairos_error *err)
+{
+    char entity[KAIROS_ENTITY_MAX];
+
+    (void)name;
+    kairos_cephx_entity(entity, project, id);
+    return kairos_cephx_revoke(arg, entity, err);
+}
+
+int kairos_share_snap_probe(struct kairos *k, const char *project, const char *share,
+                            const char *snap, struct kairos_error *err)
+{
+    char path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    struct ceph_statx stx;
+    int rc = mount_fs(k, &cm, err);
+
+    if (rc < 0)
+        return rc;
+    snap_path(k, path, project, share, snap);
+    rc = ceph_statx(cm, path, &stx, CEPH_STATX_MODE, 0);
+    if (rc == -ENOENT)
+        return 0;
+    return rc < 0 ? kairos_error_set(err, rc, "cannot probe %s: %s", path, strerror(-rc)) : 1;
+}
+
+int kairos_share_snap_destroy(struct kairos *k, const char *project, const char *share,
+                              const char *snap, struct kairos_error *err)
+{
+    return remove_snap(k, project, share, snap, err);
+}
+
+int kairos_shares_init(struct kairos *k, struct kairos_error *err)
+{
+    struct kairos_kind_ops ops = {
+        .probe = op_probe,
+        .destroy = op_destroy,
+        .used = op_used,
+        .teardown = op_teardown,
+        .apply_quota = op_apply_quota,
+        .bind = op_bind,
+        .unbind = op_unbind,
+        .arg = k,
+    };
+
+    k->shares = calloc(1, sizeof(*k->shares));
+    if (!k->shares)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    pthread_mutex_init(&k->shares->lock, NULL);
+    kairos_nameset_init(&k->shares->ready);
+    return kairos_kind_register(k, KAIROS_SHARE, &ops);
+}
+
+void kairos_shares_fini(struct kairos *k)
+{
+    if (!k->shares)
+        return;
+    if (k->shares->cmount) {
+        ceph_unmount(k->shares->cmount);
+        ceph_release(k->shares->cmount);
+    }
+    kairos_nameset_destroy(&k->shares->ready);
+    pthread_mutex_destroy(&k->shares->lock);
+    free(k->shares);
+    k->shares = NULL;
+}

@@ -1,0 +1,21 @@
+/*
+ * share_int.h - the CephFS backend's hooks into the handle.
+ */
+#ifndef KAIROS_SHARE_INT_H
+#define KAIROS_SHARE_INT_H
+
+#include <kairos/error.h>
+
+struct kairos;
+
+/* Set up the backend (the mount waits for first use) and register it for KAIROS_SHARE. */
+int kairos_shares_init(struct kairos *k, struct kairos_error *err);
+void kairos_shares_fini(struct kairos *k);
+
+/* Snapshot @snap of @share: 1 exists, 0 does not, <0 error. */
+int kairos_share_snap_probe(struct kairos *k, const char *project, const char *share,
+                            const char *snap, struct kairos_error *err);
+int kairos_share_snap_destroy(struct kairos *k, const char *project, const char *share,
+                              const char *snap, struct kairos_error *err);
+
+#endif

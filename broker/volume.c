@@ -1,0 +1,881 @@
+/*
+ * volume.c - the RBD backend: volumes, their snapshots and clones, and
+ * per-image bindings (see kairos/volume.h).
+ *
+ * Each project's images live in the RBD namespace named after it. Every
+ * change follows the ledger's protocol: reserve (with the intent), act on
+ * RBD, commit; on failure release; on a commit that finds its intent rolled
+ * back (-ESTALE), undo the RBD side.
+ */
+#include <kairos/kairos.h>
+#include <kairos/volume.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rbd/librbd.h>
+
+#include "binding_int.h"
+#include "cephx.h"
+#include "kairos_int.h"
+#include "ledger_int.h"
+#include "nameset.h"
+#include "record.h"
+#include "volume_int.h"
+
+/* The features the issue of record asks of every volume. */
+#define VOLUME_FEATURES                                                                            \
+    (RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK | RBD_FEATURE_OBJECT_MAP |                  \
+     RBD_FEATURE_FAST_DIFF | RBD_FEATURE_DEEP_FLATTEN)
+/* Clone format 2: parents need no protection and may sit in another namespace. */
+#define CLONE_FORMAT 2
+#define MAX_SNAPS    512
+#define MAX_CHILDREN 64
+#define CAP_MAX      4096
+
+/* Namespaces known to exist, so that only a project's first volume pays for the check. */
+struct kairos_volumes {
+    struct kairos_nameset known;
+};
+
+/* ---- namespaces and images ---- */
+
+/* An ioctx on @project's namespace of the block pool, made first if @create. */
+static int open_ns(struct kairos *k, const char *project, bool create, rados_ioctx_t *io,
+                   struct kairos_error *err)
+{
+    const char *pool = k->cfg->pools.block;
+    int rc = rados_ioctx_create(k->rados, pool, io);
+
+    if (rc < 0)
+        return kairos_error_set(
+            err, rc,
+            rc == -ENOENT ? "block pool '%s' does not exist" : "cannot open block pool '%s'", pool);
+    if (create && !kairos_nameset_has(&k->volumes->known, project)) {
+        rc = rbd_namespace_create(*io, project);
+        if (rc < 0 && rc != -EEXIST) {
+            rados_ioctx_destroy(*io);
+            *io = NULL;
+            return kairos_error_set(err, rc, "cannot create RBD namespace %s in pool %s: %s",
+                                    project, pool, strerror(-rc));
+        }
+        kairos_nameset_add(&k->volumes->known, project);
+    }
+    rados_ioctx_set_namespace(*io, project);
+    return 0;
+}
+
+/* Open @name read-only (no exclusive lock), optionally at snapshot @snap. */
+static int open_image(struct kairos *k, const char *project, const char *name, const char *snap,
+                      rados_ioctx_t *io, rbd_image_t *img, struct kairos_error *err)
+{
+    int rc = open_ns(k, project, false, io, err);
+
+    if (rc < 0)
+        return rc;
+    rc = rbd_open_read_only(*io, name, img, snap);
+    if (rc < 0) {
+        rados_ioctx_destroy(*io);
+        *io = NULL;
+        if (rc == -ENOENT)
+            return kairos_error_set(err, rc, "no volume %s%s%s in project %s", name,
+                                    snap ? "@" : "", snap ? snap : "", project);
+        return kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name,
+                                strerror(-rc));
+    }
+    return 0;
+}
+
+static void close_image(rados_ioctx_t io, rbd_image_t img)
+{
+    if (img)
+        rbd_close(img);
+    if (io)
+        rados_ioctx_destroy(io);
+}
+
+static void snap_name(char *buf, size_t len, const char *volume, const char *snap)
+{
+    snprintf(buf, len, "volume:%s@%s", volume, snap);
+}
+
+/* ---- create and clone ---- */
+
+struct source {
+    const char *project, *volume, *snap;
+};
+
+static int make_image(struct kairos *k, rados_ioctx_t io, const char *name, uint64_t bytes,
+                      const struct source *src, struct kairos_error *err)
+{
+    rbd_image_options_t opts;
+    rados_ioctx_t pio = NULL;
+    int rc;
+
+    rbd_image_options_create(&opts);
+    rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES, VOLUME_FEATURES);
+    if (!src) {
+        rc = rbd_create4(io, name, bytes, opts);
+    } else {
+        rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_CLONE_FORMAT, CLONE_FORMAT);
+        rc = open_ns(k, src->project, false, &pio, err);
+        if (rc == 0)
+            rc = rbd_clone3(pio, src->volume, src->snap, io, name, opts);
+    }
+    rbd_image_options_destroy(opts);
+    if (pio)
+        rados_ioctx_destroy(pio);
+    if (rc == -EEXIST) {
+        /* Left by an earlier attempt at this very request? Then it is ours. */
+        rbd_image_t img;
+        uint64_t size = 0;
+        if (rbd_open_read_only(io, name, &img, NULL) == 0) {
+            rbd_get_size(img, &size);
+            rbd_close(img);
+        }
+        rc = size == bytes ? 0 : -EEXIST;
+    }
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot create RBD image %s: %s", name, strerror(-rc));
+    return 0;
+}
+
+static int provision(struct kairos *k, const struct kairos_alloc_req *req, const struct source *src,
+                     struct kairos_error *err)
+{
+    struct kairos_reservation *res = NULL;
+    rados_ioctx_t io = NULL;
+    int rc;
+
+    rc = kairos_ledger_reserve(k, req, &res, err);
+    if (rc < 0 || res->existing)
+        goto out;
+    rc = open_ns(k, req->project, true, &io, err);
+    if (rc == 0)
+        rc = make_image(k, io, req->name, req->bytes, src, err);
+    /* The namespace went under another broker (project deleted and made again). */
+    if (rc == -ENOENT && !src) {
+        kairos_nameset_remove(&k->volumes->known, req->project);
+        if (io)
+            rados_ioctx_destroy(io);
+        io = NULL;
+        kairos_error_clear(err);
+        rc = open_ns(k, req->project, true, &io, err);
+        if (rc == 0)
+            rc = make_image(k, io, req->name, req->bytes, src, err);
+    }
+    if (rc < 0) {
+        kairos_ledger_release(k, res, NULL);
+        goto out;
+    }
+    rc = kairos_ledger_commit(k, res, err);
+    /* The reconciler gave up on us: the image must not outlive its record. */
+    if (rc == -ESTALE)
+        rbd_remove(io, req->name);
+out:
+    if (io)
+        rados_ioctx_destroy(io);
+    kairos_reservation_free(res);
+    return rc;
+}
+
+int kairos_volume_create(struct kairos *k, const char *project, const char *name, uint64_t bytes,
+                         struct kairos_error *err)
+{
+    struct kairos_alloc_req req = {
+        .project = project, .kind = KAIROS_VOLUME, .name = name, .bytes = bytes};
+
+    return provision(k, &req, NULL, err);
+}
+
+int kairos_volume_clone(struct kairos *k, const char *project, const char *name,
+                        const char *src_project, const char *src_volume, const char *src_snap,
+                        struct kairos_error *err)
+{
+    struct source src = {src_project, src_volume, src_snap};
+    struct kairos_alloc_req req = {.project = project, .kind = KAIROS_VOLUME, .name = name};
+    char sname[KAIROS_ALLOC_NAME_MAX + 1], attrs[4 * KAIROS_NAME_MAX + 32];
+    struct kairos_alloc snap;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    int rc;
+
+    if (kairos_name_check(src_project, "project", err) < 0 ||
+        kairos_name_check(src_volume, "volume", err) < 0 ||
+        kairos_name_check(src_snap, "snapshot", err) < 0)
+        return -EINVAL;
+    /* The parent must be a snapshot the ledger knows, fully made. */
+    snap_name(sname, sizeof(sname), src_volume, src_snap);
+    rc = kairos_ledger_get(k, src_project, KAIROS_SNAPSHOT, sname, &snap, err);
+    if (rc < 0)
+        return rc;
+    rc = snap.pending ? kairos_error_set(err, -ENOENT, "snapshot %s@%s is still being made",
+                                         src_volume, src_snap)
+                      : 0;
+    kairos_alloc_clear(&snap);
+    if (rc == 0)
+        rc = open_image(k, src_project, src_volume, src_snap, &io, &img, err);
+    if (rc == 0)
+        rc = rbd_get_size(img, &req.bytes);
+    close_image(io, img);
+    if (rc < 0)
+        return rc;
+    snprintf(attrs, sizeof(attrs), "{\"parent\":\"%s/%s@%s\"}", src_project, src_volume, src_snap);
+    req.attrs = attrs;
+    return provision(k, &req, &src, err);
+}
+
+/* ---- resize ---- */
+
+/* librbd calls its progress callback unconditionally: it must not be NULL. */
+static int no_progress(uint64_t offset, uint64_t total, void *arg)
+{
+    (void)offset;
+    (void)total;
+    (void)arg;
+    return 0;
+}
+
+int kairos_volume_resize(struct kairos *k, const char *project, const char *name, uint64_t bytes,
+                         unsigned flags, struct kairos_error *err)
+{
+    struct kairos_reservation *res = NULL;
+    char a[KAIROS_SIZE_STR_MAX], b[KAIROS_SIZE_STR_MAX];
+    struct kairos_alloc cur;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    int rc;
+
+    if (flags & ~KAIROS_RESIZE_SHRINK)
+        return kairos_error_set(err, -EINVAL, "unknown resize flags");
+    rc = kairos_ledger_get(k, project, KAIROS_VOLUME, name, &cur, err);
+    if (rc < 0)
+        return rc;
+    kairos_alloc_clear(&cur);
+    if (bytes < cur.bytes && !(flags & KAIROS_RESIZE_SHRINK))
+        return kairos_error_set(err, -EINVAL,
+                                "volume %s: %s is smaller than its %s; shrinking loses the data "
+                                "past the new end and needs the shrink flag",
+                                name, kairos_size_format(bytes, a, sizeof(a)),
+                                kairos_size_format(cur.bytes, b, sizeof(b)));
+    rc = kairos_ledger_reserve_resize(k, project, KAIROS_VOLUME, name, bytes, &res, err);
+    if (rc < 0 || res->existing)
+        goto out;
+    rc = open_ns(k, project, false, &io, err);
+    if (rc == 0 && (rc = rbd_open(io, name, &img, NULL)) < 0)
+        kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name, strerror(-rc));
+    if (rc == 0 && (rc = rbd_resize2(img, bytes, bytes < cur.bytes, no_progress, NULL)) < 0)
+        kairos_error_set(err, rc, "cannot resize volume %s/%s: %s", project, name, strerror(-rc));
+    if (rc < 0)
+        kairos_ledger_release(k, res, NULL);
+    else
+        rc = kairos_ledger_commit(k, res, err);
+out:
+    close_image(io, img);
+    kairos_reservation_free(res);
+    return rc;
+}
+
+/* ---- snapshots ---- */
+
+/* Clones of @snap of the open image @img, or a negative errno. */
+static int count_clones(rbd_image_t img, const char *snap)
+{
+    rbd_linked_image_spec_t children[MAX_CHILDREN];
+    size_t n = MAX_CHILDREN;
+    int rc, live = 0;
+
+    rc = rbd_snap_set(img, snap);
+    if (rc == 0)
+        rc = rbd_list_children3(img, children, &n);
+    rbd_snap_set(img, NULL);
+    if (rc == -ERANGE)
+        return MAX_CHILDREN;
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        live += !children[i].trash;
+    rbd_linked_image_spec_list_cleanup(children, n);
+    return live;
+}
+
+int kairos_volume_snapshot_create(struct kairos *k, const char *project, const char *volume,
+                                  const char *snap, struct kairos_error *err)
+{
+    struct kairos_alloc_req req = {.project = project, .kind = KAIROS_SNAPSHOT};
+    struct kairos_reservation *res = NULL;
+    char sname[KAIROS_ALLOC_NAME_MAX + 1];
+    struct kairos_alloc vol;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    int rc;
+
+    if (kairos_name_check(snap, "snapshot", err) < 0)
+        return -EINVAL;
+    rc = kairos_ledger_get(k, project, KAIROS_VOLUME, volume, &vol, err);
+    if (rc < 0)
+        return rc;
+    kairos_alloc_clear(&vol);
+    snap_name(sname, sizeof(sname), volume, snap);
+    req.name = sname;
+    rc = kairos_ledger_reserve(k, &req, &res, err);
+    if (rc < 0 || res->existing)
+        goto out;
+    rc = open_ns(k, project, false, &io, err);
+    if (rc == 0 && (rc = rbd_open(io, volume, &img, NULL)) < 0)
+        kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, volume, strerror(-rc));
+    if (rc == 0) {
+        rc = rbd_snap_create(img, snap);
+        if (rc == -EEXIST)
+            rc = 0; /* made by an earlier attempt at this request */
+        if (rc < 0)
+            kairos_error_set(err, rc, "cannot snapshot %s/%s: %s", project, volume, strerror(-rc));
+    }
+    if (rc < 0)
+        kairos_ledger_release(k, res, NULL);
+    else
+        rc = kairos_ledger_commit(k, res, err);
+    if (rc == -ESTALE && img)
+        rbd_snap_remove(img, snap);
+out:
+    close_image(io, img);
+    kairos_reservation_free(res);
+    return rc;
+}
+
+/* Remove RBD snapshot @snap of @volume; gone already (or the image) is success. */
+static int remove_snap(struct kairos *k, const char *project, const char *volume, const char *snap,
+                       struct kairos_error *err)
+{
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    int protected_ = 0;
+    int rc = open_ns(k, project, false, &io, err);
+
+    if (rc == 0)
+        rc = rbd_open(io, volume, &img, NULL);
+    if (rc == 0) {
+        /* Snapshots made by another tool may be protected (clone format 1). */
+        if (rbd_snap_is_protected(img, snap, &protected_) == 0 && protected_)
+            rbd_snap_unprotect(img, snap);
+        rc = rbd_snap_remove(img, snap);
+    }
+    close_image(io, img);
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot remove snapshot %s/%s@%s: %s", project, volume, snap,
+                         strerror(-rc));
+    return rc;
+}
+
+int kairos_volume_snapshot_delete(struct kairos *k, const char *project, const char *volume,
+                                  const char *snap, struct kairos_error *err)
+{
+    struct kairos_reservation *res = NULL;
+    char sname[KAIROS_ALLOC_NAME_MAX + 1];
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    int rc, clones;
+
+    if (kairos_name_check(volume, "volume", err) < 0 ||
+        kairos_name_check(snap, "snapshot", err) < 0)
+        return -EINVAL;
+    snap_name(sname, sizeof(sname), volume, snap);
+    rc = open_image(k, project, volume, NULL, &io, &img, err);
+    if (rc == 0) {
+        clones = count_clones(img, snap);
+        if (clones > 0)
+            rc = kairos_error_set(err, -EBUSY,
+                                  "snapshot %s@%s has %d clone%s; delete or "
+                                  "flatten them first",
+                                  volume, snap, clones, clones == 1 ? "" : "s");
+    }
+    close_image(io, img);
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    rc = kairos_ledger_reserve_delete(k, project, KAIROS_SNAPSHOT, sname, &res, err);
+    if (rc < 0)
+        return rc;
+    rc = remove_snap(k, project, volume, snap, err);
+    return kairos_ledger_settle(k, res, rc, err);
+}
+
+int kairos_volume_snapshot_list(struct kairos *k, const char *project, const char *volume,
+                                struct kairos_volume_snap **out, size_t *count,
+                                struct kairos_error *err)
+{
+    rbd_snap_info_t snaps[MAX_SNAPS];
+    int max = MAX_SNAPS, n;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    int rc;
+
+    *out = NULL;
+    *count = 0;
+    if (kairos_name_check(project, "project", err) < 0 ||
+        kairos_name_check(volume, "volume", err) < 0)
+        return -EINVAL;
+    rc = open_image(k, project, volume, NULL, &io, &img, err);
+    if (rc < 0)
+        return rc;
+    n = rbd_snap_list(img, snaps, &max);
+    if (n < 0) {
+        rc = kairos_error_set(err, n, "cannot list snapshots of %s/%s: %s", project, volume,
+                              strerror(-n));
+        goto out;
+    }
+    *out = calloc(n ? (size_t)n : 1, sizeof(**out));
+    if (!*out) {
+        rc = kairos_error_set(err, -ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        struct kairos_volume_snap *s = &(*out)[i];
+        struct timespec ts = {0};
+        snprintf(s->name, sizeof(s->name), "%s", snaps[i].name);
+        s->size = snaps[i].size;
+        rbd_snap_get_timestamp(img, snaps[i].id, &ts);
+        s->created_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        int clones = count_clones(img, snaps[i].name);
+        s->clones = clones > 0 ? (unsigned)clones : 0;
+    }
+    *count = (size_t)n;
+done:
+    rbd_snap_list_end(snaps);
+out:
+    close_image(io, img);
+    return rc;
+}
+
+/* ---- delete ---- */
+
+/*
+ * Remove the image and every RBD snapshot of it (dropping the ledger
+ * records of those snapshots), after revoking its bindings. Used by delete,
+ * by the reconciler rolling a delete forward and by a project's cascade.
+ */
+static int destroy(struct kairos *k, const char *project, const char *name,
+                   struct kairos_error *err)
+{
+    rbd_snap_info_t snaps[MAX_SNAPS];
+    int max = MAX_SNAPS, n = 0;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    char sname[KAIROS_ALLOC_NAME_MAX + 1];
+    int rc;
+
+    rc = kairos_binding_purge(k, project, KAIROS_VOLUME, name, err);
+    if (rc < 0)
+        return rc;
+    rc = open_ns(k, project, false, &io, err);
+    if (rc < 0)
+        return rc;
+    if (rbd_open_read_only(io, name, &img, NULL) == 0) {
+        n = rbd_snap_list(img, snaps, &max);
+        for (int i = 0; i < n && rc == 0; i++) {
+            rc = remove_snap(k, project, name, snaps[i].name, err);
+            snap_name(sname, sizeof(sname), name, snaps[i].name);
+            if (rc == 0)
+                rc = kairos_ledger_purge(k, project, KAIROS_SNAPSHOT, sname, err);
+        }
+        if (n >= 0)
+            rbd_snap_list_end(snaps);
+        rbd_close(img);
+    }
+    if (rc == 0) {
+        rc = rbd_remove(io, name);
+        if (rc == -ENOENT)
+            rc = 0;
+        if (rc < 0)
+            kairos_error_set(err, rc, "cannot remove volume %s/%s: %s", project, name,
+                             strerror(-rc));
+    }
+    rados_ioctx_destroy(io);
+    return rc;
+}
+
+/* Refuse a delete that would orphan clones or (unless forced) cut off bindings. */
+static int check_delete(struct kairos *k, const char *project, const char *name, unsigned flags,
+                        struct kairos_error *err)
+{
+    rbd_snap_info_t snaps[MAX_SNAPS];
+    int max = MAX_SNAPS, n;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    unsigned bindings = 0;
+    int rc;
+
+    if (!(flags & KAIROS_ALLOC_DELETE_FORCE)) {
+        rc = kairos_binding_count(k, project, KAIROS_VOLUME, name, &bindings, err);
+        if (rc < 0)
+            return rc;
+        if (bindings)
+            return kairos_error_set(err, -EBUSY,
+                                    "volume %s has %u binding%s; unbind first or force", name,
+                                    bindings, bindings == 1 ? "" : "s");
+    }
+    rc = open_image(k, project, name, NULL, &io, &img, err);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    n = rbd_snap_list(img, snaps, &max);
+    for (int i = 0; i < n && rc == 0; i++) {
+        int clones = count_clones(img, snaps[i].name);
+        if (clones > 0)
+            rc = kairos_error_set(err, -EBUSY,
+                                  "volume %s has %d clone%s of snapshot %s; delete or flatten "
+                                  "them first",
+                                  name, clones, clones == 1 ? "" : "s", snaps[i].name);
+    }
+    if (n >= 0)
+        rbd_snap_list_end(snaps);
+    close_image(io, img);
+    return rc;
+}
+
+int kairos_volume_delete(struct kairos *k, const char *project, const char *name, unsigned flags,
+                         struct kairos_error *err)
+{
+    struct kairos_reservation *res = NULL;
+    struct kairos_alloc cur;
+    int rc;
+
+    if (flags & ~KAIROS_ALLOC_DELETE_FORCE)
+        return kairos_error_set(err, -EINVAL, "unknown delete flags");
+    rc = kairos_ledger_get(k, project, KAIROS_VOLUME, name, &cur, err);
+    if (rc < 0)
+        return rc;
+    kairos_alloc_clear(&cur);
+    rc = check_delete(k, project, name, flags, err);
+    if (rc < 0)
+        return rc;
+    rc = kairos_ledger_reserve_delete(k, project, KAIROS_VOLUME, name, &res, err);
+    if (rc < 0)
+        return rc;
+    rc = destroy(k, project, name, err);
+    return kairos_ledger_settle(k, res, rc, err);
+}
+
+/* ---- flatten and info ---- */
+
+int kairos_volume_flatten(struct kairos *k, const char *project, const char *name,
+                          struct kairos_error *err)
+{
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    struct kairos_alloc cur;
+    int rc;
+
+    rc = kairos_ledger_get(k, project, KAIROS_VOLUME, name, &cur, err);
+    if (rc < 0)
+        return rc;
+    kairos_alloc_clear(&cur);
+    rc = open_ns(k, project, false, &io, err);
+    if (rc == 0 && (rc = rbd_open(io, name, &img, NULL)) < 0)
+        kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name, strerror(-rc));
+    if (rc == 0) {
+        rc = rbd_flatten(img);
+        /* A volume without a parent is flat already. */
+        if (rc == -EINVAL)
+            rc = 0;
+        if (rc < 0)
+            kairos_error_set(err, rc, "cannot flatten %s/%s: %s", project, name, strerror(-rc));
+    }
+    close_image(io, img);
+    return rc;
+}
+
+static int add_extent(uint64_t off, size_t len, int exists, void *arg)
+{
+    (void)off;
+    if (exists)
+        *(uint64_t *)arg += len;
+    return 0;
+}
+
+/* Allocated bytes of an open image, from the object map (fast-diff). */
+static int image_used(rbd_image_t img, uint64_t size, uint64_t *used)
+{
+    *used = 0;
+    return rbd_diff_iterate2(img, NULL, 0, size, 0, 1, add_extent, used);
+}
+
+static void parent_of(rbd_image_t img, char *buf, size_t len)
+{
+    rbd_linked_image_spec_t parent;
+    rbd_snap_spec_t snap;
+
+    buf[0] = '\0';
+    if (rbd_get_parent(img, &parent, &snap) < 0)
+        return;
+    snprintf(buf, len, "%s/%s@%s", parent.pool_namespace, parent.image_name, snap.name);
+    rbd_linked_image_spec_cleanup(&parent);
+    rbd_snap_spec_cleanup(&snap);
+}
+
+int kairos_volume_info(struct kairos *k, const char *project, const char *name,
+                       struct kairos_volume_info *out, struct kairos_error *err)
+{
+    rbd_snap_info_t snaps[MAX_SNAPS];
+    int max = MAX_SNAPS, n;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (kairos_name_check(project, "project", err) < 0 ||
+        kairos_name_check(name, "volume", err) < 0)
+        return -EINVAL;
+    rc = open_image(k, project, name, NULL, &io, &img, err);
+    if (rc < 0)
+        return rc;
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    rbd_get_size(img, &out->size);
+    rbd_get_features(img, &out->features);
+    rbd_get_id(img, out->image_id, sizeof(out->image_id));
+    parent_of(img, out->parent, sizeof(out->parent));
+    n = rbd_snap_list(img, snaps, &max);
+    if (n >= 0) {
+        out->snapshots = (unsigned)n;
+        rbd_snap_list_end(snaps);
+    }
+    rc = image_used(img, out->size, &out->used);
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot measure %s/%s: %s", project, name, strerror(-rc));
+    close_image(io, img);
+    return rc;
+}
+
+/* ---- backend ops ---- */
+
+static int op_probe(void *arg, const char *project, const char *name, uint64_t *bytes,
+                    struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    int rc = open_ns(k, project, false, &io, err);
+
+    if (rc < 0)
+        return rc;
+    rc = rbd_open_read_only(io, name, &img, NULL);
+    if (rc == 0)
+        rc = rbd_get_size(img, bytes) == 0 ? 1 : -EIO;
+    else if (rc == -ENOENT)
+        rc = 0;
+    else
+        kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name, strerror(-rc));
+    close_image(io, img);
+    return rc;
+}
+
+static int op_destroy(void *arg, const char *project, const char *name, struct kairos_error *err)
+{
+    return destroy(arg, project, name, err);
+}
+
+static int op_used(void *arg, const char *project, uint64_t *bytes, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    struct kairos_alloc_page *page;
+    char after[KAIROS_ALLOC_NAME_MAX + 1] = "";
+    int rc;
+
+    *bytes = 0;
+    do {
+        rc = kairos_ledger_list(k, project, KAIROS_VOLUME, after, 1000, &page, err);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < page->count; i++) {
+            rados_ioctx_t io = NULL;
+            rbd_image_t img = NULL;
+            uint64_t used = 0;
+            if (open_image(k, project, page->items[i].name, NULL, &io, &img, NULL) == 0 &&
+                image_used(img, page->items[i].bytes, &used) == 0)
+                *bytes += used;
+            close_image(io, img);
+        }
+        bool more = page->more && page->count;
+        if (page->count)
+            snprintf(after, sizeof(after), "%s", page->items[page->count - 1].name);
+        kairos_alloc_page_free(page);
+        if (!more)
+            return 0;
+    } while (1);
+}
+
+static int op_teardown(void *arg, const char *project, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    rados_ioctx_t io;
+    int rc = rados_ioctx_create(k->rados, k->cfg->pools.block, &io);
+
+    if (rc < 0)
+        return rc == -ENOENT ? 0 : kairos_error_set(err, rc, "cannot open block pool");
+    rc = rbd_namespace_remove(io, project);
+    rados_ioctx_destroy(io);
+    kairos_nameset_remove(&k->volumes->known, project);
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot remove RBD namespace %s: %s", project, strerror(-rc));
+    return rc;
+}
+
+/* Append one grant to an osd cap. */
+static void cap_add(char *cap, const char *access, const char *pool, const char *ns,
+                    const char *prefix, const char *suffix)
+{
+    size_t len = strlen(cap);
+
+    snprintf(cap + len, CAP_MAX - len, "%sallow %s pool=%s namespace=%s%s%s object_prefix %s%s",
+             len ? ", " : "", access, pool, ns[0] ? "" : "\"", ns, ns[0] ? "" : "\"", prefix,
+             suffix);
+}
+
+/*
+ * The osd cap of a binding: read the namespace's directory, write this
+ * image's header, data and object map, and (for a clone) read its parent.
+ * Per-image grants rather than "profile rbd", so the key can neither open
+ * another image nor create one that no quota counts (DESIGN.md, invariant 5).
+ */
+static int volume_caps(struct kairos *k, const char *project, const char *name, bool read_only,
+                       char *cap, struct kairos_error *err)
+{
+    const char *pool = k->cfg->pools.block;
+    const char *rw = read_only ? "rx" : "rwx";
+    rbd_linked_image_spec_t parent;
+    rbd_snap_spec_t psnap;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    char id[64];
+    int rc = open_image(k, project, name, NULL, &io, &img, err);
+
+    if (rc < 0)
+        return rc;
+    rc = rbd_get_id(img, id, sizeof(id));
+    cap[0] = '\0';
+    cap_add(cap, "rx", pool, "", "rbd_info", "");
+    cap_add(cap, "rx", pool, project, "rbd_directory", "");
+    cap_add(cap, "rx", pool, project, "rbd_mirroring", "");
+    cap_add(cap, "rx", pool, project, "rbd_info", "");
+    cap_add(cap, "rx", pool, project, "rbd_id.", name);
+    cap_add(cap, rw, pool, project, "rbd_header.", id);
+    cap_add(cap, read_only ? "r" : "rwx", pool, project, "rbd_data.", id);
+    cap_add(cap, rw, pool, project, "rbd_object_map.", id);
+    if (rc == 0 && rbd_get_parent(img, &parent, &psnap) == 0) {
+        const char *pns = parent.pool_namespace;
+        cap_add(cap, "rx", pool, pns, "rbd_directory", "");
+        cap_add(cap, "rx", pool, pns, "rbd_info", "");
+        cap_add(cap, "rx", pool, pns, "rbd_id.", parent.image_name);
+        cap_add(cap, "rx", pool, pns, "rbd_header.", parent.image_id);
+        cap_add(cap, "r", pool, pns, "rbd_data.", parent.image_id);
+        cap_add(cap, "rx", pool, pns, "rbd_object_map.", parent.image_id);
+        rbd_linked_image_spec_cleanup(&parent);
+        rbd_snap_spec_cleanup(&psnap);
+    }
+    close_image(io, img);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot read the id of %s/%s", project, name);
+    if (strlen(cap) >= CAP_MAX - 1)
+        return kairos_error_set(err, -E2BIG, "the caps of %s/%s do not fit", project, name);
+    return 0;
+}
+
+static int op_bind(void *arg, const char *project, const char *name, const char *id, unsigned flags,
+                   char **credentials, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    char entity[KAIROS_ENTITY_MAX], *osd = malloc(CAP_MAX), *key = NULL;
+    const char *caps[] = {"mon", "profile rbd", "osd", osd, NULL};
+    json_t *creds = NULL;
+    int rc = osd ? 0 : kairos_error_set(err, -ENOMEM, "out of memory");
+
+    kairos_cephx_entity(entity, project, id);
+    if (rc == 0)
+        rc = volume_caps(k, project, name, flags & KAIROS_BIND_READ_ONLY, osd, err);
+    if (rc == 0)
+        rc = kairos_cephx_grant(k, entity, caps, &key, err);
+    if (rc == 0)
+        creds = kairos_cephx_credentials(k, entity, key, err);
+    if (creds) {
+        json_object_set_new(creds, "pool", json_string(k->cfg->pools.block));
+        json_object_set_new(creds, "namespace", json_string(project));
+        json_object_set_new(creds, "image", json_string(name));
+        json_object_set_new(creds, "read_only", json_boolean(flags & KAIROS_BIND_READ_ONLY));
+        *credentials = kairos_credentials_dump(creds);
+        if (!*credentials)
+            rc = kairos_error_set(err, -ENOMEM, "out of memory");
+    } else if (rc == 0) {
+        rc = -EIO;
+    }
+    free(osd);
+    free(key);
+    return rc;
+}
+
+static int op_unbind(void *arg, const char *project, const char *name, const char *id,
+                     struct kairos_error *err)
+{
+    char entity[KAIROS_ENTITY_MAX];
+
+    (void)name;
+    kairos_cephx_entity(entity, project, id);
+    return kairos_cephx_revoke(arg, entity, err);
+}
+
+int kairos_volume_snap_probe(struct kairos *k, const char *project, const char *volume,
+                             const char *snap, struct kairos_error *err)
+{
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    bool exists = false;
+    int rc = open_image(k, project, volume, NULL, &io, &img, NULL);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot open volume %s/%s", project, volume);
+    rc = rbd_snap_exists(img, snap, &exists);
+    close_image(io, img);
+    return rc < 0 ? rc : exists;
+}
+
+int kairos_volume_snap_destroy(struct kairos *k, const char *project, const char *volume,
+                               const char *snap, struct kairos_error *err)
+{
+    return remove_snap(k, project, volume, snap, err);
+}
+
+int kairos_volumes_init(struct kairos *k, struct kairos_error *err)
+{
+    struct kairos_kind_ops ops = {
+        .probe = op_probe,
+        .destroy = op_destroy,
+        .used = op_used,
+        .teardown = op_teardown,
+        .bind = op_bind,
+        .unbind = op_unbind,
+        .arg = k,
+    };
+
+    k->volumes = calloc(1, sizeof(*k->volumes));
+    if (!k->volumes)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    kairos_nameset_init(&k->volumes->known);
+    return kairos_kind_register(k, KAIROS_VOLUME, &ops);
+}
+
+void kairos_volumes_fini(struct kairos *k)
+{
+    if (!k->volumes)
+        return;
+    kairos_nameset_destroy(&k->volumes->known);
+    free(k->volumes);
+    k->volumes = NULL;
+}

@@ -1,0 +1,112 @@
+/*
+ * kairos/share.h - shares: CephFS directories shared by many clients.
+ *
+ * Every project has a directory <share_root>/<project> carrying
+ * ceph.quota.max_bytes equal to the project's share quota, so Ceph itself
+ * holds the aggregate limit, and its own RADOS namespace in the data pool
+ * (ceph.dir.layout.pool_namespace, set before anything is created under it),
+ * so projects' file data are apart at the OSD level. A share is a directory
+ * under it with ceph.quota.max_bytes equal to its size, and optionally
+ * ceph.quota.max_files. A write past the size fails with EDQUOT.
+ *
+ * Every call reserves and commits through the ledger, is idempotent by
+ * name, and leaves nothing behind when it fails. Thread-safe on a shared
+ * handle (one CephFS mount per handle, made on first use).
+ */
+#ifndef KAIROS_SHARE_H
+#define KAIROS_SHARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kairos/error.h>
+#include <kairos/name.h>
+#include <kairos/volume.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct kairos;
+
+/* Room for <share_root>/<project>/<share>. */
+#define KAIROS_SHARE_PATH_MAX 512
+
+struct kairos_share_info {
+    char name[KAIROS_NAME_MAX + 1];
+    char path[KAIROS_SHARE_PATH_MAX]; /* in the file system */
+    uint64_t size;                    /* ceph.quota.max_bytes */
+    uint64_t max_files;               /* ceph.quota.max_files; 0 when unlimited */
+    uint64_t used;                    /* ceph.dir.rbytes */
+    uint64_t entries;                 /* ceph.dir.rentries: files and directories */
+    unsigned snapshots;
+};
+
+struct kairos_share_snap {
+    char name[KAIROS_NAME_MAX + 1];
+    uint64_t created_ms;
+};
+
+/**
+ * kairos_share_create() - a share of @bytes in @project.
+ * @max_files: a limit on files and directories, or 0 for none.
+ * Return: 0; -EINVAL; -ENOENT (no project); -EDQUOT; -ENOSPC; -EEXIST
+ * (exists with another size or file limit); -EBUSY; or a CephFS error.
+ */
+int kairos_share_create(struct kairos *k, const char *project, const char *name, uint64_t bytes,
+                        uint64_t max_files, struct kairos_error *err);
+
+/**
+ * kairos_share_resize() - set the share's quota to @bytes. Going below the
+ * current size needs KAIROS_RESIZE_SHRINK (files already there stay, new
+ * writes fail while the share is past its size).
+ * Return: 0, -EINVAL, -ENOENT, -EDQUOT, -ENOSPC, -EBUSY, or a CephFS error.
+ */
+int kairos_share_resize(struct kairos *k, const char *project, const char *name, uint64_t bytes,
+                        unsigned flags, struct kairos_error *err);
+
+/**
+ * kairos_share_delete() - delete a share, its files and its snapshots.
+ * While it has bindings, refused with -EBUSY unless @flags has
+ * KAIROS_ALLOC_DELETE_FORCE. A large share takes time: the intent is kept
+ * fresh while files are removed, and run it off any request path.
+ * Return: 0, -EINVAL, -ENOENT, -EBUSY, or a CephFS error.
+ */
+int kairos_share_delete(struct kairos *k, const char *project, const char *name, unsigned flags,
+                        struct kairos_error *err);
+
+/**
+ * kairos_share_info() - quota, use (ceph.dir.rbytes), entries, snapshots.
+ * Return: 0, -EINVAL, -ENOENT, or a CephFS error.
+ */
+int kairos_share_info(struct kairos *k, const char *project, const char *name,
+                      struct kairos_share_info *out, struct kairos_error *err);
+
+/**
+ * kairos_share_snapshot_create() - snapshot the share as @snap (.snap/@snap).
+ * Return: 0, -EINVAL, -ENOENT, -EDQUOT (snapshot limit), -EBUSY, or a
+ * CephFS error.
+ */
+int kairos_share_snapshot_create(struct kairos *k, const char *project, const char *share,
+                                 const char *snap, struct kairos_error *err);
+
+/**
+ * kairos_share_snapshot_delete() - delete snapshot @snap of @share.
+ * Return: 0, -EINVAL, -ENOENT, -EBUSY, or a CephFS error.
+ */
+int kairos_share_snapshot_delete(struct kairos *k, const char *project, const char *share,
+                                 const char *snap, struct kairos_error *err);
+
+/**
+ * kairos_share_snapshot_list() - the snapshots of @share.
+ * @out: a malloc'ed array of @count entries; free() it.
+ * Return: 0, -EINVAL, -ENOENT, or a CephFS error.
+ */
+int kairos_share_snapshot_list(struct kairos *k, const char *project, const char *share,
+                               struct kairos_share_snap **out, size_t *count,
+                               struct kairos_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

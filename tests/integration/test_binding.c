@@ -1,0 +1,352 @@
+/*
+ * test_binding.c - credentials that reach one allocation and nothing more,
+ * used for real: a volume binding's key writes its own image and cannot
+ * open another project's or make a new one; a share binding's key mounts
+ * its share, writes until EDQUOT and cannot reach another project's
+ * directory; after unbind the key no longer authenticates.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cephfs/libcephfs.h>
+#include <jansson.h>
+#include <rbd/librbd.h>
+
+#define MiB ((uint64_t)1 << 20)
+
+static struct kt T;
+static char P1[64], P2[64]; /* two projects, each with a volume and a share */
+
+static int setup(void **state)
+{
+    struct kairos_quota q;
+    struct kairos_error err = {0};
+
+    (void)state;
+    kt_open(&T, NULL);
+    kairos_quota_unlimited(&q);
+    kt_name(P1, sizeof(P1), "bind");
+    kt_name(P2, sizeof(P2), "bind");
+    assert_int_equal(kairos_project_create(T.k, P1, NULL, &q, &err), 0);
+    assert_int_equal(kairos_project_create(T.k, P2, NULL, &q, &err), 0);
+    for (int i = 0; i < 2; i++) {
+        const char *p = i ? P2 : P1;
+        assert_int_equal(kairos_volume_create(T.k, p, "disk", 16 * MiB, &err), 0);
+        assert_int_equal(kairos_share_create(T.k, p, "home", 4 * MiB, 0, &err), 0);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct kairos_error err = {0};
+
+    (void)state;
+    kairos_project_delete(T.k, P1, KAIROS_DELETE_FORCE, &err);
+    kairos_project_delete(T.k, P2, KAIROS_DELETE_FORCE, &err);
+    kt_close(&T);
+    return 0;
+}
+
+static json_t *bind_alloc(const char *project, enum kairos_kind kind, const char *alloc,
+                          const char *id, unsigned flags)
+{
+    struct kairos_error err = {0};
+    char *creds = NULL;
+    json_t *j;
+
+    if (kairos_binding_create(T.k, project, kind, alloc, id, flags, &creds, &err) < 0)
+        fail_msg("bind %s/%s: %s", project, alloc, err.msg);
+    j = json_loads(creds, 0, NULL);
+    free(creds);
+    assert_non_null(j);
+    return j;
+}
+
+static const char *field(const json_t *creds, const char *name)
+{
+    const char *v = json_string_value(json_object_get(creds, name));
+
+    assert_non_null(v);
+    return v;
+}
+
+/* Connect with nothing but what the binding handed out. */
+static int connect_as(const json_t *creds, rados_t *r)
+{
+    int rc;
+
+    rc = rados_create2(r, "ceph", field(creds, "entity"), 0);
+    if (rc == 0)
+        rc = rados_conf_set(*r, "mon_host", field(creds, "mon_host"));
+    if (rc == 0)
+        rc = rados_conf_set(*r, "key", field(creds, "key"));
+    rados_conf_set(*r, "client_mount_timeout", "10");
+    rados_conf_set(*r, "rados_osd_op_timeout", "10");
+    if (rc == 0)
+        rc = rados_connect(*r);
+    if (rc < 0)
+        rados_shutdown(*r);
+    return rc;
+}
+
+static int open_image_as(rados_t r, const json_t *creds, const char *ns, const char *image,
+                         rados_ioctx_t *io, rbd_image_t *img)
+{
+    int rc = rados_ioctx_create(r, field(creds, "pool"), io);
+
+    if (rc < 0)
+        return rc;
+    rados_ioctx_set_namespace(*io, ns);
+    rc = rbd_open(*io, image, img, NULL);
+    if (rc < 0)
+        rados_ioctx_destroy(*io);
+    return rc;
+}
+
+static void volume_binding_isolation(void **state)
+{
+    json_t *creds = bind_alloc(P1, KAIROS_VOLUME, "disk", "vm-1", 0), *again;
+    char buf[4096] = "written through the binding";
+    rados_ioctx_t io;
+    rbd_image_t img;
+    rados_t r;
+    int order = 0;
+
+    (void)state;
+    assert_string_equal(field(creds, "namespace"), P1);
+    assert_string_equal(field(creds, "image"), "disk");
+    assert_int_equal(connect_as(creds, &r), 0);
+    /* Its own image: open, write, read back. */
+    assert_int_equal(open_image_as(r, creds, P1, "disk", &io, &img), 0);
+    assert_int_equal(rbd_write(img, 0, sizeof(buf), buf), (ssize_t)sizeof(buf));
+    memset(buf, 0, sizeof(buf));
+    assert_int_equal(rbd_read(img, 0, sizeof(buf), buf), (ssize_t)sizeof(buf));
+    assert_string_equal(buf, "written through the binding");
+    /* A new image in its namespace would escape the quota: refused. */
+    assert_true(rbd_create2(io, "sneaky", MiB, RBD_FEATURE_LAYERING, &order) < 0);
+    rbd_close(img);
+    rados_ioctx_destroy(io);
+    /* Another project's image: refused. */
+    assert_true(open_image_as(r, creds, P2, "disk", &io, &img) < 0);
+    rados_shutdown(r);
+
+    /* The same binding again: the same key. Other access: a conflict. */
+    again = bind_alloc(P1, KAIROS_VOLUME, "disk", "vm-1", 0);
+    assert_string_equal(field(again, "key"), field(creds, "key"));
+    json_decref(again);
+    struct kairos_error err = {0};
+    char *c = NULL;
+    assert_int_equal(kairos_binding_create(T.k, P1, KAIROS_VOLUME, "disk", "vm-1",
+                                           KAIROS_BIND_READ_ONLY, &c, &err),
+                     -EEXIST);
+    assert_null(c);
+
+    /* Unbound, the key no longer authenticates. */
+    assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_VOLUME, "disk", "vm-1", &err), 0);
+    assert_true(connect_as(creds, &r) < 0);
+    assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_VOLUME, "disk", "vm-1", &err), -ENOENT);
+    json_decref(creds);
+}
+
+static int mount_as(const json_t *creds, const char *path, struct ceph_mount_info **m)
+{
+    int rc = ceph_create(m, field(creds, "user"));
+
+    if (rc < 0)
+        return rc;
+    ceph_conf_set(*m, "mon_host", field(creds, "mon_host"));
+    ceph_conf_set(*m, "key", field(creds, "key"));
+    ceph_conf_set(*m, "client_mount_timeout", "10");
+    rc = ceph_select_filesystem(*m, field(creds, "fs_name"));
+    if (rc == 0)
+        rc = ceph_mount(*m, path);
+    if (rc < 0)
+        ceph_release(*m);
+    return rc;
+}
+
+static void share_binding_isolation(void **state)
+{
+    json_t *creds = bind_alloc(P1, KAIROS_SHARE, "home", "job-7", 0);
+    struct ceph_mount_info *m;
+    char other[512], buf[MiB];
+    int fd, rc = 0;
+    uint64_t written = 0;
+
+    (void)state;
+    assert_int_equal(mount_as(creds, field(creds, "path"), &m), 0);
+    fd = ceph_open(m, "/results", O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    memset(buf, 'r', sizeof(buf));
+    /* Writing past the share's 4 MiB ends in EDQUOT. */
+    for (int i = 0; i < 64 && rc >= 0; i++) {
+        rc = ceph_write(m, fd, buf, sizeof(buf), (int64_t)written);
+        if (rc > 0)
+            written += (uint64_t)rc;
+        if (rc >= 0)
+            rc = ceph_fsync(m, fd, 0);
+    }
+    assert_int_equal(rc, -EDQUOT);
+    assert_true(written >= 4 * MiB && written < 16 * MiB);
+    ceph_close(m, fd);
+    /* It cannot change its own quota (no "p" in its mds cap). */
+    assert_true(ceph_setxattr(m, "/", "ceph.quota.max_bytes", "0", 1, 0) < 0);
+    ceph_unmount(m);
+    ceph_release(m);
+
+    /* Another project's directory, or the root: refused. */
+    snprintf(other, sizeof(other), "%s/%s/home", T.cfg->pools.share_root, P2);
+    assert_true(mount_as(creds, other, &m) < 0);
+    assert_true(mount_as(creds, "/", &m) < 0);
+
+    struct kairos_error err = {0};
+    assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_SHARE, "home", "job-7", &err), 0);
+    assert_true(mount_as(creds, field(creds, "path"), &m) < 0);
+    json_decref(creds);
+}
+
+static void read_only_share(void **state)
+{
+    json_t *creds = bind_alloc(P2, KAIROS_SHARE, "home", "reader", KAIROS_BIND_READ_ONLY);
+    struct kairos_error err = {0};
+    struct ceph_mount_info *m;
+
+    (void)state;
+    assert_true(json_is_true(json_object_get(creds, "read_only")));
+    assert_int_equal(mount_as(creds, field(creds, "path"), &m), 0);
+    assert_true(ceph_open(m, "/nope", O_CREAT | O_WRONLY, 0644) < 0);
+    assert_true(ceph_mkdir(m, "/nodir", 0755) < 0);
+    ceph_unmount(m);
+    ceph_release(m);
+    assert_int_equal(kairos_binding_delete(T.k, P2, KAIROS_SHARE, "home", "reader", &err), 0);
+    json_decref(creds);
+}
+
+static void list_and_delete_rules(void **state)
+{
+    struct kairos_binding_page *page;
+    struct kairos_binding b;
+    struct kairos_error err = {0};
+    json_t *c1 = bind_alloc(P2, KAIROS_VOLUME, "disk", "a", 0);
+    json_t *c2 = bind_alloc(P2, KAIROS_VOLUME, "disk", "b", KAIROS_BIND_READ_ONLY);
+    char *c = NULL;
+    rados_t r;
+
+    (void)state;
+    assert_int_equal(kairos_binding_list(T.k, P2, KAIROS_VOLUME, "disk", NULL, 10, &page, &err), 0);
+    assert_int_equal(page->count, 2);
+    assert_string_equal(page->items[0].id, "a");
+    assert_string_equal(page->items[1].id, "b");
+    assert_int_equal(page->items[1].flags, KAIROS_BIND_READ_ONLY);
+    kairos_binding_page_free(page);
+    assert_int_equal(kairos_binding_get(T.k, P2, KAIROS_VOLUME, "disk", "a", &b, &err), 0);
+    assert_false(b.pending);
+
+    /* A bound volume is not deleted from under its users, unless forced. */
+    kairos_error_clear(&err);
+    assert_int_equal(kairos_volume_delete(T.k, P2, "disk", 0, &err), -EBUSY);
+    assert_non_null(strstr(err.msg, "2 bindings"));
+    assert_int_equal(kairos_volume_delete(T.k, P2, "disk", KAIROS_ALLOC_DELETE_FORCE, &err), 0);
+    assert_true(connect_as(c1, &r) < 0);
+    assert_true(connect_as(c2, &r) < 0);
+    assert_int_equal(kairos_binding_list(T.k, P2, KAIROS_VOLUME, "disk", NULL, 10, &page, &err), 0);
+    assert_int_equal(page->count, 0);
+    kairos_binding_page_free(page);
+
+    /* Bad input changes nothing. */
+    assert_int_equal(kairos_binding_create(T.k, P2, KAIROS_VOLUME, "disk", "x", 0, &c, &err),
+                     -ENOENT);
+    assert_int_equal(kairos_binding_create(T.k, P2, KAIROS_SHARE, "home", "Bad", 0, &c, &err),
+                     -EINVAL);
+    assert_int_equal(kairos_binding_create(T.k, P2, KAIROS_SHARE, "home", "x", 0x80, &c, &err),
+                     -EINVAL);
+    assert_int_equal(
+        kairos_binding_create(T.k, P2, KAIROS_SNAPSHOT, "volume:disk@s", "x", 0, &c, &err),
+        -EINVAL);
+    assert_int_equal(kairos_binding_delete(T.k, P2, KAIROS_SHARE, "home", "ghost", &err), -ENOENT);
+    assert_null(c);
+    json_decref(c1);
+    json_decref(c2);
+}
+
+/* Does cephx entity @name exist? */
+static bool entity_exists(const char *name)
+{
+    char cmd[256], *outbuf = NULL, *outs = NULL;
+    const char *cmds[] = {cmd};
+    size_t outlen = 0, outslen = 0;
+    int rc;
+
+    snprintf(cmd, sizeof(cmd), "{\"prefix\":\"auth get\",\"entity\":\"%s\"}", name);
+    rc = rados_mon_command(T.rados, cmds, 1, "", 0, &outbuf, &outlen, &outs, &outslen);
+    rados_buffer_free(outbuf);
+    rados_buffer_free(outs);
+    assert_true(rc == 0 || rc == -ENOENT);
+    return rc == 0;
+}
+
+/*
+ * A broker that died after making the cephx entity and before handing it
+ * out leaves a pending binding: the reconciler revokes the entity and
+ * forgets the binding, so no key outlives its record.
+ */
+static void crash_mid_bind_revoked(void **state)
+{
+    char oid[128], bkey[128], jkey[128], entity[128], cmd[512], rec[128];
+    const char *keys[2] = {bkey, jkey}, *vals[2] = {rec, "{\"ts\":1}"};
+    size_t klens[2], vlens[2];
+    const char *cmds[] = {cmd};
+    struct kairos_reconcile_report rep;
+    struct kairos_error err = {0};
+    struct kairos_binding b;
+    rados_write_op_t op;
+    rados_ioctx_t meta;
+
+    (void)state;
+    snprintf(oid, sizeof(oid), "project.%s", P1);
+    snprintf(bkey, sizeof(bkey), "b.volume.disk/crashed");
+    snprintf(jkey, sizeof(jkey), "j.volume.disk/crashed");
+    snprintf(rec, sizeof(rec), "{\"created\":1,\"flags\":0,\"state\":\"pending\",\"ts\":1}");
+    snprintf(entity, sizeof(entity), "client.kairos.%s.crashed", P1);
+    snprintf(cmd, sizeof(cmd),
+             "{\"prefix\":\"auth get-or-create\",\"entity\":\"%s\",\"caps\":[\"mon\","
+             "\"allow r\"]}",
+             entity);
+    assert_int_equal(rados_mon_command(T.rados, cmds, 1, "", 0, NULL, NULL, NULL, NULL), 0);
+    assert_true(entity_exists(entity));
+    for (int i = 0; i < 2; i++) {
+        klens[i] = strlen(keys[i]);
+        vlens[i] = strlen(vals[i]);
+    }
+    assert_int_equal(rados_ioctx_create(T.rados, T.cfg->pools.metadata, &meta), 0);
+    op = rados_create_write_op();
+    rados_write_op_omap_set2(op, keys, vals, klens, vlens, 2);
+    assert_int_equal(rados_write_op_operate(op, meta, oid, NULL, 0), 0);
+    rados_release_write_op(op);
+    rados_ioctx_destroy(meta);
+    assert_int_equal(kairos_binding_get(T.k, P1, KAIROS_VOLUME, "disk", "crashed", &b, &err), 0);
+    assert_true(b.pending);
+
+    assert_int_equal(kairos_reconcile_run(T.k, 1000, &rep, &err), 0);
+    assert_true(rep.bindings >= 1);
+    assert_false(entity_exists(entity));
+    assert_int_equal(kairos_binding_get(T.k, P1, KAIROS_VOLUME, "disk", "crashed", &b, &err),
+                     -ENOENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(volume_binding_isolation), cmocka_unit_test(share_binding_isolation),
+        cmocka_unit_test(read_only_share),          cmocka_unit_test(list_and_delete_rules),
+        cmocka_unit_test(crash_mid_bind_revoked),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,212 @@
+/*
+ * test_share.c - shares on the real cluster: the project directory with its
+ * own data namespace and the project's quota, share quotas set and changed,
+ * used bytes from rbytes, snapshots, recursive delete, and refusals that
+ * leave no directory.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cephfs/libcephfs.h>
+
+#define MiB ((uint64_t)1 << 20)
+
+static struct kt T;
+static struct ceph_mount_info *M; /* an admin mount, to look at what Kairos made */
+
+static int setup(void **state)
+{
+    (void)state;
+    kt_open(&T, NULL);
+    assert_int_equal(ceph_create(&M, T.cfg->ceph.client + strlen("client.")), 0);
+    assert_int_equal(ceph_conf_read_file(M, T.cfg->ceph.conf), 0);
+    if (T.cfg->ceph.keyring)
+        ceph_conf_set(M, "keyring", T.cfg->ceph.keyring);
+    assert_int_equal(ceph_select_filesystem(M, T.cfg->pools.cephfs_name), 0);
+    assert_int_equal(ceph_mount(M, "/"), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ceph_unmount(M);
+    ceph_release(M);
+    kt_close(&T);
+    return 0;
+}
+
+static void project(char *name, size_t len, uint64_t share_bytes)
+{
+    struct kairos_quota q;
+    struct kairos_error err = {0};
+
+    kairos_quota_unlimited(&q);
+    q.kind[KAIROS_SHARE].bytes = share_bytes;
+    q.kind[KAIROS_SNAPSHOT].count = 5;
+    kt_name(name, len, "shr");
+    assert_int_equal(kairos_project_create(T.k, name, NULL, &q, &err), 0);
+}
+
+static const char *xattr(const char *path, const char *name)
+{
+    static char v[256];
+    int n = ceph_getxattr(M, path, name, v, sizeof(v) - 1);
+
+    if (n < 0)
+        return NULL;
+    v[n] = '\0';
+    return v;
+}
+
+static void write_file(const char *path, size_t len)
+{
+    char *buf = calloc(1, len);
+    int fd = ceph_open(M, path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+
+    assert_true(fd >= 0);
+    assert_int_equal(ceph_write(M, fd, buf, (int64_t)len, 0), (int)len);
+    assert_int_equal(ceph_fsync(M, fd, 0), 0);
+    ceph_close(M, fd);
+    free(buf);
+}
+
+static void create_info_resize(void **state)
+{
+    struct kairos_share_info si;
+    struct kairos_error err = {0};
+    struct kairos_quota q;
+    char p[64], dir[256], path[512];
+
+    (void)state;
+    project(p, sizeof(p), 64 * MiB);
+    assert_int_equal(kairos_share_create(T.k, p, "home", 16 * MiB, 1000, &err), 0);
+    assert_int_equal(kairos_share_create(T.k, p, "home", 16 * MiB, 1000, &err), 0);
+    assert_int_equal(kairos_share_create(T.k, p, "home", 16 * MiB, 0, &err), -EEXIST);
+
+    /* The project directory: its own data namespace, the project's share quota. */
+    snprintf(dir, sizeof(dir), "%s/%s", T.cfg->pools.share_root, p);
+    assert_string_equal(xattr(dir, "ceph.dir.layout.pool_namespace"), p);
+    assert_string_equal(xattr(dir, "ceph.quota.max_bytes"), "67108864");
+    snprintf(path, sizeof(path), "%s/home", dir);
+    assert_string_equal(xattr(path, "ceph.quota.max_bytes"), "16777216");
+    assert_string_equal(xattr(path, "ceph.quota.max_files"), "1000");
+
+    /* A quota change reaches the project directory. */
+    kairos_quota_unlimited(&q);
+    q.kind[KAIROS_SHARE].bytes = 80 * MiB;
+    q.kind[KAIROS_SNAPSHOT].count = 5;
+    assert_int_equal(kairos_project_set_quota(T.k, p, &q, 0, &err), 0);
+    assert_string_equal(xattr(dir, "ceph.quota.max_bytes"), "83886080");
+
+    snprintf(dir, sizeof(dir), "%s/f1", path);
+    write_file(dir, 3 * MiB);
+    /* Recursive stats reach other clients a moment after the write. */
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(kairos_share_info(T.k, p, "home", &si, &err), 0);
+        if (si.used == 3 * MiB)
+            break;
+        usleep(100000);
+    }
+    assert_true(si.size == 16 * MiB);
+    assert_true(si.max_files == 1000);
+    assert_true(si.used == 3 * MiB);
+    assert_true(si.entries >= 1);
+
+    assert_int_equal(kairos_share_resize(T.k, p, "home", 32 * MiB, 0, &err), 0);
+    assert_string_equal(xattr(path, "ceph.quota.max_bytes"), "33554432");
+    kairos_error_clear(&err);
+    assert_int_equal(kairos_share_resize(T.k, p, "home", 8 * MiB, 0, &err), -EINVAL);
+    assert_int_equal(kairos_share_resize(T.k, p, "home", 81 * MiB, 0, &err), -EDQUOT);
+    assert_string_equal(xattr(path, "ceph.quota.max_bytes"), "33554432");
+    assert_int_equal(kairos_share_resize(T.k, p, "home", 8 * MiB, KAIROS_RESIZE_SHRINK, &err), 0);
+    assert_string_equal(xattr(path, "ceph.quota.max_bytes"), "8388608");
+    kt_assert_consistent(&T, p);
+    assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
+}
+
+static void snapshots_and_delete(void **state)
+{
+    struct kairos_share_snap *snaps;
+    struct kairos_share_info si;
+    struct kairos_error err = {0};
+    struct ceph_statx stx;
+    char p[64], path[512], file[600];
+    size_t n;
+
+    (void)state;
+    project(p, sizeof(p), 64 * MiB);
+    assert_int_equal(kairos_share_create(T.k, p, "data", 16 * MiB, 0, &err), 0);
+    snprintf(path, sizeof(path), "%s/%s/data", T.cfg->pools.share_root, p);
+    snprintf(file, sizeof(file), "%s/sub", path);
+    assert_int_equal(ceph_mkdir(M, file, 0755), 0);
+    snprintf(file, sizeof(file), "%s/sub/f", path);
+    write_file(file, MiB);
+    assert_int_equal(kairos_share_snapshot_create(T.k, p, "data", "monday", &err), 0);
+    assert_int_equal(kairos_share_snapshot_create(T.k, p, "data", "monday", &err), 0);
+    snprintf(file, sizeof(file), "%s/.snap/monday/sub/f", path);
+    assert_int_equal(ceph_statx(M, file, &stx, CEPH_STATX_SIZE, 0), 0);
+    assert_true(stx.stx_size == MiB);
+    assert_int_equal(kairos_share_snapshot_list(T.k, p, "data", &snaps, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(snaps[0].name, "monday");
+    free(snaps);
+    assert_int_equal(kairos_share_info(T.k, p, "data", &si, &err), 0);
+    assert_int_equal(si.snapshots, 1);
+    assert_int_equal(kairos_share_snapshot_delete(T.k, p, "data", "monday", &err), 0);
+    assert_int_equal(ceph_statx(M, file, &stx, CEPH_STATX_SIZE, 0), -ENOENT);
+    assert_int_equal(kairos_share_snapshot_create(T.k, p, "data", "tuesday", &err), 0);
+
+    /* Delete takes files, subdirectories and snapshots, records included. */
+    assert_int_equal(kairos_share_delete(T.k, p, "data", 0, &err), 0);
+    assert_int_equal(ceph_statx(M, path, &stx, CEPH_STATX_MODE, 0), -ENOENT);
+    kt_assert_consistent(&T, p);
+    struct kairos_usage u;
+    assert_int_equal(kairos_usage_get(T.k, p, &u, &err), 0);
+    assert_true(u.kind[KAIROS_SNAPSHOT].alloc_count == 0);
+    assert_int_equal(kairos_project_delete(T.k, p, 0, &err), 0);
+    /* The project directory went with the project. */
+    snprintf(path, sizeof(path), "%s/%s", T.cfg->pools.share_root, p);
+    assert_int_equal(ceph_statx(M, path, &stx, CEPH_STATX_MODE, 0), -ENOENT);
+}
+
+static void refused_leaves_nothing(void **state)
+{
+    struct kairos_error err = {0};
+    struct ceph_statx stx;
+    char p[64], path[512];
+
+    (void)state;
+    project(p, sizeof(p), 20 * MiB);
+    assert_int_equal(kairos_share_create(T.k, p, "a", 15 * MiB, 0, &err), 0);
+    kairos_error_clear(&err);
+    assert_int_equal(kairos_share_create(T.k, p, "b", 10 * MiB, 0, &err), -EDQUOT);
+    assert_non_null(strstr(err.msg, "share bytes quota exceeded"));
+    snprintf(path, sizeof(path), "%s/%s/b", T.cfg->pools.share_root, p);
+    assert_int_equal(ceph_statx(M, path, &stx, CEPH_STATX_MODE, 0), -ENOENT);
+    assert_int_equal(kairos_share_create(T.k, p, "..", MiB, 0, &err), -EINVAL);
+    assert_int_equal(kairos_share_create(T.k, p, "a/b", MiB, 0, &err), -EINVAL);
+    assert_int_equal(kairos_share_create(T.k, p, "c", 0, 0, &err), -EINVAL);
+    assert_int_equal(kairos_share_create(T.k, p, "c", MiB, (uint64_t)INT64_MAX + 1, &err), -EINVAL);
+    assert_int_equal(kairos_share_snapshot_create(T.k, p, "a", ".snap", &err), -EINVAL);
+    assert_int_equal(kairos_share_delete(T.k, p, "zz", 0, &err), -ENOENT);
+    kt_assert_consistent(&T, p);
+    assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(create_info_resize),
+        cmocka_unit_test(snapshots_and_delete),
+        cmocka_unit_test(refused_leaves_nothing),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
