@@ -63,7 +63,7 @@ static const struct key_def keys[] = {
     {"server", "broker_user", V_STR, F(server.broker_user), NULL, 0},
     {"server", "broker_password", V_STR, F(server.broker_password), NULL, 0},
     {"server", "max_body", V_SIZE, F(server.max_body), "1M", 0},
-    {"server", "threads", V_COUNT, F(server.threads), "8", 0},
+    {"server", "threads", V_COUNT, F(server.threads), "4", 0},
     {"server", "timeout", V_DURATION, F(server.timeout_ms), "30s", 0},
     {"policy", "capacity", V_PATH, F(policy.capacity), NULL, 0},
     {"policy", "plans", V_PATH, F(policy.plans), NULL, 0},

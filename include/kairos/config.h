@@ -10,7 +10,7 @@
  *   [rgw]       endpoint, access_key, secret_key, region = default,
  *               connect_timeout = 3s, timeout = 15s
  *   [server]    listen = 127.0.0.1:8080, tls_cert, tls_key, tokens,
- *               broker_user, broker_password, max_body = 1M, threads = 8,
+ *               broker_user, broker_password, max_body = 1M, threads = 4,
  *               timeout = 30s
  *   [policy]    capacity = policies/capacity.ini, plans = policies/plans.ini
  *   [reconcile] lease = 5m, interval = 1m

@@ -29,7 +29,9 @@
 #include <kairos/policy.h>
 #include <kairos/project.h>
 #include <kairos/reconcile.h>
+#include <kairos/registry.h>
 #include <kairos/share.h>
+#include <kairos/token.h>
 #include <kairos/types.h>
 #include <kairos/units.h>
 #include <kairos/volume.h>

@@ -1,0 +1,216 @@
+/*
+ * auth.c - HTTP Basic and bearer tokens (see auth.h).
+ */
+#include "auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#define CACHE_SLOTS 256
+
+struct file_token {
+    char hash[KAIROS_TOKEN_HASH_LEN + 1];
+    struct principal who;
+};
+
+struct cache_slot {
+    char hash[KAIROS_TOKEN_HASH_LEN + 1];
+    char project[KAIROS_NAME_MAX + 1];
+    uint64_t expires_ms;
+};
+
+struct auth {
+    struct file_token *tokens;
+    size_t ntokens;
+    char *basic; /* "user:password", or NULL: OSBAPI refused */
+    pthread_mutex_t lock;
+    struct cache_slot cache[CACHE_SLOTS];
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int parse_line(char *line, struct file_token *t, const char *path, unsigned lineno,
+                      struct kairos_error *err)
+{
+    char hash[80], scope[96], extra[2];
+    int n = sscanf(line, "%79s %95s %1s", hash, scope, extra);
+
+    memset(t, 0, sizeof(*t));
+    if (n != 2 || strlen(hash) != KAIROS_TOKEN_HASH_LEN ||
+        strspn(hash, "0123456789abcdef") != KAIROS_TOKEN_HASH_LEN)
+        return kairos_error_set(err, -EINVAL, "%s:%u: expected '<sha256-hex> admin|project:<name>'",
+                                path, lineno);
+    memcpy(t->hash, hash, sizeof(t->hash));
+    if (strcmp(scope, "admin") == 0) {
+        t->who.admin = true;
+    } else if (strncmp(scope, "project:", 8) == 0 && kairos_name_valid(scope + 8)) {
+        snprintf(t->who.project, sizeof(t->who.project), "%s", scope + 8);
+    } else {
+        return kairos_error_set(err, -EINVAL, "%s:%u: bad scope '%s': admin or project:<name>",
+                                path, lineno, scope);
+    }
+    return 0;
+}
+
+static int load_file(struct auth *a, const char *path, struct kairos_error *err)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    unsigned lineno = 0;
+    int rc = 0;
+
+    if (!f)
+        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        char *s = line;
+        struct file_token *grown;
+        lineno++;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (*s == '\0' || *s == '#')
+            continue;
+        grown = realloc(a->tokens, (a->ntokens + 1) * sizeof(*grown));
+        if (!grown) {
+            rc = kairos_error_set(err, -ENOMEM, "out of memory");
+            break;
+        }
+        a->tokens = grown;
+        rc = parse_line(s, &a->tokens[a->ntokens], path, lineno, err);
+        if (rc == 0)
+            a->ntokens++;
+    }
+    fclose(f);
+    return rc;
+}
+
+int auth_open(const char *path, const char *broker_user, const char *broker_password,
+              struct auth **out, struct kairos_error *err)
+{
+    struct auth *a = calloc(1, sizeof(*a));
+    int rc = 0;
+
+    *out = NULL;
+    if (!a)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    pthread_mutex_init(&a->lock, NULL);
+    if (path)
+        rc = load_file(a, path, err);
+    if (rc == 0 && broker_user && broker_password &&
+        asprintf(&a->basic, "%s:%s", broker_user, broker_password) < 0)
+        rc = kairos_error_set(err, -ENOMEM, "out of memory");
+    if (rc < 0) {
+        auth_close(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+void auth_close(struct auth *a)
+{
+    if (!a)
+        return;
+    free(a->tokens);
+    if (a->basic) {
+        explicit_bzero(a->basic, strlen(a->basic));
+        free(a->basic);
+    }
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
+
+int auth_check_basic(struct auth *a, const char *authorization)
+{
+    unsigned char decoded[512];
+    size_t len;
+    int n, rc;
+
+    if (!a->basic || !authorization || strncmp(authorization, "Basic ", 6) != 0)
+        return -EACCES;
+    authorization += 6;
+    len = strlen(authorization);
+    if (len == 0 || len % 4 != 0 || len / 4 * 3 >= sizeof(decoded))
+        return -EACCES;
+    n = EVP_DecodeBlock(decoded, (const unsigned char *)authorization, (int)len);
+    if (n < 0)
+        return -EACCES;
+    /* EVP_DecodeBlock counts the padding as zero bytes: drop them. */
+    while (n > 0 && authorization[len - 1] == '=') {
+        n--;
+        len--;
+    }
+    decoded[n] = '\0';
+    rc = kairos_secret_equal((const char *)decoded, a->basic) ? 0 : -EACCES;
+    explicit_bzero(decoded, sizeof(decoded));
+    return rc;
+}
+
+static bool cache_get(struct auth *a, const char *hash, char *project)
+{
+    struct cache_slot *s = &a->cache[strtoul(hash + 56, NULL, 16) % CACHE_SLOTS];
+    bool hit;
+
+    pthread_mutex_lock(&a->lock);
+    hit = strcmp(s->hash, hash) == 0 && s->expires_ms > now_ms();
+    if (hit)
+        memcpy(project, s->project, sizeof(s->project));
+    pthread_mutex_unlock(&a->lock);
+    return hit;
+}
+
+static void cache_put(struct auth *a, const char *hash, const char *project)
+{
+    struct cache_slot *s = &a->cache[strtoul(hash + 56, NULL, 16) % CACHE_SLOTS];
+
+    pthread_mutex_lock(&a->lock);
+    memcpy(s->hash, hash, sizeof(s->hash));
+    snprintf(s->project, sizeof(s->project), "%s", project);
+    s->expires_ms = now_ms() + AUTH_CACHE_MS;
+    pthread_mutex_unlock(&a->lock);
+}
+
+int auth_check_bearer(struct auth *a, struct kairos *k, const char *authorization,
+                      struct principal *who)
+{
+    char hash[KAIROS_TOKEN_HASH_LEN + 1];
+    struct kairos_token_info info;
+    const char *token;
+    int found = -1, rc;
+
+    memset(who, 0, sizeof(*who));
+    if (!authorization || strncmp(authorization, "Bearer ", 7) != 0)
+        return -EACCES;
+    token = authorization + 7;
+    if (*token == '\0' || strlen(token) > 256)
+        return -EACCES;
+    kairos_token_hash(token, hash);
+    /* Every line is compared, so the time says nothing of which matched. */
+    for (size_t i = 0; i < a->ntokens; i++) {
+        if (kairos_secret_equal(a->tokens[i].hash, hash) && found < 0)
+            found = (int)i;
+    }
+    if (found >= 0) {
+        *who = a->tokens[found].who;
+        return 0;
+    }
+    if (cache_get(a, hash, who->project))
+        return 0;
+    rc = kairos_token_lookup(k, token, &info, NULL);
+    if (rc < 0)
+        return rc;
+    snprintf(who->project, sizeof(who->project), "%s", info.project);
+    cache_put(a, hash, info.project);
+    return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * auth.h - who may call kairosd.
+ *
+ *   OSBAPI (/v2)  HTTP Basic with the broker_user and broker_password of the
+ *                 config; the platform acts for every project.
+ *   REST (/v1)    "Authorization: Bearer <token>". The tokens file of the
+ *                 config holds hashed tokens, one per line:
+ *                     <sha256-hex> admin
+ *                     <sha256-hex> project:<name>
+ *                 Project tokens made through the API live hashed in RADOS
+ *                 (kairos/token.h). A lookup is cached for a few seconds,
+ *                 so a revocation takes that long to reach every kairosd.
+ *
+ * Secrets are compared in constant time and never logged.
+ * Thread-safety: auth_check_* may be called from any thread.
+ */
+#ifndef KAIROSD_AUTH_H
+#define KAIROSD_AUTH_H
+
+#include <kairos/kairos.h>
+
+#include "gateway.h"
+
+/* How long a token lookup in RADOS is trusted (a revocation's delay). */
+#define AUTH_CACHE_MS 5000
+
+struct auth;
+
+/*
+ * auth_open() - read the tokens file @path (NULL: none) and keep the
+ * broker credentials. Return: 0, -ENOENT/-EACCES, or -EINVAL with
+ * "FILE:LINE: ..." in @err.
+ */
+int auth_open(const char *path, const char *broker_user, const char *broker_password,
+              struct auth **out, struct kairos_error *err);
+void auth_close(struct auth *a);
+
+/* HTTP Basic for the OSBAPI. Return: 0, or -EACCES. */
+int auth_check_basic(struct auth *a, const char *authorization);
+
+/*
+ * auth_check_bearer() - the principal of a bearer token.
+ * Return: 0, -EACCES (missing, malformed or unknown token), or a librados
+ * error (the cluster could not be asked).
+ */
+int auth_check_bearer(struct auth *a, struct kairos *k, const char *authorization,
+                      struct principal *who);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * gateway.h - the state kairosd's modules share: the libkairos handle, the
+ * config, and the parts (auth, metrics, operations) each module owns.
+ */
+#ifndef KAIROSD_GATEWAY_H
+#define KAIROSD_GATEWAY_H
+
+#include <stdbool.h>
+
+#include <kairos/kairos.h>
+
+#include "http.h"
+
+struct auth;
+struct metrics;
+struct ops;
+
+struct gateway {
+    struct kairos *k;
+    const struct kairos_config *cfg;
+    const struct kairos_policy *policy;
+    struct auth *auth;
+    struct metrics *metrics;
+    struct ops *ops;
+};
+
+/* Who is calling, once authenticated. */
+struct principal {
+    bool admin;
+    bool broker; /* the OSBAPI platform (HTTP Basic) */
+    char project[KAIROS_NAME_MAX + 1];
+};
+
+/* Per request: the gateway and the caller. */
+struct call {
+    struct gateway *g;
+    struct principal who;
+};
+
+/*
+ * api_handle() - route @req, check its credentials, and run its handler.
+ * Every outcome, errors included, ends up in @res.
+ */
+void api_handle(struct gateway *g, struct http_request *req, struct http_response *res);
+
+/*
+ * api_route_only() - route and validate @req as api_handle() would, without
+ * a cluster: handlers are not run. For the fuzz target and unit tests.
+ */
+void api_route_only(struct http_request *req, struct http_response *res);
+
+#endif

@@ -1,0 +1,178 @@
+/*
+ * main.c - kairosd: the broker API daemon.
+ *
+ *   kairosd [-c CONFIG] [--port-file FILE]   serve until SIGTERM or SIGINT
+ *   kairosd --hash-token < TOKEN             print the hash for a tokens file
+ *
+ * CONFIG defaults to $KAIROS_CONF, then /etc/kairos/kairos.conf. Every
+ * kairosd on a cluster shares state through RADOS only, so any number may
+ * serve behind a load balancer.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kairos/kairos.h>
+
+#include "auth.h"
+#include "gateway.h"
+#include "metrics.h"
+#include "ops.h"
+#include "server.h"
+
+#define DEFAULT_CONF   "/etc/kairos/kairos.conf"
+#define OPS_WORKERS    4     /* when [server] threads is not set */
+#define SHUTDOWN_GRACE 30000 /* ms for requests in flight */
+
+static void usage(FILE *f)
+{
+    fputs("usage: kairosd [-c CONFIG] [--port-file FILE]\n"
+          "       kairosd --hash-token < TOKEN\n"
+          "\n"
+          "Serves the Open Service Broker API (/v2) and the REST API (/v1) of Kairos.\n"
+          "CONFIG: $KAIROS_CONF, else " DEFAULT_CONF ".\n"
+          "--hash-token prints the SHA-256 of the token read from stdin, for a line\n"
+          "of the tokens file: '<hash> admin' or '<hash> project:<name>'.\n",
+          f);
+}
+
+static int hash_token(void)
+{
+    char line[512], hash[KAIROS_TOKEN_HASH_LEN + 1];
+    size_t n;
+
+    if (!fgets(line, sizeof(line), stdin)) {
+        fputs("kairosd: no token on stdin\n", stderr);
+        return 2;
+    }
+    n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    if (n == 0) {
+        fputs("kairosd: empty token\n", stderr);
+        return 2;
+    }
+    kairos_token_hash(line, hash);
+    explicit_bzero(line, sizeof(line));
+    printf("%s\n", hash);
+    return 0;
+}
+
+static void on_reconcile(void *arg, int rc, const struct kairos_reconcile_report *rep)
+{
+    (void)arg;
+    if (rc < 0)
+        fprintf(stderr, "kairosd: reconciler pass failed: %s\n", strerror(-rc));
+    else if (rep->committed || rep->released || rep->bindings)
+        fprintf(stderr, "kairosd: reconciler settled %u committed, %u released, %u bindings\n",
+                rep->committed, rep->released, rep->bindings);
+}
+
+static int write_port(const char *path, uint16_t port)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f)
+        return -errno;
+    fprintf(f, "%u\n", port);
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+static int serve(const char *conf, const char *port_file)
+{
+    struct gateway g = {0};
+    struct kairos_config *cfg = NULL;
+    struct kairos_policy *policy = NULL;
+    struct kairos_error err = {0};
+    struct server *srv = NULL;
+    sigset_t stop;
+    int sig = 0, rc;
+
+    /* Blocked before any thread starts, so only sigwait() below sees them. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = kairos_config_load(conf, &cfg, &err);
+    if (rc == 0)
+        rc = kairos_policy_load(cfg->policy.capacity, cfg->policy.plans, &policy, &err);
+    if (rc == 0)
+        rc = kairos_open(cfg, &g.k, &err);
+    if (rc == 0)
+        rc = auth_open(cfg->server.tokens, cfg->server.broker_user, cfg->server.broker_password,
+                       &g.auth, &err);
+    if (rc == 0 && !(g.metrics = metrics_new()))
+        rc = kairos_error_set(&err, -ENOMEM, "out of memory");
+    g.cfg = cfg;
+    g.policy = policy;
+    if (rc == 0 &&
+        (rc = ops_start(&g, cfg->server.threads ? (unsigned)cfg->server.threads : OPS_WORKERS,
+                        &g.ops)) < 0)
+        kairos_error_set(&err, rc, "cannot start workers: %s", strerror(-rc));
+    if (rc == 0 && (rc = kairos_reconciler_start(g.k, on_reconcile, NULL)) < 0)
+        kairos_error_set(&err, rc, "cannot start the reconciler: %s", strerror(-rc));
+    if (rc == 0)
+        rc = server_start(&g, &srv, &err);
+    if (rc == 0 && port_file && (rc = write_port(port_file, server_port(srv))) < 0)
+        kairos_error_set(&err, rc, "%s: %s", port_file, strerror(-rc));
+    if (rc < 0) {
+        fprintf(stderr, "kairosd: %s\n", err.msg);
+        goto out;
+    }
+    fprintf(stderr, "kairosd: listening on port %u%s\n", server_port(srv),
+            cfg->server.tls_cert ? " (TLS)" : "");
+    sigwait(&stop, &sig);
+    fprintf(stderr, "kairosd: %s: finishing requests in flight\n", strsignal(sig));
+out:
+    server_stop(srv, SHUTDOWN_GRACE);
+    ops_stop(g.ops);
+    if (g.k)
+        kairos_reconciler_stop(g.k);
+    metrics_free(g.metrics);
+    auth_close(g.auth);
+    kairos_close(g.k);
+    kairos_policy_free(policy);
+    kairos_config_free(cfg);
+    if (rc == 0)
+        fputs("kairosd: stopped\n", stderr);
+    return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"port-file", required_argument, NULL, 'p'},
+                                         {"hash-token", no_argument, NULL, 'H'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *conf = getenv("KAIROS_CONF"), *port_file = NULL;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            conf = optarg;
+            break;
+        case 'p':
+            port_file = optarg;
+            break;
+        case 'H':
+            return hash_token();
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    return serve(conf ? conf : DEFAULT_CONF, port_file);
+}

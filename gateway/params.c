@@ -1,0 +1,126 @@
+/*
+ * params.c - strict JSON body reading (see params.h).
+ */
+#include "params.h"
+
+#include <string.h>
+
+#include <kairos/kairos.h>
+
+json_t *params_body(const struct http_request *req, struct http_response *res, bool empty_ok)
+{
+    json_error_t e;
+    json_t *j;
+
+    if (req->body_len == 0) {
+        if (empty_ok)
+            return json_object();
+        http_error(res, 400, "BadRequest", "a JSON object body is required");
+        return NULL;
+    }
+    j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (!j) {
+        http_error(res, 400, "BadRequest", "malformed JSON at line %d column %d: %s", e.line,
+                   e.column, e.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        http_error(res, 400, "BadRequest", "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+bool params_known(const json_t *obj, const char *const *allowed, const char *where,
+                  struct http_response *res)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        const char *const *a = allowed;
+        while (*a && strcmp(*a, key) != 0)
+            a++;
+        if (!*a) {
+            http_error(res, 400, "BadRequest", "unknown field '%.64s' in %s", key, where);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool params_size(const json_t *obj, const char *key, uint64_t *out, struct http_response *res)
+{
+    const json_t *v = json_object_get(obj, key);
+    uint64_t n;
+
+    if (!v)
+        return true;
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return true;
+    }
+    if (json_is_string(v) && kairos_size_parse(json_string_value(v), &n) == 0 && n > 0 &&
+        n <= KAIROS_SIZE_MAX) {
+        *out = n;
+        return true;
+    }
+    http_error(res, 400, "BadRequest",
+               "'%s' must be a size above 0: bytes, or a string such as \"500G\" or \"1.5TiB\"",
+               key);
+    return false;
+}
+
+bool params_count(const json_t *obj, const char *key, uint64_t *out, struct http_response *res)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    if (!v)
+        return true;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return true;
+    }
+    http_error(res, 400, "BadRequest", "'%s' must be a non-negative integer", key);
+    return false;
+}
+
+const char *params_string(const json_t *obj, const char *key, bool *ok, struct http_response *res)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    if (!v || json_is_string(v))
+        return json_string_value(v);
+    *ok = false;
+    http_error(res, 400, "BadRequest", "'%s' must be a string", key);
+    return NULL;
+}
+
+bool params_bool(const json_t *obj, const char *key, bool def, bool *ok, struct http_response *res)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    if (!v)
+        return def;
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    *ok = false;
+    http_error(res, 400, "BadRequest", "'%s' must be true or false", key);
+    return def;
+}
+
+bool params_query_bool(const struct http_request *req, const char *name, bool *ok,
+                       struct http_response *res)
+{
+    const char *v = req->query(req->lookup_arg, name);
+
+    if (!v || strcmp(v, "false") == 0)
+        return false;
+    if (strcmp(v, "true") == 0)
+        return true;
+    *ok = false;
+    http_error(res, 400, "BadRequest", "query argument '%s' must be true or false", name);
+    return false;
+}

@@ -1,0 +1,303 @@
+/*
+ * server.c - libmicrohttpd glue (see server.h).
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "metrics.h"
+
+#define CONNECTION_LIMIT  512
+#define CONNECTION_MEMORY (64 * 1024)
+#define DEFAULT_MAX_BODY  (1024 * 1024)
+#define DEFAULT_TIMEOUT_S 30
+
+struct server {
+    struct gateway *g;
+    struct MHD_Daemon *mhd;
+    char *cert, *key;
+    uint16_t port;
+    uint64_t max_body;
+    atomic_int in_flight;
+};
+
+/* What one request accumulates between libmicrohttpd's calls. */
+struct exchange {
+    struct timespec start;
+    char *body;
+    size_t len;
+    bool too_large;
+};
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static const char *lookup_header(void *arg, const char *name)
+{
+    return MHD_lookup_connection_value(arg, MHD_HEADER_KIND, name);
+}
+
+static const char *lookup_query(void *arg, const char *name)
+{
+    return MHD_lookup_connection_value(arg, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *res)
+{
+    struct MHD_Response *r;
+    char *text = res->text;
+    const char *type = res->type ? res->type : "application/json";
+    enum MHD_Result ok;
+
+    if (!text)
+        text = res->body ? json_dumps(res->body, JSON_COMPACT) : strdup("");
+    else
+        res->text = NULL;
+    if (!text)
+        return MHD_NO;
+    r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    ok = MHD_queue_response(conn, res->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* One line per request; never a header or a body, so never a secret. */
+static void log_request(const char *method, const char *url, const struct http_response *res,
+                        double seconds)
+{
+    const char *error = res->body ? json_string_value(json_object_get(res->body, "error")) : NULL;
+    char path[128];
+
+    /* The path only: query strings may carry ids, never secrets, but stay short. */
+    snprintf(path, sizeof(path), "%.*s", (int)strcspn(url, "?"), url);
+    fprintf(stderr, "kairosd: method=%s path=%s route=%s status=%u ms=%.1f%s%s\n", method, path,
+            res->route, res->status, seconds * 1000, error ? " error=" : "", error ? error : "");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct server *s = cls;
+    struct exchange *x = *con_cls;
+    struct http_response res = {0};
+    struct http_request req = {0};
+    enum MHD_Result ok;
+
+    (void)version;
+    if (!x) {
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        x = calloc(1, sizeof(*x));
+        if (!x)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &x->start);
+        x->too_large = cl && strtoull(cl, NULL, 10) > s->max_body;
+        *con_cls = x;
+        atomic_fetch_add(&s->in_flight, 1);
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!x->too_large && x->len + *upload_size <= s->max_body) {
+            char *grown = realloc(x->body, x->len + *upload_size + 1);
+            if (!grown)
+                return MHD_NO;
+            memcpy(grown + x->len, upload, *upload_size);
+            x->body = grown;
+            x->len += *upload_size;
+            x->body[x->len] = '\0';
+        } else {
+            x->too_large = true;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (x->too_large) {
+        snprintf(res.route, sizeof(res.route), "unmatched");
+        http_error(&res, 413, "PayloadTooLarge", "the body is larger than %llu bytes",
+                   (unsigned long long)s->max_body);
+    } else {
+        req.method = http_method_parse(method);
+        req.path = url;
+        req.body = x->body ? x->body : "";
+        req.body_len = x->len;
+        req.header = lookup_header;
+        req.query = lookup_query;
+        req.lookup_arg = conn;
+        api_handle(s->g, &req, &res);
+    }
+    double secs = since(&x->start);
+    metrics_request(s->g->metrics, res.route[0] ? res.route : "unmatched", method, res.status,
+                    secs);
+    log_request(method, url, &res, secs);
+    ok = send_response(conn, &res);
+    http_response_clear(&res);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct server *s = cls;
+    struct exchange *x = *con_cls;
+
+    (void)conn;
+    (void)toe;
+    if (!x)
+        return;
+    free(x->body);
+    free(x);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static int read_file(const char *path, char **out, struct kairos_error *err)
+{
+    FILE *f = fopen(path, "r");
+    size_t len = 0;
+    char *buf = NULL;
+
+    *out = NULL;
+    if (!f)
+        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    if (getdelim(&buf, &len, '\0', f) < 0) {
+        fclose(f);
+        free(buf);
+        return kairos_error_set(err, -EIO, "%s: cannot read", path);
+    }
+    fclose(f);
+    *out = buf;
+    return 0;
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sa, struct kairos_error *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    unsigned long port;
+
+    memset(sa, 0, sizeof(*sa));
+    if (!colon || (size_t)(colon - listen) >= sizeof(host))
+        return kairos_error_set(err, -EINVAL, "listen must be host:port, not '%s'", listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    port = strtoul(colon + 1, &end, 10);
+    if (*end || colon[1] == '\0' || port > 65535)
+        return kairos_error_set(err, -EINVAL, "bad port in listen '%s'", listen);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "") == 0 || strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
+        sa->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (strcmp(host, "localhost") == 0)
+        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return kairos_error_set(err, -EINVAL, "listen host must be an IPv4 address, not '%s'",
+                                host);
+    return 0;
+}
+
+int server_start(struct gateway *g, struct server **out, struct kairos_error *err)
+{
+    const struct kairos_config *cfg = g->cfg;
+    /* ITC: quiescing (graceful shutdown) needs the inter-thread channel. */
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    unsigned timeout_s = cfg->server.timeout_ms ? (unsigned)((cfg->server.timeout_ms + 999) / 1000)
+                                                : DEFAULT_TIMEOUT_S;
+    struct sockaddr_in sa;
+    const union MHD_DaemonInfo *info;
+    struct server *s;
+    int rc;
+
+    *out = NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    s->g = g;
+    s->max_body = cfg->server.max_body ? cfg->server.max_body : DEFAULT_MAX_BODY;
+    rc = parse_listen(cfg->server.listen ? cfg->server.listen : "127.0.0.1:8080", &sa, err);
+    if (rc == 0 && (cfg->server.tls_cert || cfg->server.tls_key)) {
+        if (!cfg->server.tls_cert || !cfg->server.tls_key)
+            rc = kairos_error_set(err, -EINVAL, "TLS needs both tls_cert and tls_key");
+        if (rc == 0)
+            rc = read_file(cfg->server.tls_cert, &s->cert, err);
+        if (rc == 0)
+            rc = read_file(cfg->server.tls_key, &s->key, err);
+        flags |= MHD_USE_TLS;
+    }
+    if (rc < 0)
+        goto fail;
+    if (s->cert)
+        s->mhd = MHD_start_daemon(
+            flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+            MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->cert,
+            MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
+    else
+        s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+                                  MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->mhd) {
+        rc = kairos_error_set(err, -EADDRINUSE, "cannot listen on %s (in use, or a bad TLS pair)",
+                              cfg->server.listen ? cfg->server.listen : "127.0.0.1:8080");
+        goto fail;
+    }
+    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : ntohs(sa.sin_port);
+    *out = s;
+    return 0;
+fail:
+    free(s->cert);
+    free(s->key);
+    free(s);
+    return rc;
+}
+
+uint16_t server_port(const struct server *s)
+{
+    return s->port;
+}
+
+void server_stop(struct server *s, uint64_t grace_ms)
+{
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    MHD_socket fd;
+
+    if (!s)
+        return;
+    /* No new connections; requests in flight run to their end. */
+    fd = MHD_quiesce_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    for (uint64_t waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
+        nanosleep(&tick, NULL);
+    MHD_stop_daemon(s->mhd);
+    free(s->cert);
+    free(s->key);
+    free(s);
+}

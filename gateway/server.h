@@ -1,0 +1,28 @@
+/*
+ * server.h - kairosd's HTTP server on libmicrohttpd: one thread per
+ * connection (handlers block on RADOS round trips), a body size limit,
+ * connection timeouts, optional TLS, one log line per request, and a
+ * shutdown that stops accepting and lets requests in flight finish.
+ */
+#ifndef KAIROSD_SERVER_H
+#define KAIROSD_SERVER_H
+
+#include <stdint.h>
+
+#include "gateway.h"
+
+struct server;
+
+/*
+ * server_start() - listen on cfg->server.listen ("host:port"; port 0 picks
+ * a free one) and serve @g. Return: 0, or a negative errno with @err set.
+ */
+int server_start(struct gateway *g, struct server **out, struct kairos_error *err);
+
+/* The port actually bound. */
+uint16_t server_port(const struct server *s);
+
+/* Stop accepting, wait up to @grace_ms for requests in flight, then stop. */
+void server_stop(struct server *s, uint64_t grace_ms);
+
+#endif

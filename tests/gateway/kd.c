@@ -1,0 +1,232 @@
+/*
+ * kd.c - start, stop and call a kairosd for the HTTP tests (see kd.h).
+ */
+#include "kd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <kairos/kairos.h>
+
+static void die(const char *what)
+{
+    fprintf(stderr, "FATAL: %s\n", what);
+    exit(1);
+}
+
+static void write_conf(struct kd *kd, const char *base)
+{
+    char hash[KAIROS_TOKEN_HASH_LEN + 1], tokens[128], line[512];
+    FILE *in = fopen(base, "r"), *out, *t;
+
+    if (!in) {
+        fprintf(stderr, "FATAL: no local cluster: KAIROS_CONF is '%s' and unreadable\n", base);
+        exit(1);
+    }
+    snprintf(tokens, sizeof(tokens), "%s/tokens", kd->dir);
+    t = fopen(tokens, "w");
+    kairos_token_hash(KD_ADMIN_TOKEN, hash);
+    fprintf(t, "# the test's admin token\n%s admin\n", hash);
+    fclose(t);
+    out = fopen(kd->conf, "w");
+    /* The cluster's config with the [server] section replaced by the test's own. */
+    bool skip = false;
+    while (fgets(line, sizeof(line), in)) {
+        if (line[0] == '[')
+            skip = strncmp(line, "[server]", 8) == 0;
+        if (!skip)
+            fputs(line, out);
+    }
+    fprintf(out,
+            "\n[server]\nlisten = 127.0.0.1:0\ntokens = %s\nbroker_user = %s\n"
+            "broker_password = %s\nmax_body = 64K\ntimeout = 10s\n",
+            tokens, KD_BROKER_USER, KD_BROKER_SECRET);
+    fclose(in);
+    fclose(out);
+}
+
+void kd_start(struct kd *kd, const char *binary)
+{
+    const char *base = getenv("KAIROS_CONF");
+    char portfile[160];
+
+    memset(kd, 0, sizeof(*kd));
+    if (!base)
+        die("no local cluster: KAIROS_CONF is not set (run through ctest -L integration)");
+    snprintf(kd->dir, sizeof(kd->dir), "/tmp/kairosd-test.XXXXXX");
+    if (!mkdtemp(kd->dir))
+        die("mkdtemp");
+    snprintf(kd->conf, sizeof(kd->conf), "%s/kairos.conf", kd->dir);
+    snprintf(kd->log, sizeof(kd->log), "%s/kairosd.log", kd->dir);
+    snprintf(portfile, sizeof(portfile), "%s/port", kd->dir);
+    write_conf(kd, base);
+    kd->pid = fork();
+    if (kd->pid == 0) {
+        FILE *log = freopen(kd->log, "w", stderr);
+        (void)log;
+        execl(binary, binary, "-c", kd->conf, "--port-file", portfile, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 300; i++) {
+        FILE *f = fopen(portfile, "r");
+        int status;
+        if (f && fscanf(f, "%u", &kd->port) == 1 && kd->port) {
+            fclose(f);
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            return;
+        }
+        if (f)
+            fclose(f);
+        if (waitpid(kd->pid, &status, WNOHANG) == kd->pid) {
+            char line[512];
+            FILE *log = fopen(kd->log, "r");
+            fprintf(stderr, "FATAL: kairosd exited; its log %s says:\n", kd->log);
+            while (log && fgets(line, sizeof(line), log))
+                fputs(line, stderr);
+            exit(1);
+        }
+        usleep(100 * 1000);
+    }
+    die("kairosd did not come up in 30 s");
+}
+
+/* Remove the test's directory; its log is printed first when something went wrong. */
+static void cleanup(struct kd *kd, bool show_log)
+{
+    const char *files[] = {"kairos.conf", "tokens", "port", "kairosd.log"};
+    char path[192], line[512];
+    FILE *log = show_log ? fopen(kd->log, "r") : NULL;
+
+    while (log && fgets(line, sizeof(line), log))
+        fputs(line, stderr);
+    if (log)
+        fclose(log);
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", kd->dir, files[i]);
+        unlink(path);
+    }
+    rmdir(kd->dir);
+}
+
+int kd_stop(struct kd *kd)
+{
+    int status = 0, rc = -1;
+
+    if (kd->pid <= 0)
+        return -1;
+    kill(kd->pid, SIGTERM);
+    for (int i = 0; i < 600 && rc < 0; i++) {
+        if (waitpid(kd->pid, &status, WNOHANG) == kd->pid)
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        else
+            usleep(100 * 1000);
+    }
+    if (rc < 0) {
+        kill(kd->pid, SIGKILL);
+        waitpid(kd->pid, &status, 0);
+    }
+    kd->pid = 0;
+    cleanup(kd, rc != 0);
+    return rc;
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+    FILE *f = arg;
+
+    return fwrite(data, size, n, f);
+}
+
+static long perform(struct kd *kd, const char *method, const char *path, const char *const *hdrs,
+                    const char *userpwd, const char *body, json_t **out)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    char url[1024], *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    long status = 0;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", kd->port, path);
+    for (; hdrs && *hdrs; hdrs++)
+        h = curl_slist_append(h, *hdrs);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (userpwd) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
+    }
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    fclose(f);
+    if (out)
+        *out = len ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+long kd_call_headers(struct kd *kd, const char *method, const char *path, const char *const *hdrs,
+                     const char *body, json_t **out)
+{
+    return perform(kd, method, path, hdrs, NULL, body, out);
+}
+
+long kd_call(struct kd *kd, const char *method, const char *path, enum kd_as as, const char *token,
+             const char *body, json_t **out)
+{
+    char authz[512];
+    const char *hdrs[3] = {NULL};
+
+    switch (as) {
+    case KD_ADMIN:
+        snprintf(authz, sizeof(authz), "Authorization: Bearer %s", KD_ADMIN_TOKEN);
+        hdrs[0] = authz;
+        break;
+    case KD_TOKEN:
+        snprintf(authz, sizeof(authz), "Authorization: Bearer %s", token);
+        hdrs[0] = authz;
+        break;
+    case KD_OSB:
+        hdrs[0] = "X-Broker-API-Version: 2.17";
+        break;
+    default:
+        break;
+    }
+    return perform(kd, method, path, hdrs,
+                   as == KD_OSB ? KD_BROKER_USER ":" KD_BROKER_SECRET : NULL, body, out);
+}
+
+const char *kd_wait_operation(struct kd *kd, const char *id)
+{
+    static char state[32];
+    char path[128];
+
+    snprintf(path, sizeof(path), "/v1/operations/%s", id);
+    for (int i = 0; i < 600; i++) {
+        json_t *j = NULL;
+        long s = kd_call(kd, "GET", path, KD_ADMIN, NULL, NULL, &j);
+        const char *st = json_string_value(json_object_get(j, "state"));
+        snprintf(state, sizeof(state), "%s", s == 200 && st ? st : "unknown");
+        json_decref(j);
+        if (strcmp(state, "in progress") != 0)
+            return state;
+        usleep(100 * 1000);
+    }
+    return state;
+}

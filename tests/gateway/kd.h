@@ -1,0 +1,49 @@
+/*
+ * kd.h - a running kairosd for HTTP tests: started on the fixture's
+ * cluster with a config of its own (a free port, an admin token, broker
+ * credentials), and an HTTP client over libcurl.
+ */
+#ifndef KAIROS_TEST_KD_H
+#define KAIROS_TEST_KD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#define KD_ADMIN_TOKEN   "kt-test-admin-9f86d081884c7d659a2feaa0c55ad015"
+#define KD_BROKER_USER   "platform"
+#define KD_BROKER_SECRET "s3cret-broker-password"
+
+struct kd {
+    pid_t pid;
+    unsigned port;
+    char dir[64];
+    char conf[128];
+    char log[128];
+};
+
+/* Start kairosd (@binary) on $KAIROS_CONF's cluster; fail the test if it does not come up. */
+void kd_start(struct kd *kd, const char *binary);
+/* SIGTERM; Return: the exit status (0 for a clean, graceful stop). */
+int kd_stop(struct kd *kd);
+
+/* Who a request is from. */
+enum kd_as { KD_NOBODY, KD_ADMIN, KD_OSB, KD_TOKEN };
+
+/*
+ * kd_call() - @method @path with @body (NULL: none) as @as (@token for
+ * KD_TOKEN). *@out (if not NULL) is the parsed JSON answer or NULL.
+ * Return: the HTTP status, or 0 when kairosd could not be reached.
+ */
+long kd_call(struct kd *kd, const char *method, const char *path, enum kd_as as, const char *token,
+             const char *body, json_t **out);
+
+/* kd_call() with extra raw headers (NULL-terminated), for header tests. */
+long kd_call_headers(struct kd *kd, const char *method, const char *path, const char *const *hdrs,
+                     const char *body, json_t **out);
+
+/* Poll an operation until it leaves "in progress" (60 s at most). Return: final state. */
+const char *kd_wait_operation(struct kd *kd, const char *id);
+
+#endif

@@ -1,0 +1,421 @@
+/*
+ * test_osb.c - the Open Service Broker API of a real kairosd on the local
+ * cluster: version header and authentication, every status code the spec
+ * gives, asynchronous deprovision and clone, and a Kubernetes-style flow
+ * whose bound credentials are used against Ceph for real.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <cephfs/libcephfs.h>
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
+#include "kd.h"
+
+static struct kd KD;
+static unsigned seq;
+
+static int setup(void **state)
+{
+    (void)state;
+    kd_start(&KD, KAIROSD_BINARY);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    /* Graceful stop on SIGTERM: exit status 0. */
+    assert_int_equal(kd_stop(&KD), 0);
+    return 0;
+}
+
+/* A fresh instance id and a Kubernetes namespace of this run. */
+static void ids(char *iid, char *ns)
+{
+    snprintf(iid, 64, "6a1f%04x-7c3e-4b2a-9d1e-%012x", (unsigned)getpid() & 0xffff, ++seq);
+    snprintf(ns, 64, "osb-%x-%u", (unsigned)getpid(), seq);
+}
+
+static char *provision_body(const char *service, const char *plan, const char *ns,
+                            const char *params)
+{
+    char *b;
+
+    assert_true(asprintf(&b,
+                         "{\"service_id\":\"%s\",\"plan_id\":\"%s\",\"context\":{\"platform\":"
+                         "\"kubernetes\",\"namespace\":\"%s\"},\"organization_guid\":\"o\","
+                         "\"space_guid\":\"s\"%s%s}",
+                         service, plan, ns, params ? ",\"parameters\":" : "",
+                         params ? params : "") > 0);
+    return b;
+}
+
+static long put_instance(const char *iid, const char *body, bool async, json_t **out)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "/v2/service_instances/%s%s", iid,
+             async ? "?accepts_incomplete=true" : "");
+    return kd_call(&KD, "PUT", path, KD_OSB, NULL, body, out);
+}
+
+static long delete_instance(const char *iid, const char *service, const char *plan, bool async,
+                            json_t **out)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "/v2/service_instances/%s?service_id=%s&plan_id=%s%s", iid,
+             service, plan, async ? "&accepts_incomplete=true" : "");
+    return kd_call(&KD, "DELETE", path, KD_OSB, NULL, NULL, out);
+}
+
+/* Poll last_operation until it is no longer "in progress"; the final status. */
+static long wait_last_operation(const char *iid, const char *op, char *state)
+{
+    char path[512];
+    long s = 0;
+
+    snprintf(path, sizeof(path), "/v2/service_instances/%s/last_operation?operation=%s", iid, op);
+    for (int i = 0; i < 600; i++) {
+        json_t *j = NULL;
+        s = kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, &j);
+        snprintf(state, 32, "%s", json_string_value(json_object_get(j, "state")) ?: "");
+        json_decref(j);
+        if (s != 200 || strcmp(state, "in progress") != 0)
+            return s;
+        usleep(100 * 1000);
+    }
+    return s;
+}
+
+static void version_and_auth(void **state)
+{
+    const char *none[] = {NULL};
+    const char *old[] = {"X-Broker-API-Version: 2.12", NULL};
+    const char *future[] = {"X-Broker-API-Version: 3.0", NULL};
+    const char *junk[] = {"X-Broker-API-Version: two", NULL};
+    json_t *j = NULL;
+
+    (void)state;
+    assert_int_equal(kd_call_headers(&KD, "GET", "/v2/catalog", none, NULL, &j), 400);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "BadRequest");
+    assert_non_null(json_object_get(j, "description"));
+    json_decref(j);
+    assert_int_equal(kd_call_headers(&KD, "GET", "/v2/catalog", old, NULL, NULL), 412);
+    assert_int_equal(kd_call_headers(&KD, "GET", "/v2/catalog", future, NULL, NULL), 412);
+    assert_int_equal(kd_call_headers(&KD, "GET", "/v2/catalog", junk, NULL, NULL), 400);
+    /* The right version without credentials, or with a bearer token: 401. */
+    const char *noauth[] = {"X-Broker-API-Version: 2.17", NULL};
+    const char *wrong[] = {"X-Broker-API-Version: 2.17",
+                           "Authorization: Basic cGxhdGZvcm06d3Jvbmc=", NULL};
+    assert_int_equal(kd_call_headers(&KD, "GET", "/v2/catalog", noauth, NULL, NULL), 401);
+    assert_int_equal(kd_call_headers(&KD, "GET", "/v2/catalog", wrong, NULL, NULL), 401);
+    assert_int_equal(kd_call(&KD, "GET", "/v2/catalog", KD_ADMIN, NULL, NULL, NULL), 400);
+}
+
+static void catalog(void **state)
+{
+    json_t *j = NULL, *services;
+    size_t i;
+    json_t *s;
+
+    (void)state;
+    assert_int_equal(kd_call(&KD, "GET", "/v2/catalog", KD_OSB, NULL, NULL, &j), 200);
+    services = json_object_get(j, "services");
+    assert_int_equal(json_array_size(services), 3);
+    json_array_foreach(services, i, s)
+    {
+        assert_true(json_is_true(json_object_get(s, "bindable")));
+        assert_true(json_array_size(json_object_get(s, "plans")) >= 1);
+        json_t *p = json_array_get(json_object_get(s, "plans"), 0);
+        assert_non_null(json_string_value(json_object_get(p, "id")));
+        assert_true(json_integer_value(json_object_get(json_object_get(p, "metadata"), "size")) >
+                    0);
+    }
+    assert_string_equal(json_string_value(json_object_get(json_array_get(services, 1), "id")),
+                        "kairos-share");
+    json_decref(j);
+}
+
+/* Use a volume binding's credentials: connect as its entity, write its image. */
+static void use_volume_credentials(const json_t *creds, bool expect_ok)
+{
+    rados_t r;
+    rados_ioctx_t io;
+    rbd_image_t img;
+    char buf[512] = "via the broker";
+    int rc;
+
+    assert_int_equal(
+        rados_create2(&r, "ceph", json_string_value(json_object_get(creds, "entity")), 0), 0);
+    rados_conf_set(r, "mon_host", json_string_value(json_object_get(creds, "mon_host")));
+    rados_conf_set(r, "key", json_string_value(json_object_get(creds, "key")));
+    rados_conf_set(r, "client_mount_timeout", "10");
+    rc = rados_connect(r);
+    if (!expect_ok) {
+        assert_true(rc < 0);
+        rados_shutdown(r);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(rados_ioctx_create(r, json_string_value(json_object_get(creds, "pool")), &io),
+                     0);
+    rados_ioctx_set_namespace(io, json_string_value(json_object_get(creds, "namespace")));
+    assert_int_equal(rbd_open(io, json_string_value(json_object_get(creds, "image")), &img, NULL),
+                     0);
+    assert_int_equal(rbd_write(img, 0, sizeof(buf), buf), (ssize_t)sizeof(buf));
+    rbd_close(img);
+    rados_ioctx_destroy(io);
+    rados_shutdown(r);
+}
+
+/* The whole Kubernetes flow: provision, bind, use, unbind, deprovision. */
+static void kubernetes_volume_flow(void **state)
+{
+    char iid[64], ns[64], path[512];
+    char *body, *other;
+    json_t *j = NULL, *creds;
+
+    (void)state;
+    ids(iid, ns);
+    body = provision_body("kairos-volume", "kairos-volume-small", ns, "{\"size\":\"64M\"}");
+    assert_int_equal(put_instance(iid, body, false, &j), 201);
+    json_decref(j);
+    /* Identical PUT: 200. Same id, other attributes: 409. */
+    assert_int_equal(put_instance(iid, body, false, NULL), 200);
+    other = provision_body("kairos-volume", "kairos-volume-small", ns, "{\"size\":\"65M\"}");
+    assert_int_equal(put_instance(iid, other, false, &j), 409);
+    json_decref(j);
+    free(other);
+    snprintf(path, sizeof(path), "/v2/service_instances/%s", iid);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "plan_id")), "kairos-volume-small");
+    json_decref(j);
+    assert_int_equal(
+        kd_call(&KD, "GET", "/v2/service_instances/nope-never-made", KD_OSB, NULL, NULL, NULL),
+        404);
+
+    /* Bind, and the credentials open the image for real. */
+    snprintf(path, sizeof(path), "/v2/service_instances/%s/service_bindings/pod-1", iid);
+    const char *bbody = "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-small\"}";
+    assert_int_equal(kd_call(&KD, "PUT", path, KD_OSB, NULL, bbody, &j), 201);
+    creds = json_incref(json_object_get(j, "credentials"));
+    json_decref(j);
+    assert_non_null(json_object_get(creds, "key"));
+    use_volume_credentials(creds, true);
+    assert_int_equal(kd_call(&KD, "PUT", path, KD_OSB, NULL, bbody, NULL), 200);
+    assert_int_equal(
+        kd_call(&KD, "PUT", path, KD_OSB, NULL,
+                "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-small\","
+                "\"parameters\":{\"read_only\":true}}",
+                NULL),
+        409);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, &j), 200);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "credentials"), "key")),
+        json_string_value(json_object_get(creds, "key")));
+    json_decref(j);
+    strcat(path, "/last_operation");
+    assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "succeeded");
+    json_decref(j);
+
+    /* Deprovision while bound: refused, nothing changes. */
+    assert_int_equal(delete_instance(iid, "kairos-volume", "kairos-volume-small", false, NULL),
+                     409);
+
+    /* Unbind: 200, then 410; the key no longer authenticates. */
+    snprintf(path, sizeof(path),
+             "/v2/service_instances/%s/service_bindings/pod-1?service_id=kairos-volume&plan_id="
+             "kairos-volume-small",
+             iid);
+    assert_int_equal(kd_call(&KD, "DELETE", path, KD_OSB, NULL, NULL, NULL), 200);
+    assert_int_equal(kd_call(&KD, "DELETE", path, KD_OSB, NULL, NULL, NULL), 410);
+    use_volume_credentials(creds, false);
+    json_decref(creds);
+
+    /* Update: grow through parameters. */
+    snprintf(path, sizeof(path), "/v2/service_instances/%s", iid);
+    assert_int_equal(
+        kd_call(&KD, "PATCH", path, KD_OSB, NULL,
+                "{\"service_id\":\"kairos-volume\",\"parameters\":{\"size\":\"128M\"}}", NULL),
+        200);
+    assert_int_equal(kd_call(&KD, "PATCH", path, KD_OSB, NULL,
+                             "{\"service_id\":\"kairos-volume\",\"parameters\":{\"size\":\"64M\"}}",
+                             NULL),
+                     400);
+
+    /* Deprovision: 200, then 410; last_operation says 410 too. */
+    assert_int_equal(delete_instance(iid, "kairos-volume", "kairos-volume-small", false, NULL),
+                     200);
+    assert_int_equal(delete_instance(iid, "kairos-volume", "kairos-volume-small", false, NULL),
+                     410);
+    snprintf(path, sizeof(path), "/v2/service_instances/%s/last_operation", iid);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, NULL), 410);
+    free(body);
+}
+
+static void share_async_and_mounts(void **state)
+{
+    char iid[64], ns[64], path[512], op[64], st[32];
+    char *body;
+    json_t *j = NULL, *mounts, *creds;
+    struct ceph_mount_info *m;
+
+    (void)state;
+    ids(iid, ns);
+    body = provision_body("kairos-share", "kairos-share-small", ns, "{\"size\":\"32M\"}");
+    assert_int_equal(put_instance(iid, body, false, NULL), 201);
+    snprintf(path, sizeof(path), "/v2/service_instances/%s/service_bindings/job-9", iid);
+    assert_int_equal(kd_call(&KD, "PUT", path, KD_OSB, NULL,
+                             "{\"service_id\":\"kairos-share\",\"plan_id\":\"kairos-share-small\"}",
+                             &j),
+                     201);
+    mounts = json_object_get(j, "volume_mounts");
+    assert_int_equal(json_array_size(mounts), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mounts, 0), "driver")),
+                        "cephfs");
+    creds = json_object_get(j, "credentials");
+    /* Mount the share with nothing but the credentials. */
+    assert_int_equal(ceph_create(&m, json_string_value(json_object_get(creds, "user"))), 0);
+    ceph_conf_set(m, "mon_host", json_string_value(json_object_get(creds, "mon_host")));
+    ceph_conf_set(m, "key", json_string_value(json_object_get(creds, "key")));
+    ceph_conf_set(m, "client_mount_timeout", "10");
+    assert_int_equal(
+        ceph_select_filesystem(m, json_string_value(json_object_get(creds, "fs_name"))), 0);
+    assert_int_equal(ceph_mount(m, json_string_value(json_object_get(creds, "path"))), 0);
+    int fd = ceph_open(m, "/hello", O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ceph_write(m, fd, "hi", 2, 0), 2);
+    ceph_close(m, fd);
+    ceph_unmount(m);
+    ceph_release(m);
+    json_decref(j);
+    snprintf(path, sizeof(path),
+             "/v2/service_instances/%s/service_bindings/job-9?service_id=kairos-share&plan_id="
+             "kairos-share-small",
+             iid);
+    assert_int_equal(kd_call(&KD, "DELETE", path, KD_OSB, NULL, NULL, NULL), 200);
+
+    /* Deleting a share is slow: it needs accepts_incomplete (422), then runs as an operation. */
+    assert_int_equal(delete_instance(iid, "kairos-share", "kairos-share-small", false, &j), 422);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "AsyncRequired");
+    json_decref(j);
+    assert_int_equal(delete_instance(iid, "kairos-share", "kairos-share-small", true, &j), 202);
+    snprintf(op, sizeof(op), "%s", json_string_value(json_object_get(j, "operation")));
+    json_decref(j);
+    long s = wait_last_operation(iid, op, st);
+    /* Done: the instance is gone (410), or was seen succeeding just before. */
+    assert_true(s == 410 || (s == 200 && strcmp(st, "succeeded") == 0));
+    assert_int_equal(delete_instance(iid, "kairos-share", "kairos-share-small", true, NULL), 410);
+    free(body);
+}
+
+static void clone_is_async(void **state)
+{
+    char iid[64], ns[64], cid[64], path[512], op[64], st[32], project[80];
+    char *body, *clone;
+    json_t *j = NULL;
+
+    (void)state;
+    ids(iid, ns);
+    body = provision_body("kairos-volume", "kairos-volume-small", ns, "{\"size\":\"16M\"}");
+    assert_int_equal(put_instance(iid, body, false, NULL), 201);
+    /* The project the namespace mapped to, and a snapshot there through REST. */
+    snprintf(project, sizeof(project), "k8s-%s", ns);
+    snprintf(path, sizeof(path), "/v1/projects/%s/volumes/%s/snapshots", project, iid);
+    assert_int_equal(kd_call(&KD, "POST", path, KD_ADMIN, NULL, "{\"name\":\"gold\"}", NULL), 201);
+    snprintf(cid, sizeof(cid), "%.50s-c", iid);
+    char params[256];
+    snprintf(params, sizeof(params), "{\"source\":{\"volume\":\"%s\",\"snapshot\":\"gold\"}}", iid);
+    clone = provision_body("kairos-volume", "kairos-volume-small", ns, params);
+    assert_int_equal(put_instance(cid, clone, false, &j), 422);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "AsyncRequired");
+    json_decref(j);
+    assert_int_equal(put_instance(cid, clone, true, &j), 202);
+    snprintf(op, sizeof(op), "%s", json_string_value(json_object_get(j, "operation")));
+    json_decref(j);
+    assert_int_equal(wait_last_operation(cid, op, st), 200);
+    assert_string_equal(st, "succeeded");
+    snprintf(path, sizeof(path), "/v1/projects/%s/volumes/%s", project, cid);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_ADMIN, NULL, NULL, &j), 200);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "parent")), "@gold"));
+    json_decref(j);
+    assert_int_equal(delete_instance(cid, "kairos-volume", "kairos-volume-small", false, NULL),
+                     200);
+    snprintf(path, sizeof(path), "/v1/projects/%s/volumes/%s/snapshots/gold", project, iid);
+    assert_int_equal(kd_call(&KD, "DELETE", path, KD_ADMIN, NULL, NULL, NULL), 200);
+    assert_int_equal(delete_instance(iid, "kairos-volume", "kairos-volume-small", false, NULL),
+                     200);
+    free(body);
+    free(clone);
+}
+
+/* Every bad request: a 4xx with {"error","description"}, and no instance appears. */
+static void bad_input_changes_nothing(void **state)
+{
+    char iid[64], ns[64], path[256];
+    char *good;
+    const char *bad[] = {
+        "{",
+        "[]",
+        "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-huge\",\"context\":{"
+        "\"platform\":\"kubernetes\",\"namespace\":\"x\"}}",
+        "{\"service_id\":\"nope\",\"plan_id\":\"kairos-volume-small\"}",
+        "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-small\"}",
+        "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-small\",\"context\":{"
+        "\"platform\":\"mainframe\"}}",
+        "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-small\",\"context\":{"
+        "\"platform\":\"kubernetes\",\"namespace\":\"x\"},\"parameters\":{\"size\":\"lots\"}}",
+        "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-small\",\"context\":{"
+        "\"platform\":\"kubernetes\",\"namespace\":\"x\"},\"parameters\":{\"colour\":1}}",
+        "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-small\",\"context\":{"
+        "\"platform\":\"kubernetes\",\"namespace\":\"x\"},\"parameters\":{\"size\":-5}}",
+        "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-small\",\"context\":{"
+        "\"platform\":\"kubernetes\",\"namespace\":\"x\"},\"surprise\":true}",
+        "{\"service_id\":\"kairos-volume\",\"service_id\":\"kairos-volume\"}",
+    };
+
+    (void)state;
+    ids(iid, ns);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *j = NULL;
+        long s = put_instance(iid, bad[i], false, &j);
+        if (s != 400)
+            fail_msg("body %zu answered %ld, not 400", i, s);
+        assert_non_null(json_string_value(json_object_get(j, "error")));
+        assert_non_null(json_string_value(json_object_get(j, "description")));
+        json_decref(j);
+    }
+    snprintf(path, sizeof(path), "/v2/service_instances/%s", iid);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, NULL), 404);
+    /* A quota refusal is a 422 and leaves no instance either. */
+    good = provision_body("kairos-volume", "kairos-volume-small", ns, "{\"size\":\"100T\"}");
+    assert_int_equal(put_instance(iid, good, false, NULL), 422);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, NULL), 404);
+    free(good);
+    /* DELETE without service_id and plan_id; unknown binding; bad method. */
+    assert_int_equal(kd_call(&KD, "DELETE", path, KD_OSB, NULL, NULL, NULL), 400);
+    assert_int_equal(kd_call(&KD, "POST", path, KD_OSB, NULL, "{}", NULL), 405);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(version_and_auth),       cmocka_unit_test(catalog),
+        cmocka_unit_test(kubernetes_volume_flow), cmocka_unit_test(share_async_and_mounts),
+        cmocka_unit_test(clone_is_async),         cmocka_unit_test(bad_input_changes_nothing),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,382 @@
+/*
+ * test_rest.c - the REST v1 API of a real kairosd on the local cluster:
+ * projects, quotas, usage, capacity, volumes, shares, snapshots, clones,
+ * bindings, tokens and operations; who may call what; every kind of bad
+ * input answered with a 4xx JSON error that changes nothing; metrics,
+ * health and the OpenAPI document.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kd.h"
+
+static struct kd KD;
+static char P[64], Q[64]; /* two projects of this run */
+static char TOKEN_P[256]; /* a token of P */
+
+#define MiB (1024 * 1024)
+
+static long call(const char *method, const char *path, const char *body, json_t **out)
+{
+    return kd_call(&KD, method, path, KD_ADMIN, NULL, body, out);
+}
+
+static long callf(const char *method, const char *body, json_t **out, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static long callf(const char *method, const char *body, json_t **out, const char *fmt, ...)
+{
+    char path[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    return call(method, path, body, out);
+}
+
+static long as_p(const char *method, const char *path, const char *body, json_t **out)
+{
+    return kd_call(&KD, method, path, KD_TOKEN, TOKEN_P, body, out);
+}
+
+static int setup(void **state)
+{
+    char body[256];
+    json_t *j = NULL;
+
+    (void)state;
+    kd_start(&KD, KAIROSD_BINARY);
+    snprintf(P, sizeof(P), "rest-%x-p", (unsigned)getpid());
+    snprintf(Q, sizeof(Q), "rest-%x-q", (unsigned)getpid());
+    snprintf(body, sizeof(body),
+             "{\"name\":\"%s\",\"quota\":{\"volume\":{\"bytes\":\"256M\",\"count\":8},"
+             "\"share\":{\"bytes\":\"64M\"},\"snapshot\":{\"count\":4}}}",
+             P);
+    assert_int_equal(call("POST", "/v1/projects", body, NULL), 201);
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"plan\":\"small\"}", Q);
+    assert_int_equal(call("POST", "/v1/projects", body, NULL), 201);
+    assert_int_equal(callf("POST", "{}", &j, "/v1/projects/%s/tokens", P), 201);
+    snprintf(TOKEN_P, sizeof(TOKEN_P), "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    callf("DELETE", NULL, NULL, "/v1/projects/%s?force=true", P);
+    callf("DELETE", NULL, NULL, "/v1/projects/%s?force=true", Q);
+    assert_int_equal(kd_stop(&KD), 0);
+    return 0;
+}
+
+static void projects_quota_usage_capacity(void **state)
+{
+    json_t *j = NULL;
+    char path[256];
+
+    (void)state;
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s", P), 200);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(j, "quota"), "volume"), "bytes")),
+                     256 * MiB);
+    json_decref(j);
+    /* A repeat create is a conflict. */
+    snprintf(path, sizeof(path), "{\"name\":\"%s\"}", P);
+    assert_int_equal(call("POST", "/v1/projects", path, NULL), 409);
+    /* Paged listing: one at a time, following "next". */
+    assert_int_equal(call("GET", "/v1/projects?limit=1", NULL, &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    assert_true(json_is_string(json_object_get(j, "next")));
+    json_decref(j);
+    /* Quota: set a limit, leave the others. */
+    assert_int_equal(callf("PUT", "{\"volume\":{\"count\":9}}", &j, "/v1/projects/%s/quota", P),
+                     200);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "volume"), "count")), 9);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "volume"), "bytes")),
+                     256 * MiB);
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/usage", P), 200);
+    assert_non_null(json_object_get(json_object_get(j, "volume"), "allocated_bytes"));
+    json_decref(j);
+    assert_int_equal(call("GET", "/v1/capacity", NULL, &j), 200);
+    assert_true(json_integer_value(json_object_get(j, "usable")) > 0);
+    assert_true(json_integer_value(json_object_get(j, "projects")) >= 2);
+    json_decref(j);
+}
+
+static void volumes_snapshots_clones(void **state)
+{
+    json_t *j = NULL;
+    char body[256];
+    const char *st;
+
+    (void)state;
+    assert_int_equal(
+        callf("POST", "{\"name\":\"db\",\"size\":\"32M\"}", &j, "/v1/projects/%s/volumes", P), 201);
+    assert_int_equal(json_integer_value(json_object_get(j, "size")), 32 * MiB);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "ready");
+    json_decref(j);
+    /* Idempotent by name: the same create again is fine, another size is a conflict. */
+    assert_int_equal(
+        callf("POST", "{\"name\":\"db\",\"size\":\"32M\"}", NULL, "/v1/projects/%s/volumes", P),
+        201);
+    assert_int_equal(
+        callf("POST", "{\"name\":\"db\",\"size\":\"48M\"}", NULL, "/v1/projects/%s/volumes", P),
+        409);
+    assert_int_equal(callf("PATCH", "{\"size\":\"64M\"}", &j, "/v1/projects/%s/volumes/db", P),
+                     200);
+    assert_int_equal(json_integer_value(json_object_get(j, "size")), 64 * MiB);
+    json_decref(j);
+    assert_int_equal(callf("PATCH", "{\"size\":\"16M\"}", NULL, "/v1/projects/%s/volumes/db", P),
+                     400);
+    assert_int_equal(
+        callf("POST", "{\"name\":\"s1\"}", NULL, "/v1/projects/%s/volumes/db/snapshots", P), 201);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/volumes/db/snapshots", P), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
+    /* A clone is an operation: 202, then polled to success. */
+    snprintf(body, sizeof(body),
+             "{\"name\":\"db-copy\",\"source\":{\"volume\":\"db\",\"snapshot\":\"s1\"}}");
+    assert_int_equal(callf("POST", body, &j, "/v1/projects/%s/volumes", P), 202);
+    st = kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation")));
+    assert_string_equal(st, "succeeded");
+    json_decref(j);
+    assert_int_equal(callf("POST", NULL, &j, "/v1/projects/%s/volumes/db-copy/flatten", P), 202);
+    assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
+                        "succeeded");
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/volumes?limit=1", P), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    assert_string_equal(json_string_value(json_object_get(j, "next")), "db");
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/volumes?limit=5&after=db", P), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
+    /* Past the quota: 422, and no volume. */
+    assert_int_equal(
+        callf("POST", "{\"name\":\"big\",\"size\":\"1G\"}", &j, "/v1/projects/%s/volumes", P), 422);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "QuotaExceeded");
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes/big", P), 404);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db-copy", P), 200);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db/snapshots/s1", P),
+                     200);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db", P), 200);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db", P), 404);
+}
+
+static void shares_and_bindings(void **state)
+{
+    json_t *j = NULL;
+
+    (void)state;
+    assert_int_equal(callf("POST", "{\"name\":\"home\",\"size\":\"8M\",\"max_files\":100}", &j,
+                           "/v1/projects/%s/shares", P),
+                     201);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_files")), 100);
+    json_decref(j);
+    assert_int_equal(callf("POST", "{\"id\":\"node-1\",\"read_only\":true}", &j,
+                           "/v1/projects/%s/shares/home/bindings", P),
+                     201);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "credentials"), "read_only")));
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/shares/home/bindings", P), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/shares/home/bindings/node-1", P),
+                     200);
+    /* Bound: a delete is refused until unbound (or forced). */
+    assert_int_equal(callf("DELETE", NULL, &j, "/v1/projects/%s/shares/home", P), 202);
+    assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
+                        "failed");
+    json_decref(j);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/shares/home/bindings/node-1", P),
+                     200);
+    assert_int_equal(callf("DELETE", NULL, &j, "/v1/projects/%s/shares/home", P), 202);
+    assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
+                        "succeeded");
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/shares/home", P), 404);
+}
+
+static void tokens_reach_one_project(void **state)
+{
+    char path[256], other[256];
+    json_t *j = NULL;
+    char id[64], token[256];
+
+    (void)state;
+    snprintf(path, sizeof(path), "/v1/projects/%s/volumes", P);
+    snprintf(other, sizeof(other), "/v1/projects/%s/volumes", Q);
+    assert_int_equal(as_p("GET", path, NULL, NULL), 200);
+    assert_int_equal(as_p("POST", path, "{\"name\":\"mine\",\"size\":\"4M\"}", NULL), 201);
+    /* Another project, the admin routes, and tokens: 403. */
+    assert_int_equal(as_p("GET", other, NULL, &j), 403);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "Forbidden");
+    json_decref(j);
+    assert_int_equal(as_p("POST", other, "{\"name\":\"theirs\",\"size\":\"4M\"}", NULL), 403);
+    assert_int_equal(as_p("GET", "/v1/projects", NULL, NULL), 403);
+    assert_int_equal(as_p("GET", "/v1/capacity", NULL, NULL), 403);
+    snprintf(other, sizeof(other), "/v1/projects/%s/quota", P);
+    assert_int_equal(as_p("PUT", other, "{}", NULL), 403);
+    /* Cloning from another project's volume through a project token: 403. */
+    snprintf(other, sizeof(other),
+             "{\"name\":\"x\",\"source\":{\"project\":\"%s\",\"volume\":\"a\",\"snapshot\":\"b\"}}",
+             Q);
+    assert_int_equal(as_p("POST", path, other, NULL), 403);
+    snprintf(other, sizeof(other), "/v1/projects/%s/volumes/mine", P);
+    assert_int_equal(as_p("DELETE", other, NULL, NULL), 200);
+    /* No token, a malformed one, a made-up one: 401. */
+    assert_int_equal(kd_call(&KD, "GET", path, KD_NOBODY, NULL, NULL, NULL), 401);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_TOKEN, "garbage", NULL, NULL), 401);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_TOKEN,
+                             "kt_0123456789abcdef_"
+                             "0000000000000000000000000000000000000000000000000000000000000000",
+                             NULL, NULL),
+                     401);
+    /* A second token, listed by id, revoked: refused once the cache lets go. */
+    assert_int_equal(callf("POST", NULL, &j, "/v1/projects/%s/tokens", P), 201);
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")));
+    snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_TOKEN, token, NULL, NULL), 200);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/tokens", P), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 2);
+    assert_null(strstr(json_dumps(j, 0), token));
+    json_decref(j);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/tokens/%s", P, id), 200);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/tokens/%s", P, id), 404);
+    sleep(6); /* AUTH_CACHE_MS */
+    assert_int_equal(kd_call(&KD, "GET", path, KD_TOKEN, token, NULL, NULL), 401);
+}
+
+static void bad_input_changes_nothing(void **state)
+{
+    char path[256], *huge;
+    json_t *j = NULL;
+    const char *bodies[] = {
+        "{",
+        "[1]",
+        "{\"name\":\"ok\"}",
+        "{\"name\":\"ok\",\"size\":\"12Q\"}",
+        "{\"name\":\"ok\",\"size\":0}",
+        "{\"name\":\"ok\",\"size\":-1}",
+        "{\"name\":\"ok\",\"size\":\"9999999999P\"}",
+        "{\"name\":\"Bad_Name\",\"size\":\"1M\"}",
+        "{\"name\":\"../etc\",\"size\":\"1M\"}",
+        "{\"name\":7,\"size\":\"1M\"}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"colour\":\"red\"}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"max_files\":5}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"name\":\"dup\"}",
+    };
+
+    (void)state;
+    snprintf(path, sizeof(path), "/v1/projects/%s/volumes", P);
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        long s = call("POST", path, bodies[i], &j);
+        if (s != 400)
+            fail_msg("body %zu answered %ld, not 400", i, s);
+        assert_non_null(json_string_value(json_object_get(j, "description")));
+        json_decref(j);
+    }
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes/ok", P), 404);
+    /* Bad names in the path, unknown collections, bad paging. */
+    assert_int_equal(call("GET", "/v1/projects/BAD/volumes", NULL, NULL), 400);
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/disks", P), 404);
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes?limit=0", P), 400);
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes?limit=x", P), 400);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s?force=maybe", P), 400);
+    assert_int_equal(call("GET", "/v1/nowhere", NULL, NULL), 404);
+    assert_int_equal(call("PATCH", "/v1/capacity", "{}", NULL), 405);
+    assert_int_equal(call("GET", "/v1/operations/xyz", NULL, NULL), 400);
+    assert_int_equal(call("GET", "/v1/operations/0123456789abcdef0123456789abcdef", NULL, NULL),
+                     404);
+    /* Quota bodies: wrong types and unknown kinds. */
+    assert_int_equal(
+        callf("PUT", "{\"volume\":{\"bytes\":\"x\"}}", NULL, "/v1/projects/%s/quota", P), 400);
+    assert_int_equal(callf("PUT", "{\"disk\":{}}", NULL, "/v1/projects/%s/quota", P), 400);
+    assert_int_equal(callf("PUT", "{\"snapshot\":{\"bytes\":1}}", NULL, "/v1/projects/%s/quota", P),
+                     400);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/quota", P), 200);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "volume"), "bytes")),
+                     256 * MiB);
+    json_decref(j);
+    /* A body past max_body (64K in the test's config): 413. */
+    huge = malloc(200 * 1024);
+    memset(huge, ' ', 200 * 1024 - 1);
+    huge[200 * 1024 - 1] = '\0';
+    huge[0] = '{';
+    assert_int_equal(call("POST", path, huge, &j), 413);
+    json_decref(j);
+    free(huge);
+    /* A bad admin of projects: a name taken by nothing, a bad plan, a bad owner. */
+    assert_int_equal(call("POST", "/v1/projects", "{\"name\":\"x-y\",\"plan\":\"gold\"}", NULL),
+                     400);
+    assert_int_equal(call("POST", "/v1/projects",
+                          "{\"name\":\"x-y\",\"owner\":{\"platform\":\"k\",\"id\":7}}", NULL),
+                     400);
+    assert_int_equal(call("GET", "/v1/projects/x-y", NULL, NULL), 404);
+}
+
+static void operations_health_metrics_openapi(void **state)
+{
+    const char *none[] = {NULL};
+    json_t *j = NULL;
+
+    (void)state;
+    assert_int_equal(kd_call_headers(&KD, "GET", "/healthz", none, NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+    json_decref(j);
+    assert_int_equal(kd_call_headers(&KD, "GET", "/v1/openapi.json", none, NULL, &j), 200);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "openapi")), "3."));
+    assert_non_null(json_object_get(json_object_get(j, "paths"), "/v1/projects/{project}/{kind}"));
+    json_decref(j);
+}
+
+static void metrics_text(void **state)
+{
+    char cmd[256], line[1024];
+    bool requests = false, histogram = false, refusals = false, gauges = false;
+    FILE *f;
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "curl -sf http://127.0.0.1:%u/metrics", KD.port);
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        requests |=
+            strstr(line, "kairos_http_requests_total{route=\"/v1/projects/:p/:kind\"") != NULL;
+        histogram |= strstr(line, "kairos_http_request_duration_seconds_bucket") != NULL;
+        refusals |= strncmp(line, "kairos_quota_refusals_total{kind=\"volume\"} ", 43) == 0 &&
+                    atoi(line + 43) >= 1;
+        gauges |= strncmp(line, "kairos_capacity_usable_bytes ", 29) == 0;
+    }
+    assert_int_equal(pclose(f), 0);
+    assert_true(requests);
+    assert_true(histogram);
+    assert_true(refusals);
+    assert_true(gauges);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(projects_quota_usage_capacity),
+        cmocka_unit_test(volumes_snapshots_clones),
+        cmocka_unit_test(shares_and_bindings),
+        cmocka_unit_test(tokens_reach_one_project),
+        cmocka_unit_test(bad_input_changes_nothing),
+        cmocka_unit_test(operations_health_metrics_openapi),
+        cmocka_unit_test(metrics_text),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,189 @@
+/*
+ * test_gateway.c - kairosd's pure parts, no cluster: routing, the OSBAPI
+ * version check, strict body reading, HTTP Basic, and the answer every
+ * request gets before a handler runs (api_route_only).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "auth.h"
+#include "gateway.h"
+#include "osb.h"
+#include "params.h"
+#include "router.h"
+
+static const char *no_lookup(void *arg, const char *name)
+{
+    (void)arg;
+    (void)name;
+    return NULL;
+}
+
+static const char *version_217(void *arg, const char *name)
+{
+    (void)arg;
+    return strcmp(name, "X-Broker-API-Version") == 0 ? "2.17" : NULL;
+}
+
+static unsigned dummy(void *ctx, struct http_request *req, struct http_response *res)
+{
+    (void)ctx;
+    (void)req;
+    (void)res;
+    return 0;
+}
+
+static struct http_request request(enum http_method m, const char *path, const char *body)
+{
+    struct http_request r = {.method = m,
+                             .path = path,
+                             .body = body ? body : "",
+                             .body_len = body ? strlen(body) : 0,
+                             .header = no_lookup,
+                             .query = no_lookup};
+    return r;
+}
+
+static void router_params(void **state)
+{
+    static const struct route routes[] = {
+        {HTTP_GET, "/v1/projects/:p", dummy},
+        {HTTP_GET, "/v1/projects/:p/:kind/:name", dummy},
+        {HTTP_PUT, "/v1/projects/:p/quota", dummy},
+    };
+    struct http_request r = request(HTTP_GET, "/v1/projects/alpha/volumes/db", NULL);
+    bool known;
+
+    (void)state;
+    assert_ptr_equal(router_match(routes, 3, &r, &known), &routes[1]);
+    assert_string_equal(r.params[0], "alpha");
+    assert_string_equal(r.params[1], "volumes");
+    assert_string_equal(r.params[2], "db");
+    /* Empty segments, trailing slashes and extra segments do not match. */
+    r = request(HTTP_GET, "/v1/projects//volumes/db", NULL);
+    assert_null(router_match(routes, 3, &r, &known));
+    r = request(HTTP_GET, "/v1/projects/alpha/", NULL);
+    assert_null(router_match(routes, 3, &r, &known));
+    r = request(HTTP_GET, "/v1/projects/a/b/c/d", NULL);
+    assert_null(router_match(routes, 3, &r, &known));
+    assert_false(known);
+    /* The path exists with another method: known, for a 405. */
+    r = request(HTTP_DELETE, "/v1/projects/alpha", NULL);
+    assert_null(router_match(routes, 3, &r, &known));
+    assert_true(known);
+}
+
+static void osb_version(void **state)
+{
+    (void)state;
+    assert_int_equal(osb_version_check("2.17"), 0);
+    assert_int_equal(osb_version_check("2.13"), 0);
+    assert_int_equal(osb_version_check(NULL), 400);
+    assert_int_equal(osb_version_check("2.17x"), 400);
+    assert_int_equal(osb_version_check("abc"), 400);
+    assert_int_equal(osb_version_check("2.12"), 412);
+    assert_int_equal(osb_version_check("2.18"), 412);
+    assert_int_equal(osb_version_check("3.0"), 412);
+    assert_int_equal(osb_version_check("1.17"), 412);
+}
+
+static void strict_bodies(void **state)
+{
+    static const char *const keys[] = {"name", "size", NULL};
+    struct http_response res = {0};
+    struct http_request r = request(HTTP_POST, "/x", "{\"name\":\"a\",\"size\":\"1.5G\"}");
+    uint64_t size = 0;
+    json_t *j;
+
+    (void)state;
+    j = params_body(&r, &res, false);
+    assert_non_null(j);
+    assert_true(params_known(j, keys, "x", &res));
+    assert_true(params_size(j, "size", &size, &res));
+    assert_true(size == 1610612736ULL);
+    json_decref(j);
+    const char *bad[] = {"{", "[]", "{\"a\":1,\"a\":2}", "\"text\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = request(HTTP_POST, "/x", bad[i]);
+        assert_null(params_body(&r, &res, false));
+        assert_int_equal(res.status, 400);
+        http_response_clear(&res);
+    }
+    r = request(HTTP_POST, "/x", "{\"name\":\"a\",\"colour\":1}");
+    j = params_body(&r, &res, false);
+    assert_false(params_known(j, keys, "x", &res));
+    assert_int_equal(res.status, 400);
+    http_response_clear(&res);
+    json_decref(j);
+    const char *sizes[] = {"{\"size\":0}", "{\"size\":-1}", "{\"size\":\"big\"}", "{\"size\":1.5}",
+                           "{\"size\":\"99999999999P\"}"};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        r = request(HTTP_POST, "/x", sizes[i]);
+        j = params_body(&r, &res, false);
+        assert_false(params_size(j, "size", &size, &res));
+        assert_int_equal(res.status, 400);
+        http_response_clear(&res);
+        json_decref(j);
+    }
+}
+
+static void basic_auth(void **state)
+{
+    struct kairos_error err = {0};
+    struct auth *a;
+
+    (void)state;
+    assert_int_equal(auth_open(NULL, "platform", "pw", &a, &err), 0);
+    assert_int_equal(auth_check_basic(a, "Basic cGxhdGZvcm06cHc="), 0); /* platform:pw */
+    assert_int_equal(auth_check_basic(a, "Basic cGxhdGZvcm06cHg="), -EACCES);
+    assert_int_equal(auth_check_basic(a, "Basic cGxhdGZvcm06"), -EACCES);
+    assert_int_equal(auth_check_basic(a, "Basic !!!!"), -EACCES);
+    assert_int_equal(auth_check_basic(a, "Bearer cGxhdGZvcm06cHc="), -EACCES);
+    assert_int_equal(auth_check_basic(a, NULL), -EACCES);
+    auth_close(a);
+    /* A tokens file with a bad line is refused with its line number. */
+    assert_int_equal(
+        auth_open(KAIROS_SOURCE_DIR "/tests/unit/data/bad-tokens", NULL, NULL, &a, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "bad-tokens:3:"));
+}
+
+static void answers_before_handlers(void **state)
+{
+    struct http_response res = {0};
+    struct http_request r = request(HTTP_GET, "/nowhere", NULL);
+
+    (void)state;
+    api_route_only(&r, &res);
+    assert_int_equal(res.status, 404);
+    http_response_clear(&res);
+    r = request(HTTP_POST, "/v2/catalog", NULL);
+    api_route_only(&r, &res);
+    assert_int_equal(res.status, 405);
+    http_response_clear(&res);
+    r = request(HTTP_GET, "/v2/catalog", NULL);
+    api_route_only(&r, &res);
+    assert_int_equal(res.status, 400); /* no X-Broker-API-Version */
+    http_response_clear(&res);
+    r.header = version_217;
+    api_route_only(&r, &res);
+    assert_int_equal(res.status, 0); /* on to the handler */
+    assert_string_equal(res.route, "/v2/catalog");
+    http_response_clear(&res);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(router_params),           cmocka_unit_test(osb_version),
+        cmocka_unit_test(strict_bodies),           cmocka_unit_test(basic_auth),
+        cmocka_unit_test(answers_before_handlers),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
