@@ -383,7 +383,10 @@ static unsigned quota_set(void *ctx, struct http_request *req, struct http_respo
         goto out;
     rc = kairos_project_set_quota(c->g->k, name, &p.quota, below ? KAIROS_QUOTA_BELOW_USAGE : 0,
                                   &err);
-    if (rc < 0)
+    /* A limit below what is allocated: the quota would be exceeded at once. */
+    if (rc == -EBUSY)
+        http_error(res, 422, "QuotaExceeded", "%s; below_usage=true sets it anyway", err.msg);
+    else if (rc < 0)
         fail(c, res, KAIROS_VOLUME, rc, &err);
     else
         http_json(res, 200, quota_json(&p.quota));
