@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "metrics.h"
@@ -310,8 +311,11 @@ static int provision_work(struct gateway *g, void *arg, struct kairos_error *err
     if (rc == 0) {
         metrics_provision(g->metrics, j->spec.kind);
         instance_set_state(&c, j->id, in.rec, "ready", NULL, NULL);
+    } else if (in.operation) {
+        /* Asynchronous: the platform learns it from last_operation, then retries or deletes. */
+        instance_set_state(&c, j->id, in.rec, "failed", in.operation, NULL);
     } else {
-        /* A failed provision leaves no instance: the platform may try again. */
+        /* Synchronous: the platform has the error; no instance stays behind. */
         kairos_registry_delete(g->k, SPACE_INSTANCE, j->id, NULL);
     }
     json_decref(in.rec);
@@ -472,7 +476,7 @@ static unsigned provision(void *ctx, struct http_request *req, struct http_respo
             http_json(res, 409, json_object());
         } else if (rc == 0 && strcmp(in.state, "ready") == 0) {
             http_json(res, 200, json_object());
-        } else if (rc == 0 && in.operation && async_ok) {
+        } else if (rc == 0 && strcmp(in.state, "provisioning") == 0 && in.operation && async_ok) {
             http_json(res, 202, json_pack("{s:s}", "operation", in.operation));
         } else if (rc == 0) {
             /* Interrupted earlier: the library's calls are idempotent, so run it again. */
@@ -617,12 +621,19 @@ struct deprovision_job {
 static int deprovision_work(struct gateway *g, void *arg, struct kairos_error *err)
 {
     struct deprovision_job *j = arg;
+    struct call c = {.g = g};
+    struct instance in;
     int rc = alloc_delete(g, j->project, j->kind, j->name, false, err);
 
     if (rc == -ENOENT)
         rc = 0;
     if (rc == 0)
-        rc = kairos_registry_delete(g->k, SPACE_INSTANCE, j->id, err);
+        return kairos_registry_delete(g->k, SPACE_INSTANCE, j->id, err);
+    /* Still there: ready again, and the operation's record says why it failed. */
+    if (instance_load(&c, j->id, &in, NULL) == 0) {
+        instance_set_state(&c, j->id, in.rec, "ready", in.operation, NULL);
+        json_decref(in.rec);
+    }
     return rc;
 }
 
@@ -661,7 +672,7 @@ static unsigned deprovision(void *ctx, struct http_request *req, struct http_res
         return http_error(res, 422, "AsyncRequired",
                           "deleting a share takes time: accepts_incomplete=true is required");
     }
-    if (strcmp(in.state, "deprovisioning") == 0 && in.operation) {
+    if (strcmp(in.state, "deprovisioning") == 0 && in.operation && async_ok) {
         http_json(res, 202, json_pack("{s:s}", "operation", in.operation));
         json_decref(in.rec);
         return 202;
@@ -703,6 +714,24 @@ static unsigned state_answer(struct http_response *res, const char *state, const
     return http_json(res, 200, j);
 }
 
+/* A provision still open this long lost its kairosd: a clone is copy-on-write, quick. */
+#define OPS_STALE_MS (30 * 60 * 1000ULL)
+
+static uint64_t op_started(const json_t *op)
+{
+    const json_t *v = json_object_get(op, "started");
+
+    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static bool stale(uint64_t started_ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return started_ms && (uint64_t)ts.tv_sec * 1000 > started_ms + OPS_STALE_MS;
+}
+
 static unsigned instance_last_operation(void *ctx, struct http_request *req,
                                         struct http_response *res)
 {
@@ -712,6 +741,7 @@ static unsigned instance_last_operation(void *ctx, struct http_request *req,
     struct kairos_error err = {0};
     struct kairos_alloc a;
     struct instance in;
+    const char *opid, *state = NULL;
     json_t *op = NULL;
     int rc;
 
@@ -723,28 +753,31 @@ static unsigned instance_last_operation(void *ctx, struct http_request *req,
         return http_json(res, 410, json_object());
     if (rc < 0)
         return fail(c, res, KAIROS_VOLUME, rc, &err);
-    if (strcmp(in.state, "ready") == 0) {
-        json_decref(in.rec);
-        return state_answer(res, "succeeded", NULL);
+    opid = opq ? opq : in.operation;
+    if (opid && kairos_registry_id_valid(opid) && ops_get(c->g, opid, &op, NULL) == 0)
+        state = json_string_value(json_object_get(op, "state"));
+    if (state && strcmp(state, "in progress") != 0) {
+        state_answer(res, state, json_string_value(json_object_get(op, "description")));
+    } else if (strcmp(in.state, "ready") == 0) {
+        state_answer(res, "succeeded", NULL);
+    } else if (strcmp(in.state, "failed") == 0) {
+        state_answer(res, "failed", NULL);
+    } else {
+        /*
+         * In progress as far as the records say. A kairosd that died mid-way
+         * leaves them so; the ledger, settled by the reconciler, has the last word.
+         */
+        rc = kairos_ledger_get(c->g->k, in.project, in.kind, in.name, &a, NULL);
+        if (rc == 0 && !a.pending && strcmp(in.state, "provisioning") == 0)
+            state_answer(res, "succeeded", NULL);
+        else if (rc == -ENOENT && strcmp(in.state, "provisioning") == 0 && op &&
+                 stale(op_started(op)))
+            state_answer(res, "failed", "the broker running it stopped; provision again");
+        else
+            state_answer(res, "in progress", NULL);
+        if (rc == 0)
+            kairos_alloc_clear(&a);
     }
-    if (ops_get(c->g, opq ? opq : in.operation ? in.operation : "-", &op, NULL) == 0) {
-        const char *state = json_string_value(json_object_get(op, "state"));
-        if (state && strcmp(state, "failed") == 0) {
-            state_answer(res, "failed", json_string_value(json_object_get(op, "description")));
-            goto out;
-        }
-    }
-    /* In progress as far as the record says: the ledger knows whether work is still open. */
-    rc = kairos_ledger_get(c->g->k, in.project, in.kind, in.name, &a, NULL);
-    if (rc == 0 && a.pending)
-        state_answer(res, "in progress", NULL);
-    else if (strcmp(in.state, "provisioning") == 0)
-        state_answer(res, rc == 0 ? "succeeded" : "in progress", NULL);
-    else
-        state_answer(res, "in progress", NULL);
-    if (rc == 0)
-        kairos_alloc_clear(&a);
-out:
     json_decref(op);
     json_decref(in.rec);
     return res->status;

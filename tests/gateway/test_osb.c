@@ -301,6 +301,14 @@ static void share_async_and_mounts(void **state)
     ceph_unmount(m);
     ceph_release(m);
     json_decref(j);
+    /* Deleting while bound: the operation fails, the instance stays, and says why. */
+    assert_int_equal(delete_instance(iid, "kairos-share", "kairos-share-small", true, &j), 202);
+    snprintf(op, sizeof(op), "%s", json_string_value(json_object_get(j, "operation")));
+    json_decref(j);
+    assert_int_equal(wait_last_operation(iid, op, st), 200);
+    assert_string_equal(st, "failed");
+    snprintf(path, sizeof(path), "/v2/service_instances/%s", iid);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, NULL), 200);
     snprintf(path, sizeof(path),
              "/v2/service_instances/%s/service_bindings/job-9?service_id=kairos-share&plan_id="
              "kairos-share-small",
