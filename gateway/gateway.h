@@ -44,6 +44,14 @@ struct call {
 void api_handle(struct gateway *g, struct http_request *req, struct http_response *res);
 
 /*
+ * api_fail() - answer a libkairos error: 422 QuotaExceeded/CapacityExceeded
+ * (counted in the metrics for @kind), 404, 409, 400, 501 or 503, with the
+ * library's message as the description. Return: the status.
+ */
+unsigned api_fail(struct call *c, struct http_response *res, enum kairos_kind kind, int rc,
+                  const struct kairos_error *err);
+
+/*
  * api_route_only() - route and validate @req as api_handle() would, without
  * a cluster: handlers are not run. For the fuzz target and unit tests.
  */

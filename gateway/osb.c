@@ -216,22 +216,6 @@ static int project_for(struct call *c, const struct kairos_owner *o, const char 
     return rc;
 }
 
-static unsigned fail(struct call *c, struct http_response *res, enum kairos_kind kind, int rc,
-                     const struct kairos_error *err)
-{
-    unsigned status = http_status_of(rc);
-
-    if (rc == -EDQUOT || rc == -ENOSPC) {
-        metrics_refusal(c->g->metrics, kind);
-        return http_error(res, 422, rc == -EDQUOT ? "QuotaExceeded" : "CapacityExceeded", "%s",
-                          err->msg);
-    }
-    if (rc == -ENOSYS)
-        status = 501;
-    return http_error(res, status, status >= 500 ? "ServiceUnavailable" : "BadRequest", "%s",
-                      err->msg[0] ? err->msg : strerror(-rc));
-}
-
 /* ---- instance records ---- */
 
 struct instance {
@@ -408,7 +392,7 @@ static unsigned provision_answer(struct call *c, const char *id, struct provisio
     rc = provision_work(c->g, job, &err);
     free(job);
     if (rc < 0)
-        return fail(c, res, kind, rc, &err);
+        return api_fail(c, res, kind, rc, &err);
     return http_json(res, 201, json_object());
 }
 
@@ -456,7 +440,7 @@ static unsigned provision(void *ctx, struct http_request *req, struct http_respo
     }
     rc = project_for(c, &owner, pname, job->project, &err);
     if (rc < 0) {
-        fail(c, res, job->spec.kind, rc, &err);
+        api_fail(c, res, job->spec.kind, rc, &err);
         goto out;
     }
     snprintf(job->id, sizeof(job->id), "%s", id);
@@ -487,11 +471,11 @@ static unsigned provision(void *ctx, struct http_request *req, struct http_respo
         }
         json_decref(in.rec);
         if (rc < 0)
-            fail(c, res, job ? job->spec.kind : KAIROS_VOLUME, rc, &err);
+            api_fail(c, res, job ? job->spec.kind : KAIROS_VOLUME, rc, &err);
         goto out;
     }
     if (rc < 0) {
-        fail(c, res, job->spec.kind, rc, &err);
+        api_fail(c, res, job->spec.kind, rc, &err);
         goto out;
     }
     provision_answer(c, id, job, res);
@@ -520,7 +504,7 @@ static unsigned fetch_instance(void *ctx, struct http_request *req, struct http_
     if (rc == -ENOENT)
         return http_error(res, 404, "NotFound", "no instance %s", req->params[0]);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     if (strcmp(in.state, "ready") != 0) {
         json_decref(in.rec);
         return http_error(res, strcmp(in.state, "provisioning") == 0 ? 404 : 422,
@@ -572,7 +556,7 @@ static unsigned update(void *ctx, struct http_request *req, struct http_response
         if (rc == -ENOENT)
             http_error(res, 404, "NotFound", "no instance %s", id);
         else
-            fail(c, res, KAIROS_VOLUME, rc, &err);
+            api_fail(c, res, KAIROS_VOLUME, rc, &err);
         goto out;
     }
     if (strcmp(in.state, "ready") != 0) {
@@ -595,7 +579,7 @@ static unsigned update(void *ctx, struct http_request *req, struct http_response
         goto out;
     rc = alloc_resize(c->g, in.project, in.kind, in.name, bytes, shrink, &err);
     if (rc < 0) {
-        fail(c, res, in.kind, rc, &err);
+        api_fail(c, res, in.kind, rc, &err);
         goto out;
     }
     if (pid)
@@ -666,7 +650,7 @@ static unsigned deprovision(void *ctx, struct http_request *req, struct http_res
     if (rc == -ENOENT)
         return http_json(res, 410, json_object());
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     if (alloc_delete_is_slow(in.kind) && !async_ok) {
         json_decref(in.rec);
         return http_error(res, 422, "AsyncRequired",
@@ -699,7 +683,7 @@ static unsigned deprovision(void *ctx, struct http_request *req, struct http_res
     rc = deprovision_work(c->g, job, &err);
     free(job);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     return http_json(res, 200, json_object());
 }
 
@@ -752,7 +736,7 @@ static unsigned instance_last_operation(void *ctx, struct http_request *req,
     if (rc == -ENOENT)
         return http_json(res, 410, json_object());
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     opid = opq ? opq : in.operation;
     if (opid && kairos_registry_id_valid(opid) && ops_get(c->g, opid, &op, NULL) == 0)
         state = json_string_value(json_object_get(op, "state"));
@@ -820,7 +804,7 @@ static unsigned bind(void *ctx, struct http_request *req, struct http_response *
             http_error(res, rc == 0 ? 422 : 404, rc == 0 ? "ConcurrencyError" : "NotFound",
                        "instance %s is %s", iid, rc == 0 ? in.state : "unknown");
         else
-            fail(c, res, KAIROS_VOLUME, rc, &err);
+            api_fail(c, res, KAIROS_VOLUME, rc, &err);
         goto out;
     }
     name_of(bname, "b", bid);
@@ -839,7 +823,7 @@ static unsigned bind(void *ctx, struct http_request *req, struct http_response *
         rc = text ? kairos_registry_put(c->g->k, SPACE_BINDING, bid, text, 0, &err) : -ENOMEM;
         free(text);
         if (rc < 0) {
-            fail(c, res, in.kind, rc, &err);
+            api_fail(c, res, in.kind, rc, &err);
             goto out;
         }
     }
@@ -848,7 +832,7 @@ static unsigned bind(void *ctx, struct http_request *req, struct http_response *
     if (rc < 0) {
         if (status == 201)
             kairos_registry_delete(c->g->k, SPACE_BINDING, bid, NULL);
-        fail(c, res, in.kind, rc, &err);
+        api_fail(c, res, in.kind, rc, &err);
         goto out;
     }
     cj = json_loads(creds, 0, NULL);
@@ -890,7 +874,7 @@ static int binding_load(struct call *c, const char *iid, const char *bid, struct
     if (rc == -ENOENT)
         return http_json(res, gone, gone == 410 ? json_object() : NULL), rc;
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err), rc;
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err), rc;
     b = json_loads(stored, 0, NULL);
     free(stored);
     if (strcmp(json_string_value(json_object_get(b, "instance")) ?: "", iid) != 0) {
@@ -926,7 +910,7 @@ static unsigned unbind(void *ctx, struct http_request *req, struct http_response
         rc = kairos_registry_delete(c->g->k, SPACE_BINDING, req->params[1], &err);
     json_decref(in.rec);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     return http_json(res, 200, json_object());
 }
 
@@ -949,7 +933,7 @@ static unsigned fetch_binding(void *ctx, struct http_request *req, struct http_r
                                ro ? KAIROS_BIND_READ_ONLY : 0, &creds, &err);
     json_decref(in.rec);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     json_t *cj = json_loads(creds, 0, NULL);
     explicit_bzero(creds, strlen(creds));
     free(creds);

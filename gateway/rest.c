@@ -20,28 +20,6 @@
 
 /* ---- common checks ---- */
 
-static unsigned fail(struct call *c, struct http_response *res, enum kairos_kind kind, int rc,
-                     const struct kairos_error *err)
-{
-    unsigned status = http_status_of(rc);
-    const char *msg = err->msg[0] ? err->msg : strerror(-rc);
-
-    if (rc == -EDQUOT || rc == -ENOSPC) {
-        metrics_refusal(c->g->metrics, kind);
-        return http_error(res, 422, rc == -EDQUOT ? "QuotaExceeded" : "CapacityExceeded", "%s",
-                          msg);
-    }
-    if (rc == -ENOSYS)
-        return http_error(res, 501, "NotImplemented", "%s", msg);
-    return http_error(res, status,
-                      status == 404   ? "NotFound"
-                      : status == 409 ? "Conflict"
-                      : status == 403 ? "Forbidden"
-                      : status >= 500 ? "ServiceUnavailable"
-                                      : "BadRequest",
-                      "%s", msg);
-}
-
 static bool admin_only(struct call *c, struct http_response *res)
 {
     if (c->who.admin)
@@ -224,7 +202,7 @@ static unsigned projects_list(void *ctx, struct http_request *req, struct http_r
         return res->status;
     rc = kairos_project_list(c->g->k, after, limit, &page, &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     items = json_array();
     for (size_t i = 0; i < page->count; i++)
         json_array_append_new(items, project_json(&page->items[i], false));
@@ -299,7 +277,7 @@ static unsigned projects_create(void *ctx, struct http_request *req, struct http
     if (rc == 0)
         rc = kairos_project_get(c->g->k, name, &p, &err);
     if (rc < 0)
-        fail(c, res, KAIROS_VOLUME, rc, &err);
+        api_fail(c, res, KAIROS_VOLUME, rc, &err);
     else
         http_json(res, 201, project_json(&p, true));
 out:
@@ -319,7 +297,7 @@ static unsigned project_show(void *ctx, struct http_request *req, struct http_re
         return res->status;
     rc = kairos_project_get(c->g->k, name, &p, &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     return http_json(res, 200, project_json(&p, true));
 }
 
@@ -338,7 +316,7 @@ static unsigned project_delete(void *ctx, struct http_request *req, struct http_
         return res->status;
     rc = kairos_project_delete(c->g->k, name, force ? KAIROS_DELETE_FORCE : 0, &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     return http_json(res, 200, json_object());
 }
 
@@ -354,7 +332,7 @@ static unsigned quota_show(void *ctx, struct http_request *req, struct http_resp
         return res->status;
     rc = kairos_project_get(c->g->k, name, &p, &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     return http_json(res, 200, quota_json(&p.quota));
 }
 
@@ -375,7 +353,7 @@ static unsigned quota_set(void *ctx, struct http_request *req, struct http_respo
         return res->status;
     rc = kairos_project_get(c->g->k, name, &p, &err);
     if (rc < 0) {
-        fail(c, res, KAIROS_VOLUME, rc, &err);
+        api_fail(c, res, KAIROS_VOLUME, rc, &err);
         goto out;
     }
     /* Limits left out of the body keep their value. */
@@ -387,7 +365,7 @@ static unsigned quota_set(void *ctx, struct http_request *req, struct http_respo
     if (rc == -EBUSY)
         http_error(res, 422, "QuotaExceeded", "%s; below_usage=true sets it anyway", err.msg);
     else if (rc < 0)
-        fail(c, res, KAIROS_VOLUME, rc, &err);
+        api_fail(c, res, KAIROS_VOLUME, rc, &err);
     else
         http_json(res, 200, quota_json(&p.quota));
 out:
@@ -429,7 +407,7 @@ static unsigned usage_show(void *ctx, struct http_request *req, struct http_resp
         return res->status;
     rc = kairos_usage_get(c->g->k, name, &u, &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     return http_json(res, 200, usage_json(&u));
 }
 
@@ -447,7 +425,7 @@ static unsigned capacity_show(void *ctx, struct http_request *req, struct http_r
     rc = kairos_capacity_get(c->g->k, &r, &err);
     if (rc < 0) {
         json_decref(kinds);
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     }
     for (int k = 0; k < KAIROS_KIND_COUNT; k++)
         json_object_set_new(kinds, kairos_kind_name(k),
@@ -483,7 +461,7 @@ static unsigned allocs_list(void *ctx, struct http_request *req, struct http_res
         return res->status;
     rc = kairos_ledger_list(c->g->k, project, kind, after, limit, &page, &err);
     if (rc < 0)
-        return fail(c, res, kind, rc, &err);
+        return api_fail(c, res, kind, rc, &err);
     items = json_array();
     for (size_t i = 0; i < page->count; i++) {
         const struct kairos_alloc *a = &page->items[i];
@@ -615,7 +593,7 @@ static unsigned alloc_create_handler(void *ctx, struct http_request *req, struct
     if (rc == 0)
         rc = alloc_info(c->g, project, j->spec.kind, j->name, &info, &err);
     if (rc < 0)
-        fail(c, res, j->spec.kind, rc, &err);
+        api_fail(c, res, j->spec.kind, rc, &err);
     else
         http_json(res, 201, info);
 out:
@@ -638,7 +616,7 @@ static unsigned alloc_show(void *ctx, struct http_request *req, struct http_resp
         return res->status;
     rc = alloc_info(c->g, project, kind, req->params[2], &info, &err);
     if (rc < 0)
-        return fail(c, res, kind, rc, &err);
+        return api_fail(c, res, kind, rc, &err);
     return http_json(res, 200, info);
 }
 
@@ -670,7 +648,7 @@ static unsigned alloc_patch(void *ctx, struct http_request *req, struct http_res
     if (rc == 0)
         rc = alloc_info(c->g, project, kind, req->params[2], &info, &err);
     if (rc < 0)
-        fail(c, res, kind, rc, &err);
+        api_fail(c, res, kind, rc, &err);
     else
         http_json(res, 200, info);
 out:
@@ -711,7 +689,7 @@ static unsigned alloc_delete_handler(void *ctx, struct http_request *req, struct
     /* Unknown names answer 404 now rather than as a failed operation later. */
     rc = kairos_ledger_get(c->g->k, project, kind, req->params[2], &a, &err);
     if (rc < 0)
-        return fail(c, res, kind, rc, &err);
+        return api_fail(c, res, kind, rc, &err);
     kairos_alloc_clear(&a);
     j = calloc(1, sizeof(*j));
     if (!j)
@@ -725,7 +703,7 @@ static unsigned alloc_delete_handler(void *ctx, struct http_request *req, struct
     rc = delete_work(c->g, j, &err);
     free(j);
     if (rc < 0)
-        return fail(c, res, kind, rc, &err);
+        return api_fail(c, res, kind, rc, &err);
     return http_json(res, 200, json_object());
 }
 
@@ -753,7 +731,7 @@ static unsigned volume_flatten(void *ctx, struct http_request *req, struct http_
         return res->status;
     rc = kairos_ledger_get(c->g->k, project, KAIROS_VOLUME, req->params[1], &a, &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     kairos_alloc_clear(&a);
     j = calloc(1, sizeof(*j));
     if (!j)
@@ -803,7 +781,7 @@ static unsigned snapshots_list(void *ctx, struct http_request *req, struct http_
     }
     if (rc < 0) {
         json_decref(items);
-        return fail(c, res, KAIROS_SNAPSHOT, rc, &err);
+        return api_fail(c, res, KAIROS_SNAPSHOT, rc, &err);
     }
     return http_json(res, 200, page_json(items, false, NULL));
 }
@@ -831,7 +809,7 @@ static unsigned snapshot_create(void *ctx, struct http_request *req, struct http
              ? kairos_volume_snapshot_create(c->g->k, project, req->params[2], name, &err)
              : kairos_share_snapshot_create(c->g->k, project, req->params[2], name, &err);
     if (rc < 0)
-        fail(c, res, KAIROS_SNAPSHOT, rc, &err);
+        api_fail(c, res, KAIROS_SNAPSHOT, rc, &err);
     else
         http_json(res, 201, json_pack("{s:s}", "name", name));
 out:
@@ -855,7 +833,7 @@ static unsigned snapshot_delete(void *ctx, struct http_request *req, struct http
              ? kairos_volume_snapshot_delete(c->g->k, project, req->params[2], req->params[3], &err)
              : kairos_share_snapshot_delete(c->g->k, project, req->params[2], req->params[3], &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_SNAPSHOT, rc, &err);
+        return api_fail(c, res, KAIROS_SNAPSHOT, rc, &err);
     return http_json(res, 200, json_object());
 }
 
@@ -885,7 +863,7 @@ static unsigned bindings_list(void *ctx, struct http_request *req, struct http_r
         return res->status;
     rc = kairos_binding_list(c->g->k, project, kind, req->params[2], after, limit, &page, &err);
     if (rc < 0)
-        return fail(c, res, kind, rc, &err);
+        return api_fail(c, res, kind, rc, &err);
     items = json_array();
     for (size_t i = 0; i < page->count; i++)
         json_array_append_new(items, binding_json(&page->items[i]));
@@ -919,7 +897,7 @@ static unsigned binding_create(void *ctx, struct http_request *req, struct http_
     rc = kairos_binding_create(c->g->k, project, kind, req->params[2], id,
                                ro ? KAIROS_BIND_READ_ONLY : 0, &creds, &err);
     if (rc < 0) {
-        fail(c, res, kind, rc, &err);
+        api_fail(c, res, kind, rc, &err);
         goto out;
     }
     cj = json_loads(creds, 0, NULL);
@@ -948,7 +926,7 @@ static unsigned binding_show(void *ctx, struct http_request *req, struct http_re
         return res->status;
     rc = kairos_binding_get(c->g->k, project, kind, req->params[2], req->params[3], &b, &err);
     if (rc < 0)
-        return fail(c, res, kind, rc, &err);
+        return api_fail(c, res, kind, rc, &err);
     return http_json(res, 200, binding_json(&b));
 }
 
@@ -966,7 +944,7 @@ static unsigned binding_delete(void *ctx, struct http_request *req, struct http_
         return res->status;
     rc = kairos_binding_delete(c->g->k, project, kind, req->params[2], req->params[3], &err);
     if (rc < 0)
-        return fail(c, res, kind, rc, &err);
+        return api_fail(c, res, kind, rc, &err);
     return http_json(res, 200, json_object());
 }
 
@@ -986,7 +964,7 @@ static unsigned tokens_list(void *ctx, struct http_request *req, struct http_res
         return res->status;
     rc = kairos_token_list(c->g->k, project, &t, &n, &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     items = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(items, json_pack("{s:s}", "id", t[i].id));
@@ -1014,7 +992,7 @@ static unsigned token_create(void *ctx, struct http_request *req, struct http_re
     json_decref(body);
     rc = kairos_token_create(c->g->k, project, token, &info, &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     http_json(res, 201,
               json_pack("{s:s,s:s,s:s}", "id", info.id, "project", project, "token", token));
     explicit_bzero(token, sizeof(token));
@@ -1032,7 +1010,7 @@ static unsigned token_revoke(void *ctx, struct http_request *req, struct http_re
         return res->status;
     rc = kairos_token_revoke(c->g->k, project, req->params[1], &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     return http_json(res, 200, json_object());
 }
 
@@ -1048,7 +1026,7 @@ static unsigned operation_show(void *ctx, struct http_request *req, struct http_
         return http_error(res, 400, "BadRequest", "bad operation id");
     rc = ops_get(c->g, id, &op, &err);
     if (rc < 0)
-        return fail(c, res, KAIROS_VOLUME, rc, &err);
+        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     json_object_set_new(op, "id", json_string(id));
     return http_json(res, 200, op);
 }
