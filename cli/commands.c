@@ -40,6 +40,28 @@ static int print_json(const json_t *j)
     return CTL_OK;
 }
 
+/* Every item of a paged listing at @base ("/v1/...?limit=1000"), following "next". */
+static int fetch_all(struct ctl *c, const char *base, json_t *all)
+{
+    char path[512];
+    json_t *out = NULL;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s", base);
+    for (;;) {
+        rc = ctl_call(c, "GET", path, NULL, &out);
+        if (rc != CTL_OK)
+            return rc;
+        json_array_extend(all, json_object_get(out, "items"));
+        const char *next = json_string_value(json_object_get(out, "next"));
+        if (next)
+            snprintf(path, sizeof(path), "%s&after=%s", base, next);
+        json_decref(out);
+        if (!next)
+            return CTL_OK;
+    }
+}
+
 static int check_name(const char *name, const char *what)
 {
     if (kairos_name_valid(name))
@@ -243,7 +265,7 @@ static int project_list(struct ctl *c, int argc, char **argv)
 {
     static const char *const header[] = {"NAME", "STATE", "OWNER"};
     struct table *t;
-    json_t *all = json_array(), *out = NULL;
+    json_t *all = json_array();
     char path[256] = "/v1/projects?limit=1000";
     int rc;
 
@@ -252,20 +274,7 @@ static int project_list(struct ctl *c, int argc, char **argv)
         json_decref(all);
         return rc;
     }
-    /* Follow "next" until the last page. */
-    for (;;) {
-        rc = ctl_call(c, "GET", path, NULL, &out);
-        if (rc != CTL_OK)
-            break;
-        json_array_extend(all, json_object_get(out, "items"));
-        const char *next = json_string_value(json_object_get(out, "next"));
-        if (!next) {
-            json_decref(out);
-            break;
-        }
-        snprintf(path, sizeof(path), "/v1/projects?limit=1000&after=%s", next);
-        json_decref(out);
-    }
+    rc = fetch_all(c, path, all);
     if (rc == CTL_OK && c->json) {
         print_json(all);
     } else if (rc == CTL_OK) {
@@ -533,7 +542,7 @@ static int capacity(struct ctl *c, int argc, char **argv)
 static int allocations(struct ctl *c, int argc, char **argv)
 {
     static const char *const header[] = {"NAME", "SIZE", "STATE"};
-    json_t *all = json_array(), *out = NULL;
+    json_t *all = json_array();
     char path[512];
     const char *kind = argv[0];
     int rc;
@@ -545,19 +554,7 @@ static int allocations(struct ctl *c, int argc, char **argv)
         return rc;
     }
     snprintf(path, sizeof(path), "/v1/projects/%s/%s?limit=1000", argv[optind], kind);
-    for (;;) {
-        rc = ctl_call(c, "GET", path, NULL, &out);
-        if (rc != CTL_OK)
-            break;
-        json_array_extend(all, json_object_get(out, "items"));
-        const char *next = json_string_value(json_object_get(out, "next"));
-        if (next)
-            snprintf(path, sizeof(path), "/v1/projects/%s/%s?limit=1000&after=%s", argv[optind],
-                     kind, next);
-        json_decref(out);
-        if (!next)
-            break;
-    }
+    rc = fetch_all(c, path, all);
     if (rc == CTL_OK && c->json) {
         print_json(all);
     } else if (rc == CTL_OK) {
