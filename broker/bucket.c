@@ -302,8 +302,12 @@ static int remove_bucket(struct kairos *k, const char *project, const char *name
     return kairos_rgw_bucket_remove(k->buckets->rgw, tenant, name, purge, err);
 }
 
+/*
+ * Make the owner if need be, the bucket, and its quota. On failure,
+ * *@left is true when a bucket was made and could not be removed again.
+ */
 static int make_bucket(struct kairos *k, const char *project, const char *name, uint64_t bytes,
-                       uint64_t max_objects, struct kairos_error *err)
+                       uint64_t max_objects, bool *left, struct kairos_error *err)
 {
     struct kairos_rgw_key key;
     json_t *owner = NULL;
@@ -318,7 +322,7 @@ static int make_bucket(struct kairos *k, const char *project, const char *name, 
     rc = bucket_quota(k, project, name, bytes, max_objects, err);
     /* Made but not finished: it must not stay (it holds nothing yet, see make_owner()). */
     if (rc < 0)
-        remove_bucket(k, project, name, true, NULL);
+        *left = remove_bucket(k, project, name, true, NULL) < 0;
     return rc;
 }
 
@@ -328,6 +332,7 @@ int kairos_bucket_create(struct kairos *k, const char *project, const char *name
     struct kairos_alloc_req req = {
         .project = project, .kind = KAIROS_BUCKET, .name = name, .bytes = bytes};
     struct kairos_reservation *res = NULL;
+    bool left = false;
     char attrs[64];
     int rc;
 
@@ -345,9 +350,14 @@ int kairos_bucket_create(struct kairos *k, const char *project, const char *name
     rc = kairos_ledger_reserve(k, &req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
-    rc = make_bucket(k, project, name, bytes, max_objects, err);
+    rc = make_bucket(k, project, name, bytes, max_objects, &left, err);
     if (rc < 0) {
-        kairos_ledger_release(k, res, NULL);
+        /*
+         * A bucket that radosgw would not take back stays under the intent,
+         * not forgotten: the reconciler finishes it (see op_probe()).
+         */
+        if (!left)
+            kairos_ledger_release(k, res, NULL);
         goto out;
     }
     rc = kairos_ledger_commit(k, res, err);

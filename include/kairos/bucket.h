@@ -23,14 +23,15 @@
  * "<bucket>.<binding>", that may create no bucket, with its own S3 key.
  * The bucket's policy grants it that bucket and nothing else: read and
  * write (objects, listing, multipart uploads) or, read-only,
- * s3:GetObject and s3:ListBucket. Unbinding removes the user and its key.
+ * s3:GetObject, s3:ListBucket and s3:GetBucketLocation. Unbinding removes
+ * the user and its key.
  * The credentials are JSON: endpoint, region, bucket, tenant, user,
  * access_key, secret_key, read_only, addressing_style ("path").
  *
- * Buckets need [rgw] in the configuration; without it every call here
- * gives -EOPNOTSUPP. A radosgw that is down gives -ECONNREFUSED,
- * -EHOSTUNREACH or -ETIMEDOUT with the endpoint in the message, and
- * nothing is left reserved.
+ * Buckets need [rgw] in the configuration; without it create, delete,
+ * info and binding give -EOPNOTSUPP. A radosgw that is down gives
+ * -ECONNREFUSED, -EHOSTUNREACH or -ETIMEDOUT with the endpoint in the
+ * message, within [rgw] connect_timeout and timeout.
  *
  * Every call reserves and commits through the ledger, is idempotent by
  * name, and leaves nothing behind when it fails. Thread-safe on a shared
@@ -73,7 +74,10 @@ struct kairos_bucket_info {
  * Return: 0; -EINVAL (bad name or size); -ENOENT (no project); -EDQUOT;
  * -ENOSPC; -EEXIST (exists with another size or object limit); -EBUSY;
  * -EOPNOTSUPP (no radosgw configured); or a radosgw error such as
- * -ECONNREFUSED (see rgw.h; nothing is left reserved).
+ * -ECONNREFUSED (see rgw.h). Nothing is left reserved, except when
+ * radosgw failed after making the bucket and would not remove it again:
+ * then the intent stays and the reconciler finishes the bucket, as a
+ * repeat of the request would.
  */
 int kairos_bucket_create(struct kairos *k, const char *project, const char *name, uint64_t bytes,
                          uint64_t max_objects, struct kairos_error *err);
