@@ -314,9 +314,13 @@ static int make_bucket(struct kairos *k, const char *project, const char *name, 
     int rc;
 
     rc = owner_key(k, project, true, &owner, &key, err);
-    if (rc == 0)
-        rc = kairos_rgw_s3_create_bucket(k->buckets->rgw, &key, name, err);
+    if (rc < 0)
+        return rc;
+    rc = kairos_rgw_s3_create_bucket(k->buckets->rgw, &key, name, err);
     json_decref(owner);
+    /* Lost in the middle, radosgw may have made it all the same. */
+    if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EIO)
+        *left = remove_bucket(k, project, name, true, NULL) < 0;
     if (rc < 0)
         return rc;
     rc = bucket_quota(k, project, name, bytes, max_objects, err);
