@@ -11,6 +11,7 @@
 
 #include <kairos/capacity.h>
 
+#include "bucket_int.h"
 #include "record.h"
 #include "share_int.h"
 #include "snapshot_int.h"
@@ -80,6 +81,8 @@ int kairos_open(const struct kairos_config *cfg, struct kairos **out, struct kai
     if (rc == 0)
         rc = kairos_shares_init(k, err);
     if (rc == 0)
+        rc = kairos_buckets_init(k, err);
+    if (rc == 0)
         rc = kairos_snapshots_init(k, err);
     if (rc < 0)
         goto fail;
@@ -95,6 +98,7 @@ void kairos_close(struct kairos *k)
     if (!k)
         return;
     kairos_reconciler_stop(k);
+    kairos_buckets_fini(k);
     kairos_shares_fini(k);
     kairos_volumes_fini(k);
     if (k->meta)

@@ -15,6 +15,7 @@
 
 struct kairos_volumes;
 struct kairos_shares;
+struct kairos_buckets;
 
 /*
  * Ledger writes to one project from threads of one process queue on a
@@ -31,6 +32,7 @@ struct kairos {
     rados_ioctx_t meta;             /* metadata pool, default namespace; never re-targeted */
     struct kairos_volumes *volumes; /* volume.c */
     struct kairos_shares *shares;   /* share.c */
+    struct kairos_buckets *buckets; /* bucket.c; NULL without [rgw] */
     pthread_mutex_t project_stripes[KAIROS_PROJECT_STRIPES];
 
     pthread_mutex_t lock; /* guards everything below */

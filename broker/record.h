@@ -11,7 +11,8 @@
  *   project.<name>      "meta" {owner, state, created}; "quota"; "ledger"
  *                       counters; "a.<kind>.<name>" allocation records;
  *                       "i.<kind>.<name>" open intents; "t.<txid>" budget
- *                       transfers
+ *                       transfers; "rgw" {tenant, since}: the project has
+ *                       an RGW owner user (bucket.c)
  *
  * Every object has a "gen" key (see store.h).
  */

@@ -25,8 +25,8 @@ bool alloc_create_is_slow(const struct alloc_spec *s)
 
 bool alloc_delete_is_slow(enum kairos_kind kind)
 {
-    /* A share's files are removed one by one: its size has no bound. */
-    return kind == KAIROS_SHARE;
+    /* A share's files and a bucket's objects go one by one: their number has no bound. */
+    return kind == KAIROS_SHARE || kind == KAIROS_BUCKET;
 }
 
 int alloc_create(struct gateway *g, const struct alloc_spec *s, struct kairos_error *err)
@@ -40,6 +40,8 @@ int alloc_create(struct gateway *g, const struct alloc_spec *s, struct kairos_er
         return kairos_volume_create(g->k, s->project, s->name, s->bytes, err);
     case KAIROS_SHARE:
         return kairos_share_create(g->k, s->project, s->name, s->bytes, s->max_files, err);
+    case KAIROS_BUCKET:
+        return kairos_bucket_create(g->k, s->project, s->name, s->bytes, s->max_objects, err);
     default:
         return no_kind(s->kind, err);
     }
@@ -55,6 +57,9 @@ int alloc_resize(struct gateway *g, const char *project, enum kairos_kind kind, 
     case KAIROS_SHARE:
         return kairos_share_resize(g->k, project, name, bytes, shrink ? KAIROS_RESIZE_SHRINK : 0,
                                    err);
+    case KAIROS_BUCKET:
+        return kairos_error_set(err, -EOPNOTSUPP,
+                                "a bucket keeps the size it was made with; make another");
     default:
         return no_kind(kind, err);
     }
@@ -70,6 +75,8 @@ int alloc_delete(struct gateway *g, const char *project, enum kairos_kind kind, 
         return kairos_volume_delete(g->k, project, name, flags, err);
     case KAIROS_SHARE:
         return kairos_share_delete(g->k, project, name, flags, err);
+    case KAIROS_BUCKET:
+        return kairos_bucket_delete(g->k, project, name, flags, err);
     default:
         return no_kind(kind, err);
     }
@@ -94,6 +101,7 @@ static void add_backend_view(struct gateway *g, const char *project, enum kairos
 {
     struct kairos_volume_info vi;
     struct kairos_share_info si;
+    struct kairos_bucket_info bi;
 
     if (kind == KAIROS_VOLUME && kairos_volume_info(g->k, project, name, &vi, NULL) == 0) {
         json_object_set_new(j, "used", json_integer((json_int_t)vi.used));
@@ -108,6 +116,12 @@ static void add_backend_view(struct gateway *g, const char *project, enum kairos
         json_object_set_new(j, "path", json_string(si.path));
         if (si.max_files)
             json_object_set_new(j, "max_files", json_integer((json_int_t)si.max_files));
+    } else if (kind == KAIROS_BUCKET && kairos_bucket_info(g->k, project, name, &bi, NULL) == 0) {
+        json_object_set_new(j, "used", json_integer((json_int_t)bi.used));
+        json_object_set_new(j, "objects", json_integer((json_int_t)bi.objects));
+        json_object_set_new(j, "tenant", json_string(bi.tenant));
+        if (bi.max_objects)
+            json_object_set_new(j, "max_objects", json_integer((json_int_t)bi.max_objects));
     }
 }
 

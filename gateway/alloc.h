@@ -15,7 +15,8 @@ struct alloc_spec {
     enum kairos_kind kind;
     const char *project, *name;
     uint64_t bytes;
-    uint64_t max_files; /* shares; 0: none */
+    uint64_t max_files;   /* shares; 0: none */
+    uint64_t max_objects; /* buckets; 0: none */
     /* Volumes: a clone of src_project/src_volume@src_snap when src_snap is set. */
     const char *src_project, *src_volume, *src_snap;
 };

@@ -151,7 +151,7 @@ unsigned api_fail(struct call *c, struct http_response *res, enum kairos_kind ki
         return http_error(res, 422, rc == -EDQUOT ? "QuotaExceeded" : "CapacityExceeded", "%s",
                           msg);
     }
-    if (rc == -ENOSYS)
+    if (rc == -ENOSYS || rc == -EOPNOTSUPP)
         return http_error(res, 501, "NotImplemented", "%s", msg);
     return http_error(res, status,
                       status == 404   ? "NotFound"

@@ -69,6 +69,7 @@ unsigned http_status_of(int rc)
     case -ECONNREFUSED:
     case -EHOSTUNREACH:
     case -ENOTCONN:
+    case -ECONNRESET:
     case -EAGAIN:
         return 503;
     default:

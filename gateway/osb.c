@@ -312,7 +312,7 @@ static bool read_parameters(const json_t *params, struct alloc_spec *spec,
 {
     static const char *const vol_keys[] = {"size", "source", NULL};
     static const char *const share_keys[] = {"size", "max_files", NULL};
-    static const char *const bucket_keys[] = {"size", NULL};
+    static const char *const bucket_keys[] = {"size", "max_objects", NULL};
     static const char *const src_keys[] = {"volume", "snapshot", NULL};
     const char *const *keys = spec->kind == KAIROS_VOLUME  ? vol_keys
                               : spec->kind == KAIROS_SHARE ? share_keys
@@ -328,7 +328,8 @@ static bool read_parameters(const json_t *params, struct alloc_spec *spec,
     }
     if (!params_known(params, keys, "parameters", res) ||
         !params_size(params, "size", &spec->bytes, res) ||
-        !params_count(params, "max_files", &spec->max_files, res))
+        !params_count(params, "max_files", &spec->max_files, res) ||
+        !params_count(params, "max_objects", &spec->max_objects, res))
         return false;
     src = json_object_get(params, "source");
     if (!src)
@@ -606,8 +607,22 @@ static int deprovision_work(struct gateway *g, void *arg, struct kairos_error *e
 {
     struct deprovision_job *j = arg;
     struct call c = {.g = g};
+    struct kairos_binding_page *page = NULL;
     struct instance in;
-    int rc = alloc_delete(g, j->project, j->kind, j->name, false, err);
+    int rc = 0;
+
+    /*
+     * A deprovision destroys the data, so a bucket's objects go with it; but
+     * not from under a binding, which the platform removes first.
+     */
+    if (j->kind == KAIROS_BUCKET) {
+        rc = kairos_binding_list(g->k, j->project, j->kind, j->name, NULL, 1, &page, err);
+        if (rc == 0 && page->count)
+            rc = kairos_error_set(err, -EBUSY, "bucket %s is still bound; unbind first", j->name);
+        kairos_binding_page_free(page);
+    }
+    if (rc == 0)
+        rc = alloc_delete(g, j->project, j->kind, j->name, j->kind == KAIROS_BUCKET, err);
 
     if (rc == -ENOENT)
         rc = 0;
@@ -654,7 +669,8 @@ static unsigned deprovision(void *ctx, struct http_request *req, struct http_res
     if (alloc_delete_is_slow(in.kind) && !async_ok) {
         json_decref(in.rec);
         return http_error(res, 422, "AsyncRequired",
-                          "deleting a share takes time: accepts_incomplete=true is required");
+                          "deleting a %s takes time: accepts_incomplete=true is required",
+                          kairos_kind_name(in.kind));
     }
     if (strcmp(in.state, "deprovisioning") == 0 && in.operation && async_ok) {
         http_json(res, 202, json_pack("{s:s}", "operation", in.operation));

@@ -547,7 +547,7 @@ static unsigned submit(struct call *c, const char *what, ops_fn fn, void *job,
 
 static unsigned alloc_create_handler(void *ctx, struct http_request *req, struct http_response *res)
 {
-    static const char *const keys[] = {"name", "size", "max_files", "source", NULL};
+    static const char *const keys[] = {"name", "size", "max_files", "max_objects", "source", NULL};
     struct call *c = ctx;
     struct kairos_error err = {0};
     struct create_job *j = NULL;
@@ -567,7 +567,8 @@ static unsigned alloc_create_handler(void *ctx, struct http_request *req, struct
     name = params_string(body, "name", &ok, res);
     if (!ok || !name_param(name ? name : "", "allocation", res) ||
         !params_size(body, "size", &j->spec.bytes, res) ||
-        !params_count(body, "max_files", &j->spec.max_files, res))
+        !params_count(body, "max_files", &j->spec.max_files, res) ||
+        !params_count(body, "max_objects", &j->spec.max_objects, res))
         goto out;
     snprintf(j->project, sizeof(j->project), "%s", project);
     snprintf(j->name, sizeof(j->name), "%s", name);
@@ -582,6 +583,10 @@ static unsigned alloc_create_handler(void *ctx, struct http_request *req, struct
     }
     if (j->spec.max_files && j->spec.kind != KAIROS_SHARE) {
         http_error(res, 400, "BadRequest", "max_files is for shares");
+        goto out;
+    }
+    if (j->spec.max_objects && j->spec.kind != KAIROS_BUCKET) {
+        http_error(res, 400, "BadRequest", "max_objects is for buckets");
         goto out;
     }
     if (alloc_create_is_slow(&j->spec)) {

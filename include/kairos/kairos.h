@@ -20,6 +20,7 @@
 #define KAIROS_KAIROS_H
 
 #include <kairos/binding.h>
+#include <kairos/bucket.h>
 #include <kairos/capacity.h>
 #include <kairos/config.h>
 #include <kairos/error.h>

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <cephfs/libcephfs.h>
 #include <rados/librados.h>
 #include <rbd/librbd.h>
@@ -206,7 +207,7 @@ static void kubernetes_volume_flow(void **state)
         404);
 
     /* Bind, and the credentials open the image for real. */
-    snprintf(path, sizeof(path), "/v2/service_instances/%s/service_bindings/pod-1", iid);
+    snprintf(path, sizeof(path), "/v2/service_instances/%s/service_bindings/%s-pod", iid, iid);
     const char *bbody = "{\"service_id\":\"kairos-volume\",\"plan_id\":\"kairos-volume-small\"}";
     assert_int_equal(kd_call(&KD, "PUT", path, KD_OSB, NULL, bbody, &j), 201);
     creds = json_incref(json_object_get(j, "credentials"));
@@ -236,9 +237,9 @@ static void kubernetes_volume_flow(void **state)
 
     /* Unbind: 200, then 410; the key no longer authenticates. */
     snprintf(path, sizeof(path),
-             "/v2/service_instances/%s/service_bindings/pod-1?service_id=kairos-volume&plan_id="
+             "/v2/service_instances/%s/service_bindings/%s-pod?service_id=kairos-volume&plan_id="
              "kairos-volume-small",
-             iid);
+             iid, iid);
     assert_int_equal(kd_call(&KD, "DELETE", path, KD_OSB, NULL, NULL, NULL), 200);
     assert_int_equal(kd_call(&KD, "DELETE", path, KD_OSB, NULL, NULL, NULL), 410);
     use_volume_credentials(creds, false);
@@ -276,7 +277,7 @@ static void share_async_and_mounts(void **state)
     ids(iid, ns);
     body = provision_body("kairos-share", "kairos-share-small", ns, "{\"size\":\"32M\"}");
     assert_int_equal(put_instance(iid, body, false, NULL), 201);
-    snprintf(path, sizeof(path), "/v2/service_instances/%s/service_bindings/job-9", iid);
+    snprintf(path, sizeof(path), "/v2/service_instances/%s/service_bindings/%s-job", iid, iid);
     assert_int_equal(kd_call(&KD, "PUT", path, KD_OSB, NULL,
                              "{\"service_id\":\"kairos-share\",\"plan_id\":\"kairos-share-small\"}",
                              &j),
@@ -310,9 +311,9 @@ static void share_async_and_mounts(void **state)
     snprintf(path, sizeof(path), "/v2/service_instances/%s", iid);
     assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, NULL), 200);
     snprintf(path, sizeof(path),
-             "/v2/service_instances/%s/service_bindings/job-9?service_id=kairos-share&plan_id="
+             "/v2/service_instances/%s/service_bindings/%s-job?service_id=kairos-share&plan_id="
              "kairos-share-small",
-             iid);
+             iid, iid);
     assert_int_equal(kd_call(&KD, "DELETE", path, KD_OSB, NULL, NULL, NULL), 200);
 
     /* Deleting a share is slow: it needs accepts_incomplete (422), then runs as an operation. */
@@ -369,6 +370,96 @@ static void clone_is_async(void **state)
     free(clone);
 }
 
+static size_t sink(char *data, size_t size, size_t n, void *arg)
+{
+    strncat(arg, data, size * n < 255 ? size * n : 255);
+    return size * n;
+}
+
+/* An S3 request signed with a binding's key (libcurl's SigV4); the HTTP status. */
+static long s3(const json_t *creds, const char *method, const char *key, const char *body,
+               char *got)
+{
+    char url[512], sigv4[128], userpwd[256];
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    long status = 0;
+
+    snprintf(url, sizeof(url), "%s/%s/%s", json_string_value(json_object_get(creds, "endpoint")),
+             json_string_value(json_object_get(creds, "bucket")), key);
+    snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3",
+             json_string_value(json_object_get(creds, "region")));
+    snprintf(userpwd, sizeof(userpwd), "%s:%s",
+             json_string_value(json_object_get(creds, "access_key")),
+             json_string_value(json_object_get(creds, "secret_key")));
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
+    curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    /* radosgw wants the payload hash header; curl signs the value given. */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    got[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, got);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    return status;
+}
+
+/* A bucket for a pod: the bound key writes and reads, and stops at unbind. */
+static void bucket_flow(void **state)
+{
+    char iid[64], ns[64], path[512], op[64], st[32], got[512];
+    char *body;
+    json_t *j = NULL, *creds;
+
+    (void)state;
+    ids(iid, ns);
+    body = provision_body("kairos-bucket", "kairos-bucket-small", ns, "{\"size\":\"8M\"}");
+    long made = put_instance(iid, body, false, &j);
+    if (made != 201)
+        fail_msg("provision %ld: %s", made, json_dumps(j, 0));
+    json_decref(j);
+    snprintf(path, sizeof(path), "/v2/service_instances/%s/service_bindings/%s-app", iid, iid);
+    made = kd_call(&KD, "PUT", path, KD_OSB, NULL,
+                   "{\"service_id\":\"kairos-bucket\",\"plan_id\":\"kairos-bucket-small\"}", &j);
+    if (made != 201)
+        fail_msg("bind %ld: %s", made, json_dumps(j, 0));
+    creds = json_incref(json_object_get(j, "credentials"));
+    json_decref(j);
+    long put = s3(creds, "PUT", "hello.txt", "kairos over s3", got);
+    if (put != 200)
+        fail_msg("PUT %ld: %s", put, got);
+    assert_int_equal(s3(creds, "GET", "hello.txt", NULL, got), 200);
+    assert_string_equal(got, "kairos over s3");
+    /* Deprovision while bound: the operation fails and the bucket stays. */
+    assert_int_equal(delete_instance(iid, "kairos-bucket", "kairos-bucket-small", true, &j), 202);
+    snprintf(op, sizeof(op), "%s", json_string_value(json_object_get(j, "operation")));
+    json_decref(j);
+    assert_int_equal(wait_last_operation(iid, op, st), 200);
+    assert_string_equal(st, "failed");
+    snprintf(path, sizeof(path),
+             "/v2/service_instances/%s/service_bindings/%s-app?service_id=kairos-bucket&plan_id="
+             "kairos-bucket-small",
+             iid, iid);
+    assert_int_equal(kd_call(&KD, "DELETE", path, KD_OSB, NULL, NULL, NULL), 200);
+    assert_int_equal(s3(creds, "GET", "hello.txt", NULL, got), 403);
+    json_decref(creds);
+    /* Unbound and not empty: deprovision destroys the objects with the bucket. */
+    assert_int_equal(delete_instance(iid, "kairos-bucket", "kairos-bucket-small", true, &j), 202);
+    snprintf(op, sizeof(op), "%s", json_string_value(json_object_get(j, "operation")));
+    json_decref(j);
+    long s = wait_last_operation(iid, op, st);
+    assert_true(s == 410 || (s == 200 && strcmp(st, "succeeded") == 0));
+    assert_int_equal(delete_instance(iid, "kairos-bucket", "kairos-bucket-small", true, NULL), 410);
+    free(body);
+}
+
 /* Every bad request: a 4xx with {"error","description"}, and no instance appears. */
 static void bad_input_changes_nothing(void **state)
 {
@@ -420,9 +511,13 @@ static void bad_input_changes_nothing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(version_and_auth),       cmocka_unit_test(catalog),
-        cmocka_unit_test(kubernetes_volume_flow), cmocka_unit_test(share_async_and_mounts),
-        cmocka_unit_test(clone_is_async),         cmocka_unit_test(bad_input_changes_nothing),
+        cmocka_unit_test(version_and_auth),
+        cmocka_unit_test(catalog),
+        cmocka_unit_test(kubernetes_volume_flow),
+        cmocka_unit_test(share_async_and_mounts),
+        cmocka_unit_test(clone_is_async),
+        cmocka_unit_test(bucket_flow),
+        cmocka_unit_test(bad_input_changes_nothing),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

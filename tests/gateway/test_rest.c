@@ -207,6 +207,30 @@ static void shares_and_bindings(void **state)
     assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/shares/home", P), 404);
 }
 
+static void buckets(void **state)
+{
+    json_t *j = NULL;
+
+    (void)state;
+    assert_int_equal(callf("POST", "{\"name\":\"data\",\"size\":\"4M\",\"max_objects\":10}", &j,
+                           "/v1/projects/%s/buckets", P),
+                     201);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_objects")), 10);
+    assert_non_null(json_string_value(json_object_get(j, "tenant")));
+    json_decref(j);
+    assert_int_equal(callf("PATCH", "{\"size\":\"8M\"}", &j, "/v1/projects/%s/buckets/data", P),
+                     501);
+    json_decref(j);
+    assert_int_equal(callf("POST", "{\"name\":\"x\",\"size\":\"4M\",\"max_objects\":1}", NULL,
+                           "/v1/projects/%s/volumes", P),
+                     400);
+    assert_int_equal(callf("DELETE", NULL, &j, "/v1/projects/%s/buckets/data", P), 202);
+    assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
+                        "succeeded");
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/buckets/data", P), 404);
+}
+
 static void tokens_reach_one_project(void **state)
 {
     char path[256], other[256];
@@ -372,6 +396,7 @@ int main(void)
         cmocka_unit_test(projects_quota_usage_capacity),
         cmocka_unit_test(volumes_snapshots_clones),
         cmocka_unit_test(shares_and_bindings),
+        cmocka_unit_test(buckets),
         cmocka_unit_test(tokens_reach_one_project),
         cmocka_unit_test(bad_input_changes_nothing),
         cmocka_unit_test(operations_health_metrics_openapi),
