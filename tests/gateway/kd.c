@@ -48,16 +48,44 @@ static void write_conf(struct kd *kd, const char *base)
             "\n[server]\nlisten = 127.0.0.1:0\ntokens = %s\nbroker_user = %s\n"
             "broker_password = %s\nmax_body = 64K\ntimeout = 10s\n",
             tokens, KD_BROKER_USER, KD_BROKER_SECRET);
+    if (kd->tls)
+        fprintf(out, "tls_cert = %s\ntls_key = %s/key.pem\n", kd->cert, kd->dir);
     fclose(in);
     fclose(out);
 }
 
+static void make_cert(struct kd *kd)
+{
+    char cmd[512];
+
+    snprintf(kd->cert, sizeof(kd->cert), "%s/cert.pem", kd->dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s 2>/dev/null",
+             kd->dir, kd->cert);
+    if (system(cmd) != 0)
+        die("openssl could not make a test certificate (scripts/install-deps installs it)");
+}
+
+static void start(struct kd *kd, const char *binary, bool tls);
+
 void kd_start(struct kd *kd, const char *binary)
+{
+    start(kd, binary, false);
+}
+
+void kd_start_tls(struct kd *kd, const char *binary)
+{
+    start(kd, binary, true);
+}
+
+static void start(struct kd *kd, const char *binary, bool tls)
 {
     const char *base = getenv("KAIROS_CONF");
     char portfile[160];
 
     memset(kd, 0, sizeof(*kd));
+    kd->tls = tls;
     if (!base)
         die("no local cluster: KAIROS_CONF is not set (run through ctest -L integration)");
     snprintf(kd->dir, sizeof(kd->dir), "/tmp/kairosd-test.XXXXXX");
@@ -66,6 +94,8 @@ void kd_start(struct kd *kd, const char *binary)
     snprintf(kd->conf, sizeof(kd->conf), "%s/kairos.conf", kd->dir);
     snprintf(kd->log, sizeof(kd->log), "%s/kairosd.log", kd->dir);
     snprintf(portfile, sizeof(portfile), "%s/port", kd->dir);
+    if (tls)
+        make_cert(kd);
     write_conf(kd, base);
     kd->pid = fork();
     if (kd->pid == 0) {
@@ -100,7 +130,7 @@ void kd_start(struct kd *kd, const char *binary)
 /* Remove the test's directory; its log is printed first when something went wrong. */
 static void cleanup(struct kd *kd, bool show_log)
 {
-    const char *files[] = {"kairos.conf", "tokens", "port", "kairosd.log"};
+    const char *files[] = {"kairos.conf", "tokens", "port", "kairosd.log", "cert.pem", "key.pem"};
     char path[192], line[512];
     FILE *log = show_log ? fopen(kd->log, "r") : NULL;
 
@@ -154,7 +184,9 @@ static long perform(struct kd *kd, const char *method, const char *path, const c
     FILE *f = open_memstream(&text, &len);
     long status = 0;
 
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", kd->port, path);
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%u%s", kd->tls ? "https" : "http", kd->port, path);
+    if (kd->tls)
+        curl_easy_setopt(c, CURLOPT_CAINFO, kd->cert);
     for (; hdrs && *hdrs; hdrs++)
         h = curl_slist_append(h, *hdrs);
     h = curl_slist_append(h, "Content-Type: application/json");

@@ -18,6 +18,8 @@
 struct kd {
     pid_t pid;
     unsigned port;
+    bool tls;       /* serve HTTPS with a self-signed certificate made for the test */
+    char cert[160]; /* its certificate, the CA for clients */
     char dir[64];
     char conf[128];
     char log[128];
@@ -25,6 +27,8 @@ struct kd {
 
 /* Start kairosd (@binary) on $KAIROS_CONF's cluster; fail the test if it does not come up. */
 void kd_start(struct kd *kd, const char *binary);
+/* kd_start() over TLS, with a self-signed certificate for 127.0.0.1. */
+void kd_start_tls(struct kd *kd, const char *binary);
 /* SIGTERM; Return: the exit status (0 for a clean, graceful stop). */
 int kd_stop(struct kd *kd);
 
