@@ -477,7 +477,7 @@ static int run_reserve(struct step *st, kairos_store_step fn, struct kairos_rese
         kairos_error_set(st->err, rc, "project %s: ledger update failed: %s", st->project,
                          strerror(-rc));
     if (rc < 0) {
-        free(st->out);
+        kairos_reservation_free(st->out);
         return rc;
     }
     *out = st->out;

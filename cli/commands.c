@@ -105,7 +105,8 @@ static int parse(int argc, char **argv, const struct option *extra, size_t nextr
     struct option opts[8] = {{"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'J'}};
     int opt;
 
-    memcpy(&opts[2], extra, nextra * sizeof(*extra));
+    if (nextra)
+        memcpy(&opts[2], extra, nextra * sizeof(*extra));
     /* 0, not 1: glibc then forgets the previous scan (the global options). */
     optind = 0;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -265,15 +266,14 @@ static int project_list(struct ctl *c, int argc, char **argv)
 {
     static const char *const header[] = {"NAME", "STATE", "OWNER"};
     struct table *t;
-    json_t *all = json_array();
+    json_t *all;
     char path[256] = "/v1/projects?limit=1000";
     int rc;
 
     PARSE(NULL, 0, NULL, NULL);
-    if ((rc = positional(argc, argv, 0, self)) != CTL_OK) {
-        json_decref(all);
+    if ((rc = positional(argc, argv, 0, self)) != CTL_OK)
         return rc;
-    }
+    all = json_array();
     rc = fetch_all(c, path, all);
     if (rc == CTL_OK && c->json) {
         print_json(all);
@@ -542,17 +542,16 @@ static int capacity(struct ctl *c, int argc, char **argv)
 static int allocations(struct ctl *c, int argc, char **argv)
 {
     static const char *const header[] = {"NAME", "SIZE", "STATE"};
-    json_t *all = json_array();
+    json_t *all;
     char path[512];
     const char *kind = argv[0];
     int rc;
 
     PARSE(NULL, 0, NULL, NULL);
     if ((rc = positional(argc, argv, 1, self)) != CTL_OK ||
-        (rc = check_name(argv[optind], "project")) != CTL_OK) {
-        json_decref(all);
+        (rc = check_name(argv[optind], "project")) != CTL_OK)
         return rc;
-    }
+    all = json_array();
     snprintf(path, sizeof(path), "/v1/projects/%s/%s?limit=1000", argv[optind], kind);
     rc = fetch_all(c, path, all);
     if (rc == CTL_OK && c->json) {

@@ -852,7 +852,7 @@ static unsigned bind(void *ctx, struct http_request *req, struct http_response *
         goto out;
     }
     cj = json_loads(creds, 0, NULL);
-    out = json_pack("{s:O}", "credentials", cj ? cj : json_object());
+    out = json_pack("{s:o}", "credentials", cj ? json_incref(cj) : json_object());
     if (in.kind == KAIROS_SHARE && cj) {
         json_t *mc = json_deep_copy(cj);
         json_object_set_new(out, "volume_mounts",

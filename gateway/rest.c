@@ -416,17 +416,16 @@ static unsigned capacity_show(void *ctx, struct http_request *req, struct http_r
     struct call *c = ctx;
     struct kairos_error err = {0};
     struct kairos_capacity_report r;
-    json_t *kinds = json_object();
+    json_t *kinds;
     int rc;
 
     (void)req;
     if (!admin_only(c, res))
         return res->status;
     rc = kairos_capacity_get(c->g->k, &r, &err);
-    if (rc < 0) {
-        json_decref(kinds);
+    if (rc < 0)
         return api_fail(c, res, KAIROS_VOLUME, rc, &err);
-    }
+    kinds = json_object();
     for (int k = 0; k < KAIROS_KIND_COUNT; k++)
         json_object_set_new(kinds, kairos_kind_name(k),
                             json_pack("{s:o,s:I,s:I}", "quota_bytes", limit_json(r.quota_bytes[k]),

@@ -21,7 +21,10 @@ static struct kd KD;
 static char P[64];
 static char out[65536];
 
-/* Run kairosctl with @args (shell words); its stdout into out[]. Return: exit status. */
+/*
+ * Run kairosctl with @args (shell words); its stdout into out[], its stderr
+ * to the test's (fd 3, a copy made in setup). Return: the exit status.
+ */
 static int ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int ctl(const char *fmt, ...)
 {
@@ -35,8 +38,8 @@ static int ctl(const char *fmt, ...)
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
     snprintf(cmd, sizeof(cmd),
-             "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s KAIROS_CONF= %s %s 2>/dev/null",
-             KD.port, KD_ADMIN_TOKEN, KAIROSCTL_BINARY, args);
+             "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s KAIROS_CONF= %s %s 2>&3", KD.port,
+             KD_ADMIN_TOKEN, KAIROSCTL_BINARY, args);
     f = popen(cmd, "r");
     assert_non_null(f);
     n = fread(out, 1, sizeof(out) - 1, f);
@@ -50,6 +53,8 @@ static int setup(void **state)
     (void)state;
     kd_start(&KD, KAIROSD_BINARY);
     snprintf(P, sizeof(P), "ctl-%x", (unsigned)getpid());
+    /* kairosctl's messages (and any sanitizer report) reach the test's log. */
+    dup2(STDERR_FILENO, 3);
     return 0;
 }
 

@@ -274,7 +274,9 @@ static void tokens_reach_one_project(void **state)
     assert_int_equal(kd_call(&KD, "GET", path, KD_TOKEN, token, NULL, NULL), 200);
     assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/tokens", P), 200);
     assert_int_equal(json_array_size(json_object_get(j, "items")), 2);
-    assert_null(strstr(json_dumps(j, 0), token));
+    char *listed = json_dumps(j, 0);
+    assert_null(strstr(listed, token));
+    free(listed);
     json_decref(j);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/tokens/%s", P, id), 200);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/tokens/%s", P, id), 404);
