@@ -126,7 +126,7 @@ static void add_backend_view(struct gateway *g, const char *project, enum kairos
 }
 
 int alloc_info(struct gateway *g, const char *project, enum kairos_kind kind, const char *name,
-               json_t **out, struct kairos_error *err)
+               bool measured, json_t **out, struct kairos_error *err)
 {
     struct kairos_alloc a;
     json_t *j;
@@ -141,8 +141,13 @@ int alloc_info(struct gateway *g, const char *project, enum kairos_kind kind, co
                   a.pending ? "pending" : "ready");
     if (a.pending)
         json_object_set_new(j, "operation", json_string(op_name(a.op)));
+    /* What the create was asked for beyond its size (max_files, max_objects, parent). */
+    json_t *attrs = a.attrs ? json_loads(a.attrs, 0, NULL) : NULL;
+    if (json_is_object(attrs))
+        json_object_update_missing(j, attrs);
+    json_decref(attrs);
     kairos_alloc_clear(&a);
-    if (!a.pending)
+    if (!a.pending && measured)
         add_backend_view(g, project, kind, name, j);
     *out = j;
     return 0;

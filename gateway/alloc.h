@@ -26,9 +26,13 @@ int alloc_resize(struct gateway *g, const char *project, enum kairos_kind kind, 
                  uint64_t bytes, bool shrink, struct kairos_error *err);
 int alloc_delete(struct gateway *g, const char *project, enum kairos_kind kind, const char *name,
                  bool force, struct kairos_error *err);
-/* A JSON description of one allocation: ledger record plus the backend's view. */
+/*
+ * A JSON description of one allocation: the ledger's record, and with
+ * @measured the backend's view too (use, snapshots; it opens the image,
+ * which costs as much as making it).
+ */
 int alloc_info(struct gateway *g, const char *project, enum kairos_kind kind, const char *name,
-               json_t **out, struct kairos_error *err);
+               bool measured, json_t **out, struct kairos_error *err);
 /* Is this a kind the API allocates (volume, share, bucket)? */
 bool alloc_kind_ok(enum kairos_kind kind);
 

@@ -595,7 +595,7 @@ static unsigned alloc_create_handler(void *ctx, struct http_request *req, struct
     }
     rc = create_work(c->g, j, &err);
     if (rc == 0)
-        rc = alloc_info(c->g, project, j->spec.kind, j->name, &info, &err);
+        rc = alloc_info(c->g, project, j->spec.kind, j->name, false, &info, &err);
     if (rc < 0)
         api_fail(c, res, j->spec.kind, rc, &err);
     else
@@ -618,7 +618,7 @@ static unsigned alloc_show(void *ctx, struct http_request *req, struct http_resp
     if (!(project = project_param(c, req, res)) || !kind_param(req->params[1], &kind, res) ||
         !name_param(req->params[2], kairos_kind_name(kind), res))
         return res->status;
-    rc = alloc_info(c->g, project, kind, req->params[2], &info, &err);
+    rc = alloc_info(c->g, project, kind, req->params[2], true, &info, &err);
     if (rc < 0)
         return api_fail(c, res, kind, rc, &err);
     return http_json(res, 200, info);
@@ -650,7 +650,7 @@ static unsigned alloc_patch(void *ctx, struct http_request *req, struct http_res
     }
     rc = alloc_resize(c->g, project, kind, req->params[2], bytes, shrink, &err);
     if (rc == 0)
-        rc = alloc_info(c->g, project, kind, req->params[2], &info, &err);
+        rc = alloc_info(c->g, project, kind, req->params[2], false, &info, &err);
     if (rc < 0)
         api_fail(c, res, kind, rc, &err);
     else

@@ -216,7 +216,10 @@ static void buckets(void **state)
                            "/v1/projects/%s/buckets", P),
                      201);
     assert_int_equal(json_integer_value(json_object_get(j, "max_objects")), 10);
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/buckets/data", P), 200);
     assert_non_null(json_string_value(json_object_get(j, "tenant")));
+    assert_int_equal(json_integer_value(json_object_get(j, "objects")), 0);
     json_decref(j);
     assert_int_equal(callf("PATCH", "{\"size\":\"8M\"}", &j, "/v1/projects/%s/buckets/data", P),
                      501);
