@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <kairos/kairos.h>
@@ -273,21 +274,6 @@ static int read_single(struct reader *r, json_t *root, struct kfs_source *src)
     return rc;
 }
 
-static int check_unique(struct reader *r, const struct kfs_source *src)
-{
-    for (size_t i = 0; i < src->nshares; i++)
-        for (size_t j = i + 1; j < src->nshares; j++)
-            if (strcmp(src->shares[i].name, src->shares[j].name) == 0)
-                return kairos_error_set(r->err, -EINVAL, "%s: share '%s' given twice", r->path,
-                                        src->shares[i].name);
-    for (size_t i = 0; i < src->nvolumes; i++)
-        for (size_t j = i + 1; j < src->nvolumes; j++)
-            if (strcmp(src->volumes[i].name, src->volumes[j].name) == 0)
-                return kairos_error_set(r->err, -EINVAL, "%s: volume '%s' given twice", r->path,
-                                        src->volumes[i].name);
-    return 0;
-}
-
 int kfs_source_from_file(const char *path, struct kfs_source **out, struct kairos_error *err)
 {
     struct reader r = {.path = path, .where = "", .err = err};
@@ -298,13 +284,12 @@ int kfs_source_from_file(const char *path, struct kfs_source **out, struct kairo
     int rc;
 
     *out = NULL;
-    root = json_load_file(path, 0, &jerr);
-    if (!root) {
-        rc = json_error_code(&jerr) == json_error_cannot_open_file ? -errno : -EINVAL;
-        if (rc == 0)
-            rc = -ENOENT;
-        return kairos_error_set(err, rc, "%s:%d: %s", path, jerr.line, jerr.text);
-    }
+    if (access(path, R_OK) < 0)
+        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    /* A name given twice would hide one of two bindings: refuse it. */
+    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return kairos_error_set(err, -EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
     if (!json_is_object(root)) {
         rc = kairos_error_set(err, -EINVAL, "%s: not a JSON object", path);
         goto out;
@@ -329,8 +314,6 @@ int kfs_source_from_file(const char *path, struct kfs_source **out, struct kairo
             rc = read_map(&r, json_object_get(root, "volumes"), "volumes", sizeof(*src->volumes),
                           (void **)&src->volumes, &src->nvolumes, volume_cb);
     }
-    if (rc == 0)
-        rc = check_unique(&r, src);
     if (rc == 0 && !src->project && !(src->project = strdup("")))
         rc = kairos_error_set(err, -ENOMEM, "out of memory");
     if (rc == 0 && src->nshares + src->nvolumes == 0)
