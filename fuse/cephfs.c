@@ -485,6 +485,8 @@ static int open_flags(struct kfs *fs, struct fuse_file_info *fi)
     }
     /* Safe because libcephfs tells the kernel to drop pages when another client writes. */
     fi->keep_cache = fs->opt.keep_cache;
+    /* A close needs nothing from libcephfs (its caps order other clients): no FLUSH request. */
+    fi->noflush = 1;
     return flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
 }
 

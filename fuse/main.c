@@ -30,6 +30,12 @@
 
 #define DEFAULT_CONF       "/etc/kairos/kairos.conf"
 #define DEFAULT_TIMEOUT_MS 30000
+/*
+ * The kernel reads ahead 128 KiB on a FUSE mount and lets the file system
+ * only lower that; a larger window keeps several 1 MiB reads in flight for
+ * a sequential reader. Set through sysfs once mounted (as root).
+ */
+#define DEFAULT_READAHEAD_KB 4096
 
 struct cli {
     char *creds;
@@ -39,6 +45,7 @@ struct cli {
     double attr_timeout;
     double entry_timeout;
     double negative_timeout;
+    int readahead_kb; /* < 0: the default */
     int writeback;
     int no_keep_cache;
 };
@@ -62,6 +69,7 @@ static const struct fuse_opt cli_opts[] = {
     CLI_OPT("attr_timeout=%lf", attr_timeout, 0),
     CLI_OPT("entry_timeout=%lf", entry_timeout, 0),
     CLI_OPT("negative_timeout=%lf", negative_timeout, 0),
+    CLI_OPT("readahead_kb=%d", readahead_kb, 0),
     CLI_OPT("writeback", writeback, 1),
     CLI_OPT("no_keep_cache", no_keep_cache, 1),
     FUSE_OPT_END,
@@ -88,6 +96,8 @@ static void usage(const char *prog)
            "    -o attr_timeout=SECONDS        kernel attribute cache (default 1)\n"
            "    -o entry_timeout=SECONDS       kernel name cache (default 1)\n"
            "    -o negative_timeout=SECONDS    kernel cache of missing names (default 0)\n"
+           "    -o readahead_kb=KB             kernel read-ahead for sequential reads\n"
+           "                                   (default 4096; 0 keeps the kernel's)\n"
            "    -o writeback                   kernel writeback cache (faster small\n"
            "                                   writes; errors show at fsync/close)\n"
            "    -o no_keep_cache               drop cached file data at every open\n"
@@ -176,6 +186,36 @@ static int add_mount_options(struct fuse_args *args, const struct kfs_source *sr
     return 0;
 }
 
+/*
+ * Set the read-ahead of the mount at @dir: its backing device is in
+ * /proc/self/mountinfo (reading it asks the mount nothing, which could not
+ * answer yet). A failure costs speed only.
+ */
+static void set_readahead(const char *dir, int kb)
+{
+    char line[4096], dev[64], mnt[4096], path[128];
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    bool found = false;
+
+    if (!f)
+        return;
+    /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": the last match is the newest mount. */
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%*s %*s %63s %*s %4095s", dev, mnt) == 2 && strcmp(mnt, dir) == 0) {
+            snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+            found = true;
+        }
+    }
+    fclose(f);
+    if (!found || !(f = fopen(path, "w"))) {
+        kfs_log(LOG_INFO, "read-ahead left as it was (%s)", found ? strerror(errno) : "no device");
+        return;
+    }
+    fprintf(f, "%d\n", kb);
+    if (fclose(f) != 0)
+        kfs_log(LOG_INFO, "read-ahead left as it was: %s", strerror(errno));
+}
+
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 {
     struct fuse_loop_config *loop;
@@ -207,7 +247,7 @@ static uint64_t timeout_ms(const struct cli *cli, const struct kfs_source *src)
 int main(int argc, char *argv[])
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-    struct cli cli = {.timeout = -1, .attr_timeout = 1.0, .entry_timeout = 1.0};
+    struct cli cli = {.timeout = -1, .attr_timeout = 1.0, .entry_timeout = 1.0, .readahead_kb = -1};
     struct fuse_cmdline_opts opts = {0};
     struct kairos_error err = {0};
     struct kfs_source *src = NULL;
@@ -278,6 +318,9 @@ int main(int argc, char *argv[])
         goto out;
     mounted = true;
     kfs_fs_attach(&fs, se);
+    if (cli.readahead_kb != 0)
+        set_readahead(opts.mountpoint,
+                      cli.readahead_kb < 0 ? DEFAULT_READAHEAD_KB : cli.readahead_kb);
     if (kfs_guard_start(&fs.guard, fs.opt.timeout_ms, se) < 0) {
         kfs_log(LOG_ERR, "cannot start the request watchdog");
         goto out;

@@ -4,19 +4,28 @@
 #   scripts/bench.sh ledger [seconds]     reservations/s (bench/bench_ledger.c)
 #   scripts/bench.sh provision [seconds]  volume and share provisions/s beside
 #                                         rbd_create and mgr subvolume create
+#   scripts/bench.sh fs                   kairosfs beside ceph-fuse and direct
+#                                         libcephfs, with fio (bench/bench_fs.sh;
+#                                         BENCH_FS_* variables size it)
 #
 # Builds with optimisation, starts a cluster in build-bench/cluster, runs the
 # benchmark, stops the cluster. Results are printed as Markdown tables for
 # docs/PERFORMANCE.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision [seconds]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|fs [seconds]" >&2; exit 2; }
 name=$1
 shift
 scripts/install-deps >/dev/null
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DKAIROS_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target "bench_$name" >/dev/null
+targets=("bench_$name")
+[ "$name" = fs ] && targets+=(kairosfs)
+cmake --build build-bench -j"$(nproc)" --target "${targets[@]}" >/dev/null
 dir=$PWD/build-bench/cluster
 trap 'scripts/minicluster stop "$dir" >/dev/null' EXIT
 scripts/minicluster start "$dir" >&2
-KAIROS_BENCH_DISPOSABLE=1 KAIROS_CONF=$dir/kairos.conf "build-bench/bench/bench_$name" "$@"
+if [ "$name" = fs ]; then
+    KAIROS_CONF=$dir/kairos.conf bench/bench_fs.sh build-bench
+else
+    KAIROS_BENCH_DISPOSABLE=1 KAIROS_CONF=$dir/kairos.conf "build-bench/bench/bench_$name" "$@"
+fi
