@@ -193,7 +193,7 @@ void kfs_cephfs_lookup(struct kfs *fs, fuse_req_t req, struct kfs_node *parent, 
         reply_entry(fs, req, s, rc, in, &stx);
 }
 
-void kfs_cephfs_put(struct kfs_node *n)
+static void put_node(struct kfs_node *n)
 {
     ceph_ll_put(cm_of(n->share), n->in);
 }
@@ -202,7 +202,7 @@ void kfs_cephfs_forget(struct kfs *fs, struct kfs_node *n, uint64_t nlookup)
 {
     /* No guard: putting a reference never waits on the cluster. */
     if (kfs_node_forget(&fs->nodes, n, nlookup)) {
-        kfs_cephfs_put(n);
+        put_node(n);
         kfs_node_free(n);
     }
 }

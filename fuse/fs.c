@@ -660,6 +660,12 @@ const struct fuse_lowlevel_ops kfs_ops = {
 
 /* ---- life cycle ---- */
 
+/* The Ceph clients are closed, and dropped the references of the nodes left. */
+static void already_put(struct kfs_node *n)
+{
+    (void)n;
+}
+
 int kfs_fs_init(struct kfs *fs)
 {
     int rc = kfs_nodes_init(&fs->nodes);
@@ -668,7 +674,7 @@ int kfs_fs_init(struct kfs *fs)
         return rc;
     rc = -pthread_key_create(&fs->buf_key, free);
     if (rc < 0) {
-        kfs_nodes_destroy(&fs->nodes, kfs_cephfs_put);
+        kfs_nodes_destroy(&fs->nodes, already_put);
         return rc;
     }
     fs->root = (struct kfs_node){.kind = KFS_NODE_ROOT, .ino = INO_ROOT};
@@ -692,6 +698,6 @@ void kfs_fs_attach(struct kfs *fs, struct fuse_session *se)
 void kfs_fs_destroy(struct kfs *fs)
 {
     fs->se = NULL;
-    kfs_nodes_destroy(&fs->nodes, kfs_cephfs_put);
+    kfs_nodes_destroy(&fs->nodes, already_put);
     pthread_key_delete(fs->buf_key);
 }

@@ -74,7 +74,11 @@ int kfs_fs_init(struct kfs *fs);
  */
 void kfs_fs_attach(struct kfs *fs, struct fuse_session *se);
 
-/* kfs_fs_destroy() - drop every node still known (after unmount). */
+/*
+ * kfs_fs_destroy() - free the nodes still known, once the Ceph clients are
+ * closed (kfs_disconnect() drops their libcephfs references and ends the
+ * invalidation callbacks that read the table).
+ */
 void kfs_fs_destroy(struct kfs *fs);
 
 /* ---- shared by the operation files ---- */
@@ -104,7 +108,6 @@ void kfs_statfs_fill(struct statvfs *vfs, uint64_t total, uint64_t used, uint64_
 void kfs_cephfs_lookup_share(struct kfs *fs, fuse_req_t req, struct kfs_share *s);
 void kfs_cephfs_lookup(struct kfs *fs, fuse_req_t req, struct kfs_node *parent, const char *name);
 void kfs_cephfs_forget(struct kfs *fs, struct kfs_node *n, uint64_t nlookup);
-void kfs_cephfs_put(struct kfs_node *n);
 void kfs_cephfs_getattr(struct kfs *fs, fuse_req_t req, struct kfs_node *n);
 void kfs_cephfs_setattr(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct stat *attr,
                         int to_set);

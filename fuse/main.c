@@ -334,24 +334,30 @@ int main(int argc, char *argv[])
     }
     /* A positive value is the signal that ended the loop: a clean exit. */
     rc = serve(se, &opts) < 0 ? 1 : 0;
-    fuse_session_unmount(se);
-    mounted = false;
+    /* The watchdog goes first: from here on only this thread unmounts. */
     if (!kfs_guard_stop(&fs.guard)) {
-        kfs_log(LOG_ERR, "the cluster does not answer: leaving without closing its sessions");
+        kfs_log(LOG_ERR, "the cluster does not answer: unmounting and leaving without closing "
+                         "its sessions");
+        fuse_session_unmount(se);
         _exit(1);
     }
-    kfs_log(LOG_INFO, "unmounted %s", opts.mountpoint);
+    kfs_log(LOG_INFO, "unmounting %s", opts.mountpoint);
 out:
     if (mounted)
         fuse_session_unmount(se);
+    /*
+     * Closing the Ceph clients first ends their invalidation callbacks,
+     * which use the node table and the session, and drops every reference
+     * the kernel had not forgotten.
+     */
+    if (connected)
+        kfs_disconnect(&fs.b);
+    if (initialized)
+        kfs_fs_destroy(&fs);
     if (handlers)
         fuse_remove_signal_handlers(se);
     if (se)
         fuse_session_destroy(se);
-    if (initialized)
-        kfs_fs_destroy(&fs);
-    if (connected)
-        kfs_disconnect(&fs.b);
     kfs_source_free(src);
     free(opts.mountpoint);
     fuse_opt_free_args(&args);
