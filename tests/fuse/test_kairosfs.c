@@ -154,17 +154,24 @@ static int wait_exit(pid_t pid, int secs)
     return -1;
 }
 
-/* Unmount whatever happens: SIGTERM, then fusermount3 -u, then SIGKILL. */
-static void unmount_fs(struct mount *m)
+/*
+ * Unmount whatever happens: SIGTERM, then fusermount3 -u, then SIGKILL.
+ * Return: kairosfs's exit status, or -1 when it had to be killed.
+ */
+static int unmount_fs(struct mount *m)
 {
+    int status = -1;
     pid_t pid;
 
     if (m->pid > 0) {
         kill(m->pid, SIGTERM);
-        if (wait_exit(m->pid, MOUNT_WAIT_S) < 0) {
+        status = wait_exit(m->pid, MOUNT_WAIT_S);
+        if (status < 0) {
             kill(m->pid, SIGKILL);
             waitpid(m->pid, NULL, 0);
         }
+        if (status != 0)
+            show_log(m);
         m->pid = 0;
     }
     if (m->dir[0] && mounted(m->dir)) {
@@ -177,6 +184,7 @@ static void unmount_fs(struct mount *m)
     }
     if (m->dir[0])
         rmdir(m->dir);
+    return status;
 }
 
 /* ---- set-up ---- */
@@ -670,7 +678,7 @@ static void mount_from_bindings(void **state)
     assert_int_equal(statvfs(B.dir, &v), 0);
     assert_int_equal((uint64_t)v.f_blocks * v.f_frsize, HOME_BYTES + DATA_BYTES);
     assert_int_equal(unlink(at("shares/data/shared")), 0);
-    unmount_fs(&B);
+    assert_int_equal(unmount_fs(&B), 0);
     assert_false(mounted(B.dir));
 }
 
@@ -741,6 +749,8 @@ static void sigterm_unmounts_cleanly(void **state)
     assert_true(mounted(M.dir));
     assert_int_equal(kill(M.pid, SIGTERM), 0);
     status = wait_exit(M.pid, MOUNT_WAIT_S);
+    if (status != 0)
+        show_log(&M);
     M.pid = 0;
     assert_true(status >= 0);
     assert_true(WIFEXITED(status));
