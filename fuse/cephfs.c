@@ -636,10 +636,13 @@ void kfs_cephfs_fsync(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct
 void kfs_cephfs_release(struct kfs *fs, fuse_req_t req, struct kfs_node *n,
                         struct fuse_file_info *fi)
 {
+    /* Taken before the answer: after it the kernel may forget @n, and free it. */
+    struct ceph_mount_info *cm = cm_of(n->share);
+
     (void)fs;
     /* Nobody waits on a release: answer first, then let libcephfs close. */
     kfs_reply_err(req, 0);
-    ceph_ll_close(cm_of(n->share), fh_of(fi));
+    ceph_ll_close(cm, fh_of(fi));
 }
 
 void kfs_cephfs_fallocate(struct kfs *fs, fuse_req_t req, struct kfs_node *n, int mode,
@@ -780,9 +783,12 @@ void kfs_cephfs_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size
 void kfs_cephfs_releasedir(struct kfs *fs, fuse_req_t req, struct kfs_node *n,
                            struct fuse_file_info *fi)
 {
+    /* Taken before the answer: after it the kernel may forget @n, and free it. */
+    struct ceph_mount_info *cm = cm_of(n->share);
+
     (void)fs;
     kfs_reply_err(req, 0);
-    ceph_ll_releasedir(cm_of(n->share), dir_of(fi));
+    ceph_ll_releasedir(cm, dir_of(fi));
 }
 
 void kfs_cephfs_fsyncdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n)

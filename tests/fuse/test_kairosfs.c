@@ -627,16 +627,16 @@ static void volume_is_a_file(void **state)
     close(fd);
 }
 
-/* kairos_binding_create()'s JSON, as "NAME": {...} members of a credentials file. */
+/* kairos_binding_create()'s JSON, as a "NAME": {...} member of a credentials file. */
 static void add_binding(FILE *f, enum kairos_kind kind, const char *alloc, const char *id,
-                        bool comma)
+                        unsigned flags, const char *name, bool comma)
 {
     struct kairos_error err = {0};
     char *creds = NULL;
 
-    if (kairos_binding_create(T.k, P1, kind, alloc, id, 0, &creds, &err) < 0)
+    if (kairos_binding_create(T.k, P1, kind, alloc, id, flags, &creds, &err) < 0)
         fail_msg("bind %s: %s", alloc, err.msg);
-    fprintf(f, "%s\"%s\": %s", comma ? ", " : "", alloc, creds);
+    fprintf(f, "%s\"%s\": %s", comma ? ", " : "", name, creds);
     free(creds);
 }
 
@@ -652,10 +652,12 @@ static void mount_from_bindings(void **state)
     f = fopen(path, "w");
     assert_non_null(f);
     fprintf(f, "{\"project\": \"%s\", \"shares\": {", P1);
-    add_binding(f, KAIROS_SHARE, "home", "fs-home", false);
-    add_binding(f, KAIROS_SHARE, "data", "fs-data", true);
+    add_binding(f, KAIROS_SHARE, "home", "fs-home", 0, "home", false);
+    add_binding(f, KAIROS_SHARE, "data", "fs-data", 0, "data", true);
+    /* The same share once more, read-only, under a name of the file's choosing. */
+    add_binding(f, KAIROS_SHARE, "data", "fs-data-ro", KAIROS_BIND_READ_ONLY, "reader", true);
     fprintf(f, "}, \"volumes\": {");
-    add_binding(f, KAIROS_VOLUME, "disk", "fs-disk", false);
+    add_binding(f, KAIROS_VOLUME, "disk", "fs-disk", 0, "disk", false);
     fprintf(f, "}}\n");
     fclose(f);
     chmod(path, 0600);
@@ -663,11 +665,21 @@ static void mount_from_bindings(void **state)
     mount_fs(&B, "bound", opts);
 
     snprintf(path, sizeof(path), "%s/shares", B.dir);
-    assert_string_equal(list_dir(path), "data home");
+    assert_string_equal(list_dir(path), "data home reader");
     /* A file written through one mount is read through the other. */
     put_file(at("shares/data/shared"), "both mounts");
     snprintf(path, sizeof(path), "%s/shares/data/shared", B.dir);
     assert_string_equal(get_file(path), "both mounts");
+    /* A read-only binding reads and refuses every change with EROFS. */
+    snprintf(path, sizeof(path), "%s/shares/reader/shared", B.dir);
+    assert_string_equal(get_file(path), "both mounts");
+    assert_int_equal(open(path, O_WRONLY), -1);
+    assert_int_equal(errno, EROFS);
+    snprintf(path, sizeof(path), "%s/shares/reader/new", B.dir);
+    assert_int_equal(open(path, O_WRONLY | O_CREAT, 0644), -1);
+    assert_int_equal(errno, EROFS);
+    assert_int_equal(mkdir(path, 0755), -1);
+    assert_int_equal(errno, EROFS);
     snprintf(path, sizeof(path), "%s/volumes/disk", B.dir);
     fd = open(path, O_RDONLY);
     assert_true(fd >= 0);
@@ -676,7 +688,7 @@ static void mount_from_bindings(void **state)
     close(fd);
     /* Bindings reach only their shares: the project is what they add up to. */
     assert_int_equal(statvfs(B.dir, &v), 0);
-    assert_int_equal((uint64_t)v.f_blocks * v.f_frsize, HOME_BYTES + DATA_BYTES);
+    assert_int_equal((uint64_t)v.f_blocks * v.f_frsize, HOME_BYTES + 2 * DATA_BYTES);
     assert_int_equal(unlink(at("shares/data/shared")), 0);
     assert_int_equal(unmount_fs(&B), 0);
     assert_false(mounted(B.dir));
