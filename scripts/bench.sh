@@ -6,27 +6,31 @@
 #                                         rbd_create and mgr subvolume create
 #   scripts/bench.sh kairosd [seconds]    kairosd under wrk: authenticated GETs
 #                                         and provisioning at 32 connections
+#   scripts/bench.sh fs                   kairosfs beside ceph-fuse and direct
+#                                         libcephfs, with fio (bench/bench_fs.sh;
+#                                         BENCH_FS_* variables size it)
 #
 # Builds with optimisation, starts a cluster in build-bench/cluster, runs the
 # benchmark, stops the cluster. Results are printed as Markdown tables for
 # docs/PERFORMANCE.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd [seconds]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd|fs [seconds]" >&2; exit 2; }
 name=$1
 shift
 scripts/install-deps >/dev/null
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DKAIROS_BUILD_TESTS=OFF >/dev/null
-if [ "$name" = kairosd ]; then
-    cmake --build build-bench -j"$(nproc)" --target kairosd bench_provision >/dev/null
-else
-    cmake --build build-bench -j"$(nproc)" --target "bench_$name" >/dev/null
-fi
+targets=("bench_$name")
+[ "$name" = fs ] && targets=(bench_fs kairosfs)
+[ "$name" = kairosd ] && targets=(kairosd bench_provision)
+cmake --build build-bench -j"$(nproc)" --target "${targets[@]}" >/dev/null
 dir=$PWD/build-bench/cluster
 trap 'scripts/minicluster stop "$dir" >/dev/null' EXIT
 scripts/minicluster start "$dir" >&2
 if [ "$name" = kairosd ]; then
     KAIROS_CONF=$dir/kairos.conf BUILD=$PWD/build-bench bench/bench_kairosd.sh "$@"
+elif [ "$name" = fs ]; then
+    KAIROS_CONF=$dir/kairos.conf bench/bench_fs.sh build-bench
 else
     KAIROS_BENCH_DISPOSABLE=1 KAIROS_CONF=$dir/kairos.conf "build-bench/bench/bench_$name" "$@"
 fi

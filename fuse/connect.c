@@ -1,0 +1,428 @@
+/*
+ * connect.c - libcephfs mounts and librados/librbd clients for a source
+ * (see connect.h).
+ */
+#include "connect.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* ---- settings shared by both kinds of client ---- */
+
+struct setting {
+    const char *name;
+    const char *value;
+};
+
+/*
+ * Ceph's clients format their debug messages into an in-memory log even
+ * when they write none (the "/5" of debug_client = 0/5): on a busy mount
+ * that is a measurable share of the CPU for every request. Errors are
+ * still logged.
+ */
+static const struct setting quiet_settings[] = {
+    {"debug_client", "0/0"},    {"debug_objectcacher", "0/0"},
+    {"debug_objecter", "0/0"},  {"debug_rados", "0/0"},
+    {"debug_rbd", "0/0"},       {"debug_monc", "0/0"},
+    {"debug_journaler", "0/0"}, {"debug_auth", "0/0"},
+    {"debug_ms", "0/0"},        {NULL, NULL},
+};
+
+/*
+ * Each client gets its identity and these settings; @secs is the timeout.
+ * @set is ceph_conf_set() or rados_conf_set() behind a common signature.
+ */
+static int configure(void *h, int (*set)(void *, const char *, const char *),
+                     int (*read_file)(void *, const char *), const struct kfs_identity *id,
+                     const struct setting *extra, uint64_t timeout_ms)
+{
+    char secs[32];
+    const struct setting timeouts[] = {
+        {"client_mount_timeout", secs},
+        {"rados_mon_op_timeout", secs},
+        {"rados_osd_op_timeout", secs},
+        {"client_shutdown_timeout", secs},
+        {NULL, NULL},
+    };
+    int rc = 0;
+
+    snprintf(secs, sizeof(secs), "%" PRIu64, (timeout_ms + 999) / 1000);
+    if (id->conf)
+        rc = read_file(h, id->conf);
+    if (rc == 0 && id->keyring)
+        rc = set(h, "keyring", id->keyring);
+    if (rc == 0 && id->mon_host)
+        rc = set(h, "mon_host", id->mon_host);
+    if (rc == 0 && id->key)
+        rc = set(h, "key", id->key);
+    for (const struct setting *s = timeout_ms ? timeouts : timeouts + 4; rc == 0 && s->name; s++)
+        rc = set(h, s->name, s->value);
+    for (const struct setting *s = quiet_settings; rc == 0 && s->name; s++)
+        rc = set(h, s->name, s->value);
+    for (const struct setting *s = extra; rc == 0 && s->name; s++)
+        rc = set(h, s->name, s->value);
+    return rc;
+}
+
+static int cephfs_set(void *h, const char *k, const char *v)
+{
+    return ceph_conf_set(h, k, v);
+}
+
+static int cephfs_read_file(void *h, const char *path)
+{
+    return ceph_conf_read_file(h, path);
+}
+
+static int rados_set_opt(void *h, const char *k, const char *v)
+{
+    return rados_conf_set(h, k, v);
+}
+
+static int rados_read_file(void *h, const char *path)
+{
+    return rados_conf_read_file(h, path);
+}
+
+/* ---- CephFS ---- */
+
+static const struct setting cephfs_settings[] = {
+    /* The kernel checks permissions, with the caller's supplementary groups. */
+    {"client_permissions", "false"},
+    /* Writes past a directory quota fail with EDQUOT. */
+    {"client_quota", "true"},
+    {NULL, NULL},
+};
+
+/* A statfs asks the monitors and a quota read the MDS: both must answer. */
+static int cephfs_probe(void *arg)
+{
+    struct kfs_cephfs *fs = arg;
+    struct statvfs vfs;
+    char v[32];
+    int rc = ceph_ll_statfs(fs->cm, fs->root, &vfs);
+
+    if (rc == 0)
+        rc = ceph_ll_getxattr(fs->cm, fs->root, "ceph.dir.rbytes", v, sizeof(v),
+                              ceph_mount_perms(fs->cm));
+    return rc < 0 ? rc : 0;
+}
+
+static void cephfs_close(struct kfs_cephfs *fs)
+{
+    if (!fs)
+        return;
+    if (fs->cm) {
+        if (fs->root)
+            ceph_ll_put(fs->cm, fs->root);
+        ceph_unmount(fs->cm);
+        ceph_release(fs->cm);
+    }
+    free(fs->callback_ctx);
+    free(fs->path);
+    free(fs);
+}
+
+static int cephfs_open(const struct kfs_identity *id, const char *fs_name, const char *path,
+                       uint64_t timeout_ms, struct kfs_cephfs **out, struct kairos_error *err)
+{
+    struct kfs_cephfs *fs = calloc(1, sizeof(*fs));
+    int rc;
+
+    *out = NULL;
+    if (!fs || !(fs->path = strdup(path))) {
+        free(fs);
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    }
+    rc = ceph_create(&fs->cm, id->entity + strlen("client."));
+    if (rc < 0) {
+        fs->cm = NULL;
+        kairos_error_set(err, rc, "cannot create a CephFS client: %s", strerror(-rc));
+        goto fail;
+    }
+    rc = configure(fs->cm, cephfs_set, cephfs_read_file, id, cephfs_settings, timeout_ms);
+    if (rc == 0)
+        rc = ceph_select_filesystem(fs->cm, fs_name);
+    if (rc < 0) {
+        kairos_error_set(err, rc, "cannot configure the CephFS client %s: %s", id->entity,
+                         strerror(-rc));
+        goto fail;
+    }
+    rc = ceph_mount(fs->cm, path);
+    if (rc < 0) {
+        kairos_error_set(err, rc, "cannot mount %s of CephFS '%s' as %s: %s", path, fs_name,
+                         id->entity, strerror(-rc));
+        ceph_release(fs->cm);
+        fs->cm = NULL;
+        goto fail;
+    }
+    rc = ceph_ll_lookup_root(fs->cm, &fs->root);
+    if (rc < 0) {
+        kairos_error_set(err, rc, "cannot open %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    snprintf(fs->health.name, sizeof(fs->health.name), "CephFS %s", path);
+    fs->health.probe = cephfs_probe;
+    fs->health.probe_arg = fs;
+    *out = fs;
+    return 0;
+fail:
+    cephfs_close(fs);
+    return rc;
+}
+
+static int add_fs(struct kfs_backends *b, struct kfs_cephfs *fs)
+{
+    struct kfs_cephfs **grown = realloc(b->fss, (b->nfss + 1) * sizeof(*grown));
+
+    if (!grown)
+        return -ENOMEM;
+    b->fss = grown;
+    b->fss[b->nfss++] = fs;
+    return 0;
+}
+
+/* Every share below one mount of the project's directory (config source). */
+static int connect_project(const struct kfs_source *src, uint64_t timeout_ms,
+                           struct kfs_backends *b, struct kairos_error *err)
+{
+    const struct kfs_share_src *first = &src->shares[0];
+    struct ceph_statx stx;
+    struct kfs_cephfs *fs;
+    int rc;
+
+    rc = cephfs_open(&first->id, first->fs_name, src->project_path, timeout_ms, &fs, err);
+    if (rc < 0)
+        return rc;
+    fs->project = true;
+    if (add_fs(b, fs) < 0) {
+        cephfs_close(fs);
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < src->nshares; i++) {
+        struct kfs_share *s = &b->shares[i];
+        rc = ceph_ll_lookup(fs->cm, fs->root, src->shares[i].name, &s->root, &stx, CEPH_STATX_INO,
+                            0, ceph_mount_perms(fs->cm));
+        if (rc < 0)
+            return kairos_error_set(err, rc, "share %s: cannot open %s/%s: %s", src->shares[i].name,
+                                    src->project_path, src->shares[i].name, strerror(-rc));
+        s->fs = fs;
+    }
+    return 0;
+}
+
+/* Each share its own mount, with its own binding. */
+static int connect_bindings(const struct kfs_source *src, uint64_t timeout_ms,
+                            struct kfs_backends *b, struct kairos_error *err)
+{
+    struct ceph_statx stx;
+    int rc;
+
+    for (size_t i = 0; i < src->nshares; i++) {
+        const struct kfs_share_src *ss = &src->shares[i];
+        struct kfs_share *s = &b->shares[i];
+        struct kfs_cephfs *fs;
+
+        rc = cephfs_open(&ss->id, ss->fs_name, ss->path, timeout_ms, &fs, err);
+        if (rc < 0)
+            return rc;
+        if (add_fs(b, fs) < 0) {
+            cephfs_close(fs);
+            return kairos_error_set(err, -ENOMEM, "out of memory");
+        }
+        /* A reference of the share's own, apart from the mount's. */
+        rc = ceph_ll_lookup(fs->cm, fs->root, ".", &s->root, &stx, CEPH_STATX_INO, 0,
+                            ceph_mount_perms(fs->cm));
+        if (rc < 0)
+            return kairos_error_set(err, rc, "share %s: cannot open %s: %s", ss->name, ss->path,
+                                    strerror(-rc));
+        s->fs = fs;
+    }
+    return 0;
+}
+
+static int connect_shares(const struct kfs_source *src, uint64_t timeout_ms, struct kfs_backends *b,
+                          struct kairos_error *err)
+{
+    if (!src->nshares)
+        return 0;
+    b->shares = calloc(src->nshares, sizeof(*b->shares));
+    if (!b->shares)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    b->nshares = src->nshares;
+    for (size_t i = 0; i < src->nshares; i++) {
+        snprintf(b->shares[i].name, sizeof(b->shares[i].name), "%s", src->shares[i].name);
+        b->shares[i].read_only = src->shares[i].read_only;
+    }
+    return src->project_path ? connect_project(src, timeout_ms, b, err)
+                             : connect_bindings(src, timeout_ms, b, err);
+}
+
+/* ---- RBD ---- */
+
+static const struct setting rados_settings[] = {
+    /* rbd_aio_write() copies the data: the FUSE request buffer is free at once. */
+    {"rbd_disable_zero_copy_writes", "true"},
+    {NULL, NULL},
+};
+
+/* Any answer from an OSD will do, "no such object" included. */
+static int rados_probe(void *arg)
+{
+    struct kfs_rados *r = arg;
+    uint64_t size;
+    time_t mtime;
+    int rc = rados_stat(r->probe_io, "rbd_directory", &size, &mtime);
+
+    return rc == -ETIMEDOUT || rc == -ENOTCONN || rc == -ESHUTDOWN ? rc : 0;
+}
+
+static void rados_close(struct kfs_rados *r)
+{
+    if (!r)
+        return;
+    if (r->cluster)
+        rados_shutdown(r->cluster);
+    free(r);
+}
+
+/* The connection of identity @id, made on first use. */
+static int rados_for(struct kfs_backends *b, const struct kfs_identity *id, uint64_t timeout_ms,
+                     struct kfs_rados **out, struct kairos_error *err)
+{
+    struct kfs_rados *r, **grown;
+    int rc;
+
+    for (size_t i = 0; i < b->nradoses; i++)
+        if (kfs_identity_equal(b->radoses[i]->id, id)) {
+            *out = b->radoses[i];
+            return 0;
+        }
+    r = calloc(1, sizeof(*r));
+    grown = realloc(b->radoses, (b->nradoses + 1) * sizeof(*grown));
+    if (grown)
+        b->radoses = grown;
+    if (!r || !grown) {
+        free(r);
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    }
+    r->id = id;
+    rc = rados_create2(&r->cluster, "ceph", id->entity, 0);
+    if (rc < 0) {
+        free(r);
+        return kairos_error_set(err, rc, "cannot create a RADOS client: %s", strerror(-rc));
+    }
+    rc = configure(r->cluster, rados_set_opt, rados_read_file, id, rados_settings, timeout_ms);
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot configure the RADOS client %s: %s", id->entity,
+                         strerror(-rc));
+    if (rc == 0) {
+        rc = rados_connect(r->cluster);
+        if (rc < 0)
+            kairos_error_set(err, rc, "cannot connect to the cluster as %s: %s", id->entity,
+                             strerror(-rc));
+    }
+    if (rc < 0) {
+        rados_close(r);
+        return rc;
+    }
+    snprintf(r->health.name, sizeof(r->health.name), "RADOS client %s", id->entity);
+    r->health.probe = rados_probe;
+    r->health.probe_arg = r;
+    b->radoses[b->nradoses++] = r;
+    *out = r;
+    return 0;
+}
+
+static int open_volume(struct kfs_backends *b, const struct kfs_volume_src *vs, uint64_t timeout_ms,
+                       struct kfs_volume *v, struct kairos_error *err)
+{
+    int rc;
+
+    snprintf(v->name, sizeof(v->name), "%s", vs->name);
+    v->read_only = vs->read_only;
+    v->node = (struct kfs_node){.kind = KFS_NODE_VOLUME, .volume = v};
+    rc = rados_for(b, &vs->id, timeout_ms, &v->rados, err);
+    if (rc < 0)
+        return rc;
+    rc = rados_ioctx_create(v->rados->cluster, vs->pool, &v->io);
+    if (rc < 0) {
+        v->io = NULL;
+        return kairos_error_set(err, rc, "volume %s: cannot open pool %s: %s", vs->name, vs->pool,
+                                strerror(-rc));
+    }
+    rados_ioctx_set_namespace(v->io, vs->ns);
+    rc = vs->read_only ? rbd_open_read_only(v->io, vs->image, &v->image, NULL)
+                       : rbd_open(v->io, vs->image, &v->image, NULL);
+    if (rc < 0) {
+        v->image = NULL;
+        return kairos_error_set(err, rc, "volume %s: cannot open image %s/%s/%s: %s", vs->name,
+                                vs->pool, vs->ns, vs->image, strerror(-rc));
+    }
+    if (!v->rados->probe_io)
+        v->rados->probe_io = v->io;
+    return 0;
+}
+
+static int connect_volumes(const struct kfs_source *src, uint64_t timeout_ms,
+                           struct kfs_backends *b, struct kairos_error *err)
+{
+    int rc = 0;
+
+    if (!src->nvolumes)
+        return 0;
+    b->volumes = calloc(src->nvolumes, sizeof(*b->volumes));
+    if (!b->volumes)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    b->nvolumes = src->nvolumes;
+    for (size_t i = 0; rc == 0 && i < src->nvolumes; i++)
+        rc = open_volume(b, &src->volumes[i], timeout_ms, &b->volumes[i], err);
+    return rc;
+}
+
+/* ---- both ---- */
+
+int kfs_connect(const struct kfs_source *src, uint64_t timeout_ms, struct kfs_backends *out,
+                struct kairos_error *err)
+{
+    int rc = connect_shares(src, timeout_ms, out, err);
+
+    if (rc == 0)
+        rc = connect_volumes(src, timeout_ms, out, err);
+    if (rc < 0)
+        kfs_disconnect(out);
+    return rc;
+}
+
+void kfs_disconnect(struct kfs_backends *b)
+{
+    for (size_t i = 0; i < b->nvolumes; i++) {
+        struct kfs_volume *v = &b->volumes[i];
+        /* Closing flushes what the image still caches and releases its lock. */
+        if (v->image) {
+            int rc = rbd_close(v->image);
+            if (rc < 0)
+                kfs_log(LOG_ERR, "volume %s: closing failed: %s", v->name, strerror(-rc));
+        }
+        if (v->io)
+            rados_ioctx_destroy(v->io);
+    }
+    for (size_t i = 0; i < b->nradoses; i++)
+        rados_close(b->radoses[i]);
+    for (size_t i = 0; i < b->nshares; i++)
+        if (b->shares[i].root)
+            ceph_ll_put(b->shares[i].fs->cm, b->shares[i].root);
+    /* Unmounting flushes the data libcephfs still holds. */
+    for (size_t i = 0; i < b->nfss; i++)
+        cephfs_close(b->fss[i]);
+    free(b->volumes);
+    free(b->radoses);
+    free(b->shares);
+    free(b->fss);
+    memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,103 @@
+/*
+ * connect.h - the Ceph clients behind a mount: libcephfs mounts for the
+ * shares, librados connections and open RBD images for the volumes.
+ *
+ * kfs_connect() turns a source (source.h) into live clients, each set up
+ * so that a lost cluster fails its operations instead of hanging them
+ * (client_mount_timeout, rados_mon_op_timeout, rados_osd_op_timeout and
+ * client_shutdown_timeout are the mount's timeout), and with what the FUSE
+ * side relies on:
+ *   - client_permissions off: the kernel checks permissions
+ *     (default_permissions) with the caller's supplementary groups, which
+ *     libcephfs would not see;
+ *   - rbd_disable_zero_copy_writes on: rbd_aio_write() copies the data
+ *     before it returns, so the FUSE request buffer is free at once.
+ *
+ * Only the project's data is reachable: with a source from the config, one
+ * mount of the project's directory serves every share; with bindings, each
+ * share is a mount of its own directory, and each volume is opened in the
+ * project's RBD namespace.
+ *
+ * Thread safety: the clients are libcephfs/librados handles, thread-safe.
+ * The arrays do not change between kfs_connect() and kfs_disconnect().
+ */
+#ifndef KFS_CONNECT_H
+#define KFS_CONNECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cephfs/libcephfs.h>
+#include <kairos/error.h>
+#include <kairos/name.h>
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
+#include "guard.h"
+#include "node.h"
+#include "source.h"
+
+/* One libcephfs client, mounted at one directory. */
+struct kfs_cephfs {
+    struct ceph_mount_info *cm;
+    struct Inode *root; /* the mounted directory; one reference */
+    char *path;         /* its path in the file system */
+    bool project;       /* @path is the project's directory (quota of all shares) */
+    struct kfs_health health;
+    void *callback_ctx; /* of its cache invalidation callbacks; freed after it */
+};
+
+/* One librados client. */
+struct kfs_rados {
+    rados_t cluster;
+    const struct kfs_identity *id;
+    rados_ioctx_t probe_io; /* an ioctx of one of its volumes, for health probes */
+    struct kfs_health health;
+};
+
+struct kfs_share {
+    char name[KAIROS_NAME_MAX + 1];
+    struct kfs_cephfs *fs;
+    struct Inode *root; /* the share's directory; one reference */
+    bool read_only;
+};
+
+struct kfs_volume {
+    char name[KAIROS_NAME_MAX + 1];
+    struct kfs_rados *rados;
+    rados_ioctx_t io;
+    rbd_image_t image;
+    bool read_only;
+    struct kfs_node node; /* its file in /volumes */
+};
+
+struct kfs_backends {
+    struct kfs_cephfs **fss;
+    size_t nfss;
+    struct kfs_rados **radoses;
+    size_t nradoses;
+    struct kfs_share *shares;
+    size_t nshares;
+    struct kfs_volume *volumes;
+    size_t nvolumes;
+};
+
+/**
+ * kfs_connect() - mount the shares and open the volumes of @src.
+ * @timeout_ms: the limit on any one monitor or OSD operation (rounded up
+ *              to seconds), and on mounting.
+ * @out:        zeroed by the caller; on success the clients; close them with
+ *              kfs_disconnect(). On failure nothing is left open.
+ *
+ * Return: 0, or the first error with what failed in @err: -ETIMEDOUT /
+ * -ENOTCONN (no cluster), -EACCES / -EPERM (credentials refused), -ENOENT
+ * (no such file system, directory, pool or image), -ENOMEM.
+ */
+int kfs_connect(const struct kfs_source *src, uint64_t timeout_ms, struct kfs_backends *out,
+                struct kairos_error *err);
+
+/* kfs_disconnect() - close every image, unmount, disconnect; frees the arrays. */
+void kfs_disconnect(struct kfs_backends *b);
+
+#endif

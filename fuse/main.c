@@ -1,0 +1,368 @@
+/*
+ * main.c - kairosfs: mount a project's shares and volumes on a compute node.
+ *
+ *   kairosfs -o creds=FILE MOUNTPOINT                  the bindings in FILE
+ *   kairosfs -o conf=kairos.conf,project=P MOUNTPOINT  as the config's admin
+ *
+ * Reads the options, finds the credentials (source.c), connects to the
+ * cluster (connect.c), mounts, and serves FUSE requests on several threads
+ * until unmounted or sent SIGTERM, SIGINT or SIGHUP; then unmounts and
+ * closes the Ceph clients, which writes back what they still hold.
+ *
+ * Without -f it runs as a daemon, but only once mounted: until then errors
+ * go to the terminal and the exit status says whether the mount worked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "fs.h"
+#include "log.h"
+#include "source.h"
+
+#define DEFAULT_CONF       "/etc/kairos/kairos.conf"
+#define DEFAULT_TIMEOUT_MS 30000
+/*
+ * The kernel reads ahead 128 KiB on a FUSE mount and lets the file system
+ * only lower that; a larger window keeps several 1 MiB reads in flight for
+ * a sequential reader. Set through sysfs once mounted (as root).
+ */
+#define DEFAULT_READAHEAD_KB 4096
+
+struct cli {
+    char *creds;
+    char *conf;
+    char *project;
+    double timeout; /* seconds; < 0: the config's, or the default */
+    double attr_timeout;
+    double entry_timeout;
+    double negative_timeout;
+    int readahead_kb; /* < 0: the default */
+    int writeback;
+    int no_keep_cache;
+};
+
+#define CLI_OPT(t, field, value)                                                                   \
+    {                                                                                              \
+        t, offsetof(struct cli, field), value                                                      \
+    }
+
+static const struct fuse_opt cli_opts[] = {
+    CLI_OPT("creds=%s", creds, 0),
+    CLI_OPT("--creds=%s", creds, 0),
+    CLI_OPT("--creds %s", creds, 0),
+    CLI_OPT("conf=%s", conf, 0),
+    CLI_OPT("--conf=%s", conf, 0),
+    CLI_OPT("--conf %s", conf, 0),
+    CLI_OPT("project=%s", project, 0),
+    CLI_OPT("--project=%s", project, 0),
+    CLI_OPT("--project %s", project, 0),
+    CLI_OPT("timeout=%lf", timeout, 0),
+    CLI_OPT("attr_timeout=%lf", attr_timeout, 0),
+    CLI_OPT("entry_timeout=%lf", entry_timeout, 0),
+    CLI_OPT("negative_timeout=%lf", negative_timeout, 0),
+    CLI_OPT("readahead_kb=%d", readahead_kb, 0),
+    CLI_OPT("writeback", writeback, 1),
+    CLI_OPT("no_keep_cache", no_keep_cache, 1),
+    FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+    printf("usage: %s [options] MOUNTPOINT\n"
+           "\n"
+           "Mount a Kairos project's storage: /shares/<share> (CephFS) and\n"
+           "/volumes/<volume> (RBD images as files).\n"
+           "\n"
+           "Where the credentials come from (one of):\n"
+           "    -o creds=FILE, --creds FILE    bindings' credentials (JSON, see README)\n"
+           "    -o project=NAME, --project NAME\n"
+           "                                   the project's storage, reached with the\n"
+           "                                   [ceph] identity of the config\n"
+           "    -o conf=FILE, --conf FILE      that config (default " DEFAULT_CONF ")\n"
+           "\n"
+           "kairosfs options:\n"
+           "    -o timeout=SECONDS             give up on a request to Ceph after this\n"
+           "                                   (ETIMEDOUT); default: the config's [ceph]\n"
+           "                                   timeout, or 30; 0 waits for ever\n"
+           "    -o attr_timeout=SECONDS        kernel attribute cache (default 1)\n"
+           "    -o entry_timeout=SECONDS       kernel name cache (default 1)\n"
+           "    -o negative_timeout=SECONDS    kernel cache of missing names (default 0)\n"
+           "    -o readahead_kb=KB             kernel read-ahead for sequential reads\n"
+           "                                   (default 4096; 0 keeps the kernel's)\n"
+           "    -o writeback                   kernel writeback cache (faster small\n"
+           "                                   writes; errors show at fsync/close)\n"
+           "    -o no_keep_cache               drop cached file data at every open\n"
+           "\n",
+           prog);
+}
+
+/* ---- running as a daemon ---- */
+
+/*
+ * Fork before any Ceph thread exists. The parent waits for the child's
+ * word on the pipe and exits 0 once the child is mounted, 1 if it failed.
+ */
+static int daemon_start(int *notify)
+{
+    int p[2];
+    pid_t pid;
+    char ok;
+
+    if (pipe(p) < 0)
+        return -errno;
+    pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid > 0) {
+        close(p[1]);
+        if (read(p[0], &ok, 1) == 1 && ok == 0)
+            _exit(0);
+        waitpid(pid, NULL, 0);
+        _exit(1);
+    }
+    close(p[0]);
+    setsid();
+    *notify = p[1];
+    return 0;
+}
+
+static void daemon_ready(int notify)
+{
+    int null = open("/dev/null", O_RDWR);
+    char ok = 0;
+
+    if (chdir("/") < 0)
+        kfs_log(LOG_WARNING, "cannot leave the working directory: %s", strerror(errno));
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        if (null > 2)
+            close(null);
+    }
+    kfs_log_daemon();
+    if (write(notify, &ok, 1) != 1)
+        kfs_log(LOG_WARNING, "cannot tell the starting process that the mount is up");
+    close(notify);
+}
+
+/* ---- the mount ---- */
+
+static int load_source(const struct cli *cli, struct kfs_source **src)
+{
+    struct kairos_error err = {0};
+    int rc;
+
+    if (cli->creds)
+        rc = kfs_source_from_file(cli->creds, src, &err);
+    else
+        rc = kfs_source_from_config(cli->conf ? cli->conf : DEFAULT_CONF, cli->project, src, &err);
+    if (rc < 0)
+        kfs_log(LOG_ERR, "%s", kairos_error_msg(&err, rc));
+    return rc;
+}
+
+/* Mount options every kairosfs mount has; the user's, given later, win. */
+static int add_mount_options(struct fuse_args *args, const struct kfs_source *src)
+{
+    char fsname[128];
+
+    snprintf(fsname, sizeof(fsname), "-ofsname=kairos:%s",
+             src->project[0] ? src->project : "bindings");
+    /* The kernel checks permissions itself, with the caller's groups (see connect.h). */
+    if (fuse_opt_insert_arg(args, 1, "-odefault_permissions") < 0 ||
+        fuse_opt_insert_arg(args, 1, "-omax_read=1048576") < 0 ||
+        fuse_opt_insert_arg(args, 1, fsname) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/*
+ * Set the read-ahead of the mount at @dir: its backing device is in
+ * /proc/self/mountinfo (reading it asks the mount nothing, which could not
+ * answer yet). A failure costs speed only.
+ */
+static void set_readahead(const char *dir, int kb)
+{
+    char line[4096], dev[64], mnt[4096], path[128];
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    bool found = false;
+
+    if (!f)
+        return;
+    /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": the last match is the newest mount. */
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%*s %*s %63s %*s %4095s", dev, mnt) == 2 && strcmp(mnt, dir) == 0) {
+            snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+            found = true;
+        }
+    }
+    fclose(f);
+    if (!found || !(f = fopen(path, "w"))) {
+        kfs_log(LOG_INFO, "read-ahead left as it was (%s)", found ? strerror(errno) : "no device");
+        return;
+    }
+    fprintf(f, "%d\n", kb);
+    if (fclose(f) != 0)
+        kfs_log(LOG_INFO, "read-ahead left as it was: %s", strerror(errno));
+}
+
+static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
+{
+    struct fuse_loop_config *loop;
+    int rc;
+
+    if (opts->singlethread)
+        return fuse_session_loop(se);
+    loop = fuse_loop_cfg_create();
+    if (!loop)
+        return -ENOMEM;
+    fuse_loop_cfg_set_clone_fd(loop, opts->clone_fd);
+    /* UINT_MAX: not given on the command line; libfuse's defaults hold. */
+    if (opts->max_idle_threads != UINT_MAX)
+        fuse_loop_cfg_set_idle_threads(loop, opts->max_idle_threads);
+    if (opts->max_threads != UINT_MAX)
+        fuse_loop_cfg_set_max_threads(loop, opts->max_threads);
+    rc = fuse_session_loop_mt(se, loop);
+    fuse_loop_cfg_destroy(loop);
+    return rc;
+}
+
+static uint64_t timeout_ms(const struct cli *cli, const struct kfs_source *src)
+{
+    if (cli->timeout >= 0)
+        return (uint64_t)(cli->timeout * 1000);
+    return src->timeout_ms ? src->timeout_ms : DEFAULT_TIMEOUT_MS;
+}
+
+int main(int argc, char *argv[])
+{
+    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    struct cli cli = {.timeout = -1, .attr_timeout = 1.0, .entry_timeout = 1.0, .readahead_kb = -1};
+    struct fuse_cmdline_opts opts = {0};
+    struct kairos_error err = {0};
+    struct kfs_source *src = NULL;
+    struct fuse_session *se = NULL;
+    struct kfs fs = {0};
+    bool connected = false, initialized = false, mounted = false, handlers = false;
+    int notify = -1, rc = 1;
+
+    if (fuse_opt_parse(&args, &cli, cli_opts, NULL) < 0 || fuse_parse_cmdline(&args, &opts) < 0)
+        goto out;
+    if (opts.show_help) {
+        usage(argv[0]);
+        fuse_cmdline_help();
+        fuse_lowlevel_help();
+        rc = 0;
+        goto out;
+    }
+    if (opts.show_version) {
+        printf("kairosfs, libfuse %s\n", fuse_pkgversion());
+        rc = 0;
+        goto out;
+    }
+    if (!opts.mountpoint || (!cli.creds && !cli.project) || (cli.creds && cli.project)) {
+        fprintf(stderr,
+                "usage: %s (-o creds=FILE | -o project=NAME[,conf=FILE]) [options] "
+                "MOUNTPOINT\n       %s --help for all options\n",
+                argv[0], argv[0]);
+        rc = 2;
+        goto out;
+    }
+    if (!opts.foreground && daemon_start(&notify) < 0) {
+        kfs_log(LOG_ERR, "cannot start a daemon: %s", strerror(errno));
+        goto out;
+    }
+    if (load_source(&cli, &src) < 0)
+        goto out;
+
+    fs.opt = (struct kfs_options){.attr_timeout = cli.attr_timeout,
+                                  .entry_timeout = cli.entry_timeout,
+                                  .negative_timeout = cli.negative_timeout,
+                                  .writeback = cli.writeback,
+                                  .keep_cache = !cli.no_keep_cache,
+                                  .timeout_ms = timeout_ms(&cli, src)};
+    rc = kfs_connect(src, fs.opt.timeout_ms, &fs.b, &err);
+    if (rc < 0) {
+        kfs_log(LOG_ERR, "%s", kairos_error_msg(&err, rc));
+        rc = 1;
+        goto out;
+    }
+    connected = true;
+    rc = 1;
+    if (kfs_fs_init(&fs) < 0) {
+        kfs_log(LOG_ERR, "out of memory");
+        goto out;
+    }
+    initialized = true;
+    if (add_mount_options(&args, src) < 0) {
+        kfs_log(LOG_ERR, "out of memory");
+        goto out;
+    }
+    se = fuse_session_new(&args, &kfs_ops, sizeof(kfs_ops), &fs);
+    if (!se)
+        goto out; /* libfuse said why */
+    if (fuse_set_signal_handlers(se) < 0)
+        goto out;
+    handlers = true;
+    if (fuse_session_mount(se, opts.mountpoint) < 0)
+        goto out;
+    mounted = true;
+    kfs_fs_attach(&fs, se);
+    if (cli.readahead_kb != 0)
+        set_readahead(opts.mountpoint,
+                      cli.readahead_kb < 0 ? DEFAULT_READAHEAD_KB : cli.readahead_kb);
+    if (kfs_guard_start(&fs.guard, fs.opt.timeout_ms, se) < 0) {
+        kfs_log(LOG_ERR, "cannot start the request watchdog");
+        goto out;
+    }
+    kfs_log(LOG_INFO, "project %s mounted on %s: %zu share(s), %zu volume(s)",
+            src->project[0] ? src->project : "(bindings)", opts.mountpoint, fs.b.nshares,
+            fs.b.nvolumes);
+    if (notify >= 0) {
+        daemon_ready(notify);
+        notify = -1;
+    }
+    /* A positive value is the signal that ended the loop: a clean exit. */
+    rc = serve(se, &opts) < 0 ? 1 : 0;
+    /* The watchdog goes first: from here on only this thread unmounts. */
+    if (!kfs_guard_stop(&fs.guard)) {
+        kfs_log(LOG_ERR, "the cluster does not answer: unmounting and leaving without closing "
+                         "its sessions");
+        fuse_session_unmount(se);
+        _exit(1);
+    }
+    kfs_log(LOG_INFO, "unmounting %s", opts.mountpoint);
+out:
+    if (mounted)
+        fuse_session_unmount(se);
+    /*
+     * Closing the Ceph clients first ends their invalidation callbacks,
+     * which use the node table and the session, and drops every reference
+     * the kernel had not forgotten.
+     */
+    if (connected)
+        kfs_disconnect(&fs.b);
+    if (initialized)
+        kfs_fs_destroy(&fs);
+    if (handlers)
+        fuse_remove_signal_handlers(se);
+    if (se)
+        fuse_session_destroy(se);
+    kfs_source_free(src);
+    free(opts.mountpoint);
+    fuse_opt_free_args(&args);
+    free(cli.creds);
+    free(cli.conf);
+    free(cli.project);
+    return rc;
+}
