@@ -10,9 +10,10 @@
 
 #include "kairos_int.h"
 
-void kairos_cephx_entity(char *buf, const char *project, const char *id)
+void kairos_cephx_entity(char *buf, const char *project, const char *kind, const char *alloc,
+                         const char *id)
 {
-    snprintf(buf, KAIROS_ENTITY_MAX, "client.kairos.%s.%s", project, id);
+    snprintf(buf, KAIROS_ENTITY_MAX, "client.kairos.%s.%s.%s.%s", project, kind, alloc, id);
 }
 
 /* Send @cmd (built with jansson, so names are escaped) to the monitors. */

@@ -1,8 +1,11 @@
 /*
  * cephx.h - cephx entities for bindings, through the monitors.
  *
- * A binding of a volume or share is "client.kairos.<project>.<id>". Its
- * caps are computed from the allocation; making it again with the same caps
+ * A binding of a volume or share is
+ * "client.kairos.<project>.<kind>.<allocation>.<id>": a binding id names a
+ * binding of one allocation only, so "vm-1" of two volumes must be two
+ * entities, or the second grant would move the first key's caps. Its caps
+ * are computed from the allocation; making it again with the same caps
  * returns the same key, so a repeated bind hands out the same credentials.
  */
 #ifndef KAIROS_CEPHX_H
@@ -13,10 +16,11 @@
 
 struct kairos;
 
-/* Room for "client.kairos.<project>.<id>". */
-#define KAIROS_ENTITY_MAX (16 + 2 * 64)
+/* Room for "client.kairos.<project>.<kind>.<allocation>.<id>". */
+#define KAIROS_ENTITY_MAX (16 + 16 + 3 * 64)
 
-void kairos_cephx_entity(char *buf, const char *project, const char *id);
+void kairos_cephx_entity(char *buf, const char *project, const char *kind, const char *alloc,
+                         const char *id);
 
 /*
  * kairos_cephx_grant() - create @entity with @caps ("mon", "...", "osd",

@@ -702,7 +702,7 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
     int rc;
 
     share_path(k, path, project, name);
-    kairos_cephx_entity(entity, project, id);
+    kairos_cephx_entity(entity, project, "share", name, id);
     /* No "p" flag: the key cannot change its quota or its data namespace. */
     snprintf(mds, sizeof(mds), "allow %s path=%s", ro ? "r" : "rw", path);
     snprintf(osd, sizeof(osd), "allow %s pool=%s namespace=%s", ro ? "r" : "rw",
@@ -731,8 +731,7 @@ static int op_unbind(void *arg, const char *project, const char *name, const cha
 {
     char entity[KAIROS_ENTITY_MAX];
 
-    (void)name;
-    kairos_cephx_entity(entity, project, id);
+    kairos_cephx_entity(entity, project, "share", name, id);
     return kairos_cephx_revoke(arg, entity, err);
 }
 

@@ -796,7 +796,7 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
     json_t *creds = NULL;
     int rc = osd ? 0 : kairos_error_set(err, -ENOMEM, "out of memory");
 
-    kairos_cephx_entity(entity, project, id);
+    kairos_cephx_entity(entity, project, "volume", name, id);
     if (rc == 0)
         rc = volume_caps(k, project, name, flags & KAIROS_BIND_READ_ONLY, osd, err);
     if (rc == 0)
@@ -824,8 +824,7 @@ static int op_unbind(void *arg, const char *project, const char *name, const cha
 {
     char entity[KAIROS_ENTITY_MAX];
 
-    (void)name;
-    kairos_cephx_entity(entity, project, id);
+    kairos_cephx_entity(entity, project, "volume", name, id);
     return kairos_cephx_revoke(arg, entity, err);
 }
 

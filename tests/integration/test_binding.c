@@ -211,6 +211,43 @@ static void share_binding_isolation(void **state)
     json_decref(creds);
 }
 
+/*
+ * A binding id names a binding of one allocation: "twin" of the volume and
+ * "twin" of the share are two keys, each reaching its own allocation, and
+ * revoking one leaves the other working.
+ */
+static void same_id_two_allocations(void **state)
+{
+    json_t *vol = bind_alloc(P1, KAIROS_VOLUME, "disk", "twin", 0);
+    json_t *fs = bind_alloc(P1, KAIROS_SHARE, "home", "twin", 0);
+    struct kairos_error err = {0};
+    struct ceph_mount_info *m;
+    rados_ioctx_t io;
+    rbd_image_t img;
+    rados_t r;
+
+    (void)state;
+    assert_string_not_equal(field(vol, "entity"), field(fs, "entity"));
+    assert_string_not_equal(field(vol, "key"), field(fs, "key"));
+    assert_int_equal(mount_as(fs, field(fs, "path"), &m), 0);
+    ceph_unmount(m);
+    ceph_release(m);
+    assert_int_equal(connect_as(vol, &r), 0);
+    assert_int_equal(open_image_as(r, vol, P1, "disk", &io, &img), 0);
+    rbd_close(img);
+    rados_ioctx_destroy(io);
+    rados_shutdown(r);
+
+    assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_VOLUME, "disk", "twin", &err), 0);
+    assert_true(connect_as(vol, &r) < 0);
+    assert_int_equal(mount_as(fs, field(fs, "path"), &m), 0);
+    ceph_unmount(m);
+    ceph_release(m);
+    assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_SHARE, "home", "twin", &err), 0);
+    json_decref(vol);
+    json_decref(fs);
+}
+
 static void read_only_share(void **state)
 {
     json_t *creds = bind_alloc(P2, KAIROS_SHARE, "home", "reader", KAIROS_BIND_READ_ONLY);
@@ -313,7 +350,7 @@ static void crash_mid_bind_revoked(void **state)
     snprintf(bkey, sizeof(bkey), "b.volume.disk/crashed");
     snprintf(jkey, sizeof(jkey), "j.volume.disk/crashed");
     snprintf(rec, sizeof(rec), "{\"created\":1,\"flags\":0,\"state\":\"pending\",\"ts\":1}");
-    snprintf(entity, sizeof(entity), "client.kairos.%s.crashed", P1);
+    snprintf(entity, sizeof(entity), "client.kairos.%s.volume.disk.crashed", P1);
     snprintf(cmd, sizeof(cmd),
              "{\"prefix\":\"auth get-or-create\",\"entity\":\"%s\",\"caps\":[\"mon\","
              "\"allow r\"]}",
@@ -344,8 +381,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(volume_binding_isolation), cmocka_unit_test(share_binding_isolation),
-        cmocka_unit_test(read_only_share),          cmocka_unit_test(list_and_delete_rules),
-        cmocka_unit_test(crash_mid_bind_revoked),
+        cmocka_unit_test(same_id_two_allocations),  cmocka_unit_test(read_only_share),
+        cmocka_unit_test(list_and_delete_rules),    cmocka_unit_test(crash_mid_bind_revoked),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
