@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <fuse_lowlevel.h>
 
 #include "fs.h"
+#include "broker.h"
 #include "log.h"
 #include "source.h"
 
@@ -41,7 +43,9 @@ struct cli {
     char *creds;
     char *conf;
     char *project;
-    double timeout; /* seconds; < 0: the config's, or the default */
+    char *url;        /* kairosd, to fetch credentials with a token */
+    char *token_file; /* the project token for @url */
+    double timeout;   /* seconds; < 0: the config's, or the default */
     double attr_timeout;
     double entry_timeout;
     double negative_timeout;
@@ -62,6 +66,12 @@ static const struct fuse_opt cli_opts[] = {
     CLI_OPT("conf=%s", conf, 0),
     CLI_OPT("--conf=%s", conf, 0),
     CLI_OPT("--conf %s", conf, 0),
+    CLI_OPT("url=%s", url, 0),
+    CLI_OPT("--url=%s", url, 0),
+    CLI_OPT("--url %s", url, 0),
+    CLI_OPT("token_file=%s", token_file, 0),
+    CLI_OPT("--token-file=%s", token_file, 0),
+    CLI_OPT("--token-file %s", token_file, 0),
     CLI_OPT("project=%s", project, 0),
     CLI_OPT("--project=%s", project, 0),
     CLI_OPT("--project %s", project, 0),
@@ -88,6 +98,10 @@ static void usage(const char *prog)
            "                                   the project's storage, reached with the\n"
            "                                   [ceph] identity of the config\n"
            "    -o conf=FILE, --conf FILE      that config (default " DEFAULT_CONF ")\n"
+           "    -o project=NAME,url=URL,token_file=FILE\n"
+           "                                   bind the project's shares and volumes\n"
+           "                                   through kairosd with a project token\n"
+           "                                   (or $KAIROS_TOKEN), as this node\n"
            "\n"
            "kairosfs options:\n"
            "    -o timeout=SECONDS             give up on a request to Ceph after this\n"
@@ -157,6 +171,48 @@ static void daemon_ready(int notify)
 
 /* ---- the mount ---- */
 
+/* The first line of @path, the token; wiped from memory by the caller. */
+static int read_token(const char *path, char *buf, size_t len, struct kairos_error *err)
+{
+    FILE *f = fopen(path, "r");
+
+    if (!f)
+        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    if (!fgets(buf, (int)len, f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (!buf[0])
+        return kairos_error_set(err, -EINVAL, "%s: no token", path);
+    return 0;
+}
+
+/* Bind the project's shares and volumes through kairosd, as this node. */
+static int source_from_broker(const struct cli *cli, struct kfs_source **src,
+                              struct kairos_error *err)
+{
+    char token[512] = "";
+    const char *env = getenv("KAIROS_TOKEN");
+    json_t *root = NULL;
+    int rc = 0;
+
+    if (!cli->project)
+        return kairos_error_set(err, -EINVAL, "-o url= needs -o project=NAME");
+    if (cli->token_file)
+        rc = read_token(cli->token_file, token, sizeof(token), err);
+    else if (env && *env)
+        snprintf(token, sizeof(token), "%s", env);
+    else
+        rc = kairos_error_set(err, -EINVAL, "-o url= needs -o token_file=FILE or KAIROS_TOKEN");
+    if (rc == 0)
+        rc = kfs_broker_fetch(cli->url, token, cli->project, &root, err);
+    explicit_bzero(token, sizeof(token));
+    if (rc == 0)
+        rc = kfs_source_from_json(cli->url, root, src, err);
+    json_decref(root);
+    return rc;
+}
+
 static int load_source(const struct cli *cli, struct kfs_source **src)
 {
     struct kairos_error err = {0};
@@ -164,6 +220,8 @@ static int load_source(const struct cli *cli, struct kfs_source **src)
 
     if (cli->creds)
         rc = kfs_source_from_file(cli->creds, src, &err);
+    else if (cli->url)
+        rc = source_from_broker(cli, src, &err);
     else
         rc = kfs_source_from_config(cli->conf ? cli->conf : DEFAULT_CONF, cli->project, src, &err);
     if (rc < 0)
@@ -237,6 +295,34 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
     return rc;
 }
 
+static char connect_late_msg[256];
+
+static void connect_late(int sig)
+{
+    ssize_t n = write(STDERR_FILENO, connect_late_msg, strlen(connect_late_msg));
+
+    (void)sig;
+    (void)n;
+    _exit(1);
+}
+
+/*
+ * ceph_mount() waits for the MDS map forever, whatever client_mount_timeout
+ * says, when the key may not read it (a volume's key given as a share's):
+ * bound the whole connect instead, one timeout per connection and one spare.
+ */
+static void connect_deadline(const struct kfs_source *src, uint64_t timeout_ms)
+{
+    unsigned secs = (unsigned)((timeout_ms + 999) / 1000 * (src->nshares + src->nvolumes + 1));
+
+    snprintf(connect_late_msg, sizeof(connect_late_msg),
+             "kairosfs: no answer from Ceph in %u s while connecting; do the credentials' "
+             "caps reach what they name?\n",
+             secs);
+    signal(SIGALRM, connect_late);
+    alarm(secs);
+}
+
 static uint64_t timeout_ms(const struct cli *cli, const struct kfs_source *src)
 {
     if (cli->timeout >= 0)
@@ -272,7 +358,8 @@ int main(int argc, char *argv[])
     }
     if (!opts.mountpoint || (!cli.creds && !cli.project) || (cli.creds && cli.project)) {
         fprintf(stderr,
-                "usage: %s (-o creds=FILE | -o project=NAME[,conf=FILE]) [options] "
+                "usage: %s (-o creds=FILE | -o project=NAME[,conf=FILE|,url=URL,token_file=F])"
+                " [options] "
                 "MOUNTPOINT\n       %s --help for all options\n",
                 argv[0], argv[0]);
         rc = 2;
@@ -291,7 +378,10 @@ int main(int argc, char *argv[])
                                   .writeback = cli.writeback,
                                   .keep_cache = !cli.no_keep_cache,
                                   .timeout_ms = timeout_ms(&cli, src)};
+    connect_deadline(src, fs.opt.timeout_ms);
     rc = kfs_connect(src, fs.opt.timeout_ms, &fs.b, &err);
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
     if (rc < 0) {
         kfs_log(LOG_ERR, "%s", kairos_error_msg(&err, rc));
         rc = 1;
@@ -364,5 +454,7 @@ out:
     free(cli.creds);
     free(cli.conf);
     free(cli.project);
+    free(cli.url);
+    free(cli.token_file);
     return rc;
 }

@@ -274,31 +274,21 @@ static int read_single(struct reader *r, json_t *root, struct kfs_source *src)
     return rc;
 }
 
-int kfs_source_from_file(const char *path, struct kfs_source **out, struct kairos_error *err)
+/* A source from parsed credentials; @path names them in messages. */
+static int from_root(const char *path, json_t *root, struct kfs_source **out,
+                     struct kairos_error *err)
 {
     struct reader r = {.path = path, .where = "", .err = err};
     struct kfs_source *src = NULL;
-    json_error_t jerr;
-    json_t *root = NULL;
     const char *project;
     int rc;
 
     *out = NULL;
-    if (access(path, R_OK) < 0)
-        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
-    /* A name given twice would hide one of two bindings: refuse it. */
-    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
-        return kairos_error_set(err, -EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
-    if (!json_is_object(root)) {
-        rc = kairos_error_set(err, -EINVAL, "%s: not a JSON object", path);
-        goto out;
-    }
+    if (!json_is_object(root))
+        return kairos_error_set(err, -EINVAL, "%s: not a JSON object", path);
     src = calloc(1, sizeof(*src));
-    if (!src) {
-        rc = kairos_error_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
+    if (!src)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
     if (!json_object_get(root, "shares") && !json_object_get(root, "volumes")) {
         rc = read_single(&r, root, src);
     } else {
@@ -319,13 +309,36 @@ int kfs_source_from_file(const char *path, struct kfs_source **out, struct kairo
     if (rc == 0 && src->nshares + src->nvolumes == 0)
         rc = kairos_error_set(err, -EINVAL, "%s: no shares and no volumes", path);
 out:
-    json_decref(root);
     if (rc < 0) {
         kfs_source_free(src);
         return rc;
     }
     *out = src;
     return 0;
+}
+
+int kfs_source_from_file(const char *path, struct kfs_source **out, struct kairos_error *err)
+{
+    json_error_t jerr;
+    json_t *root;
+    int rc;
+
+    *out = NULL;
+    if (access(path, R_OK) < 0)
+        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    /* A name given twice would hide one of two bindings: refuse it. */
+    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return kairos_error_set(err, -EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
+    rc = from_root(path, root, out, err);
+    json_decref(root);
+    return rc;
+}
+
+int kfs_source_from_json(const char *label, json_t *root, struct kfs_source **out,
+                         struct kairos_error *err)
+{
+    return from_root(label, root, out, err);
 }
 
 /* ---- the ledger, through libkairos ---- */

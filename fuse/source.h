@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <kairos/error.h>
 
 /* Who to be towards the cluster. Either @mon_host and @key, or @conf (and @keyring). */
@@ -80,6 +81,13 @@ struct kfs_source {
  * not JSON, a missing field, a bad name, a name twice), or -ENOMEM.
  */
 int kfs_source_from_file(const char *path, struct kfs_source **out, struct kairos_error *err);
+
+/**
+ * kfs_source_from_json() - kfs_source_from_file() of credentials already
+ * parsed (those fetched from kairosd, say); @label names them in messages.
+ */
+int kfs_source_from_json(const char *label, json_t *root, struct kfs_source **out,
+                         struct kairos_error *err);
 
 /**
  * kfs_source_from_config() - the project's shares and volumes from the ledger.

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <cephfs/libcephfs.h>
+#include <jansson.h>
 #include <rbd/librbd.h>
 
 #define MiB ((uint64_t)1 << 20)
@@ -694,6 +695,73 @@ static void mount_from_bindings(void **state)
     assert_false(mounted(B.dir));
 }
 
+/*
+ * A volume's key handed in as a share's: ceph_mount() would wait for an MDS
+ * map it may not read forever; kairosfs gives up, says so and mounts nothing.
+ */
+static void wrong_caps_give_up(void **state)
+{
+    char path[600], dir[600], log[600], opts[1024], line[512] = "", *creds = NULL;
+    const char *bin = getenv("KAIROSFS");
+    struct kairos_error err = {0};
+    json_t *j;
+    int status;
+    pid_t pid;
+    FILE *f;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/wrong.json", test_dir);
+    snprintf(dir, sizeof(dir), "%s/wrong", test_dir);
+    snprintf(log, sizeof(log), "%s/wrong.log", test_dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    /* Where the share is, and the volume binding's key to get there. */
+    assert_int_equal(
+        kairos_binding_create(T.k, P1, KAIROS_VOLUME, "disk", "fs-wrong", 0, &creds, &err), 0);
+    j = json_loads(creds, 0, NULL);
+    free(creds);
+    assert_non_null(j);
+    json_object_set_new(j, "fs_name", json_string(T.cfg->pools.cephfs_name));
+    snprintf(line, sizeof(line), "%s/%s/home", T.cfg->pools.share_root, P1);
+    json_object_set_new(j, "path", json_string(line));
+    json_object_del(j, "image");
+    creds = json_dumps(j, 0);
+    json_decref(j);
+    fprintf(f, "{\"project\": \"%s\", \"shares\": {\"home\": %s}}\n", P1, creds);
+    free(creds);
+    fclose(f);
+    line[0] = '\0';
+    snprintf(opts, sizeof(opts), "creds=%s,timeout=%d", path, TIMEOUT_S);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        execl(bin, bin, "-f", "-o", opts, dir, (char *)NULL);
+        _exit(127);
+    }
+    /* One timeout per connection and a spare one, with room for a slow exit. */
+    status = wait_exit(pid, 4 * TIMEOUT_S);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fail_msg("kairosfs still waits after %d s on a key without MDS caps", 4 * TIMEOUT_S);
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_false(mounted(dir));
+    /* Either the deadline or Ceph's own refusal, but a reason, naming the key. */
+    f = fopen(log, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) && !strstr(line, "kairosfs: "))
+        ;
+    fclose(f);
+    fprintf(stderr, "wrong caps: %s", line);
+    assert_true(strstr(line, "no answer from Ceph") || strstr(line, "fs-wrong"));
+    rmdir(dir);
+}
+
 static pid_t daemon_pid(const char *name)
 {
     char dir[512], path[600];
@@ -786,6 +854,7 @@ int main(void)
         cmocka_unit_test(statfs_reports_quotas),
         cmocka_unit_test(volume_is_a_file),
         cmocka_unit_test(mount_from_bindings),
+        cmocka_unit_test(wrong_caps_give_up),
         cmocka_unit_test(outage_times_out),
         cmocka_unit_test(sigterm_unmounts_cleanly),
     };

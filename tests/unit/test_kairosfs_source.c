@@ -1,8 +1,9 @@
 /*
  * test_kairosfs_source.c - kairosfs's credentials file: a project's
  * bindings, or one binding on its own, and the errors that name what is
- * wrong (fuse/source.c). The config source needs a cluster and is covered
- * by tests/fuse.
+ * wrong (fuse/source.c), and what kairosd's source refuses before it calls
+ * anyone (fuse/broker.c). The config and kairosd sources need a cluster and
+ * are covered by tests/fuse and tests/gateway.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "broker.h"
 #include "source.h"
 #include "tmpfile.h"
 
@@ -134,12 +136,34 @@ static void unreadable(void **state)
     kfs_source_free(NULL);
 }
 
+/* Refused before any connection: port 1 would answer ECONNREFUSED instead. */
+static void broker_bad_input(void **state)
+{
+    static const char *const bad[][3] = {
+        {"http://127.0.0.1:1", "tok", "Bad"}, {"http://127.0.0.1:1", "tok", "../p"},
+        {"ftp://127.0.0.1:1", "tok", "p"},    {"127.0.0.1:1", "tok", "p"},
+        {"http://127.0.0.1:1", "to k", "p"},  {"http://127.0.0.1:1", "tok\r\nX-Evil: 1", "p"},
+    };
+    struct kairos_error err = {0};
+    json_t *out = (json_t *)1;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(kfs_broker_fetch(bad[i][0], bad[i][1], bad[i][2], &out, &err), -EINVAL);
+        assert_null(out);
+        assert_true(err.msg[0] != '\0');
+    }
+    assert_int_equal(kfs_broker_fetch("http://127.0.0.1:1/", "tok", "p", &out, &err),
+                     -ECONNREFUSED);
+    assert_null(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(project_file),        cmocka_unit_test(one_binding),
         cmocka_unit_test(user_without_entity), cmocka_unit_test(errors),
-        cmocka_unit_test(unreadable),
+        cmocka_unit_test(unreadable),          cmocka_unit_test(broker_bad_input),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

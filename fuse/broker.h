@@ -1,0 +1,27 @@
+/*
+ * broker.h - kairosfs's credentials fetched from kairosd with a project
+ * token: the project's shares and volumes are listed over the REST API and
+ * each is bound, as this node, to get a key that reaches it alone.
+ *
+ * A node's binding id is "kfs-<hostname>", so a remount on the same node
+ * gets the same keys back instead of piling up new ones.
+ */
+#ifndef KAIROSFS_BROKER_H
+#define KAIROSFS_BROKER_H
+
+#include <jansson.h>
+#include <kairos/error.h>
+
+/**
+ * kfs_broker_fetch() - the credentials of @project's shares and volumes.
+ * @url:   kairosd ("https://host:port").
+ * @token: a token of @project (or the admin token).
+ * @out:   {"project", "shares": {name: creds}, "volumes": {name: creds}}
+ *         as a credentials file holds them; the caller decrefs.
+ * Return: 0, -EINVAL (a bad project name, URL or token), -EACCES (token refused), -ENOENT (no
+ * project), -ECONNREFUSED (kairosd unreachable), -EIO (an unexpected answer), -ENOMEM.
+ */
+int kfs_broker_fetch(const char *url, const char *token, const char *project, json_t **out,
+                     struct kairos_error *err);
+
+#endif

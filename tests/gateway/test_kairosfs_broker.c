@@ -1,0 +1,140 @@
+/*
+ * test_kairosfs_broker.c - kairosfs with credentials fetched from a real
+ * kairosd with a project token: the mount shows the project's share and
+ * volume, writes reach Ceph, the node's bindings are listed by kairosd, a
+ * bad token mounts nothing, and the mount is always undone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kd.h"
+
+static struct kd KD;
+static char P[64], MNT[96], TOKEN_FILE[128];
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    int status;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void unmount(void)
+{
+    run("fusermount3 -u -q %s 2>/dev/null || fusermount3 -u -z -q %s 2>/dev/null", MNT, MNT);
+}
+
+static int setup(void **state)
+{
+    char path[256], body[256];
+    json_t *j = NULL;
+    FILE *f;
+
+    (void)state;
+    kd_start(&KD, KAIROSD_BINARY);
+    snprintf(P, sizeof(P), "kfsb-%x", (unsigned)getpid());
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"plan\":\"small\"}", P);
+    assert_int_equal(kd_call(&KD, "POST", "/v1/projects", KD_ADMIN, NULL, body, NULL), 201);
+    snprintf(path, sizeof(path), "/v1/projects/%s/shares", P);
+    assert_int_equal(
+        kd_call(&KD, "POST", path, KD_ADMIN, NULL, "{\"name\":\"home\",\"size\":\"8M\"}", NULL),
+        201);
+    snprintf(path, sizeof(path), "/v1/projects/%s/volumes", P);
+    assert_int_equal(
+        kd_call(&KD, "POST", path, KD_ADMIN, NULL, "{\"name\":\"disk\",\"size\":\"8M\"}", NULL),
+        201);
+    snprintf(path, sizeof(path), "/v1/projects/%s/tokens", P);
+    assert_int_equal(kd_call(&KD, "POST", path, KD_ADMIN, NULL, NULL, &j), 201);
+    snprintf(TOKEN_FILE, sizeof(TOKEN_FILE), "%s/project-token", KD.dir);
+    f = fopen(TOKEN_FILE, "w");
+    fprintf(f, "%s\n", json_string_value(json_object_get(j, "token")));
+    fclose(f);
+    json_decref(j);
+    snprintf(MNT, sizeof(MNT), "/tmp/kairosfs-broker.XXXXXX");
+    assert_non_null(mkdtemp(MNT));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char path[256];
+
+    (void)state;
+    unmount();
+    rmdir(MNT);
+    unlink(TOKEN_FILE);
+    snprintf(path, sizeof(path), "/v1/projects/%s?force=true", P);
+    kd_call(&KD, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
+    assert_int_equal(kd_stop(&KD), 0);
+    return 0;
+}
+
+static void mount_with_project_token(void **state)
+{
+    char path[256], buf[64] = "";
+    struct stat st;
+    json_t *j = NULL;
+    int fd;
+
+    (void)state;
+    /* A token that kairosd refuses: no mount, a failing exit status. */
+    assert_int_not_equal(run("KAIROS_TOKEN=kt_0000000000000000_00 %s -o project=%s,url=http://"
+                             "127.0.0.1:%u %s 2>/dev/null",
+                             KAIROSFS_BINARY, P, KD.port, MNT),
+                         0);
+    assert_int_equal(run("grep -q ' %s ' /proc/mounts", MNT), 1);
+
+    assert_int_equal(run("%s -o project=%s,url=http://127.0.0.1:%u,token_file=%s %s",
+                         KAIROSFS_BINARY, P, KD.port, TOKEN_FILE, MNT),
+                     0);
+    snprintf(path, sizeof(path), "%s/shares/home/hello", MNT);
+    fd = open(path, O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "through a token", 15), 15);
+    assert_int_equal(fsync(fd), 0);
+    close(fd);
+    fd = open(path, O_RDONLY);
+    assert_int_equal(read(fd, buf, sizeof(buf)), 15);
+    close(fd);
+    assert_string_equal(buf, "through a token");
+    snprintf(path, sizeof(path), "%s/volumes/disk", MNT);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 8 * 1024 * 1024);
+
+    /* kairosd lists the node's bindings, one per allocation. */
+    snprintf(path, sizeof(path), "/v1/projects/%s/shares/home/bindings", P);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_ADMIN, NULL, NULL, &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    assert_int_equal(strncmp(json_string_value(json_object_get(
+                                 json_array_get(json_object_get(j, "items"), 0), "id")),
+                             "kfs-", 4),
+                     0);
+    json_decref(j);
+    unmount();
+    assert_int_equal(run("grep -q ' %s ' /proc/mounts", MNT), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(mount_with_project_token)};
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
