@@ -104,8 +104,7 @@ static const struct route *route(struct http_request *req, struct http_response 
         v = osb_version_check(req->header(req->lookup_arg, "X-Broker-API-Version"));
         if (v) {
             http_error(res, v, v == 412 ? "PreconditionFailed" : "BadRequest",
-                       "X-Broker-API-Version must be 2.%d to 2.%d", OSB_VERSION_MIN - 200,
-                       OSB_VERSION_MAX - 200);
+                       "X-Broker-API-Version must be 2.%d or a later 2.x", OSB_VERSION_MIN);
             return NULL;
         }
     }

@@ -27,9 +27,10 @@ unsigned osb_version_check(const char *version)
     unsigned major, minor;
     char tail;
 
-    if (!version || sscanf(version, "%u.%u%c", &major, &minor, &tail) != 2)
+    if (!version)
         return 400;
-    if (major != 2 || minor * 1 + 200 < OSB_VERSION_MIN || minor + 200 > OSB_VERSION_MAX)
+    if (sscanf(version, "%u.%u%c", &major, &minor, &tail) != 2 || major != 2 ||
+        minor < OSB_VERSION_MIN)
         return 412;
     return 0;
 }
@@ -94,9 +95,9 @@ static unsigned catalog(void *ctx, struct http_request *req, struct http_respons
         service_id(id, sizeof(id), kind);
         json_t *s = json_pack("{s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:[s,s],s:o}", "id", id, "name", id,
                               "description", service_text[kind], "bindable", 1, "plan_updateable",
-                              1, "instances_retrievable", 1, "bindings_retrievable", 1,
-                              "allow_context_updates", 0, "tags", "ceph", kairos_kind_name(kind),
-                              "plans", plans);
+                              kind != KAIROS_BUCKET, "instances_retrievable", 1,
+                              "bindings_retrievable", 1, "allow_context_updates", 0, "tags", "ceph",
+                              kairos_kind_name(kind), "plans", plans);
         if (kind == KAIROS_SHARE)
             json_object_set_new(s, "requires", json_pack("[s]", "volume_mount"));
         json_array_append_new(services, s);
@@ -106,19 +107,17 @@ static unsigned catalog(void *ctx, struct http_request *req, struct http_respons
 
 /* ---- ids, plans and projects ---- */
 
-/* A Kairos name for an outside id: the id itself when it is one, else a hash of it. */
+/*
+ * A Kairos name for an outside id: the id itself when it is one, else a hash
+ * of it. Not lowercased: ids "ABC" and "abc" are two instances.
+ */
 static void name_of(char *buf, const char *prefix, const char *id)
 {
-    char lower[KAIROS_NAME_MAX + 1], hash[KAIROS_TOKEN_HASH_LEN + 1];
-    size_t n = strlen(id);
+    char hash[KAIROS_TOKEN_HASH_LEN + 1];
 
-    if (n <= KAIROS_NAME_MAX) {
-        for (size_t i = 0; i <= n; i++)
-            lower[i] = (char)(id[i] >= 'A' && id[i] <= 'Z' ? id[i] - 'A' + 'a' : id[i]);
-        if (kairos_name_valid(lower)) {
-            memcpy(buf, lower, n + 1);
-            return;
-        }
+    if (kairos_name_valid(id)) {
+        snprintf(buf, KAIROS_NAME_MAX + 1, "%s", id);
+        return;
     }
     kairos_token_hash(id, hash);
     snprintf(buf, KAIROS_NAME_MAX + 1, "%s-%.24s", prefix, hash);
@@ -177,7 +176,7 @@ static bool owner_of(const json_t *ctx, struct kairos_owner *o, char *name,
     snprintf(o->platform, sizeof(o->platform), "%s", platform);
     snprintf(o->id, sizeof(o->id), "%s", id);
     {
-        char raw[KAIROS_NAME_MAX + 16];
+        char raw[KAIROS_OWNER_ID_MAX + 8];
         snprintf(raw, sizeof(raw), "%s-%s", prefix, id);
         name_of(name, prefix, raw);
     }
@@ -288,10 +287,15 @@ static int provision_work(struct gateway *g, void *arg, struct kairos_error *err
     struct provision_job *j = arg;
     struct call c = {.g = g};
     struct instance in;
-    int rc = alloc_create(g, &j->spec, err);
+    int rc = alloc_create(g, &j->spec, err), lrc;
 
-    if (instance_load(&c, j->id, &in, NULL) < 0)
+    lrc = instance_load(&c, j->id, &in, NULL);
+    if (lrc < 0) {
+        /* Deprovisioned meanwhile (after this operation went stale): nothing may own it. */
+        if (rc == 0 && lrc == -ENOENT)
+            alloc_delete(g, j->spec.project, j->spec.kind, j->spec.name, false, NULL);
         return rc;
+    }
     if (rc == 0) {
         metrics_provision(g->metrics, j->spec.kind);
         instance_set_state(&c, j->id, in.rec, "ready", NULL, NULL);
@@ -368,6 +372,44 @@ static bool same_instance(const struct instance *in, const json_t *want)
     return true;
 }
 
+/*
+ * An operation still open this long lost its kairosd (kill -9: a stopping
+ * kairosd finishes its operations): a clone is copy-on-write, quick, and a
+ * repeated request may then run the work again, which is idempotent.
+ */
+#define OPS_STALE_MS (30 * 60 * 1000ULL)
+
+static uint64_t op_started(const json_t *op)
+{
+    const json_t *v = json_object_get(op, "started");
+
+    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static bool stale(uint64_t started_ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return started_ms && (uint64_t)ts.tv_sec * 1000 > started_ms + OPS_STALE_MS;
+}
+
+/* Is @in's operation running, here or in another kairosd? */
+static bool op_running(struct call *c, const struct instance *in)
+{
+    const char *state;
+    json_t *op = NULL;
+    bool running = false;
+
+    if (in->operation && kairos_registry_id_valid(in->operation) &&
+        ops_get(c->g, in->operation, &op, NULL) == 0) {
+        state = json_string_value(json_object_get(op, "state"));
+        running = state && strcmp(state, "in progress") == 0 && !stale(op_started(op));
+    }
+    json_decref(op);
+    return running;
+}
+
 /* Run the provision of @job (owned), synchronously or as an operation. */
 static unsigned provision_answer(struct call *c, const char *id, struct provision_job *job,
                                  struct http_response *res)
@@ -386,8 +428,14 @@ static unsigned provision_answer(struct call *c, const char *id, struct provisio
             json_decref(in.rec);
         }
         rc = ops_submit(c->g->ops, op, "provision", provision_work, job, &err);
-        if (rc < 0)
+        if (rc < 0) {
+            /* Nothing runs: failed, which a repeat runs again and a deprovision removes. */
+            if (instance_load(c, id, &in, NULL) == 0) {
+                instance_set_state(c, id, in.rec, "failed", NULL, NULL);
+                json_decref(in.rec);
+            }
             return http_error(res, 503, "ServiceUnavailable", "%s", err.msg);
+        }
         return http_json(res, 202, json_pack("{s:s}", "operation", op));
     }
     rc = provision_work(c->g, job, &err);
@@ -461,8 +509,11 @@ static unsigned provision(void *ctx, struct http_request *req, struct http_respo
             http_json(res, 409, json_object());
         } else if (rc == 0 && strcmp(in.state, "ready") == 0) {
             http_json(res, 200, json_object());
-        } else if (rc == 0 && strcmp(in.state, "provisioning") == 0 && in.operation && async_ok) {
-            http_json(res, 202, json_pack("{s:s}", "operation", in.operation));
+        } else if (rc == 0 && op_running(c, &in)) {
+            if (strcmp(in.state, "provisioning") == 0 && async_ok)
+                http_json(res, 202, json_pack("{s:s}", "operation", in.operation));
+            else
+                http_error(res, 422, "ConcurrencyError", "instance %s is %s", id, in.state);
         } else if (rc == 0) {
             /* Interrupted earlier: the library's calls are idempotent, so run it again. */
             provision_answer(c, id, job, res);
@@ -535,7 +586,7 @@ static unsigned update(void *ctx, struct http_request *req, struct http_response
     struct instance in = {0};
     json_t *body, *params;
     uint64_t bytes;
-    bool ok = true, shrink;
+    bool ok = true, shrink, resize;
     int rc;
 
     params_query_bool(req, "accepts_incomplete", &ok, res);
@@ -566,6 +617,9 @@ static unsigned update(void *ctx, struct http_request *req, struct http_response
     }
     const json_t *sid = json_object_get(body, "service_id");
     json_t *pid = json_object_get(body, "plan_id");
+    /* An empty string counts as absent, as platforms send it. */
+    if (json_is_string(pid) && !json_string_value(pid)[0])
+        pid = NULL;
     if (!json_is_string(sid) || !json_equal((json_t *)sid, json_object_get(in.rec, "service_id"))) {
         http_error(res, 400, "BadRequest", "service_id must be the instance's service");
         goto out;
@@ -574,19 +628,28 @@ static unsigned update(void *ctx, struct http_request *req, struct http_response
                       json_string_value(pid ? pid : json_object_get(in.rec, "plan_id")), &kind,
                       &plan, res))
         goto out;
+    /* The size given, else a new plan's; else the instance keeps its size. */
     bytes = plan->size[kind];
+    resize = json_object_get(params, "size") ||
+             (pid && !json_equal(pid, json_object_get(in.rec, "plan_id")));
     shrink = params_bool(params, "shrink", false, &ok, res);
     if (!ok || !params_size(params, "size", &bytes, res))
         goto out;
-    rc = alloc_resize(c->g, in.project, in.kind, in.name, bytes, shrink, &err);
+    rc = resize ? alloc_resize(c->g, in.project, in.kind, in.name, bytes, shrink, &err) : 0;
     if (rc < 0) {
         api_fail(c, res, in.kind, rc, &err);
         goto out;
     }
     if (pid)
         json_object_set(in.rec, "plan_id", pid);
-    if (params)
-        json_object_set_new(in.rec, "parameters", json_pack("{s:I}", "size", (json_int_t)bytes));
+    if (resize) {
+        json_t *kept = json_object_get(in.rec, "parameters");
+        if (!json_is_object(kept)) {
+            kept = json_object();
+            json_object_set_new(in.rec, "parameters", kept);
+        }
+        json_object_set_new(kept, "size", json_integer((json_int_t)bytes));
+    }
     instance_save(c, id, in.rec, 0, NULL);
     http_json(res, 200, json_object());
 out:
@@ -672,10 +735,14 @@ static unsigned deprovision(void *ctx, struct http_request *req, struct http_res
                           "deleting a %s takes time: accepts_incomplete=true is required",
                           kairos_kind_name(in.kind));
     }
-    if (strcmp(in.state, "deprovisioning") == 0 && in.operation && async_ok) {
-        http_json(res, 202, json_pack("{s:s}", "operation", in.operation));
+    /* One operation at a time: a deprovision under way is answered, a provision waited for. */
+    if (op_running(c, &in)) {
+        if (strcmp(in.state, "deprovisioning") == 0 && async_ok)
+            http_json(res, 202, json_pack("{s:s}", "operation", in.operation));
+        else
+            http_error(res, 422, "ConcurrencyError", "instance %s is %s", id, in.state);
         json_decref(in.rec);
-        return 202;
+        return res->status;
     }
     job = calloc(1, sizeof(*job));
     if (!job) {
@@ -691,8 +758,14 @@ static unsigned deprovision(void *ctx, struct http_request *req, struct http_res
         instance_set_state(c, id, in.rec, "deprovisioning", op, NULL);
         json_decref(in.rec);
         rc = ops_submit(c->g->ops, op, "deprovision", deprovision_work, job, &err);
-        if (rc < 0)
+        if (rc < 0) {
+            /* Nothing runs: the instance is as it was. */
+            if (instance_load(c, id, &in, NULL) == 0) {
+                instance_set_state(c, id, in.rec, "ready", NULL, NULL);
+                json_decref(in.rec);
+            }
             return http_error(res, 503, "ServiceUnavailable", "%s", err.msg);
+        }
         return http_json(res, 202, json_pack("{s:s}", "operation", op));
     }
     json_decref(in.rec);
@@ -714,24 +787,6 @@ static unsigned state_answer(struct http_response *res, const char *state, const
     return http_json(res, 200, j);
 }
 
-/* A provision still open this long lost its kairosd: a clone is copy-on-write, quick. */
-#define OPS_STALE_MS (30 * 60 * 1000ULL)
-
-static uint64_t op_started(const json_t *op)
-{
-    const json_t *v = json_object_get(op, "started");
-
-    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
-}
-
-static bool stale(uint64_t started_ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return started_ms && (uint64_t)ts.tv_sec * 1000 > started_ms + OPS_STALE_MS;
-}
-
 static unsigned instance_last_operation(void *ctx, struct http_request *req,
                                         struct http_response *res)
 {
@@ -748,7 +803,19 @@ static unsigned instance_last_operation(void *ctx, struct http_request *req,
     if (!kairos_registry_id_valid(id))
         return http_error(res, 400, "BadRequest", "bad instance_id");
     rc = instance_load(c, id, &in, &err);
-    /* Gone: a deprovision finished (the spec's 410), or nothing ever was. */
+    /*
+     * Gone: the deprovision named finished (200, which every platform takes
+     * well), or nothing ever was (410).
+     */
+    if (rc == -ENOENT && opq && kairos_registry_id_valid(opq) && ops_get(c->g, opq, &op, NULL) == 0)
+        state = json_string_value(json_object_get(op, "state"));
+    if (state && strcmp(state, "succeeded") == 0) {
+        json_decref(op);
+        return state_answer(res, "succeeded", NULL);
+    }
+    json_decref(op);
+    op = NULL;
+    state = NULL;
     if (rc == -ENOENT)
         return http_json(res, 410, json_object());
     if (rc < 0)
@@ -758,6 +825,10 @@ static unsigned instance_last_operation(void *ctx, struct http_request *req,
         state = json_string_value(json_object_get(op, "state"));
     if (state && strcmp(state, "in progress") != 0) {
         state_answer(res, state, json_string_value(json_object_get(op, "description")));
+    } else if (strcmp(in.state, "ready") == 0 && state && in.operation &&
+               strcmp(in.operation, opid) == 0) {
+        /* A failed deprovision is ready again before its record says "failed". */
+        state_answer(res, "in progress", NULL);
     } else if (strcmp(in.state, "ready") == 0) {
         state_answer(res, "succeeded", NULL);
     } else if (strcmp(in.state, "failed") == 0) {

@@ -15,14 +15,16 @@
 #include "gateway.h"
 #include "router.h"
 
-/* The lowest and highest X-Broker-API-Version accepted. */
-#define OSB_VERSION_MIN 213
-#define OSB_VERSION_MAX 217
+/* The lowest X-Broker-API-Version accepted, 2.13; any later 2.x is too (we speak 2.17). */
+#define OSB_VERSION_MIN 13
 
 extern const struct route osb_routes[];
 extern const size_t osb_nroutes;
 
-/* 0 when @version ("2.17") is accepted; 400 when malformed or missing, 412 when unsupported. */
+/*
+ * 0 when @version ("2.17") is accepted; 400 when missing; 412 when present
+ * but empty, malformed or not 2.x with x >= 13 (as platforms expect).
+ */
 unsigned osb_version_check(const char *version);
 
 #endif

@@ -85,10 +85,12 @@ static void osb_version(void **state)
     assert_int_equal(osb_version_check("2.17"), 0);
     assert_int_equal(osb_version_check("2.13"), 0);
     assert_int_equal(osb_version_check(NULL), 400);
-    assert_int_equal(osb_version_check("2.17x"), 400);
-    assert_int_equal(osb_version_check("abc"), 400);
+    assert_int_equal(osb_version_check("2.18"), 0);
+    assert_int_equal(osb_version_check(""), 412);
+    assert_int_equal(osb_version_check("2.17x"), 412);
+    assert_int_equal(osb_version_check("abc"), 412);
     assert_int_equal(osb_version_check("2.12"), 412);
-    assert_int_equal(osb_version_check("2.18"), 412);
+    assert_int_equal(osb_version_check("3.0"), 412);
     assert_int_equal(osb_version_check("3.0"), 412);
     assert_int_equal(osb_version_check("1.17"), 412);
 }
