@@ -513,9 +513,21 @@ int kairos_budget_reconcile_project(struct kairos *k, const char *project,
         }
         if (json_object_get(t, "return")) {
             rc = finish_return(k, project, txid, kairos_json_u64(t, "return", 0));
+        } else if (json_object_get(t, "applied")) {
+            /*
+             * Applied: the cluster's record is bookkeeping too. It goes
+             * first, so that once the project object is gone (a delete
+             * settles here) no pass can take it for an acquire that never
+             * reached the project and credit the slice a second time.
+             */
+            char ckey[KAIROS_KEY_MAX];
+            cluster_key(ckey, "t", project, txid);
+            rc = kairos_store_rm_key(k->meta, KAIROS_CLUSTER_OID, ckey);
+            if (rc == 0)
+                rc = kairos_store_rm_key(k->meta, oid, transfers->v[i].key);
         } else {
-            /* "applied" or "void": the cluster side decides; if its record
-             * is gone, this one is only bookkeeping. */
+            /* "void": the cluster side undoes it; if its record is gone,
+             * this one is only bookkeeping. */
             char ckey[KAIROS_KEY_MAX];
             const char *ckeys[] = {ckey};
             struct kairos_kvs ckvs;

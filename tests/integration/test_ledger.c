@@ -6,9 +6,15 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <kairos/reconcile.h>
+
+#include "budget.h"
 
 #define MiB (1ULL << 20)
 
@@ -343,8 +349,11 @@ static void cluster_capacity(void **state)
     struct kairos_quota q;
     struct kairos_reservation *res;
     struct kairos_capacity_report rep;
+    struct kairos_reconcile_report rrep;
+    struct kairos_audit audit;
     struct kairos_error err = {0};
     char a[64], b[64], name[32];
+    uint64_t granted = 0;
 
     (void)state;
     kt_open_isolated(&c, small_cluster, NULL);
@@ -381,7 +390,19 @@ static void cluster_capacity(void **state)
     assert_int_equal(rep.projects, 2);
     kt_assert_consistent(&c, a);
     kt_assert_consistent(&c, b);
+    /*
+     * A deleted project's slices come back once: a reconciler pass after
+     * the delete finds no transfer of it to credit again.
+     */
+    assert_int_equal(kairos_ledger_audit(c.k, b, &audit, &err), 0);
     assert_int_equal(kairos_project_delete(c.k, a, KAIROS_DELETE_FORCE, &err), 0);
+    usleep(5000);
+    assert_int_equal(kairos_reconcile_run(c.k, 1, &rrep, &err), 0);
+    assert_int_equal(rrep.errors, 0);
+    assert_int_equal(kairos_budget_granted(c.k, &granted, &err), 0);
+    if (granted != audit.grant)
+        fail_msg("cluster granted %" PRIu64 " bytes, the one project left holds %" PRIu64,
+                 granted, audit.grant);
     assert_int_equal(kairos_project_delete(c.k, b, KAIROS_DELETE_FORCE, &err), 0);
     /* With every project gone, every slice of budget is back. */
     assert_int_equal(kairos_capacity_get(c.k, &rep, &err), 0);
