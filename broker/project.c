@@ -13,6 +13,7 @@
  * listings and owner lookups.
  */
 #include <kairos/kairos.h>
+#include <kairos/token.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -646,6 +647,9 @@ int kairos_project_finish_delete(struct kairos *k, const char *name,
     if (rc == -ENOENT)
         rc = 0;
 forget:
+    /* Its tokens go before its name is free again. */
+    if (rc == 0 || rc == -ENOENT)
+        rc = kairos_token_revoke_all(k, name, NULL);
     if (rc == 0 || rc == -ENOENT)
         rc = index_forget(k, &st);
     if (rc == -ENOENT)

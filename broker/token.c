@@ -222,3 +222,25 @@ int kairos_token_list(struct kairos *k, const char *project, struct kairos_token
     kairos_kvs_free(&kvs);
     return 0;
 }
+
+int kairos_token_revoke_all(struct kairos *k, const char *project, struct kairos_error *err)
+{
+    struct kairos_token_info *t = NULL;
+    size_t n = 0;
+    int rc;
+
+    /* A page at a time: a listing holds at most TOKENS_MAX. */
+    do {
+        rc = kairos_token_list(k, project, &t, &n, err);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            rc = kairos_token_revoke(k, project, t[i].id, err);
+            if (rc == -ENOENT) {
+                kairos_error_clear(err);
+                rc = 0;
+            }
+        }
+        free(t);
+        t = NULL;
+    } while (rc == 0 && n > 0);
+    return rc;
+}

@@ -62,6 +62,13 @@ int kairos_token_revoke(struct kairos *k, const char *project, const char *id,
                         struct kairos_error *err);
 
 /**
+ * kairos_token_revoke_all() - revoke every token of @project; a project's
+ * delete does, so that a new project of the same name inherits none.
+ * Return: 0, -EINVAL, or a librados error.
+ */
+int kairos_token_revoke_all(struct kairos *k, const char *project, struct kairos_error *err);
+
+/**
  * kairos_token_list() - the tokens of @project (ids, never secrets).
  * @out: malloc'ed array of *@count; the caller frees it.
  * Return: 0, -EINVAL, or a librados error.

@@ -401,8 +401,8 @@ static void cluster_capacity(void **state)
     assert_int_equal(rrep.errors, 0);
     assert_int_equal(kairos_budget_granted(c.k, &granted, &err), 0);
     if (granted != audit.grant)
-        fail_msg("cluster granted %" PRIu64 " bytes, the one project left holds %" PRIu64,
-                 granted, audit.grant);
+        fail_msg("cluster granted %" PRIu64 " bytes, the one project left holds %" PRIu64, granted,
+                 audit.grant);
     assert_int_equal(kairos_project_delete(c.k, b, KAIROS_DELETE_FORCE, &err), 0);
     /* With every project gone, every slice of budget is back. */
     assert_int_equal(kairos_capacity_get(c.k, &rep, &err), 0);

@@ -5,6 +5,8 @@
  */
 #include "harness.h"
 
+#include <kairos/token.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +226,30 @@ static void delete_refused_then_forced(void **state)
     assert_true(granted_after < granted_before);
 }
 
+/* A project's tokens die with it: a new project of the same name inherits none. */
+static void tokens_die_with_their_project(void **state)
+{
+    struct kairos_quota q = kt_quota(KAIROS_VOLUME, 100 << 20, 10);
+    struct kairos_token_info info, *list = NULL;
+    struct kairos_error err = {0};
+    char name[64], token[KAIROS_TOKEN_LEN + 1];
+    size_t n = 1;
+
+    (void)state;
+    kt_name(name, sizeof(name), "tokens");
+    assert_int_equal(kairos_project_create(T.k, name, NULL, &q, &err), 0);
+    assert_int_equal(kairos_token_create(T.k, name, token, NULL, &err), 0);
+    assert_int_equal(kairos_token_lookup(T.k, token, &info, &err), 0);
+    assert_string_equal(info.project, name);
+    assert_int_equal(kairos_project_delete(T.k, name, KAIROS_DELETE_FORCE, &err), 0);
+    assert_int_equal(kairos_project_create(T.k, name, NULL, &q, &err), 0);
+    assert_int_equal(kairos_token_lookup(T.k, token, &info, &err), -EACCES);
+    assert_int_equal(kairos_token_list(T.k, name, &list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(list);
+    assert_int_equal(kairos_project_delete(T.k, name, 0, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +258,7 @@ int main(void)
         cmocka_unit_test(list_pages),
         cmocka_unit_test(quota_updates),
         cmocka_unit_test(delete_refused_then_forced),
+        cmocka_unit_test(tokens_die_with_their_project),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
