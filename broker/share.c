@@ -22,6 +22,7 @@
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
+#include "record.h"
 #include "share_int.h"
 #include "store.h"
 
@@ -37,6 +38,9 @@ struct kairos_shares {
 };
 
 /* ---- the mount and paths ---- */
+
+/* Room for "<project>.<share>". */
+#define KAIROS_SHARE_NS_MAX (2 * KAIROS_NAME_MAX + 2)
 
 static int mount_fs(struct kairos *k, struct ceph_mount_info **out, struct kairos_error *err)
 {
@@ -124,30 +128,71 @@ static uint64_t quota_value(uint64_t limit)
     return limit == KAIROS_UNLIMITED ? 0 : limit;
 }
 
+/* A share's RADOS namespace in the data pool: "<project>.<share>" ('.' is in no name). */
+static void share_namespace(char *buf, const char *project, const char *name)
+{
+    snprintf(buf, KAIROS_SHARE_NS_MAX, "%s.%s", project, name);
+}
+
 /*
- * Make the project's directory, give it its own RADOS namespace before
- * anything is created under it (a file keeps the namespace it was born with,
- * and a binding limited to the namespace cannot read older files), and set
- * its quota to the project's share quota.
+ * Give directory @path the data namespace @ns before anything is created
+ * under it: a file keeps the namespace it was born with, and a binding
+ * limited to the namespace cannot read older files.
+ */
+static int ensure_namespace(struct ceph_mount_info *cm, const char *path, const char *ns,
+                            struct kairos_error *err)
+{
+    char cur[KAIROS_SHARE_NS_MAX] = "";
+    int rc, n;
+
+    n = ceph_getxattr(cm, path, "ceph.dir.layout.pool_namespace", cur, sizeof(cur) - 1);
+    if (n >= 0 && (size_t)n == strlen(ns) && memcmp(cur, ns, (size_t)n) == 0)
+        return 0;
+    rc = ceph_setxattr(cm, path, "ceph.dir.layout.pool_namespace", ns, strlen(ns), 0);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot set the data namespace of %s: %s", path,
+                                strerror(-rc));
+    return 0;
+}
+
+/*
+ * The namespace a share's data lives in: its directory's own, or for a
+ * share made before shares had their own, the project's.
+ */
+static int data_namespace(struct ceph_mount_info *cm, const char *path, const char *project,
+                          char *ns, struct kairos_error *err)
+{
+    int n = ceph_getxattr(cm, path, "ceph.dir.layout.pool_namespace", ns, KAIROS_SHARE_NS_MAX - 1);
+
+    if (n == -ENODATA || n == 0) {
+        snprintf(ns, KAIROS_SHARE_NS_MAX, "%s", project);
+        return 0;
+    }
+    if (n < 0)
+        return kairos_error_set(err, n, "cannot read the data namespace of %s: %s", path,
+                                strerror(-n));
+    ns[n] = '\0';
+    return 0;
+}
+
+/*
+ * Make the project's directory, in a namespace of its own (older shares'
+ * data is there), with the project's share quota.
  */
 static int ensure_project_dir(struct kairos *k, struct ceph_mount_info *cm, const char *project,
                               struct kairos_error *err)
 {
-    char path[KAIROS_SHARE_PATH_MAX], ns[KAIROS_NAME_MAX + 1] = "";
+    char path[KAIROS_SHARE_PATH_MAX];
     struct kairos_project p;
-    int rc, n;
+    int rc;
 
     project_path(k, path, project);
     rc = ceph_mkdirs(cm, path, 0755);
     if (rc < 0 && rc != -EEXIST)
         return kairos_error_set(err, rc, "cannot make %s: %s", path, strerror(-rc));
-    n = ceph_getxattr(cm, path, "ceph.dir.layout.pool_namespace", ns, sizeof(ns) - 1);
-    if (n < 0 || (size_t)n != strlen(project) || memcmp(ns, project, (size_t)n) != 0) {
-        rc = ceph_setxattr(cm, path, "ceph.dir.layout.pool_namespace", project, strlen(project), 0);
-        if (rc < 0)
-            return kairos_error_set(err, rc, "cannot set the data namespace of %s: %s", path,
-                                    strerror(-rc));
-    }
+    rc = ensure_namespace(cm, path, project, err);
+    if (rc < 0)
+        return rc;
     rc = kairos_project_get(k, project, &p, err);
     if (rc == 0)
         rc = set_u64(cm, path, "ceph.quota.max_bytes",
@@ -185,8 +230,31 @@ static int make_share_dir(struct kairos *k, struct ceph_mount_info *cm, const ch
     return 0;
 }
 
+/*
+ * Settle a share's directory: its own data namespace, so that a binding's
+ * key reaches this share's objects and no other share's, then its quotas.
+ * The byte quota goes last: the reconciler takes a directory without one
+ * for a create that did not finish (see op_probe()).
+ */
+static int finish_share(struct ceph_mount_info *cm, const char *path, const char *project,
+                        const char *name, uint64_t bytes, uint64_t max_files, bool existed,
+                        struct kairos_error *err)
+{
+    char ns[KAIROS_SHARE_NS_MAX];
+    int rc;
+
+    share_namespace(ns, project, name);
+    rc = ensure_namespace(cm, path, ns, err);
+    /* A new directory has no file limit; an old one may have a stale one. */
+    if (rc == 0 && (max_files || existed))
+        rc = set_u64(cm, path, "ceph.quota.max_files", max_files, err);
+    if (rc == 0)
+        rc = set_u64(cm, path, "ceph.quota.max_bytes", bytes, err);
+    return rc;
+}
+
 static int make_share(struct kairos *k, struct ceph_mount_info *cm, const char *project,
-                      const char *name, uint64_t bytes, uint64_t max_files,
+                      const char *name, uint64_t bytes, uint64_t max_files, bool *made,
                       struct kairos_error *err)
 {
     char path[KAIROS_SHARE_PATH_MAX];
@@ -195,11 +263,9 @@ static int make_share(struct kairos *k, struct ceph_mount_info *cm, const char *
 
     share_path(k, path, project, name);
     rc = make_share_dir(k, cm, project, path, &existed, err);
+    *made = rc == 0;
     if (rc == 0)
-        rc = set_u64(cm, path, "ceph.quota.max_bytes", bytes, err);
-    /* A new directory has no file limit; an old one may have a stale one. */
-    if (rc == 0 && (max_files || existed))
-        rc = set_u64(cm, path, "ceph.quota.max_files", max_files, err);
+        rc = finish_share(cm, path, project, name, bytes, max_files, existed, err);
     return rc;
 }
 
@@ -214,6 +280,7 @@ int kairos_share_create(struct kairos *k, const char *project, const char *name,
     struct kairos_reservation *res = NULL;
     struct ceph_mount_info *cm;
     char attrs[64], path[KAIROS_SHARE_PATH_MAX];
+    bool made = false;
     int rc;
 
     if (max_files > KAIROS_SIZE_MAX)
@@ -227,8 +294,13 @@ int kairos_share_create(struct kairos *k, const char *project, const char *name,
         goto out;
     rc = mount_fs(k, &cm, err);
     if (rc == 0)
-        rc = make_share(k, cm, project, name, bytes, max_files, err);
+        rc = make_share(k, cm, project, name, bytes, max_files, &made, err);
     if (rc < 0) {
+        /* Nothing committed owns the directory: no half-made share stays behind. */
+        if (made) {
+            share_path(k, path, project, name);
+            remove_tree(k, cm, path, NULL, NULL);
+        }
         kairos_ledger_release(k, res, NULL);
         goto out;
     }
@@ -614,6 +686,27 @@ int kairos_share_info(struct kairos *k, const char *project, const char *name,
 
 /* ---- backend ops ---- */
 
+/* Finish a share a create left without its quota, from its ledger record. */
+static int finish_recorded(struct kairos *k, struct ceph_mount_info *cm, const char *path,
+                           const char *project, const char *name, uint64_t *bytes,
+                           struct kairos_error *err)
+{
+    struct kairos_alloc a;
+    uint64_t max_files;
+    json_t *attrs;
+    int rc;
+
+    rc = kairos_ledger_get(k, project, KAIROS_SHARE, name, &a, err);
+    if (rc < 0)
+        return rc;
+    attrs = a.attrs ? json_loads(a.attrs, 0, NULL) : NULL;
+    max_files = kairos_json_u64(attrs, "max_files", 0);
+    json_decref(attrs);
+    *bytes = a.op == KAIROS_OP_RESIZE ? a.target_bytes : a.bytes;
+    kairos_alloc_clear(&a);
+    return finish_share(cm, path, project, name, *bytes, max_files, false, err);
+}
+
 static int op_probe(void *arg, const char *project, const char *name, uint64_t *bytes,
                     struct kairos_error *err)
 {
@@ -628,11 +721,9 @@ static int op_probe(void *arg, const char *project, const char *name, uint64_t *
     rc = get_u64(cm, path, "ceph.quota.max_bytes", bytes);
     if (rc == -ENOENT)
         return 0;
-    /* A directory without a quota yet: made, not finished. */
-    if (rc == -ENODATA) {
-        *bytes = 0;
-        return 1;
-    }
+    /* A directory without a quota yet: made, not finished; finish it as recorded. */
+    if (rc == -ENODATA)
+        rc = finish_recorded(k, cm, path, project, name, bytes, err);
     return rc < 0 ? kairos_error_set(err, rc, "cannot probe %s: %s", path, strerror(-rc)) : 1;
 }
 
@@ -696,17 +787,23 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
     struct kairos *k = arg;
     bool ro = flags & KAIROS_BIND_READ_ONLY;
     char entity[KAIROS_ENTITY_MAX], path[KAIROS_SHARE_PATH_MAX], mds[KAIROS_SHARE_PATH_MAX + 32];
-    char osd[256], *key = NULL;
+    char osd[256 + KAIROS_SHARE_NS_MAX], ns[KAIROS_SHARE_NS_MAX], *key = NULL;
     const char *caps[] = {"mon", "allow r", "mds", mds, "osd", osd, NULL};
+    struct ceph_mount_info *cm;
     json_t *creds = NULL;
     int rc;
 
     share_path(k, path, project, name);
     kairos_cephx_entity(entity, project, "share", name, id);
+    rc = mount_fs(k, &cm, err);
+    if (rc == 0)
+        rc = data_namespace(cm, path, project, ns, err);
+    if (rc < 0)
+        return rc;
     /* No "p" flag: the key cannot change its quota or its data namespace. */
     snprintf(mds, sizeof(mds), "allow %s path=%s", ro ? "r" : "rw", path);
     snprintf(osd, sizeof(osd), "allow %s pool=%s namespace=%s", ro ? "r" : "rw",
-             k->cfg->pools.cephfs_data, project);
+             k->cfg->pools.cephfs_data, ns);
     rc = kairos_cephx_grant(k, entity, caps, &key, err);
     if (rc == 0)
         creds = kairos_cephx_credentials(k, entity, key, err);
@@ -714,7 +811,8 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
         json_object_set_new(creds, "fs_name", json_string(k->cfg->pools.cephfs_name));
         json_object_set_new(creds, "path", json_string(path));
         json_object_set_new(creds, "pool", json_string(k->cfg->pools.cephfs_data));
-        json_object_set_new(creds, "namespace", json_string(project));
+        json_object_set_new(creds, "namespace", json_string(ns));
+        json_object_set_new(creds, "project", json_string(project));
         json_object_set_new(creds, "read_only", json_boolean(ro));
         *credentials = kairos_credentials_dump(creds);
         if (!*credentials)

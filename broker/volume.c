@@ -806,6 +806,7 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
     if (creds) {
         json_object_set_new(creds, "pool", json_string(k->cfg->pools.block));
         json_object_set_new(creds, "namespace", json_string(project));
+        json_object_set_new(creds, "project", json_string(project));
         json_object_set_new(creds, "image", json_string(name));
         json_object_set_new(creds, "read_only", json_boolean(flags & KAIROS_BIND_READ_ONLY));
         *credentials = kairos_credentials_dump(creds);

@@ -243,7 +243,7 @@ static int volume_cb(struct reader *r, const char *name, json_t *obj, void *item
 /* One binding on its own: a share or a volume, named after its path or image. */
 static int read_single(struct reader *r, json_t *root, struct kfs_source *src)
 {
-    const char *ns = field(r, root, "namespace", false);
+    const char *ns = field(r, root, "project", false);
     int rc;
 
     r->where = "binding";
@@ -265,9 +265,14 @@ static int read_single(struct reader *r, json_t *root, struct kfs_source *src)
                                 "credentials of one share (fs_name) or volume (image)",
                                 r->path);
     }
-    /* A binding names its project as the RADOS namespace it may use. */
+    /*
+     * A binding names its project; an older one only as its namespace
+     * ("<project>" for a volume, "<project>.<share>" for a share).
+     */
+    if (!ns)
+        ns = field(r, root, "namespace", false);
     if (rc == 0 && ns) {
-        src->project = strdup(ns);
+        src->project = strndup(ns, strcspn(ns, "."));
         if (!src->project)
             rc = kairos_error_set(r->err, -ENOMEM, "out of memory");
     }

@@ -412,7 +412,8 @@ static void sparse_file(void **state)
      * the hole do not exist, the one written does.
      */
     assert_int_equal(rados_ioctx_create(T.rados, T.cfg->pools.cephfs_data, &io), 0);
-    rados_ioctx_set_namespace(io, P1);
+    snprintf(oid, sizeof(oid), "%s.data", P1); /* the share's own namespace */
+    rados_ioctx_set_namespace(io, oid);
     for (unsigned obj = 0; obj < 4; obj++) {
         snprintf(oid, sizeof(oid), "%llx.%08x", (unsigned long long)st.st_ino, obj);
         assert_int_equal(rados_stat(io, oid, &size, &mtime), obj == 3 ? 0 : -ENOENT);

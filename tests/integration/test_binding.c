@@ -248,6 +248,59 @@ static void same_id_two_allocations(void **state)
     json_decref(fs);
 }
 
+/*
+ * Each share's data is in its own RADOS namespace: a share's key reads its
+ * own file's objects straight from the pool, and not another share's of
+ * the same project.
+ */
+static void share_keys_stay_in_their_namespace(void **state)
+{
+    json_t *mine, *theirs;
+    struct kairos_error err = {0};
+    struct ceph_mount_info *m;
+    struct ceph_statx stx;
+    char obj[64], buf[16];
+    rados_ioctx_t io;
+    rados_t r;
+    int fd;
+
+    (void)state;
+    assert_int_equal(kairos_share_create(T.k, P1, "other", 4 * MiB, 0, &err), 0);
+    mine = bind_alloc(P1, KAIROS_SHARE, "home", "ns-mine", 0);
+    theirs = bind_alloc(P1, KAIROS_SHARE, "other", "ns-theirs", 0);
+    assert_string_not_equal(field(mine, "namespace"), field(theirs, "namespace"));
+    /* A file in the other share, and the name of its first object. */
+    assert_int_equal(mount_as(theirs, field(theirs, "path"), &m), 0);
+    fd = ceph_open(m, "/secret", O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ceph_write(m, fd, "their data", 10, 0), 10);
+    assert_int_equal(ceph_fsync(m, fd, 0), 0);
+    ceph_close(m, fd);
+    assert_int_equal(ceph_statx(m, "/secret", &stx, CEPH_STATX_INO, 0), 0);
+    ceph_unmount(m);
+    ceph_release(m);
+    snprintf(obj, sizeof(obj), "%llx.00000000", (unsigned long long)stx.stx_ino);
+
+    /* Its own key reads the object; this share's key is refused. */
+    assert_int_equal(connect_as(theirs, &r), 0);
+    assert_int_equal(rados_ioctx_create(r, field(theirs, "pool"), &io), 0);
+    rados_ioctx_set_namespace(io, field(theirs, "namespace"));
+    assert_int_equal(rados_read(io, obj, buf, 10, 0), 10);
+    rados_ioctx_destroy(io);
+    rados_shutdown(r);
+    assert_int_equal(connect_as(mine, &r), 0);
+    assert_int_equal(rados_ioctx_create(r, field(mine, "pool"), &io), 0);
+    rados_ioctx_set_namespace(io, field(theirs, "namespace"));
+    assert_int_equal(rados_read(io, obj, buf, 10, 0), -EPERM);
+    rados_ioctx_destroy(io);
+    rados_shutdown(r);
+
+    assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_SHARE, "home", "ns-mine", &err), 0);
+    assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_SHARE, "other", "ns-theirs", &err), 0);
+    json_decref(mine);
+    json_decref(theirs);
+}
+
 static void read_only_share(void **state)
 {
     json_t *creds = bind_alloc(P2, KAIROS_SHARE, "home", "reader", KAIROS_BIND_READ_ONLY);
@@ -380,9 +433,13 @@ static void crash_mid_bind_revoked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(volume_binding_isolation), cmocka_unit_test(share_binding_isolation),
-        cmocka_unit_test(same_id_two_allocations),  cmocka_unit_test(read_only_share),
-        cmocka_unit_test(list_and_delete_rules),    cmocka_unit_test(crash_mid_bind_revoked),
+        cmocka_unit_test(volume_binding_isolation),
+        cmocka_unit_test(share_binding_isolation),
+        cmocka_unit_test(same_id_two_allocations),
+        cmocka_unit_test(share_keys_stay_in_their_namespace),
+        cmocka_unit_test(read_only_share),
+        cmocka_unit_test(list_and_delete_rules),
+        cmocka_unit_test(crash_mid_bind_revoked),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cephfs/libcephfs.h>
+#include <kairos/reconcile.h>
 
 #define MiB ((uint64_t)1 << 20)
 
@@ -82,7 +83,7 @@ static void create_info_resize(void **state)
     struct kairos_share_info si;
     struct kairos_error err = {0};
     struct kairos_quota q;
-    char p[64], dir[256], path[512];
+    char p[64], dir[256], path[512], ns[160];
 
     (void)state;
     project(p, sizeof(p), 64 * MiB);
@@ -95,6 +96,9 @@ static void create_info_resize(void **state)
     assert_string_equal(xattr(dir, "ceph.dir.layout.pool_namespace"), p);
     assert_string_equal(xattr(dir, "ceph.quota.max_bytes"), "67108864");
     snprintf(path, sizeof(path), "%s/home", dir);
+    /* The share's own namespace: a binding of another share cannot reach its objects. */
+    snprintf(ns, sizeof(ns), "%s.home", p);
+    assert_string_equal(xattr(path, "ceph.dir.layout.pool_namespace"), ns);
     assert_string_equal(xattr(path, "ceph.quota.max_bytes"), "16777216");
     assert_string_equal(xattr(path, "ceph.quota.max_files"), "1000");
 
@@ -200,12 +204,50 @@ static void refused_leaves_nothing(void **state)
     assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
 }
 
+/*
+ * A create that died between mkdir and its quotas: the reconciler finishes
+ * the directory as the ledger recorded it (namespace, file and byte quota)
+ * before it commits, so no share lives without its quota.
+ */
+static void half_made_share_finished(void **state)
+{
+    struct kairos_alloc_req req = {
+        .kind = KAIROS_SHARE, .name = "half", .bytes = 8 * MiB, .attrs = "{\"max_files\":77}"};
+    struct kairos_reconcile_report rep;
+    struct kairos_reservation *res = NULL;
+    struct kairos_error err = {0};
+    struct kairos_alloc a;
+    char p[64], path[512], ns[160];
+
+    (void)state;
+    project(p, sizeof(p), 64 * MiB);
+    req.project = p;
+    assert_int_equal(kairos_share_create(T.k, p, "first", MiB, 0, &err), 0);
+    assert_int_equal(kairos_ledger_reserve(T.k, &req, &res, &err), 0);
+    snprintf(path, sizeof(path), "%s/%s/half", T.cfg->pools.share_root, p);
+    assert_int_equal(ceph_mkdir(M, path, 0755), 0);
+    assert_null(xattr(path, "ceph.quota.max_bytes"));
+    usleep(5000);
+    assert_int_equal(kairos_reconcile_run(T.k, 1, &rep, &err), 0);
+    assert_int_equal(kairos_ledger_get(T.k, p, KAIROS_SHARE, "half", &a, &err), 0);
+    assert_false(a.pending);
+    kairos_alloc_clear(&a);
+    assert_string_equal(xattr(path, "ceph.quota.max_bytes"), "8388608");
+    assert_string_equal(xattr(path, "ceph.quota.max_files"), "77");
+    snprintf(ns, sizeof(ns), "%s.half", p);
+    assert_string_equal(xattr(path, "ceph.dir.layout.pool_namespace"), ns);
+    kairos_reservation_free(res);
+    kt_assert_consistent(&T, p);
+    assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_info_resize),
         cmocka_unit_test(snapshots_and_delete),
         cmocka_unit_test(refused_leaves_nothing),
+        cmocka_unit_test(half_made_share_finished),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -21,7 +21,7 @@
 #define SHARE_CREDS                                                                                \
     "{\"entity\":\"client.kairos.p.b1\",\"user\":\"kairos.p.b1\",\"key\":\"AQBk\","                \
     "\"mon_host\":\"[v2:127.0.0.1:3300]\",\"fs_name\":\"cephfs\",\"path\":\"/kairos/p/home\","     \
-    "\"pool\":\"cephfs_data\",\"namespace\":\"p\",\"read_only\":false}"
+    "\"pool\":\"cephfs_data\",\"namespace\":\"p.home\",\"read_only\":false}"
 #define VOLUME_CREDS                                                                               \
     "{\"entity\":\"client.kairos.p.b2\",\"key\":\"AQBv\",\"mon_host\":\"10.0.0.1\","               \
     "\"pool\":\"rbd\",\"namespace\":\"p\",\"image\":\"disk\",\"read_only\":true}"
