@@ -738,9 +738,69 @@ static void cap_add(char *cap, const char *access, const char *pool, const char 
              suffix);
 }
 
+/* Room for an RBD image id (librbd makes them 12 to 20 hex digits). */
+#define RBD_ID_MAX 64
+/* A clone's ancestry is short; this bounds a loop over a corrupt one. */
+#define ANCESTORS_MAX 16
+
+/*
+ * Read access to every ancestor of @img: a clone of a clone reads through
+ * to its grandparent's data where neither it nor its parent wrote.
+ */
+static int ancestor_caps(struct kairos *k, rbd_image_t img, char *cap)
+{
+    const char *pool = k->cfg->pools.block;
+    rbd_linked_image_spec_t parent;
+    rbd_snap_spec_t psnap;
+    rados_ioctx_t io = NULL;
+    rbd_image_t cur = img, up = NULL;
+    char data[RBD_ID_MAX + 2];
+    int rc = 0;
+
+    for (int depth = 0; depth < ANCESTORS_MAX; depth++) {
+        rc = rbd_get_parent(cur, &parent, &psnap);
+        if (rc == -ENOENT) {
+            rc = 0;
+            break;
+        }
+        if (rc < 0)
+            break;
+        const char *pns = parent.pool_namespace;
+        snprintf(data, sizeof(data), "%s.", parent.image_id);
+        cap_add(cap, "rx", pool, pns, "rbd_directory", "");
+        cap_add(cap, "rx", pool, pns, "rbd_info", "");
+        cap_add(cap, "rx", pool, pns, "rbd_id.", parent.image_name);
+        cap_add(cap, "rx", pool, pns, "rbd_header.", parent.image_id);
+        cap_add(cap, "r", pool, pns, "rbd_data.", data);
+        cap_add(cap, "rx", pool, pns, "rbd_object_map.", parent.image_id);
+        /* Then the parent's own parent, from the same pool. */
+        if (up)
+            rbd_close(up);
+        up = NULL;
+        if (io)
+            rados_ioctx_destroy(io);
+        io = NULL;
+        rc = rados_ioctx_create(k->rados, parent.pool_name, &io);
+        if (rc == 0) {
+            rados_ioctx_set_namespace(io, pns);
+            rc = rbd_open_by_id_read_only(io, parent.image_id, &up, NULL);
+        }
+        rbd_linked_image_spec_cleanup(&parent);
+        rbd_snap_spec_cleanup(&psnap);
+        if (rc < 0)
+            break;
+        cur = up;
+    }
+    if (up)
+        rbd_close(up);
+    if (io)
+        rados_ioctx_destroy(io);
+    return rc;
+}
+
 /*
  * The osd cap of a binding: read the namespace's directory, write this
- * image's header, data and object map, and (for a clone) read its parent.
+ * image's header, data and object map, and (for a clone) read its ancestors.
  * Per-image grants rather than "profile rbd", so the key can neither open
  * another image nor create one that no quota counts (DESIGN.md, invariant 5).
  */
@@ -749,39 +809,33 @@ static int volume_caps(struct kairos *k, const char *project, const char *name, 
 {
     const char *pool = k->cfg->pools.block;
     const char *rw = read_only ? "rx" : "rwx";
-    rbd_linked_image_spec_t parent;
-    rbd_snap_spec_t psnap;
     rados_ioctx_t io = NULL;
     rbd_image_t img = NULL;
-    char id[64];
+    char id[RBD_ID_MAX + 2];
     int rc = open_image(k, project, name, NULL, &io, &img, err);
 
     if (rc < 0)
         return rc;
-    rc = rbd_get_id(img, id, sizeof(id));
+    rc = rbd_get_id(img, id, sizeof(id) - 2);
+    /* "rbd_data.<id>." so that no image whose id extends this one matches. */
+    strcat(id, ".");
     cap[0] = '\0';
     cap_add(cap, "rx", pool, "", "rbd_info", "");
     cap_add(cap, "rx", pool, project, "rbd_directory", "");
     cap_add(cap, "rx", pool, project, "rbd_mirroring", "");
     cap_add(cap, "rx", pool, project, "rbd_info", "");
     cap_add(cap, "rx", pool, project, "rbd_id.", name);
+    id[strlen(id) - 1] = '\0';
     cap_add(cap, rw, pool, project, "rbd_header.", id);
-    cap_add(cap, read_only ? "r" : "rwx", pool, project, "rbd_data.", id);
     cap_add(cap, rw, pool, project, "rbd_object_map.", id);
-    if (rc == 0 && rbd_get_parent(img, &parent, &psnap) == 0) {
-        const char *pns = parent.pool_namespace;
-        cap_add(cap, "rx", pool, pns, "rbd_directory", "");
-        cap_add(cap, "rx", pool, pns, "rbd_info", "");
-        cap_add(cap, "rx", pool, pns, "rbd_id.", parent.image_name);
-        cap_add(cap, "rx", pool, pns, "rbd_header.", parent.image_id);
-        cap_add(cap, "r", pool, pns, "rbd_data.", parent.image_id);
-        cap_add(cap, "rx", pool, pns, "rbd_object_map.", parent.image_id);
-        rbd_linked_image_spec_cleanup(&parent);
-        rbd_snap_spec_cleanup(&psnap);
-    }
+    strcat(id, ".");
+    cap_add(cap, read_only ? "r" : "rwx", pool, project, "rbd_data.", id);
+    if (rc == 0)
+        rc = ancestor_caps(k, img, cap);
     close_image(io, img);
     if (rc < 0)
-        return kairos_error_set(err, rc, "cannot read the id of %s/%s", project, name);
+        return kairos_error_set(err, rc, "cannot read the ancestry of %s/%s: %s", project, name,
+                                strerror(-rc));
     if (strlen(cap) >= CAP_MAX - 1)
         return kairos_error_set(err, -E2BIG, "the caps of %s/%s do not fit", project, name);
     return 0;

@@ -1,9 +1,12 @@
 /*
  * kairos/binding.h - credentials that reach one allocation and nothing more.
  *
- * A binding of a volume or a share is a cephx entity ("client.kairos.<project>.<id>")
- * whose caps reach that one RBD image or CephFS directory; a binding of a
- * bucket is an RGW key limited to that bucket (DESIGN.md, invariant 5).
+ * A binding of a volume or a share is a cephx entity
+ * ("client.kairos.<project>.<kind>.<allocation>.<id>") whose caps reach that
+ * one RBD image (and, read-only, a clone's ancestors) or that one CephFS
+ * directory and its RADOS namespace; a binding of a bucket is an RGW key
+ * limited to that bucket (DESIGN.md, invariant 5). A binding id names a
+ * binding of one allocation: the same id on two allocations is two keys.
  * Unbinding revokes it: the key no longer authenticates.
  *
  * Bindings are recorded in the project object like allocations, with an
@@ -60,9 +63,11 @@ struct kairos_binding_page {
  * Repeating a create with the same @id and @flags returns the same
  * credentials; other @flags give -EEXIST.
  *
- * Return: 0; -EINVAL (bad names or flags); -ENOENT (no such allocation, or
- * it is still being created); -EEXIST; -EOPNOTSUPP (the kind cannot be
- * bound); or a backend or librados error (nothing is left behind).
+ * Return: 0; -EINVAL (bad names or flags); -ENOENT (no such allocation, it
+ * is still being created, or the project is being deleted); -EEXIST (bound
+ * already with other access); -EBUSY (that binding is being made or
+ * revoked); -EOPNOTSUPP (the kind cannot be bound); or a backend or
+ * librados error (nothing is left behind).
  */
 int kairos_binding_create(struct kairos *k, const char *project, enum kairos_kind kind,
                           const char *alloc, const char *id, unsigned flags, char **credentials,

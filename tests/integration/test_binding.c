@@ -154,6 +154,45 @@ static void volume_binding_isolation(void **state)
     json_decref(creds);
 }
 
+/*
+ * A clone of a clone reads through to its grandparent where neither wrote:
+ * the binding's key reaches every ancestor, read-only.
+ */
+static void clone_of_clone_reads_grandparent(void **state)
+{
+    struct kairos_error err = {0};
+    char buf[4096], back[4096];
+    json_t *creds;
+    rados_ioctx_t io;
+    rbd_image_t img;
+    rados_t r;
+
+    (void)state;
+    memset(buf, 'g', sizeof(buf));
+    assert_int_equal(kairos_volume_create(T.k, P2, "gold", 16 * MiB, &err), 0);
+    assert_int_equal(rados_ioctx_create(T.rados, T.cfg->pools.block, &io), 0);
+    rados_ioctx_set_namespace(io, P2);
+    assert_int_equal(rbd_open(io, "gold", &img, NULL), 0);
+    assert_int_equal(rbd_write(img, 0, sizeof(buf), buf), (ssize_t)sizeof(buf));
+    rbd_close(img);
+    rados_ioctx_destroy(io);
+    assert_int_equal(kairos_volume_snapshot_create(T.k, P2, "gold", "s1", &err), 0);
+    assert_int_equal(kairos_volume_clone(T.k, P1, "child", P2, "gold", "s1", &err), 0);
+    assert_int_equal(kairos_volume_snapshot_create(T.k, P1, "child", "s2", &err), 0);
+    assert_int_equal(kairos_volume_clone(T.k, P1, "grandchild", P1, "child", "s2", &err), 0);
+
+    creds = bind_alloc(P1, KAIROS_VOLUME, "grandchild", "gc", 0);
+    assert_int_equal(connect_as(creds, &r), 0);
+    assert_int_equal(open_image_as(r, creds, P1, "grandchild", &io, &img), 0);
+    assert_int_equal(rbd_read(img, 0, sizeof(back), back), (ssize_t)sizeof(back));
+    assert_memory_equal(back, buf, sizeof(buf));
+    rbd_close(img);
+    rados_ioctx_destroy(io);
+    rados_shutdown(r);
+    assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_VOLUME, "grandchild", "gc", &err), 0);
+    json_decref(creds);
+}
+
 static int mount_as(const json_t *creds, const char *path, struct ceph_mount_info **m)
 {
     int rc = ceph_create(m, field(creds, "user"));
@@ -436,6 +475,7 @@ int main(void)
         cmocka_unit_test(volume_binding_isolation),
         cmocka_unit_test(share_binding_isolation),
         cmocka_unit_test(same_id_two_allocations),
+        cmocka_unit_test(clone_of_clone_reads_grandparent),
         cmocka_unit_test(share_keys_stay_in_their_namespace),
         cmocka_unit_test(read_only_share),
         cmocka_unit_test(list_and_delete_rules),
