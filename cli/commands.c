@@ -459,12 +459,11 @@ static int usage(struct ctl *c, int argc, char **argv)
             goto done;
         json_array_append_new(projects, json_string(argv[optind]));
     } else {
-        rc = ctl_call(c, "GET", "/v1/projects?limit=1000", NULL, &out);
+        json_t *items = json_array(), *p;
         size_t i;
-        json_t *p;
-        json_array_foreach(json_object_get(out, "items"), i, p)
-            json_array_append(projects, json_object_get(p, "name"));
-        json_decref(out);
+        rc = fetch_all(c, "/v1/projects?limit=1000", items);
+        json_array_foreach(items, i, p) json_array_append(projects, json_object_get(p, "name"));
+        json_decref(items);
     }
     for (size_t i = 0; rc == CTL_OK && i < json_array_size(projects); i++) {
         snprintf(path, sizeof(path), "/v1/projects/%s/usage",

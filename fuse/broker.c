@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <kairos/name.h>
+#include <kairos/token.h>
 
 #define CONNECT_TIMEOUT_S 10
 #define TOTAL_TIMEOUT_S   60
@@ -80,19 +81,30 @@ out:
     return rc;
 }
 
-/* "kfs-<hostname>", made a valid binding name. */
-static void binding_id(char *id, size_t len)
+/*
+ * "kfs-<hostname>". A hostname that is no valid name as it is (capitals,
+ * dots, too long) is made one and gets a hash of the whole of it, so that
+ * "a.1" and "a_1" stay two nodes.
+ */
+static int binding_id(char *id, size_t len, struct kairos_error *err)
 {
-    char host[64] = "node";
+    char host[256] = "", hash[KAIROS_TOKEN_HASH_LEN + 1];
     size_t n;
 
-    gethostname(host, sizeof(host) - 1);
+    if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+        return kairos_error_set(err, -EINVAL, "this node has no hostname to bind as");
+    snprintf(id, len, "kfs-%s", host);
+    if (kairos_name_valid(id))
+        return 0;
+    kairos_token_hash(host, hash);
     snprintf(id, len, "kfs-%.40s", host);
     for (char *p = id; *p; p++)
         *p = isalnum((unsigned char)*p) ? (char)tolower((unsigned char)*p) : '-';
     n = strlen(id);
     while (n > 0 && id[n - 1] == '-')
         id[--n] = '\0';
+    snprintf(id + n, len - n, "-%.12s", hash);
+    return 0;
 }
 
 /* Bind every item of @kind ("shares", "volumes") into @into: {name: creds}. */
@@ -173,7 +185,9 @@ int kfs_broker_fetch(const char *url, const char *token, const char *project, js
     }
     memcpy(base, url, n);
     base[n] = '\0';
-    binding_id(id, sizeof(id));
+    rc = binding_id(id, sizeof(id), err);
+    if (rc < 0)
+        goto fail;
     rc = bind_all(base, token, project, "shares", id, shares, err);
     if (rc == 0)
         rc = bind_all(base, token, project, "volumes", id, volumes, err);

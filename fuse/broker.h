@@ -3,8 +3,9 @@
  * token: the project's shares and volumes are listed over the REST API and
  * each is bound, as this node, to get a key that reaches it alone.
  *
- * A node's binding id is "kfs-<hostname>", so a remount on the same node
- * gets the same keys back instead of piling up new ones.
+ * A node's binding id is "kfs-<hostname>" (with a hash of the hostname when
+ * that is no valid name), so a remount on the same node gets the same keys
+ * back instead of piling up new ones.
  */
 #ifndef KAIROSFS_BROKER_H
 #define KAIROSFS_BROKER_H

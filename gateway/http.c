@@ -42,6 +42,14 @@ unsigned http_error(struct http_response *res, unsigned status, const char *erro
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /*
+     * The message may quote the request's bytes, or be cut inside a UTF-8
+     * sequence; JSON wants valid UTF-8, so anything else becomes '?'.
+     */
+    for (unsigned char *p = (unsigned char *)msg; *p; p++) {
+        if (*p < 0x20 || *p > 0x7e)
+            *p = '?';
+    }
     return http_json(res, status, json_pack("{s:s,s:s}", "error", error, "description", msg));
 }
 

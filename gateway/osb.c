@@ -896,23 +896,26 @@ static unsigned bind(void *ctx, struct http_request *req, struct http_response *
     }
     name_of(bname, "b", bid);
     want = json_pack("{s:s,s:s,s:b}", "instance", iid, "binding", bname, "read_only", ro);
-    if (kairos_registry_get(c->g->k, SPACE_BINDING, bid, &stored, NULL) == 0) {
-        json_t *have = json_loads(stored, 0, NULL);
+    /* Made here, or there already: two racing binds cannot both win. */
+    char *text = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+    rc = text ? kairos_registry_put(c->g->k, SPACE_BINDING, bid, text, KAIROS_REGISTRY_CREATE, &err)
+              : -ENOMEM;
+    free(text);
+    if (rc == -EEXIST) {
+        kairos_error_clear(&err);
+        rc = kairos_registry_get(c->g->k, SPACE_BINDING, bid, &stored, &err);
+        json_t *have = rc == 0 ? json_loads(stored, 0, NULL) : NULL;
         bool same = json_equal(have, want);
         json_decref(have);
-        if (!same) {
+        if (rc == 0 && !same) {
             http_json(res, 409, json_object());
             goto out;
         }
         status = 200;
-    } else {
-        char *text = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
-        rc = text ? kairos_registry_put(c->g->k, SPACE_BINDING, bid, text, 0, &err) : -ENOMEM;
-        free(text);
-        if (rc < 0) {
-            api_fail(c, res, in.kind, rc, &err);
-            goto out;
-        }
+    }
+    if (rc < 0) {
+        api_fail(c, res, in.kind, rc, &err);
+        goto out;
     }
     rc = kairos_binding_create(c->g->k, in.project, in.kind, in.name, bname,
                                ro ? KAIROS_BIND_READ_ONLY : 0, &creds, &err);
@@ -1006,6 +1009,7 @@ static unsigned fetch_binding(void *ctx, struct http_request *req, struct http_r
     struct call *c = ctx;
     struct kairos_error err = {0};
     char bname[KAIROS_NAME_MAX + 1], *creds = NULL;
+    struct kairos_binding b;
     struct instance in;
     bool ro;
     int rc;
@@ -1015,9 +1019,17 @@ static unsigned fetch_binding(void *ctx, struct http_request *req, struct http_r
             http_error(res, 404, "NotFound", "no binding %s", req->params[1]);
         return res->status;
     }
-    /* Binding again with the same id hands back the same credentials. */
-    rc = kairos_binding_create(c->g->k, in.project, in.kind, in.name, bname,
-                               ro ? KAIROS_BIND_READ_ONLY : 0, &creds, &err);
+    /*
+     * Binding again with the same id hands back the same credentials; but
+     * only while the binding is there: a fetch must never make a revoked
+     * key again.
+     */
+    rc = kairos_binding_get(c->g->k, in.project, in.kind, in.name, bname, &b, &err);
+    if (rc == 0 && b.pending)
+        rc = kairos_error_set(&err, -ENOENT, "binding %s is being made or revoked", req->params[1]);
+    if (rc == 0)
+        rc = kairos_binding_create(c->g->k, in.project, in.kind, in.name, bname,
+                                   ro ? KAIROS_BIND_READ_ONLY : 0, &creds, &err);
     json_decref(in.rec);
     if (rc < 0)
         return api_fail(c, res, KAIROS_VOLUME, rc, &err);

@@ -38,6 +38,7 @@ struct exchange {
     char *body;
     size_t len;
     bool too_large;
+    bool answered; /* a response is queued: whatever follows is discarded */
 };
 
 static double since(const struct timespec *t0)
@@ -116,10 +117,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         x->too_large = cl && strtoull(cl, NULL, 10) > s->max_body;
         *con_cls = x;
         atomic_fetch_add(&s->in_flight, 1);
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (!x->too_large && x->len + *upload_size <= s->max_body) {
+        /* Too large by its own word: answer now, before libmicrohttpd reads it. */
+        if (!x->too_large)
+            return MHD_YES;
+    } else if (*upload_size || x->answered) {
+        if (!x->answered && !x->too_large && x->len + *upload_size <= s->max_body) {
             char *grown = realloc(x->body, x->len + *upload_size + 1);
             if (!grown)
                 return MHD_NO;
@@ -148,10 +150,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         api_handle(s->g, &req, &res);
     }
     double secs = since(&x->start);
-    metrics_request(s->g->metrics, res.route[0] ? res.route : "unmatched", method, res.status,
-                    secs);
+    /* A label from a known set: made-up methods must not fill the series table. */
+    metrics_request(s->g->metrics, res.route[0] ? res.route : "unmatched",
+                    http_method_name(http_method_parse(method)), res.status, secs);
     log_request(method, url, &res, secs);
     ok = send_response(conn, &res);
+    x->answered = true;
     http_response_clear(&res);
     return ok;
 }

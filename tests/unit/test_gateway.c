@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "gateway.h"
+#include "http.h"
 #include "osb.h"
 #include "params.h"
 #include "router.h"
@@ -179,12 +180,26 @@ static void answers_before_handlers(void **state)
     http_response_clear(&res);
 }
 
+/* A message quoting bytes that are not UTF-8 still makes a JSON body. */
+static void error_bodies_are_json(void **state)
+{
+    struct http_response res = {0};
+
+    (void)state;
+    http_error(&res, 400, "BadRequest", "bad name '%s'", "ab\xff\xfe\ncd");
+    assert_int_equal(res.status, 400);
+    assert_non_null(res.body);
+    assert_string_equal(json_string_value(json_object_get(res.body, "description")),
+                        "bad name 'ab???cd'");
+    http_response_clear(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(router_params),           cmocka_unit_test(osb_version),
         cmocka_unit_test(strict_bodies),           cmocka_unit_test(basic_auth),
-        cmocka_unit_test(answers_before_handlers),
+        cmocka_unit_test(answers_before_handlers), cmocka_unit_test(error_bodies_are_json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
