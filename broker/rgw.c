@@ -558,7 +558,8 @@ int kairos_rgw_bucket_quota(struct kairos_rgw *rgw, const char *uid, const char 
     char kb[32], objects[32];
 
     /* Rounded up: a bucket holds at least what it was given. */
-    snprintf(kb, sizeof(kb), "%" PRId64, max_size < 0 ? -1 : (max_size + KIB - 1) / KIB);
+    snprintf(kb, sizeof(kb), "%" PRId64,
+             max_size < 0 ? -1 : max_size / KIB + (max_size % KIB != 0));
     snprintf(objects, sizeof(objects), "%" PRId64, max_objects < 0 ? -1 : max_objects);
     return send_query(rgw, "PUT", "/admin/bucket",
                       query("quota", NULL, "uid", uid, "bucket", bucket, "max-size-kb", kb,
