@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -490,6 +491,68 @@ static int open_flags(struct kfs *fs, struct fuse_file_info *fi)
     return flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
 }
 
+/*
+ * An open file or directory. The watchdog may answer a request while its
+ * worker is still inside libcephfs with the handle, and the kernel may then
+ * send RELEASE: the handle is closed when the last of the open and the
+ * calls using it lets go, never under a worker.
+ */
+struct kfs_file {
+    struct ceph_mount_info *cm;
+    struct Fh *fh;               /* a file, or */
+    struct ceph_dir_result *dir; /* a directory */
+    atomic_uint refs;
+};
+
+static struct kfs_file *file_get(const struct fuse_file_info *fi)
+{
+    struct kfs_file *f = (struct kfs_file *)(uintptr_t)fi->fh;
+
+    atomic_fetch_add(&f->refs, 1);
+    return f;
+}
+
+static void file_put(struct kfs_file *f)
+{
+    if (atomic_fetch_sub(&f->refs, 1) != 1)
+        return;
+    if (f->fh)
+        ceph_ll_close(f->cm, f->fh);
+    else
+        ceph_ll_releasedir(f->cm, f->dir);
+    free(f);
+}
+
+/*
+ * Hand @fh or @dir to the kernel as @fi's; false (and it closed) when out
+ * of memory.
+ */
+static bool file_attach(struct ceph_mount_info *cm, struct Fh *fh, struct ceph_dir_result *dir,
+                        struct fuse_file_info *fi)
+{
+    struct kfs_file *f = malloc(sizeof(*f));
+
+    if (!f) {
+        if (fh)
+            ceph_ll_close(cm, fh);
+        else
+            ceph_ll_releasedir(cm, dir);
+        return false;
+    }
+    f->cm = cm;
+    f->fh = fh;
+    f->dir = dir;
+    atomic_init(&f->refs, 1);
+    fi->fh = (uint64_t)(uintptr_t)f;
+    return true;
+}
+
+/* The kernel is done with @fi's handle (RELEASE, or a reply it never got). */
+static void file_release(struct fuse_file_info *fi)
+{
+    file_put((struct kfs_file *)(uintptr_t)fi->fh);
+}
+
 void kfs_cephfs_open(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct fuse_file_info *fi)
 {
     struct kfs_share *s = n->share;
@@ -512,9 +575,12 @@ void kfs_cephfs_open(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct 
         kfs_reply_err(req, rc);
         return;
     }
-    fi->fh = (uint64_t)(uintptr_t)fh;
+    if (!file_attach(cm_of(s), fh, NULL, fi)) {
+        kfs_reply_err(req, -ENOMEM);
+        return;
+    }
     if (fuse_reply_open(req, fi) < 0)
-        ceph_ll_close(cm_of(s), fh); /* the opener is gone (interrupted) */
+        file_release(fi); /* the opener is gone (interrupted) */
 }
 
 void kfs_cephfs_create(struct kfs *fs, fuse_req_t req, struct kfs_node *parent, const char *name,
@@ -558,24 +624,24 @@ void kfs_cephfs_create(struct kfs *fs, fuse_req_t req, struct kfs_node *parent, 
         goto out;
     }
     fill_entry(fs, &e, n, &stx);
-    fi->fh = (uint64_t)(uintptr_t)fh;
+    if (!file_attach(cm_of(s), fh, NULL, fi)) {
+        kfs_cephfs_forget(fs, n, 1);
+        kfs_reply_err(req, -ENOMEM);
+        goto out;
+    }
     if (fuse_reply_create(req, &e, fi) < 0) {
-        ceph_ll_close(cm_of(s), fh);
+        file_release(fi);
         kfs_cephfs_forget(fs, n, 1);
     }
 out:
     ceph_userperm_destroy(perms);
 }
 
-static struct Fh *fh_of(const struct fuse_file_info *fi)
-{
-    return (struct Fh *)(uintptr_t)fi->fh;
-}
-
 void kfs_cephfs_read(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
     char *buf = kfs_thread_buf(fs);
+    struct kfs_file *f;
     struct kfs_call c;
     int rc;
 
@@ -585,9 +651,13 @@ void kfs_cephfs_read(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size_t 
     }
     if (size > KFS_IO_MAX)
         size = KFS_IO_MAX;
-    if (!begin(fs, &c, req, n->share, 1))
+    f = file_get(fi);
+    if (!begin(fs, &c, req, n->share, 1)) {
+        file_put(f);
         return;
-    rc = ceph_ll_read(cm_of(n->share), fh_of(fi), off, size, buf);
+    }
+    rc = ceph_ll_read(f->cm, f->fh, off, size, buf);
+    file_put(f);
     if (!end(fs, &c, rc, NULL))
         return;
     if (rc < 0)
@@ -599,6 +669,7 @@ void kfs_cephfs_read(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size_t 
 void kfs_cephfs_write(struct kfs *fs, fuse_req_t req, struct kfs_node *n, const char *buf,
                       size_t size, off_t off, struct fuse_file_info *fi)
 {
+    struct kfs_file *f;
     struct kfs_call c;
     int rc;
 
@@ -606,9 +677,13 @@ void kfs_cephfs_write(struct kfs *fs, fuse_req_t req, struct kfs_node *n, const 
         kfs_reply_err(req, -EROFS);
         return;
     }
-    if (!begin(fs, &c, req, n->share, 1))
+    f = file_get(fi);
+    if (!begin(fs, &c, req, n->share, 1)) {
+        file_put(f);
         return;
-    rc = ceph_ll_write(cm_of(n->share), fh_of(fi), off, size, buf);
+    }
+    rc = ceph_ll_write(f->cm, f->fh, off, size, buf);
+    file_put(f);
     if (!end(fs, &c, rc, NULL))
         return;
     if (rc < 0)
@@ -622,13 +697,17 @@ void kfs_cephfs_write(struct kfs *fs, fuse_req_t req, struct kfs_node *n, const 
 
 void kfs_cephfs_fsync(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct fuse_file_info *fi)
 {
+    struct kfs_file *f = file_get(fi);
     struct kfs_call c;
     int rc;
 
-    if (!begin(fs, &c, req, n->share, FSYNC_WEIGHT))
+    if (!begin(fs, &c, req, n->share, FSYNC_WEIGHT)) {
+        file_put(f);
         return;
+    }
     /* Always the whole file, size and times included, even for fdatasync. */
-    rc = ceph_ll_fsync(cm_of(n->share), fh_of(fi), 0);
+    rc = ceph_ll_fsync(f->cm, f->fh, 0);
+    file_put(f);
     if (end(fs, &c, rc, NULL))
         kfs_reply_err(req, rc);
 }
@@ -636,18 +715,17 @@ void kfs_cephfs_fsync(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct
 void kfs_cephfs_release(struct kfs *fs, fuse_req_t req, struct kfs_node *n,
                         struct fuse_file_info *fi)
 {
-    /* Taken before the answer: after it the kernel may forget @n, and free it. */
-    struct ceph_mount_info *cm = cm_of(n->share);
-
     (void)fs;
-    /* Nobody waits on a release: answer first, then let libcephfs close. */
+    (void)n;
+    /* Nobody waits on a release: answer first; the last user closes the Fh. */
     kfs_reply_err(req, 0);
-    ceph_ll_close(cm, fh_of(fi));
+    file_release(fi);
 }
 
 void kfs_cephfs_fallocate(struct kfs *fs, fuse_req_t req, struct kfs_node *n, int mode,
                           off_t offset, off_t length, struct fuse_file_info *fi)
 {
+    struct kfs_file *f;
     struct kfs_call c;
     int rc;
 
@@ -655,19 +733,18 @@ void kfs_cephfs_fallocate(struct kfs *fs, fuse_req_t req, struct kfs_node *n, in
         kfs_reply_err(req, -EROFS);
         return;
     }
-    if (!begin(fs, &c, req, n->share, 1))
+    f = file_get(fi);
+    if (!begin(fs, &c, req, n->share, 1)) {
+        file_put(f);
         return;
-    rc = ceph_ll_fallocate(cm_of(n->share), fh_of(fi), mode, offset, length);
+    }
+    rc = ceph_ll_fallocate(f->cm, f->fh, mode, offset, length);
+    file_put(f);
     if (end(fs, &c, rc, NULL))
         kfs_reply_err(req, rc);
 }
 
 /* ---- directories ---- */
-
-static struct ceph_dir_result *dir_of(const struct fuse_file_info *fi)
-{
-    return (struct ceph_dir_result *)(uintptr_t)fi->fh;
-}
 
 void kfs_cephfs_opendir(struct kfs *fs, fuse_req_t req, struct kfs_node *n,
                         struct fuse_file_info *fi)
@@ -687,9 +764,12 @@ void kfs_cephfs_opendir(struct kfs *fs, fuse_req_t req, struct kfs_node *n,
         kfs_reply_err(req, rc);
         return;
     }
-    fi->fh = (uint64_t)(uintptr_t)dir;
+    if (!file_attach(cm_of(n->share), NULL, dir, fi)) {
+        kfs_reply_err(req, -ENOMEM);
+        return;
+    }
     if (fuse_reply_open(req, fi) < 0)
-        ceph_ll_releasedir(cm_of(n->share), dir);
+        file_release(fi);
 }
 
 /*
@@ -751,8 +831,8 @@ void kfs_cephfs_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size
                         struct fuse_file_info *fi, bool plus)
 {
     struct kfs_share *s = n->share;
-    struct ceph_dir_result *dir = dir_of(fi);
     char *buf = kfs_thread_buf(fs);
+    struct kfs_file *f;
     struct kfs_call c;
     long got;
 
@@ -762,11 +842,15 @@ void kfs_cephfs_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size
     }
     if (size > KFS_IO_MAX)
         size = KFS_IO_MAX;
-    if (!begin(fs, &c, req, s, 1))
+    f = file_get(fi);
+    if (!begin(fs, &c, req, s, 1)) {
+        file_put(f);
         return;
-    if (ceph_telldir(cm_of(s), dir) != off)
-        ceph_seekdir(cm_of(s), dir, off);
-    got = fill_dir(fs, s, dir, buf, size, plus);
+    }
+    if (ceph_telldir(f->cm, f->dir) != off)
+        ceph_seekdir(f->cm, f->dir, off);
+    got = fill_dir(fs, s, f->dir, buf, size, plus);
+    file_put(f);
     /*
      * Answered meanwhile: the kernel never sees these entries, so the
      * lookups fill_dir() counted for them are never forgotten. A rare leak
@@ -783,12 +867,10 @@ void kfs_cephfs_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size
 void kfs_cephfs_releasedir(struct kfs *fs, fuse_req_t req, struct kfs_node *n,
                            struct fuse_file_info *fi)
 {
-    /* Taken before the answer: after it the kernel may forget @n, and free it. */
-    struct ceph_mount_info *cm = cm_of(n->share);
-
     (void)fs;
+    (void)n;
     kfs_reply_err(req, 0);
-    ceph_ll_releasedir(cm, dir_of(fi));
+    file_release(fi);
 }
 
 void kfs_cephfs_fsyncdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n)
