@@ -69,7 +69,7 @@ static bool begin(struct kfs *fs, struct kfs_call *c, fuse_req_t req, struct kfs
 /* True when the caller must reply; otherwise what @m holds is released. */
 static bool end(struct kfs *fs, struct kfs_call *c, int rc, const struct made *m)
 {
-    if (kfs_call_end(&fs->guard, c))
+    if (kfs_call_end(&fs->guard, c, rc))
         return true;
     if (rc >= 0 && m) {
         if (m->fh)

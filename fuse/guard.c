@@ -221,7 +221,7 @@ bool kfs_call_begin(struct kfs_guard *g, struct kfs_call *c, fuse_req_t req,
     return true;
 }
 
-bool kfs_call_end(struct kfs_guard *g, struct kfs_call *c)
+bool kfs_call_end(struct kfs_guard *g, struct kfs_call *c, int rc)
 {
     bool mine;
 
@@ -232,6 +232,12 @@ bool kfs_call_end(struct kfs_guard *g, struct kfs_call *c)
     c->next->prev = c->prev;
     mine = !c->answered;
     c->answered = true;
+    /*
+     * Ceph gave up by itself (rados_osd_op_timeout, before the deadline):
+     * the cluster is as lost as if the deadline had passed.
+     */
+    if (rc == -ETIMEDOUT)
+        mark_down(g, c->health);
     pthread_mutex_unlock(&g->lock);
     return mine;
 }

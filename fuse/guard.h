@@ -18,7 +18,7 @@
  *   if (!kfs_call_begin(g, &c, req, health, 1))
  *       return;                   // answered already: the domain is down
  *   rc = ceph_ll_...(...);
- *   if (!kfs_call_end(g, &c)) {
+ *   if (!kfs_call_end(g, &c, rc)) {
  *       release what the call made; // answered ETIMEDOUT meanwhile
  *       return;
  *   }
@@ -96,12 +96,13 @@ bool kfs_call_begin(struct kfs_guard *g, struct kfs_call *c, fuse_req_t req,
                     struct kfs_health *health, unsigned weight);
 
 /*
- * kfs_call_end() - the call returned from Ceph.
+ * kfs_call_end() - the call returned @rc from Ceph; -ETIMEDOUT (Ceph's
+ * own timeout) marks the domain down as a passed deadline does.
  * Return: true when the caller must reply to the request; false when the
  * watchdog answered it already (the caller then releases what the call
  * made and does not touch the request).
  */
-bool kfs_call_end(struct kfs_guard *g, struct kfs_call *c);
+bool kfs_call_end(struct kfs_guard *g, struct kfs_call *c, int rc);
 
 /* kfs_now_ms() - CLOCK_MONOTONIC in milliseconds. */
 uint64_t kfs_now_ms(void);

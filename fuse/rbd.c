@@ -40,7 +40,7 @@ static void vio_done(rbd_completion_t comp, void *arg)
     ssize_t r = rbd_aio_get_return_value(comp);
 
     rbd_aio_release(comp);
-    if (kfs_call_end(&io->fs->guard, &io->call)) {
+    if (kfs_call_end(&io->fs->guard, &io->call, (int)r)) {
         if (r < 0)
             kfs_reply_err(io->call.req, (int)r);
         else if (io->kind == VIO_READ)
@@ -80,7 +80,7 @@ static void submit(struct kfs *fs, fuse_req_t req, struct kfs_volume *v, struct 
             rbd_aio_release(comp);
     }
     if (rc < 0) {
-        if (kfs_call_end(&fs->guard, &io->call))
+        if (kfs_call_end(&fs->guard, &io->call, rc))
             kfs_reply_err(req, rc);
         vio_free(io);
     }
