@@ -696,20 +696,11 @@ static int op_unbind(void *arg, const char *project, const char *name, const cha
 static int finish_quota(struct kairos *k, const char *project, const char *name, uint64_t *bytes,
                         struct kairos_error *err)
 {
-    struct kairos_alloc a;
     uint64_t max_objects;
-    json_t *attrs;
-    int rc;
+    int rc = kairos_ledger_recorded(k, project, KAIROS_BUCKET, name, "max_objects", bytes,
+                                    &max_objects, err);
 
-    rc = kairos_ledger_get(k, project, KAIROS_BUCKET, name, &a, err);
-    if (rc < 0)
-        return rc;
-    attrs = a.attrs ? json_loads(a.attrs, 0, NULL) : NULL;
-    max_objects = kairos_json_u64(attrs, "max_objects", 0);
-    json_decref(attrs);
-    *bytes = a.op == KAIROS_OP_RESIZE ? a.target_bytes : a.bytes;
-    kairos_alloc_clear(&a);
-    return bucket_quota(k, project, name, *bytes, max_objects, err);
+    return rc < 0 ? rc : bucket_quota(k, project, name, *bytes, max_objects, err);
 }
 
 static int op_probe(void *arg, const char *project, const char *name, uint64_t *bytes,

@@ -1058,3 +1058,21 @@ int kairos_ledger_purge(struct kairos *k, const char *project, enum kairos_kind 
                                 strerror(-rc));
     return 0;
 }
+
+int kairos_ledger_recorded(struct kairos *k, const char *project, enum kairos_kind kind,
+                           const char *name, const char *key, uint64_t *bytes, uint64_t *attr,
+                           struct kairos_error *err)
+{
+    struct kairos_alloc a;
+    json_t *attrs;
+    int rc = kairos_ledger_get(k, project, kind, name, &a, err);
+
+    if (rc < 0)
+        return rc;
+    attrs = a.attrs ? json_loads(a.attrs, 0, NULL) : NULL;
+    *attr = kairos_json_u64(attrs, key, 0);
+    json_decref(attrs);
+    *bytes = a.op == KAIROS_OP_RESIZE ? a.target_bytes : a.bytes;
+    kairos_alloc_clear(&a);
+    return 0;
+}

@@ -25,4 +25,14 @@ int kairos_ledger_purge(struct kairos *k, const char *project, enum kairos_kind 
 int kairos_ledger_settle(struct kairos *k, struct kairos_reservation *res, int rc,
                          struct kairos_error *err);
 
+/*
+ * kairos_ledger_recorded() - what an allocation is to be, for a backend
+ * finishing one a crash left half-made: its size (a pending resize's
+ * target) and the integer attribute @key (0 when absent).
+ * Return: 0, -ENOENT, or a librados error.
+ */
+int kairos_ledger_recorded(struct kairos *k, const char *project, enum kairos_kind kind,
+                           const char *name, const char *key, uint64_t *bytes, uint64_t *attr,
+                           struct kairos_error *err);
+
 #endif

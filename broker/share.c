@@ -22,7 +22,6 @@
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
-#include "record.h"
 #include "share_int.h"
 #include "store.h"
 
@@ -691,20 +690,11 @@ static int finish_recorded(struct kairos *k, struct ceph_mount_info *cm, const c
                            const char *project, const char *name, uint64_t *bytes,
                            struct kairos_error *err)
 {
-    struct kairos_alloc a;
     uint64_t max_files;
-    json_t *attrs;
-    int rc;
+    int rc =
+        kairos_ledger_recorded(k, project, KAIROS_SHARE, name, "max_files", bytes, &max_files, err);
 
-    rc = kairos_ledger_get(k, project, KAIROS_SHARE, name, &a, err);
-    if (rc < 0)
-        return rc;
-    attrs = a.attrs ? json_loads(a.attrs, 0, NULL) : NULL;
-    max_files = kairos_json_u64(attrs, "max_files", 0);
-    json_decref(attrs);
-    *bytes = a.op == KAIROS_OP_RESIZE ? a.target_bytes : a.bytes;
-    kairos_alloc_clear(&a);
-    return finish_share(cm, path, project, name, *bytes, max_files, false, err);
+    return rc < 0 ? rc : finish_share(cm, path, project, name, *bytes, max_files, false, err);
 }
 
 static int op_probe(void *arg, const char *project, const char *name, uint64_t *bytes,
