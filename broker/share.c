@@ -345,6 +345,9 @@ int kairos_share_resize(struct kairos *k, const char *project, const char *name,
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
+    /* Rolled back by the reconciler meanwhile: the ledger holds the old size, so must the quota. */
+    if (rc == -ESTALE)
+        set_u64(cm, path, "ceph.quota.max_bytes", cur.bytes, NULL);
 out:
     kairos_reservation_free(res);
     return rc;

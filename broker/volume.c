@@ -273,6 +273,9 @@ int kairos_volume_resize(struct kairos *k, const char *project, const char *name
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
+    /* Rolled back by the reconciler meanwhile: the ledger holds the old size, so must the image. */
+    if (rc == -ESTALE)
+        rbd_resize2(img, cur.bytes, cur.bytes < bytes, no_progress, NULL);
 out:
     close_image(io, img);
     kairos_reservation_free(res);
