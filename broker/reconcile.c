@@ -25,7 +25,28 @@ struct pass {
     uint64_t lease_ms;
     bool tight;
     struct kairos_reconcile_report *rep;
+    char cookie[17];         /* of the pass's lock */
+    struct timeval duration; /* of the lock */
+    uint64_t locked_ms;      /* when it was taken or last renewed */
 };
+
+/*
+ * Keep the pass's lock, renewed once half of its time is spent: a long
+ * pass (a cascade removing a big share tree) must not let a second pass
+ * start beside it. False when the lock went to another pass meanwhile.
+ */
+static bool hold_lock(struct pass *p)
+{
+    uint64_t now = kairos_now_ms(), ms = (uint64_t)p->duration.tv_sec * 1000;
+
+    if (now - p->locked_ms < ms / 2)
+        return true;
+    if (rados_lock_exclusive(p->k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, p->cookie,
+                             "kairos reconciler pass", &p->duration, LIBRADOS_LOCK_FLAG_RENEW) < 0)
+        return false;
+    p->locked_ms = now;
+    return true;
+}
 
 static void note_error(struct pass *p, int rc, const char *what, const char *msg)
 {
@@ -272,6 +293,10 @@ static int reconcile_page(struct pass *p, const struct kairos_kvs *idx)
         rc = kairos_store_scan_many(p->k->meta, names, idx->n, keys, 1, prefixes, 3,
                                     SCAN_PER_PREFIX, scan);
         for (size_t i = 0; rc == 0 && i < idx->n; i++) {
+            if (!hold_lock(p)) {
+                rc = -ENOLCK;
+                break;
+            }
             json_t *entry = json_loads(idx->v[i].val, 0, NULL);
             const char *name = idx->v[i].key + 2;
             if (kairos_name_valid(name))
@@ -313,18 +338,17 @@ int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reco
                          struct kairos_error *err)
 {
     struct pass p = {.k = k, .rep = rep};
-    char cookie[17];
-    struct timeval duration;
     int rc;
 
     memset(rep, 0, sizeof(*rep));
     p.lease_ms = lease_ms ? lease_ms : k->cfg->reconcile.lease_ms;
     /* The lock lapses on its own if its holder dies mid-pass. */
-    duration.tv_sec = (time_t)(k->cfg->reconcile.lease_ms / 1000 + 1);
-    duration.tv_usec = 0;
-    kairos_random_hex(cookie, 8);
-    rc = rados_lock_exclusive(k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, cookie,
-                              "kairos reconciler pass", &duration, 0);
+    p.duration.tv_sec = (time_t)(k->cfg->reconcile.lease_ms / 1000 + 1);
+    p.duration.tv_usec = 0;
+    kairos_random_hex(p.cookie, 8);
+    p.locked_ms = kairos_now_ms();
+    rc = rados_lock_exclusive(k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, p.cookie,
+                              "kairos reconciler pass", &p.duration, 0);
     if (rc == -EBUSY || rc == -EEXIST) {
         rep->skipped = true;
         return 0;
@@ -335,9 +359,11 @@ int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reco
     p.tight = kairos_budget_tight(k);
     rc = reconcile_projects(&p);
     /* After the projects: their finished returns leave markers to clear. */
-    if (rc == 0)
+    if (rc == 0 && hold_lock(&p))
         kairos_budget_reconcile_cluster(k, p.lease_ms, rep);
-    rados_unlock(k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, cookie);
+    rados_unlock(k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, p.cookie);
+    if (rc == -ENOLCK)
+        return kairos_error_set(err, rc, "reconciler: the pass outlived its lock and stopped");
     if (rc < 0)
         return kairos_error_set(err, rc, "reconciler: %s", strerror(-rc));
     return 0;
