@@ -115,6 +115,7 @@ out:
     json_decref(answer);
     free(payload);
     free(text);
+    explicit_bzero(authz, sizeof(authz));
     curl_slist_free_all(h);
     curl_easy_cleanup(curl);
     return rc;

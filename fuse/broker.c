@@ -76,6 +76,7 @@ out:
     if (text)
         explicit_bzero(text, len);
     free(text);
+    explicit_bzero(authz, sizeof(authz));
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     return rc;

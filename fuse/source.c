@@ -25,6 +25,9 @@ static void identity_clear(struct kfs_identity *id)
 {
     free(id->entity);
     free(id->mon_host);
+    /* A cephx secret: leave none of it in freed memory. */
+    if (id->key)
+        explicit_bzero(id->key, strlen(id->key));
     free(id->key);
     free(id->conf);
     free(id->keyring);
