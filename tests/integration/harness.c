@@ -126,7 +126,11 @@ void kt_open_isolated(struct kt *t, const char *policy, const char *pool)
     rados_ioctx_set_namespace(t->objects, OBJECT_NS);
     if (!pool)
         snprintf(t->pool, sizeof(t->pool), "%s", name);
-    t->policy_file = file;
+    /* Read at open only: gone now, so a worker killed with SIGKILL leaves no file behind. */
+    unlink(file);
+    *strrchr(file, '/') = '\0';
+    rmdir(file);
+    free(file);
 }
 
 void kt_close(struct kt *t)
@@ -145,12 +149,6 @@ void kt_close(struct kt *t)
     }
     if (t->rados)
         rados_shutdown(t->rados);
-    if (t->policy_file) {
-        unlink(t->policy_file);
-        *strrchr(t->policy_file, '/') = '\0';
-        rmdir(t->policy_file);
-        free(t->policy_file);
-    }
     kairos_config_free(t->cfg);
     memset(t, 0, sizeof(*t));
 }

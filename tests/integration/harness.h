@@ -25,7 +25,6 @@ struct kt {
     rados_t rados;         /* a second, independent client of the cluster */
     rados_ioctx_t objects; /* metadata pool, namespace of the test backend's objects */
     char pool[64];         /* a metadata pool of this test's own, or "" */
-    char *policy_file;     /* a capacity policy of this test's own, or NULL */
 };
 
 /* The path of the fixture's config, or a loud exit(1) if there is none. */
