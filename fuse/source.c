@@ -282,9 +282,8 @@ static int read_single(struct reader *r, json_t *root, struct kfs_source *src)
     return rc;
 }
 
-/* A source from parsed credentials; @path names them in messages. */
-static int from_root(const char *path, json_t *root, struct kfs_source **out,
-                     struct kairos_error *err)
+int kfs_source_from_json(const char *path, json_t *root, struct kfs_source **out,
+                         struct kairos_error *err)
 {
     struct reader r = {.path = path, .where = "", .err = err};
     struct kfs_source *src = NULL;
@@ -338,15 +337,9 @@ int kfs_source_from_file(const char *path, struct kfs_source **out, struct kairo
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
         return kairos_error_set(err, -EINVAL, "%s:%d: %s", path, jerr.line, jerr.text);
-    rc = from_root(path, root, out, err);
+    rc = kfs_source_from_json(path, root, out, err);
     json_decref(root);
     return rc;
-}
-
-int kfs_source_from_json(const char *label, json_t *root, struct kfs_source **out,
-                         struct kairos_error *err)
-{
-    return from_root(label, root, out, err);
 }
 
 /* ---- the ledger, through libkairos ---- */

@@ -84,9 +84,9 @@ int kfs_source_from_file(const char *path, struct kfs_source **out, struct kairo
 
 /**
  * kfs_source_from_json() - kfs_source_from_file() of credentials already
- * parsed (those fetched from kairosd, say); @label names them in messages.
+ * parsed (those fetched from kairosd, say); @path names them in messages.
  */
-int kfs_source_from_json(const char *label, json_t *root, struct kfs_source **out,
+int kfs_source_from_json(const char *path, json_t *root, struct kfs_source **out,
                          struct kairos_error *err);
 
 /**
