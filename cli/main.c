@@ -19,6 +19,7 @@
 
 #include <curl/curl.h>
 #include <kairos/config.h>
+#include <kairos/token.h>
 #include <kairos/units.h>
 
 #include "commands.h"
@@ -54,19 +55,10 @@ static void usage(FILE *f)
 static char *read_token(const char *path)
 {
     char buf[512];
-    FILE *f = fopen(path, "r");
-    size_t n;
+    char *token = kairos_token_read(path, buf, sizeof(buf), NULL) == 0 ? strdup(buf) : NULL;
 
-    if (!f)
-        return NULL;
-    if (!fgets(buf, sizeof(buf), f)) {
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    n = strcspn(buf, "\r\n");
-    buf[n] = '\0';
-    return n ? strdup(buf) : NULL;
+    explicit_bzero(buf, sizeof(buf));
+    return token;
 }
 
 static char *home_path(const char *path)

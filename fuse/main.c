@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
+#include <kairos/token.h>
 
 #include "fs.h"
 #include "broker.h"
@@ -171,22 +172,6 @@ static void daemon_ready(int notify)
 
 /* ---- the mount ---- */
 
-/* The first line of @path, the token; wiped from memory by the caller. */
-static int read_token(const char *path, char *buf, size_t len, struct kairos_error *err)
-{
-    FILE *f = fopen(path, "r");
-
-    if (!f)
-        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
-    if (!fgets(buf, (int)len, f))
-        buf[0] = '\0';
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    if (!buf[0])
-        return kairos_error_set(err, -EINVAL, "%s: no token", path);
-    return 0;
-}
-
 /* Bind the project's shares and volumes through kairosd, as this node. */
 static int source_from_broker(const struct cli *cli, struct kfs_source **src,
                               struct kairos_error *err)
@@ -199,7 +184,7 @@ static int source_from_broker(const struct cli *cli, struct kfs_source **src,
     if (!cli->project)
         return kairos_error_set(err, -EINVAL, "-o url= needs -o project=NAME");
     if (cli->token_file)
-        rc = read_token(cli->token_file, token, sizeof(token), err);
+        rc = kairos_token_read(cli->token_file, token, sizeof(token), err);
     else if (env && *env)
         snprintf(token, sizeof(token), "%s", env);
     else

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <kairos/token.h>
+
 #include "broker.h"
 #include "source.h"
 #include "tmpfile.h"
@@ -158,12 +160,35 @@ static void broker_bad_input(void **state)
     assert_null(out);
 }
 
+/* The token file of -o token_file= (and kairosctl's): its first line, or a clear error. */
+static void token_files(void **state)
+{
+    struct kairos_error err = {0};
+    char buf[128];
+    const char *path;
+
+    (void)state;
+    path = tmpfile_with("token", "kt_0123_abc\r\nsecond line\n");
+    assert_int_equal(kairos_token_read(path, buf, sizeof(buf), &err), 0);
+    assert_string_equal(buf, "kt_0123_abc");
+    tmpfile_remove(path);
+    path = tmpfile_with("token", "\n");
+    assert_int_equal(kairos_token_read(path, buf, sizeof(buf), &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "no token"));
+    tmpfile_remove(path);
+    kairos_error_clear(&err);
+    assert_int_equal(kairos_token_read("/nonexistent/token", buf, sizeof(buf), &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "/nonexistent/token"));
+    assert_string_equal(buf, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(project_file),        cmocka_unit_test(one_binding),
         cmocka_unit_test(user_without_entity), cmocka_unit_test(errors),
         cmocka_unit_test(unreadable),          cmocka_unit_test(broker_bad_input),
+        cmocka_unit_test(token_files),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
