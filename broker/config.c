@@ -71,6 +71,7 @@ static const struct key_def keys[] = {
     {"reconcile", "interval", V_DURATION, F(reconcile.interval_ms), "1m", 0},
     {"client", "url", V_URL, F(client.url), "http://127.0.0.1:8080", 0},
     {"client", "token_file", V_PATH, F(client.token_file), NULL, 0},
+    {"client", "cacert", V_PATH, F(client.cacert), NULL, 0},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

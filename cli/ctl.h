@@ -22,10 +22,11 @@ enum ctl_exit {
 };
 
 struct ctl {
-    char *url;   /* kairosd, no trailing slash */
-    char *token; /* bearer token */
-    bool json;   /* --json: print the server's JSON */
-    bool color;  /* a TTY and no NO_COLOR */
+    char *url;    /* kairosd, no trailing slash */
+    char *token;  /* bearer token */
+    char *cacert; /* CAs to trust for https://; NULL: the system's */
+    bool json;    /* --json: print the server's JSON */
+    bool color;   /* a TTY and no NO_COLOR */
     unsigned width;
 };
 

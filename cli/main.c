@@ -2,12 +2,13 @@
  * main.c - kairosctl: the administrators' quota CLI, a client of kairosd's
  * REST API (see kairosctl(1), docs/kairosctl.1).
  *
- *   kairosctl [--url URL] [--token-file FILE] [--json] [--no-color] COMMAND ...
+ *   kairosctl [--url URL] [--token-file FILE] [--cacert FILE] [--json] [--no-color] COMMAND ...
  *
  * kairosd's URL: --url, $KAIROS_URL, [client] url of the config ($KAIROS_CONF
  * or -c), else http://127.0.0.1:8080. The admin token: $KAIROS_TOKEN, else
  * the file from --token-file, $KAIROS_TOKEN_FILE, [client] token_file, or
- * ~/.kairos/token.
+ * ~/.kairos/token. The CAs that sign kairosd's certificate: --cacert,
+ * $KAIROS_CACERT, [client] cacert, else the system's trust store.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -40,9 +41,11 @@ static void usage(FILE *f)
           "  token create|list|revoke          project tokens\n"
           "\n"
           "Options:\n"
-          "  -c, --config FILE    read [client] url and token_file from FILE\n"
+          "  -c, --config FILE    read [client] url, token_file and cacert from FILE\n"
           "  -u, --url URL        kairosd (default $KAIROS_URL or " DEFAULT_URL ")\n"
           "  -t, --token-file F   the admin token (default $KAIROS_TOKEN, ~/.kairos/token)\n"
+          "      --cacert FILE    CAs to trust for https:// (default $KAIROS_CACERT, the\n"
+          "                       system's)\n"
           "      --json           print JSON instead of tables\n"
           "      --no-color       no colour even on a terminal\n"
           "  -h, --help           this help; COMMAND --help for a command's\n"
@@ -75,7 +78,8 @@ static char *home_path(const char *path)
 }
 
 /* Settle the URL and the token from options, environment and config. */
-static int settle(struct ctl *c, const char *conf, const char *url, const char *token_file)
+static int settle(struct ctl *c, const char *conf, const char *url, const char *token_file,
+                  const char *cacert)
 {
     struct kairos_config *cfg = NULL;
     struct kairos_error err = {0};
@@ -90,6 +94,11 @@ static int settle(struct ctl *c, const char *conf, const char *url, const char *
     c->url = strdup(url ? url : DEFAULT_URL);
     while (c->url[0] && c->url[strlen(c->url) - 1] == '/')
         c->url[strlen(c->url) - 1] = '\0';
+    if (!cacert)
+        cacert = getenv("KAIROS_CACERT");
+    if (!cacert && cfg)
+        cacert = cfg->client.cacert;
+    c->cacert = cacert && *cacert ? strdup(cacert) : NULL;
     if (getenv("KAIROS_TOKEN") && *getenv("KAIROS_TOKEN")) {
         c->token = strdup(getenv("KAIROS_TOKEN"));
     } else {
@@ -116,11 +125,12 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"url", required_argument, NULL, 'u'},
                                          {"token-file", required_argument, NULL, 't'},
+                                         {"cacert", required_argument, NULL, 'a'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"no-color", no_argument, NULL, 'n'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *conf = getenv("KAIROS_CONF"), *url = NULL, *token_file = NULL;
+    const char *conf = getenv("KAIROS_CONF"), *url = NULL, *token_file = NULL, *cacert = NULL;
     struct ctl c = {0};
     struct winsize ws;
     bool no_color = getenv("NO_COLOR") != NULL;
@@ -137,6 +147,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             token_file = optarg;
+            break;
+        case 'a':
+            cacert = optarg;
             break;
         case 'j':
             c.json = true;
@@ -162,7 +175,7 @@ int main(int argc, char **argv)
     c.width = isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
     /* A command's --help needs no server. */
     if (!commands_wants_help(argc - optind, argv + optind)) {
-        rc = settle(&c, conf, url, token_file);
+        rc = settle(&c, conf, url, token_file, cacert);
         if (rc != CTL_OK)
             return rc;
     }
@@ -170,6 +183,7 @@ int main(int argc, char **argv)
     rc = commands_run(&c, argc - optind, argv + optind);
     curl_global_cleanup();
     free(c.url);
+    free(c.cacert);
     if (c.token) {
         explicit_bzero(c.token, strlen(c.token));
         free(c.token);

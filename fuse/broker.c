@@ -1,5 +1,5 @@
 /*
- * broker.c - credentials from kairosd's REST API over libcurl (see broker.h).
+ * broker.c - credentials from kairosd's REST API (see broker.h).
  */
 #include "broker.h"
 
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include <kairos/client.h>
 #include <kairos/name.h>
 #include <kairos/token.h>
 
@@ -18,67 +18,20 @@
 #define TOTAL_TIMEOUT_S   60
 #define PAGE              "limit=1000"
 
-static size_t collect(char *data, size_t size, size_t n, void *arg)
-{
-    return fwrite(data, size, n, arg);
-}
-
 /* One call; *@answer is the JSON answer of a 2xx. */
-static int call(const char *url, const char *token, const char *method, const char *body,
-                json_t **answer, struct kairos_error *err)
+static int call(const struct kairos_client *kc, const char *method, const char *path,
+                const json_t *body, json_t **answer, struct kairos_error *err)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    char authz[512], *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    long status = 0;
-    CURLcode cc;
-    int rc = 0;
+    long status;
+    int rc = kairos_client_call(kc, method, path, body, &status, answer, err);
 
+    if (rc < 0 || (status >= 200 && status < 300))
+        return rc;
+    const char *d = json_string_value(json_object_get(*answer, "description"));
+    rc = status == 401 || status == 403 ? -EACCES : status == 404 ? -ENOENT : -EIO;
+    kairos_error_set(err, rc, "kairosd: %s (HTTP %ld)", d ? d : "refused", status);
+    json_decref(*answer);
     *answer = NULL;
-    if (!c || !f) {
-        if (f)
-            fclose(f);
-        free(text);
-        curl_easy_cleanup(c);
-        return kairos_error_set(err, -ENOMEM, "out of memory");
-    }
-    snprintf(authz, sizeof(authz), "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, authz);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)TOTAL_TIMEOUT_S);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    cc = curl_easy_perform(c);
-    fclose(f);
-    if (cc != CURLE_OK) {
-        rc = kairos_error_set(err, -ECONNREFUSED, "kairosd at %s: %s", url, curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    *answer = len ? json_loads(text, 0, NULL) : NULL;
-    if (status < 200 || status >= 300) {
-        const char *d = json_string_value(json_object_get(*answer, "description"));
-        rc = status == 401 || status == 403 ? -EACCES : status == 404 ? -ENOENT : -EIO;
-        kairos_error_set(err, rc, "kairosd: %s (HTTP %ld)", d ? d : "refused", status);
-        json_decref(*answer);
-        *answer = NULL;
-    }
-out:
-    /* The answer held keys: leave none in freed memory. */
-    if (text)
-        explicit_bzero(text, len);
-    free(text);
-    explicit_bzero(authz, sizeof(authz));
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     return rc;
 }
 
@@ -109,21 +62,22 @@ static int binding_id(char *id, size_t len, struct kairos_error *err)
 }
 
 /* Bind every item of @kind ("shares", "volumes") into @into: {name: creds}. */
-static int bind_all(const char *url, const char *token, const char *project, const char *kind,
+static int bind_all(const struct kairos_client *kc, const char *project, const char *kind,
                     const char *id, json_t *into, struct kairos_error *err)
 {
-    char path[1024], body[128], after[KAIROS_NAME_MAX + 8] = "";
-    json_t *page = NULL, *item, *made;
+    char path[1024], after[KAIROS_NAME_MAX + 8] = "";
+    json_t *page = NULL, *item, *made, *body = json_pack("{s:s}", "id", id);
     size_t i;
     int rc;
 
-    snprintf(body, sizeof(body), "{\"id\":\"%s\"}", id);
+    if (!body)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
     for (;;) {
-        snprintf(path, sizeof(path), "%s/v1/projects/%s/%s?" PAGE "%s%s", url, project, kind,
+        snprintf(path, sizeof(path), "/v1/projects/%s/%s?" PAGE "%s%s", project, kind,
                  after[0] ? "&after=" : "", after);
-        rc = call(path, token, "GET", NULL, &page, err);
+        rc = call(kc, "GET", path, NULL, &page, err);
         if (rc < 0)
-            return rc;
+            break;
         json_array_foreach(json_object_get(page, "items"), i, item)
         {
             const char *name = json_string_value(json_object_get(item, "name"));
@@ -136,9 +90,8 @@ static int bind_all(const char *url, const char *token, const char *project, con
                 rc = kairos_error_set(err, -EIO, "kairosd listed a bad %s name", kind);
                 break;
             }
-            snprintf(path, sizeof(path), "%s/v1/projects/%s/%s/%s/bindings", url, project, kind,
-                     name);
-            rc = call(path, token, "POST", body, &made, err);
+            snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s/bindings", project, kind, name);
+            rc = call(kc, "POST", path, body, &made, err);
             if (rc < 0)
                 break;
             json_object_set(into, name, json_object_get(made, "credentials"));
@@ -150,16 +103,23 @@ static int bind_all(const char *url, const char *token, const char *project, con
         snprintf(after, sizeof(after), "%s", rc == 0 && next ? next : "");
         json_decref(page);
         if (rc < 0 || !after[0])
-            return rc;
+            break;
     }
+    json_decref(body);
+    return rc;
 }
 
-int kfs_broker_fetch(const char *url, const char *token, const char *project, json_t **out,
-                     struct kairos_error *err)
+int kfs_broker_fetch(const char *url, const char *token, const char *cacert, const char *project,
+                     json_t **out, struct kairos_error *err)
 {
-    char id[KAIROS_NAME_MAX + 1], base[512];
+    struct kairos_client kc = {.url = url,
+                               .token = token,
+                               .cacert = cacert,
+                               .agent = "kairosfs/1",
+                               .connect_timeout_s = CONNECT_TIMEOUT_S,
+                               .timeout_s = TOTAL_TIMEOUT_S};
+    char id[KAIROS_NAME_MAX + 1];
     json_t *shares = json_object(), *volumes = json_object();
-    size_t n = strlen(url);
     int rc;
 
     *out = NULL;
@@ -167,31 +127,12 @@ int kfs_broker_fetch(const char *url, const char *token, const char *project, js
         rc = kairos_error_set(err, -EINVAL, "bad project name '%s'", project);
         goto fail;
     }
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-        rc = kairos_error_set(err, -EINVAL, "bad kairosd URL '%s': not http:// or https://", url);
-        goto fail;
-    }
-    /* It goes into a header: printable ASCII only, no spaces. */
-    for (const char *p = token; *p; p++) {
-        if (*p <= ' ' || *p > '~') {
-            rc = kairos_error_set(err, -EINVAL, "the token has a character no token has");
-            goto fail;
-        }
-    }
-    while (n > 0 && url[n - 1] == '/')
-        n--;
-    if (n >= sizeof(base)) {
-        rc = kairos_error_set(err, -EINVAL, "the kairosd URL is too long");
-        goto fail;
-    }
-    memcpy(base, url, n);
-    base[n] = '\0';
     rc = binding_id(id, sizeof(id), err);
     if (rc < 0)
         goto fail;
-    rc = bind_all(base, token, project, "shares", id, shares, err);
+    rc = bind_all(&kc, project, "shares", id, shares, err);
     if (rc == 0)
-        rc = bind_all(base, token, project, "volumes", id, volumes, err);
+        rc = bind_all(&kc, project, "volumes", id, volumes, err);
     if (rc < 0)
         goto fail;
     *out = json_pack("{s:s,s:o,s:o}", "project", project, "shares", shares, "volumes", volumes);

@@ -17,12 +17,13 @@
  * kfs_broker_fetch() - the credentials of @project's shares and volumes.
  * @url:   kairosd ("https://host:port").
  * @token: a token of @project (or the admin token).
+ * @cacert: PEM file of the CAs that sign kairosd's certificate; NULL: the system's.
  * @out:   {"project", "shares": {name: creds}, "volumes": {name: creds}}
  *         as a credentials file holds them; the caller decrefs.
  * Return: 0, -EINVAL (a bad project name, URL or token), -EACCES (token refused), -ENOENT (no
  * project), -ECONNREFUSED (kairosd unreachable), -EIO (an unexpected answer), -ENOMEM.
  */
-int kfs_broker_fetch(const char *url, const char *token, const char *project, json_t **out,
-                     struct kairos_error *err);
+int kfs_broker_fetch(const char *url, const char *token, const char *cacert, const char *project,
+                     json_t **out, struct kairos_error *err);
 
 #endif

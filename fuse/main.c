@@ -46,6 +46,7 @@ struct cli {
     char *project;
     char *url;        /* kairosd, to fetch credentials with a token */
     char *token_file; /* the project token for @url */
+    char *cacert;     /* CAs that sign @url's certificate; NULL: $KAIROS_CACERT, the system's */
     double timeout;   /* seconds; < 0: the config's, or the default */
     double attr_timeout;
     double entry_timeout;
@@ -73,6 +74,9 @@ static const struct fuse_opt cli_opts[] = {
     CLI_OPT("token_file=%s", token_file, 0),
     CLI_OPT("--token-file=%s", token_file, 0),
     CLI_OPT("--token-file %s", token_file, 0),
+    CLI_OPT("cacert=%s", cacert, 0),
+    CLI_OPT("--cacert=%s", cacert, 0),
+    CLI_OPT("--cacert %s", cacert, 0),
     CLI_OPT("project=%s", project, 0),
     CLI_OPT("--project=%s", project, 0),
     CLI_OPT("--project %s", project, 0),
@@ -103,6 +107,8 @@ static void usage(const char *prog)
            "                                   bind the project's shares and volumes\n"
            "                                   through kairosd with a project token\n"
            "                                   (or $KAIROS_TOKEN), as this node\n"
+           "    -o cacert=FILE                 CAs to trust for an https:// URL\n"
+           "                                   (default $KAIROS_CACERT, the system's)\n"
            "\n"
            "kairosfs options:\n"
            "    -o timeout=SECONDS             give up on a request to Ceph after this\n"
@@ -177,7 +183,7 @@ static int source_from_broker(const struct cli *cli, struct kfs_source **src,
                               struct kairos_error *err)
 {
     char token[512] = "";
-    const char *env = getenv("KAIROS_TOKEN");
+    const char *env = getenv("KAIROS_TOKEN"), *cacert = cli->cacert;
     json_t *root = NULL;
     int rc = 0;
 
@@ -189,8 +195,11 @@ static int source_from_broker(const struct cli *cli, struct kfs_source **src,
         snprintf(token, sizeof(token), "%s", env);
     else
         rc = kairos_error_set(err, -EINVAL, "-o url= needs -o token_file=FILE or KAIROS_TOKEN");
+    if (!cacert)
+        cacert = getenv("KAIROS_CACERT");
     if (rc == 0)
-        rc = kfs_broker_fetch(cli->url, token, cli->project, &root, err);
+        rc = kfs_broker_fetch(cli->url, token, cacert && *cacert ? cacert : NULL, cli->project,
+                              &root, err);
     explicit_bzero(token, sizeof(token));
     if (rc == 0)
         rc = kfs_source_from_json(cli->url, root, src, err);
@@ -441,5 +450,6 @@ out:
     free(cli.project);
     free(cli.url);
     free(cli.token_file);
+    free(cli.cacert);
     return rc;
 }

@@ -85,6 +85,7 @@ struct kairos_config {
     struct {
         char *url; /* kairosd for kairosctl and kairosfs */
         char *token_file;
+        char *cacert; /* CAs that sign kairosd's certificate; NULL: the system's */
     } client;
 };
 

@@ -151,11 +151,12 @@ static void broker_bad_input(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(kfs_broker_fetch(bad[i][0], bad[i][1], bad[i][2], &out, &err), -EINVAL);
+        assert_int_equal(kfs_broker_fetch(bad[i][0], bad[i][1], NULL, bad[i][2], &out, &err),
+                         -EINVAL);
         assert_null(out);
         assert_true(err.msg[0] != '\0');
     }
-    assert_int_equal(kfs_broker_fetch("http://127.0.0.1:1/", "tok", "p", &out, &err),
+    assert_int_equal(kfs_broker_fetch("http://127.0.0.1:1/", "tok", NULL, "p", &out, &err),
                      -ECONNREFUSED);
     assert_null(out);
 }
