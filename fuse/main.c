@@ -15,11 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,9 +36,10 @@
 #define DEFAULT_CONF       "/etc/kairos/kairos.conf"
 #define DEFAULT_TIMEOUT_MS 30000
 /*
- * The kernel reads ahead 128 KiB on a FUSE mount and lets the file system
- * only lower that; a larger window keeps several 1 MiB reads in flight for
- * a sequential reader. Set through sysfs once mounted (as root).
+ * The kernel reads ahead 128 KiB on a FUSE mount; a larger window keeps
+ * several 1 MiB reads in flight for a sequential reader. Set through sysfs
+ * (as root) once the mount has answered INIT: the kernel lowers the window
+ * to what it offered in INIT when that answer arrives.
  */
 #define DEFAULT_READAHEAD_KB 4096
 
@@ -268,6 +271,46 @@ static void set_readahead(const char *dir, int kb)
         kfs_log(LOG_INFO, "read-ahead left as it was: %s", strerror(errno));
 }
 
+struct readahead {
+    char *dir;
+    int kb;
+};
+
+/* Waits for the mount to answer (a stat() of its root waits for INIT), then sets the window. */
+static void *readahead_main(void *arg)
+{
+    struct readahead *ra = arg;
+    struct stat st;
+
+    if (stat(ra->dir, &st) == 0)
+        set_readahead(ra->dir, ra->kb);
+    free(ra->dir);
+    free(ra);
+    return NULL;
+}
+
+/* Set the read-ahead of the mount at @dir once the loop has answered INIT. */
+static void start_readahead(const char *dir, int kb)
+{
+    struct readahead *ra = malloc(sizeof(*ra));
+    pthread_attr_t attr;
+    pthread_t t;
+
+    if (!ra || !(ra->dir = strdup(dir))) {
+        free(ra);
+        return;
+    }
+    ra->kb = kb;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, readahead_main, ra) != 0) {
+        kfs_log(LOG_INFO, "read-ahead left as it was (no thread)");
+        free(ra->dir);
+        free(ra);
+    }
+    pthread_attr_destroy(&attr);
+}
+
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 {
     struct fuse_loop_config *loop;
@@ -403,8 +446,8 @@ int main(int argc, char *argv[])
     mounted = true;
     kfs_fs_attach(&fs, se);
     if (cli.readahead_kb != 0)
-        set_readahead(opts.mountpoint,
-                      cli.readahead_kb < 0 ? DEFAULT_READAHEAD_KB : cli.readahead_kb);
+        start_readahead(opts.mountpoint,
+                        cli.readahead_kb < 0 ? DEFAULT_READAHEAD_KB : cli.readahead_kb);
     if (kfs_guard_start(&fs.guard, fs.opt.timeout_ms, se) < 0) {
         kfs_log(LOG_ERR, "cannot start the request watchdog");
         goto out;

@@ -570,6 +570,35 @@ static void fsync_reaches_other_clients(void **state)
     assert_int_equal(unlink(at("shares/data/durable")), 0);
 }
 
+/*
+ * The mount reads ahead 4 MiB (the default of -o readahead_kb), not the
+ * kernel's 128 KiB: set after INIT, whose answer would lower it again.
+ */
+static void readahead_is_set(void **state)
+{
+    char line[4096], dev[64] = "", mnt[4096], path[128], kb[32] = "";
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+
+    (void)state;
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "%*s %*s %63s %*s %4095s", path, mnt) == 2 && strcmp(mnt, M.dir) == 0)
+            snprintf(dev, sizeof(dev), "%s", path);
+    fclose(f);
+    assert_true(dev[0] != '\0');
+    snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+    /* Set by a thread of the daemon once it answered: give it a moment. */
+    for (int i = 0; i < 50 && strcmp(kb, "4096\n") != 0; i++) {
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_non_null(fgets(kb, sizeof(kb), f));
+        fclose(f);
+        if (strcmp(kb, "4096\n") != 0)
+            usleep(100 * 1000);
+    }
+    assert_string_equal(kb, "4096\n");
+}
+
 static void statfs_reports_quotas(void **state)
 {
     struct statvfs v;
@@ -875,6 +904,7 @@ int main(void)
         cmocka_unit_test(user_xattrs),
         cmocka_unit_test(fsync_reaches_other_clients),
         cmocka_unit_test(statfs_reports_quotas),
+        cmocka_unit_test(readahead_is_set),
         cmocka_unit_test(volume_is_a_file),
         cmocka_unit_test(mount_from_bindings),
         cmocka_unit_test(wrong_caps_give_up),
