@@ -49,6 +49,16 @@ for tool in fio jq ceph-fuse fusermount3 numfmt; do
     command -v "$tool" >/dev/null || { echo "bench_fs: $tool is missing (scripts/install-deps)" >&2; exit 1; }
 done
 JOB_SIZE=$(($(numfmt --from=iec "$SIZE") / JOBS))
+for w in $WANT; do
+    case $w in
+    seqwrite | seqread | randread | randwrite | create | stat) ;;
+    *)
+        echo "bench_fs: BENCH_FS_WORKLOADS: no workload '$w' (a space-separated list of" \
+            "seqwrite seqread randread randwrite create stat)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 project=benchfs-$$
 work=$(mktemp -d "$(dirname "$CONF")/bench-fs.XXXXXX")
@@ -169,9 +179,9 @@ reset_dirs() {
     done
 }
 
-# Each round starts the list at another target: whatever the previous
+# Each round starts the list at the next target: whatever the previous
 # workload leaves behind (OSD flushes, the MDS purging the last round's
-# files) falls on each target in turn, not always on the first.
+# files) does not fall on the same target every round.
 declare -A results
 each_target() {
     local w=$1 t r i n=${#TARGETS[@]}
@@ -189,7 +199,7 @@ want() { [[ " $WANT " == *" $1 "* ]]; }
 mount_all
 for round in $(seq "$ROUNDS"); do
     reset_dirs
-    # seqread reads what seqwrite wrote; the random and stat jobs need prepare's files.
+    # seqread reads what seqwrite wrote; the random jobs and fio's stat job need prepare's files.
     if want seqwrite || want seqread; then
         each_target seqwrite
         remount
@@ -202,7 +212,8 @@ for round in $(seq "$ROUNDS"); do
     fi
     if want randread; then each_target randread; fi
     if want randwrite; then each_target randwrite; fi
-    if want create; then each_target create; fi
+    # The loop's stat job stats the files its create job made.
+    if want create || want stat; then each_target create; fi
     if want stat; then each_target stat; fi
 done
 

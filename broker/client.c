@@ -106,8 +106,13 @@ int kairos_client_call(const struct kairos_client *c, const char *method, const 
     /* The token must not follow a redirect to another host: none is followed. */
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (c->cacert)
+    /* Those CAs alone: libcurl would also trust its built-in CA directory. */
+    if (c->cacert) {
         curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
+        curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+    }
+    /* No SIGALRM for resolver timeouts: the caller may be threaded. */
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     if (payload)
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload);
     cc = curl_easy_perform(curl);
@@ -123,7 +128,7 @@ int kairos_client_call(const struct kairos_client *c, const char *method, const 
 out:
     if (f)
         fclose(f);
-    /* The answer may hold cephx keys, the request a token: leave neither in freed memory. */
+    /* Answers may hold cephx keys, requests a token: wipe our copies (libcurl's are its own). */
     if (text)
         explicit_bzero(text, len);
     free(text);

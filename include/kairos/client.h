@@ -9,10 +9,11 @@
  *     if (kairos_client_call(&c, "GET", "/v1/projects", NULL, &status, &answer, &err) == 0)
  *         ... status is kairosd's; answer its JSON body ...
  *
- * HTTPS verifies kairosd's certificate and name against @cacert, or the
- * system's trust store when it is NULL; there is no switch to turn that off.
- * Answers hold cephx keys and requests a bearer token: both are wiped from
- * the call's own buffers before it returns.
+ * HTTPS verifies kairosd's certificate and name against the CAs in @cacert
+ * alone, or the system's trust store when it is NULL; there is no switch to
+ * turn that off. Answers hold cephx keys and requests a bearer token: the
+ * call wipes its own buffers of both before it returns (not libcurl's, nor
+ * the strings of the JSON answer it hands back).
  *
  * Thread safety: a struct kairos_client may be shared by threads that do not
  * change it (libcurl's own global setup is thread-safe since 7.84).
@@ -49,9 +50,10 @@ struct kairos_client {
  *          "error" and "description" of a refusal.
  *
  * Return: 0 when kairosd answered, whatever the status; -EINVAL (a URL
- * that is not http:// or https://, or a token with characters no header may
- * hold), -ECONNREFUSED (no answer: unreachable, timed out, or its
- * certificate not trusted; @err says which), -ENOMEM.
+ * that does not start with http:// or https://, or a token with characters
+ * no header may hold or over 480 bytes), -ECONNREFUSED (no answer:
+ * unreachable, timed out, or its certificate not trusted; @err says which),
+ * -ENOMEM.
  */
 int kairos_client_call(const struct kairos_client *c, const char *method, const char *path,
                        const json_t *body, long *status, json_t **answer, struct kairos_error *err);
