@@ -18,6 +18,9 @@
  * Workloads, as the fio jobs of bench_fs.sh do them:
  *   seqwrite FILE SIZE BS        write FILE from the start, then fsync
  *   seqread FILE BS              read FILE from the start to the end
+ *   bufread FILE BS              the same without O_DIRECT: through the
+ *                                kernel's page cache and read-ahead (or
+ *                                libcephfs's cache and read-ahead)
  *   randread DIR SIZE BS SECS JOBS
  *                                JOBS threads, each reading random blocks of
  *                                its own file DIR/rand.J.0 of SIZE/JOBS bytes
@@ -26,7 +29,7 @@
  *                                the same, writing
  *   create DIR NFILES            create (open O_CREAT, close) DIR/meta.0.N
  *   stat DIR NFILES SECS         stat them in turn for SECS seconds
- * Data workloads open with O_DIRECT, as the fio jobs use direct=1. Prints
+ * Other data workloads open with O_DIRECT, as the fio jobs use direct=1. Prints
  * one JSON object: {"ops": N, "seconds": S, "iops": ..., "bw_bytes": ...}.
  * File names follow fio's ($jobname.$jobnum.$filenum).
  */
@@ -328,7 +331,9 @@ static char *io_buf(size_t len, char fill)
     return buf;
 }
 
-static int sequential(const struct fs *fs, const char *file, uint64_t size, uint64_t bs, bool write)
+/* @direct: O_DIRECT, as fio's direct=1; else through the caches and their read-ahead. */
+static int sequential(const struct fs *fs, const char *file, uint64_t size, uint64_t bs, bool write,
+                      bool direct)
 {
     char path[4096], *buf = io_buf(bs, 'w');
     uint64_t done = 0, ops = 0;
@@ -339,7 +344,8 @@ static int sequential(const struct fs *fs, const char *file, uint64_t size, uint
     path_of(fs, path, sizeof(path), "%s", file);
     if (!write && (n = fs->ops->size(fs->ctx, path, &size)) < 0)
         die(path, (int)n);
-    fd = fs->ops->open(fs->ctx, path, (write ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY) | O_DIRECT,
+    fd = fs->ops->open(fs->ctx, path,
+                       (write ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY) | (direct ? O_DIRECT : 0),
                        0644);
     if (fd < 0)
         die(path, fd);
@@ -510,9 +516,11 @@ static int workload(const struct fs *fs, int argc, char **argv)
     const char *w = argv[0];
 
     if (strcmp(w, "seqwrite") == 0 && argc == 4)
-        return sequential(fs, argv[1], parse_size(argv[2]), parse_size(argv[3]), true);
+        return sequential(fs, argv[1], parse_size(argv[2]), parse_size(argv[3]), true, true);
     if (strcmp(w, "seqread") == 0 && argc == 3)
-        return sequential(fs, argv[1], 0, parse_size(argv[2]), false);
+        return sequential(fs, argv[1], 0, parse_size(argv[2]), false, true);
+    if (strcmp(w, "bufread") == 0 && argc == 3)
+        return sequential(fs, argv[1], 0, parse_size(argv[2]), false, false);
     if ((strcmp(w, "randread") == 0 || strcmp(w, "randwrite") == 0) && argc == 6)
         return random_jobs(fs, argv[1], parse_size(argv[2]), parse_size(argv[3]), atof(argv[4]),
                            (unsigned)atoi(argv[5]), strcmp(w, "randwrite") == 0);

@@ -14,6 +14,8 @@
 #
 #   seqwrite   1 MiB writes of a SIZE file from its start, then fsync
 #   seqread    1 MiB reads of that file (fresh mounts: nothing cached)
+#   bufread    the same without O_DIRECT (fresh mounts again): through the
+#              page cache and read-ahead, as most programs read
 #   randread   4 KiB random reads, JOBS threads each on its own file of
 #              SIZE/JOBS bytes (fio's numjobs), for SECONDS
 #   randwrite  4 KiB random writes, the same way
@@ -29,8 +31,9 @@
 # not use it, and idle it takes a third of a core on this kind of machine.
 #
 # Environment: BENCH_FS_SIZE (256M), BENCH_FS_SECONDS (5), BENCH_FS_JOBS (4),
-# BENCH_FS_FILES (2000), BENCH_FS_ROUNDS (3), BENCH_FS_WORKLOADS (all six;
-# a list to run fewer, with more rounds). Normally run through
+# BENCH_FS_FILES (2000), BENCH_FS_ROUNDS (3), BENCH_FS_WORKLOADS (all seven;
+# a list to run fewer, with more rounds), BENCH_FS_KAIROSFS_OPTS (more -o
+# options for kairosfs, e.g. readahead_kb=0). Normally run through
 # 'scripts/bench.sh fs', which builds and brings its own cluster.
 set -euo pipefail
 
@@ -41,7 +44,8 @@ SECS=${BENCH_FS_SECONDS:-5}
 JOBS=${BENCH_FS_JOBS:-4}
 NFILES=${BENCH_FS_FILES:-2000}
 ROUNDS=${BENCH_FS_ROUNDS:-3}
-WANT=${BENCH_FS_WORKLOADS:-seqwrite seqread randread randwrite create stat}
+KFS_OPTS=${BENCH_FS_KAIROSFS_OPTS:-}
+WANT=${BENCH_FS_WORKLOADS:-seqwrite seqread bufread randread randwrite create stat}
 CEPH_CONF=$(dirname "$CONF")/ceph.conf
 BENCH_FS=$BUILD/bench/bench_fs
 KAIROSFS=$BUILD/fuse/kairosfs
@@ -51,10 +55,10 @@ done
 JOB_SIZE=$(($(numfmt --from=iec "$SIZE") / JOBS))
 for w in $WANT; do
     case $w in
-    seqwrite | seqread | randread | randwrite | create | stat) ;;
+    seqwrite | seqread | bufread | randread | randwrite | create | stat) ;;
     *)
         echo "bench_fs: BENCH_FS_WORKLOADS: no workload '$w' (a space-separated list of" \
-            "seqwrite seqread randread randwrite create stat)" >&2
+            "seqwrite seqread bufread randread randwrite create stat)" >&2
         exit 2
         ;;
     esac
@@ -96,7 +100,7 @@ QUIET=(--debug_client=0/0 --debug_objectcacher=0/0 --debug_objecter=0/0 --debug_
     --debug_monc=0/0 --debug_journaler=0/0 --debug_auth=0/0 --debug_ms=0/0)
 
 mount_all() {
-    "$KAIROSFS" -o "conf=$CONF,project=$project" "$kmnt" 2>/dev/null
+    "$KAIROSFS" -o "conf=$CONF,project=$project${KFS_OPTS:+,$KFS_OPTS}" "$kmnt" 2>/dev/null
     ceph-fuse -n client.admin -c "$CEPH_CONF" "${QUIET[@]}" -r "$share" "$cmnt" >/dev/null 2>&1
 }
 
@@ -144,6 +148,7 @@ run() {
         case $w in
         seqwrite) run_loop "$target" seqwrite /seq.bin "$SIZE" 1M ;;
         seqread) run_loop "$target" seqread /seq.bin 1M ;;
+        bufread) run_loop "$target" bufread /seq.bin 1M ;;
         prepare) run_loop "$target" randread /rand "$SIZE" 4k 0 "$JOBS" ;;
         randread | randwrite) run_loop "$target" "$w" /rand "$SIZE" 4k "$SECS" "$JOBS" ;;
         create) run_loop "$target" create /meta "$NFILES" ;;
@@ -159,6 +164,7 @@ run() {
     case $w in
     seqwrite) run_fio "$dir" --name=seq "${io[@]}" --rw=write --end_fsync=1 ;;
     seqread) run_fio "$dir" --name=seq "${io[@]}" --rw=read ;;
+    bufread) run_fio "$dir" --name=seq "${io[@]}" --rw=read --direct=0 ;;
     prepare)
         run_fio "$dir/rand" "${rand[@]}" --rw=randread --create_only=1 >/dev/null
         # filestat lays out files of its filesize first: do it now, not after create.
@@ -200,11 +206,15 @@ mount_all
 for round in $(seq "$ROUNDS"); do
     reset_dirs
     # seqread reads what seqwrite wrote; the random jobs and fio's stat job need prepare's files.
-    if want seqwrite || want seqread; then
+    if want seqwrite || want seqread || want bufread; then
         each_target seqwrite
         remount
     fi
     if want seqread; then each_target seqread; fi
+    if want bufread; then
+        remount
+        each_target bufread
+    fi
     for t in "${TARGETS[@]}"; do rm -f "$(dir_of "$t")/seq.bin"; done
     if want randread || want randwrite || want stat; then
         each_target prepare
@@ -224,16 +234,16 @@ med() {
         sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-WORKLOADS=(seqwrite seqread randread randwrite create stat)
+WORKLOADS=(seqwrite seqread bufread randread randwrite create stat)
 # figure WORKLOAD TARGET: the median in the workload's unit.
 figure() {
     case $1 in
-    seqwrite | seqread) awk -v v="$(med "$1,$2" 1)" 'BEGIN { printf "%.0f", v / 1048576 }' ;;
+    seqwrite | seqread | bufread) awk -v v="$(med "$1,$2" 1)" 'BEGIN { printf "%.0f", v / 1048576 }' ;;
     *) awk -v v="$(med "$1,$2" 2)" 'BEGIN { printf "%.0f", v }' ;;
     esac
 }
 unit() {
-    case $1 in seqwrite | seqread) echo "MiB/s" ;; *) echo "ops/s" ;; esac
+    case $1 in seqwrite | seqread | bufread) echo "MiB/s" ;; *) echo "ops/s" ;; esac
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
