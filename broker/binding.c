@@ -16,6 +16,7 @@
 
 #include "binding_int.h"
 #include "kairos_int.h"
+#include "ledger_int.h"
 #include "record.h"
 #include "store.h"
 
@@ -88,31 +89,21 @@ static void set_intent(struct bstep *st, struct kairos_txn *txn, json_t *rec, co
 
 /* ---- create ---- */
 
-static bool project_active(const struct kairos_kvs *kvs)
-{
-    json_t *meta = kairos_kvs_json(kvs, "meta");
-    const char *state = json_string_value(json_object_get(meta, "state"));
-    bool active = !state || strcmp(state, "active") == 0;
-
-    json_decref(meta);
-    return active;
-}
-
 static int open_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
 {
     struct bstep *st = arg;
-    json_t *alloc = kairos_kvs_json(kvs, st->akey);
-    json_t *rec = kairos_kvs_json(kvs, st->bkey);
-    const char *op = json_string_value(json_object_get(alloc, "op"));
-    int rc = 0;
+    json_t *alloc, *rec;
+    const char *op;
+    /* Not while deleted: its delete revokes bindings once; a later key would outlive it. */
+    int rc = kairos_ledger_project_open(kvs, st->project, st->err);
 
     st->exists = false;
-    if (!kairos_kvs_get(kvs, "meta")) {
-        rc = kairos_error_set(st->err, -ENOENT, "no project %s", st->project);
-    } else if (!project_active(kvs)) {
-        /* Its delete revokes bindings once: a key made after would outlive it. */
-        rc = kairos_error_set(st->err, -ENOENT, "project %s is being deleted", st->project);
-    } else if (!alloc || (op && (strcmp(op, "create") == 0 || strcmp(op, "delete") == 0))) {
+    if (rc < 0)
+        return rc;
+    alloc = kairos_kvs_json(kvs, st->akey);
+    rec = kairos_kvs_json(kvs, st->bkey);
+    op = json_string_value(json_object_get(alloc, "op"));
+    if (!alloc || (op && (strcmp(op, "create") == 0 || strcmp(op, "delete") == 0))) {
         rc = kairos_error_set(st->err, -ENOENT, "no %s %s in project %s%s",
                               kairos_kind_name(st->kind), st->alloc, st->project,
                               alloc ? " (it is being created or deleted)" : "");

@@ -114,17 +114,17 @@ static int parse_attrs(const char *text, json_t **out, struct kairos_error *err)
 
 /* ---- reading a project's state inside a step ---- */
 
-/* The project must exist and be active. */
-static int project_open(const struct step *st, const struct kairos_kvs *kvs)
+int kairos_ledger_project_open(const struct kairos_kvs *kvs, const char *project,
+                               struct kairos_error *err)
 {
     json_t *meta = kairos_kvs_json(kvs, "meta");
     const char *state = json_string_value(json_object_get(meta, "state"));
     int rc = 0;
 
     if (!meta)
-        rc = kairos_error_set(st->err, -ENOENT, "no project %s", st->project);
+        rc = kairos_error_set(err, -ENOENT, "no project %s", project);
     else if (state && strcmp(state, "active") != 0)
-        rc = kairos_error_set(st->err, -ENOENT, "project %s is being deleted", st->project);
+        rc = kairos_error_set(err, -ENOENT, "project %s is being deleted", project);
     json_decref(meta);
     return rc;
 }
@@ -318,7 +318,7 @@ static int reserve_create_step(void *arg, const struct kairos_kvs *kvs, struct k
     struct kairos_counts c;
     json_t *rec;
     uint64_t eff = kairos_policy_effective(st->k->policy, st->kind, st->bytes);
-    int rc = project_open(st, kvs);
+    int rc = kairos_ledger_project_open(kvs, st->project, st->err);
 
     if (rc < 0)
         return rc;
@@ -350,7 +350,7 @@ static int reserve_resize_step(void *arg, const struct kairos_kvs *kvs, struct k
     struct kairos_counts c;
     json_t *rec = NULL;
     uint64_t old, old_eff, eff = kairos_policy_effective(st->k->policy, st->kind, st->bytes);
-    int rc = project_open(st, kvs);
+    int rc = kairos_ledger_project_open(kvs, st->project, st->err);
 
     if (rc < 0)
         return rc;

@@ -6,6 +6,16 @@
 
 #include <kairos/ledger.h>
 
+#include "store.h"
+
+/*
+ * kairos_ledger_project_open() - inside a step on a project's object: the
+ * project must exist and be active (not being deleted).
+ * Return: 0, or -ENOENT with @err saying which.
+ */
+int kairos_ledger_project_open(const struct kairos_kvs *kvs, const char *project,
+                               struct kairos_error *err);
+
 /*
  * kairos_ledger_purge() - drop an allocation record whatever intent it
  * carries, and uncount it. For the cascade of a forced project delete,
