@@ -814,25 +814,23 @@ static int volume_caps(struct kairos *k, const char *project, const char *name, 
     const char *rw = read_only ? "rx" : "rwx";
     rados_ioctx_t io = NULL;
     rbd_image_t img = NULL;
-    char id[RBD_ID_MAX + 2];
+    char id[RBD_ID_MAX] = "", data[RBD_ID_MAX + 2];
     int rc = open_image(k, project, name, NULL, &io, &img, err);
 
     if (rc < 0)
         return rc;
-    rc = rbd_get_id(img, id, sizeof(id) - 2);
+    rc = rbd_get_id(img, id, sizeof(id));
     /* "rbd_data.<id>." so that no image whose id extends this one matches. */
-    strcat(id, ".");
+    snprintf(data, sizeof(data), "%s.", id);
     cap[0] = '\0';
     cap_add(cap, "rx", pool, "", "rbd_info", "");
     cap_add(cap, "rx", pool, project, "rbd_directory", "");
     cap_add(cap, "rx", pool, project, "rbd_mirroring", "");
     cap_add(cap, "rx", pool, project, "rbd_info", "");
     cap_add(cap, "rx", pool, project, "rbd_id.", name);
-    id[strlen(id) - 1] = '\0';
     cap_add(cap, rw, pool, project, "rbd_header.", id);
     cap_add(cap, rw, pool, project, "rbd_object_map.", id);
-    strcat(id, ".");
-    cap_add(cap, read_only ? "r" : "rwx", pool, project, "rbd_data.", id);
+    cap_add(cap, read_only ? "r" : "rwx", pool, project, "rbd_data.", data);
     if (rc == 0)
         rc = ancestor_caps(k, img, cap);
     close_image(io, img);
