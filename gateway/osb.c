@@ -273,6 +273,17 @@ static int instance_set_state(struct call *c, const char *id, json_t *rec, const
     return instance_save(c, id, rec, 0, err);
 }
 
+/* An operation that could not be started: @id goes back to @state, with none. */
+static void instance_not_started(struct call *c, const char *id, const char *state)
+{
+    struct instance in;
+
+    if (instance_load(c, id, &in, NULL) == 0) {
+        instance_set_state(c, id, in.rec, state, NULL, NULL);
+        json_decref(in.rec);
+    }
+}
+
 /* ---- provision ---- */
 
 struct provision_job {
@@ -430,10 +441,7 @@ static unsigned provision_answer(struct call *c, const char *id, struct provisio
         rc = ops_submit(c->g->ops, op, "provision", provision_work, job, &err);
         if (rc < 0) {
             /* Nothing runs: failed, which a repeat runs again and a deprovision removes. */
-            if (instance_load(c, id, &in, NULL) == 0) {
-                instance_set_state(c, id, in.rec, "failed", NULL, NULL);
-                json_decref(in.rec);
-            }
+            instance_not_started(c, id, "failed");
             return http_error(res, 503, "ServiceUnavailable", "%s", err.msg);
         }
         return http_json(res, 202, json_pack("{s:s}", "operation", op));
@@ -760,10 +768,7 @@ static unsigned deprovision(void *ctx, struct http_request *req, struct http_res
         rc = ops_submit(c->g->ops, op, "deprovision", deprovision_work, job, &err);
         if (rc < 0) {
             /* Nothing runs: the instance is as it was. */
-            if (instance_load(c, id, &in, NULL) == 0) {
-                instance_set_state(c, id, in.rec, "ready", NULL, NULL);
-                json_decref(in.rec);
-            }
+            instance_not_started(c, id, "ready");
             return http_error(res, 503, "ServiceUnavailable", "%s", err.msg);
         }
         return http_json(res, 202, json_pack("{s:s}", "operation", op));
