@@ -547,6 +547,19 @@ static bool file_attach(struct ceph_mount_info *cm, struct Fh *fh, struct ceph_d
     return true;
 }
 
+/* begin() for a request on @fi's open file, held until file_put(); NULL: answered already. */
+static struct kfs_file *begin_file(struct kfs *fs, struct kfs_call *c, fuse_req_t req,
+                                   struct kfs_share *s, unsigned weight,
+                                   const struct fuse_file_info *fi)
+{
+    struct kfs_file *f = file_get(fi);
+
+    if (begin(fs, c, req, s, weight))
+        return f;
+    file_put(f);
+    return NULL;
+}
+
 /* The kernel is done with @fi's handle (RELEASE, or a reply it never got). */
 static void file_release(struct fuse_file_info *fi)
 {
@@ -651,11 +664,9 @@ void kfs_cephfs_read(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size_t 
     }
     if (size > KFS_IO_MAX)
         size = KFS_IO_MAX;
-    f = file_get(fi);
-    if (!begin(fs, &c, req, n->share, 1)) {
-        file_put(f);
+    f = begin_file(fs, &c, req, n->share, 1, fi);
+    if (!f)
         return;
-    }
     rc = ceph_ll_read(f->cm, f->fh, off, size, buf);
     file_put(f);
     if (!end(fs, &c, rc, NULL))
@@ -677,11 +688,9 @@ void kfs_cephfs_write(struct kfs *fs, fuse_req_t req, struct kfs_node *n, const 
         kfs_reply_err(req, -EROFS);
         return;
     }
-    f = file_get(fi);
-    if (!begin(fs, &c, req, n->share, 1)) {
-        file_put(f);
+    f = begin_file(fs, &c, req, n->share, 1, fi);
+    if (!f)
         return;
-    }
     rc = ceph_ll_write(f->cm, f->fh, off, size, buf);
     file_put(f);
     if (!end(fs, &c, rc, NULL))
@@ -697,14 +706,12 @@ void kfs_cephfs_write(struct kfs *fs, fuse_req_t req, struct kfs_node *n, const 
 
 void kfs_cephfs_fsync(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct fuse_file_info *fi)
 {
-    struct kfs_file *f = file_get(fi);
     struct kfs_call c;
+    struct kfs_file *f = begin_file(fs, &c, req, n->share, FSYNC_WEIGHT, fi);
     int rc;
 
-    if (!begin(fs, &c, req, n->share, FSYNC_WEIGHT)) {
-        file_put(f);
+    if (!f)
         return;
-    }
     /* Always the whole file, size and times included, even for fdatasync. */
     rc = ceph_ll_fsync(f->cm, f->fh, 0);
     file_put(f);
@@ -733,11 +740,9 @@ void kfs_cephfs_fallocate(struct kfs *fs, fuse_req_t req, struct kfs_node *n, in
         kfs_reply_err(req, -EROFS);
         return;
     }
-    f = file_get(fi);
-    if (!begin(fs, &c, req, n->share, 1)) {
-        file_put(f);
+    f = begin_file(fs, &c, req, n->share, 1, fi);
+    if (!f)
         return;
-    }
     rc = ceph_ll_fallocate(f->cm, f->fh, mode, offset, length);
     file_put(f);
     if (end(fs, &c, rc, NULL))
@@ -842,11 +847,9 @@ void kfs_cephfs_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size
     }
     if (size > KFS_IO_MAX)
         size = KFS_IO_MAX;
-    f = file_get(fi);
-    if (!begin(fs, &c, req, s, 1)) {
-        file_put(f);
+    f = begin_file(fs, &c, req, s, 1, fi);
+    if (!f)
         return;
-    }
     if (ceph_telldir(f->cm, f->dir) != off)
         ceph_seekdir(f->cm, f->dir, off);
     got = fill_dir(fs, s, f->dir, buf, size, plus);
