@@ -28,6 +28,18 @@ const char *kt_conf_path(void)
     return path;
 }
 
+/*
+ * A cluster that stops answering fails the call at its line, as libkairos's
+ * own client does (with a shorter timeout), instead of hanging the test
+ * until ctest kills it.
+ */
+static void kt_client_timeouts(rados_t r)
+{
+    rados_conf_set(r, "client_mount_timeout", "15");
+    rados_conf_set(r, "rados_mon_op_timeout", "60");
+    rados_conf_set(r, "rados_osd_op_timeout", "60");
+}
+
 void kt_open(struct kt *t, const char *capacity_policy)
 {
     struct kairos_error err = {0};
@@ -48,7 +60,7 @@ void kt_open(struct kt *t, const char *capacity_policy)
     assert_int_equal(rados_conf_read_file(t->rados, t->cfg->ceph.conf), 0);
     if (t->cfg->ceph.keyring)
         rados_conf_set(t->rados, "keyring", t->cfg->ceph.keyring);
-    rados_conf_set(t->rados, "client_mount_timeout", "15");
+    kt_client_timeouts(t->rados);
     rc = rados_connect(t->rados);
     if (rc < 0)
         fail_msg("rados_connect: %s", strerror(-rc));
@@ -81,7 +93,7 @@ static rados_t admin_connect(const struct kairos_config *cfg)
     assert_int_equal(rados_conf_read_file(r, cfg->ceph.conf), 0);
     if (cfg->ceph.keyring)
         rados_conf_set(r, "keyring", cfg->ceph.keyring);
-    rados_conf_set(r, "client_mount_timeout", "15");
+    kt_client_timeouts(r);
     rc = rados_connect(r);
     if (rc < 0)
         fail_msg("rados_connect: %s (is the cluster up?)", strerror(-rc));

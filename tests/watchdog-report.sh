@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# watchdog-report.sh PID - the cluster's side of a hung test, for
+# tests/watchdog.c: the daemons and health of the fixture's cluster, what
+# the OSD and the monitor hold in flight, and the requests test PID's own
+# Ceph clients are waiting on (each client has an admin socket of its own).
+set -u
+pid=$1
+[ -n "${KAIROS_CONF:-}" ] || exit 0
+dir=$(dirname "$KAIROS_CONF")
+src=$(dirname "$0")/..
+ceph=(timeout 20 ceph -c "$dir/ceph.conf")
+
+section() { echo "--- WATCHDOG: $*"; }
+
+section "minicluster status"
+timeout 30 "$src/scripts/minicluster" status "$dir" 2>&1
+section "ceph health detail"
+"${ceph[@]}" health detail 2>&1
+section "osd.0 ops in flight"
+"${ceph[@]}" daemon osd.0 dump_ops_in_flight 2>&1 | head -80
+section "mon.a ops in flight"
+"${ceph[@]}" daemon mon.a ops 2>&1 | head -40
+for sock in "$dir"/run/client.*."$pid".*.asok; do
+    [ -S "$sock" ] || continue
+    section "requests of $(basename "$sock")"
+    timeout 20 ceph --admin-daemon "$sock" objecter_requests 2>&1 | head -60
+done
+section "last lines of the clients' log"
+tail -n 30 "$dir/log/client.admin.log" 2>&1
