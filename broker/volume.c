@@ -390,8 +390,12 @@ int kairos_volume_snapshot_delete(struct kairos *k, const char *project, const c
     snap_name(sname, sizeof(sname), volume, snap);
     rc = open_image(k, project, volume, NULL, &io, &img, err);
     if (rc == 0) {
+        /* -ENOENT: the RBD snapshot is gone already; its record still goes. */
         clones = count_clones(img, snap);
-        if (clones > 0)
+        if (clones < 0 && clones != -ENOENT)
+            rc = kairos_error_set(err, clones, "cannot list clones of %s/%s@%s: %s", project,
+                                  volume, snap, strerror(-clones));
+        else if (clones > 0)
             rc = kairos_error_set(err, -EBUSY,
                                   "snapshot %s@%s has %d clone%s; delete or "
                                   "flatten them first",
@@ -444,7 +448,14 @@ int kairos_volume_snapshot_list(struct kairos *k, const char *project, const cha
         rbd_snap_get_timestamp(img, snaps[i].id, &ts);
         s->created_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
         int clones = count_clones(img, snaps[i].name);
-        s->clones = clones > 0 ? (unsigned)clones : 0;
+        if (clones < 0) {
+            rc = kairos_error_set(err, clones, "cannot list clones of %s/%s@%s: %s", project,
+                                  volume, snaps[i].name, strerror(-clones));
+            free(*out);
+            *out = NULL;
+            goto done;
+        }
+        s->clones = (unsigned)clones;
     }
     *count = (size_t)n;
 done:
@@ -526,10 +537,17 @@ static int check_delete(struct kairos *k, const char *project, const char *name,
         return 0;
     if (rc < 0)
         return rc;
+    /* Clones that cannot be counted are not known to be absent: refuse. */
     n = rbd_snap_list(img, snaps, &max);
+    if (n < 0)
+        rc = kairos_error_set(err, n, "cannot list snapshots of %s/%s: %s", project, name,
+                              strerror(-n));
     for (int i = 0; i < n && rc == 0; i++) {
         int clones = count_clones(img, snaps[i].name);
-        if (clones > 0)
+        if (clones < 0)
+            rc = kairos_error_set(err, clones, "cannot list clones of %s/%s@%s: %s", project, name,
+                                  snaps[i].name, strerror(-clones));
+        else if (clones > 0)
             rc = kairos_error_set(err, -EBUSY,
                                   "volume %s has %d clone%s of snapshot %s; delete or flatten "
                                   "them first",
