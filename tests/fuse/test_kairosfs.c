@@ -792,25 +792,6 @@ static void wrong_caps_give_up(void **state)
     rmdir(dir);
 }
 
-static pid_t daemon_pid(const char *name)
-{
-    char dir[512], path[600];
-    FILE *f;
-    int pid = 0;
-
-    /* The fixture's cluster keeps DIR/run/NAME.pid beside DIR/kairos.conf. */
-    snprintf(dir, sizeof(dir), "%s", kt_conf_path());
-    *strrchr(dir, '/') = '\0';
-    snprintf(path, sizeof(path), "%s/run/%s.pid", dir, name);
-    f = fopen(path, "r");
-    if (f) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    return pid;
-}
-
 static void outage_times_out(void **state)
 {
     char path[512], buf[65536];
@@ -833,8 +814,8 @@ static void outage_times_out(void **state)
     fd = open(at("shares/data/cold"), O_RDONLY);
     assert_true(fd >= 0);
 
-    paused[0] = daemon_pid("osd.0");
-    paused[1] = daemon_pid("mds.a");
+    paused[0] = kt_daemon_pid("osd.0");
+    paused[1] = kt_daemon_pid("mds.a");
     assert_true(paused[0] > 0 && paused[1] > 0);
     /* The cluster stops answering (OSD and MDS frozen), briefly. */
     kill(paused[0], SIGSTOP);

@@ -28,6 +28,29 @@ const char *kt_conf_path(void)
     return path;
 }
 
+pid_t kt_daemon_pid(const char *name)
+{
+    char dir[512], path[600], *slash;
+    FILE *f;
+    int pid = 0;
+
+    /* The fixture's cluster keeps DIR/run/NAME.pid beside DIR/kairos.conf. */
+    snprintf(dir, sizeof(dir), "%s", kt_conf_path());
+    slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    snprintf(path, sizeof(path), "%s/run/%s.pid", dir, name);
+    f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
 /*
  * A cluster that stops answering fails the call at its line, as libkairos's
  * own client does (with a shorter timeout), instead of hanging the test

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 #include <kairos/kairos.h>
@@ -29,6 +30,9 @@ struct kt {
 
 /* The path of the fixture's config, or a loud exit(1) if there is none. */
 const char *kt_conf_path(void);
+
+/* The pid of the fixture cluster's daemon @name ("osd.0", "mds.a"), or 0. */
+pid_t kt_daemon_pid(const char *name);
 
 /*
  * kt_open() - load the fixture's config, optionally with another capacity
