@@ -51,12 +51,7 @@ pid_t kt_daemon_pid(const char *name)
     return pid;
 }
 
-/*
- * A cluster that stops answering fails the call at its line, as libkairos's
- * own client does (with a shorter timeout), instead of hanging the test
- * until ctest kills it.
- */
-static void kt_client_timeouts(rados_t r)
+void kt_client_timeouts(rados_t r)
 {
     rados_conf_set(r, "client_mount_timeout", "15");
     rados_conf_set(r, "rados_mon_op_timeout", "60");

@@ -35,6 +35,14 @@ const char *kt_conf_path(void);
 pid_t kt_daemon_pid(const char *name);
 
 /*
+ * Time-outs for a plain RADOS client @r, before rados_connect(): a cluster
+ * that stops answering fails the call at its line, as libkairos's own
+ * client does (with a shorter timeout), instead of hanging the test until
+ * ctest kills it.
+ */
+void kt_client_timeouts(rados_t r);
+
+/*
  * kt_open() - load the fixture's config, optionally with another capacity
  * policy file, open libkairos on it and a plain RADOS client beside it.
  * Any failure fails the calling test (and says why).

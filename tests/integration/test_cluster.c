@@ -48,9 +48,7 @@ static rados_t connect_rados(void)
     assert_int_equal(rados_conf_read_file(r, cfg->ceph.conf), 0);
     if (cfg->ceph.keyring)
         assert_int_equal(rados_conf_set(r, "keyring", cfg->ceph.keyring), 0);
-    rados_conf_set(r, "client_mount_timeout", "15");
-    rados_conf_set(r, "rados_osd_op_timeout", "30");
-    rados_conf_set(r, "rados_mon_op_timeout", "30");
+    kt_client_timeouts(r);
     rc = rados_connect(r);
     if (rc < 0)
         fail_msg("cannot reach the cluster of %s: %s", cfg->ceph.conf, strerror(-rc));
@@ -217,15 +215,16 @@ static void paused_osd_serves_again(void **state)
     rados_ioctx_t io;
     pid_t osd = kt_daemon_pid("osd.0");
     struct timespec pause = {.tv_sec = PAUSE_S};
-    char oid[64], buf[64];
+    char base[48], oid[64], buf[64];
     int laggy = 0;
 
     (void)state;
     assert_true(osd > 0);
+    kt_name(base, sizeof(base), "pause");
     r = connect_rados();
     assert_int_equal(rados_ioctx_create(r, cfg->pools.metadata, &io), 0);
     for (int i = 0; i < PAUSE_OBJECTS; i++) {
-        snprintf(oid, sizeof(oid), "pause.%d", i);
+        snprintf(oid, sizeof(oid), "%s.%d", base, i);
         assert_int_equal(rados_write_full(io, oid, oid, strlen(oid)), 0);
     }
     /* Nothing fails between stop and continue: the OSD is never left stopped. */
@@ -234,7 +233,7 @@ static void paused_osd_serves_again(void **state)
     kill(osd, SIGCONT);
     /* Every object answers within the client's op timeout... */
     for (int i = 0; i < PAUSE_OBJECTS; i++) {
-        snprintf(oid, sizeof(oid), "pause.%d", i);
+        snprintf(oid, sizeof(oid), "%s.%d", base, i);
         int n = rados_read(io, oid, buf, sizeof(buf), 0);
         if (n < 0)
             fail_msg("read %s after the OSD's pause: %s", oid, strerror(-n));
