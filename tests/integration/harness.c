@@ -51,11 +51,32 @@ pid_t kt_daemon_pid(const char *name)
     return pid;
 }
 
-void kt_client_timeouts(rados_t r)
+/*
+ * A cluster that stops answering fails the call at its line, as libkairos's
+ * own client does (with a shorter timeout), instead of hanging the test
+ * until ctest kills it.
+ */
+static void kt_client_timeouts(rados_t r)
 {
     rados_conf_set(r, "client_mount_timeout", "15");
     rados_conf_set(r, "rados_mon_op_timeout", "60");
     rados_conf_set(r, "rados_osd_op_timeout", "60");
+}
+
+rados_t kt_connect(const struct kairos_config *cfg)
+{
+    rados_t r;
+    int rc;
+
+    assert_int_equal(rados_create2(&r, "ceph", cfg->ceph.client, 0), 0);
+    assert_int_equal(rados_conf_read_file(r, cfg->ceph.conf), 0);
+    if (cfg->ceph.keyring)
+        assert_int_equal(rados_conf_set(r, "keyring", cfg->ceph.keyring), 0);
+    kt_client_timeouts(r);
+    rc = rados_connect(r);
+    if (rc < 0)
+        fail_msg("cannot reach the cluster of %s: %s (is it up?)", cfg->ceph.conf, strerror(-rc));
+    return r;
 }
 
 void kt_open(struct kt *t, const char *capacity_policy)
@@ -74,14 +95,7 @@ void kt_open(struct kt *t, const char *capacity_policy)
     rc = kairos_open(t->cfg, &t->k, &err);
     if (rc < 0)
         fail_msg("kairos_open: %s (is the cluster up?)", err.msg);
-    assert_int_equal(rados_create2(&t->rados, "ceph", t->cfg->ceph.client, 0), 0);
-    assert_int_equal(rados_conf_read_file(t->rados, t->cfg->ceph.conf), 0);
-    if (t->cfg->ceph.keyring)
-        rados_conf_set(t->rados, "keyring", t->cfg->ceph.keyring);
-    kt_client_timeouts(t->rados);
-    rc = rados_connect(t->rados);
-    if (rc < 0)
-        fail_msg("rados_connect: %s", strerror(-rc));
+    t->rados = kt_connect(t->cfg);
     assert_int_equal(rados_ioctx_create(t->rados, t->cfg->pools.metadata, &t->objects), 0);
     rados_ioctx_set_namespace(t->objects, OBJECT_NS);
 }
@@ -102,22 +116,6 @@ static int mon_command(rados_t r, const char *cmd)
 }
 
 /* A plain RADOS connection for set-up work, before libkairos opens. */
-static rados_t admin_connect(const struct kairos_config *cfg)
-{
-    rados_t r;
-    int rc;
-
-    assert_int_equal(rados_create2(&r, "ceph", cfg->ceph.client, 0), 0);
-    assert_int_equal(rados_conf_read_file(r, cfg->ceph.conf), 0);
-    if (cfg->ceph.keyring)
-        rados_conf_set(r, "keyring", cfg->ceph.keyring);
-    kt_client_timeouts(r);
-    rc = rados_connect(r);
-    if (rc < 0)
-        fail_msg("rados_connect: %s (is the cluster up?)", strerror(-rc));
-    return r;
-}
-
 void kt_open_isolated(struct kt *t, const char *policy, const char *pool)
 {
     struct kairos_config *cfg;
@@ -131,7 +129,7 @@ void kt_open_isolated(struct kt *t, const char *policy, const char *pool)
         snprintf(name, sizeof(name), "%s", pool);
     } else {
         kt_name(name, sizeof(name), "kt-meta");
-        r = admin_connect(cfg);
+        r = kt_connect(cfg);
         snprintf(cmd, sizeof(cmd), "{\"prefix\":\"osd pool create\",\"pool\":\"%s\",\"pg_num\":8}",
                  name);
         assert_int_equal(mon_command(r, cmd), 0);

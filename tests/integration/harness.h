@@ -35,12 +35,11 @@ const char *kt_conf_path(void);
 pid_t kt_daemon_pid(const char *name);
 
 /*
- * Time-outs for a plain RADOS client @r, before rados_connect(): a cluster
- * that stops answering fails the call at its line, as libkairos's own
- * client does (with a shorter timeout), instead of hanging the test until
- * ctest kills it.
+ * kt_connect() - a plain RADOS client of @cfg's cluster, connected, with op
+ * time-outs: a cluster that stops answering fails a call at its line
+ * instead of hanging the test. Failing to connect fails the calling test.
  */
-void kt_client_timeouts(rados_t r);
+rados_t kt_connect(const struct kairos_config *cfg);
 
 /*
  * kt_open() - load the fixture's config, optionally with another capacity

@@ -39,25 +39,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static rados_t connect_rados(void)
-{
-    rados_t r;
-    int rc;
-
-    assert_int_equal(rados_create2(&r, "ceph", cfg->ceph.client, 0), 0);
-    assert_int_equal(rados_conf_read_file(r, cfg->ceph.conf), 0);
-    if (cfg->ceph.keyring)
-        assert_int_equal(rados_conf_set(r, "keyring", cfg->ceph.keyring), 0);
-    kt_client_timeouts(r);
-    rc = rados_connect(r);
-    if (rc < 0)
-        fail_msg("cannot reach the cluster of %s: %s", cfg->ceph.conf, strerror(-rc));
-    return r;
-}
-
 static void rados_omap_round_trip(void **state)
 {
-    rados_t r = connect_rados();
+    rados_t r = kt_connect(cfg);
     rados_ioctx_t io;
     rados_write_op_t w = rados_create_write_op();
     rados_read_op_t rd = rados_create_read_op();
@@ -122,7 +106,7 @@ static void cephfs_quota(void **state)
 
 static void rbd_image_in_namespace(void **state)
 {
-    rados_t r = connect_rados();
+    rados_t r = kt_connect(cfg);
     rados_ioctx_t io;
     rbd_image_t img;
     rbd_image_info_t info;
@@ -221,7 +205,7 @@ static void paused_osd_serves_again(void **state)
     (void)state;
     assert_true(osd > 0);
     kt_name(base, sizeof(base), "pause");
-    r = connect_rados();
+    r = kt_connect(cfg);
     assert_int_equal(rados_ioctx_create(r, cfg->pools.metadata, &io), 0);
     for (int i = 0; i < PAUSE_OBJECTS; i++) {
         snprintf(oid, sizeof(oid), "%s.%d", base, i);
