@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # watchdog-report.sh PID - the cluster's side of a hung test, for
-# tests/watchdog.c: the daemons and health of the fixture's cluster, what
-# the OSD and the monitor hold in flight, and the requests test PID's own
-# Ceph clients are waiting on (each client has an admin socket of its own).
+# tests/watchdog.c: the daemons and health of the fixture's cluster, its
+# placement groups that are not active+clean, blocklisted clients, what the
+# OSD and the monitor hold in flight, and the requests (watches included)
+# that process PID's own Ceph clients are waiting on: each client has an
+# admin socket of its own. PID is the test, or a kairosd it started.
 set -u
 pid=$1
 [ -n "${KAIROS_CONF:-}" ] || exit 0
@@ -16,6 +18,10 @@ section "minicluster status"
 timeout 30 "$src/scripts/minicluster" status "$dir" 2>&1
 section "ceph health detail"
 "${ceph[@]}" health detail 2>&1
+section "placement groups not active+clean"
+"${ceph[@]}" pg dump pgs_brief 2>/dev/null | awk 'NR == 1 || $2 != "active+clean"' | head -40
+section "osd blocklist"
+"${ceph[@]}" osd blocklist ls 2>&1 | head -20
 section "osd.0 ops in flight"
 "${ceph[@]}" daemon osd.0 dump_ops_in_flight 2>&1 | head -80
 section "mon.a ops in flight"

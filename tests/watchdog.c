@@ -8,7 +8,8 @@
  * the TIMEOUT), a thread waits that long, runs $KAIROS_TEST_WATCHDOG_REPORT
  * (the cluster's side: tests/watchdog-report.sh), prints every thread's
  * stack with gdb (the main thread last, so a truncated log still shows it)
- * and aborts.
+ * and aborts. kt_watchdog_report() (watchdog.h) gives the same report on
+ * another process, such as a kairosd the test started, when it stalls.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +21,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "watchdog.h"
 
 static unsigned watchdog_secs;
 
@@ -43,16 +46,15 @@ static void watchdog_run(char *const argv[])
         waitpid(child, NULL, 0);
 }
 
-static void *watchdog(void *arg)
+void kt_watchdog_report(pid_t pid)
 {
-    struct timespec left = {.tv_sec = watchdog_secs};
     const char *report = getenv("KAIROS_TEST_WATCHDOG_REPORT");
-    char pid[24];
+    char id[24];
     char *gdb[] = {"gdb",
                    "-nx",
                    "-batch",
                    "-p",
-                   pid,
+                   id,
                    "-ex",
                    "set pagination off",
                    "-ex",
@@ -63,17 +65,26 @@ static void *watchdog(void *arg)
                    "bt",
                    NULL};
 
+    snprintf(id, sizeof(id), "%d", (int)pid);
+    if (report) {
+        char *cmd[] = {(char *)report, id, NULL};
+        watchdog_run(cmd);
+    }
+    fprintf(stderr, "WATCHDOG: the stack of every thread of pid %s follows, the main thread last\n",
+            id);
+    watchdog_run(gdb);
+}
+
+static void *watchdog(void *arg)
+{
+    struct timespec left = {.tv_sec = watchdog_secs};
+
     (void)arg;
     while (nanosleep(&left, &left) < 0 && errno == EINTR)
         ;
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    fprintf(stderr, "\nWATCHDOG: test still running after %u s (pid %s)\n", watchdog_secs, pid);
-    if (report) {
-        char *cmd[] = {(char *)report, pid, NULL};
-        watchdog_run(cmd);
-    }
-    fprintf(stderr, "WATCHDOG: the stack of every thread follows, the main thread last\n");
-    watchdog_run(gdb);
+    fprintf(stderr, "\nWATCHDOG: test still running after %u s (pid %d)\n", watchdog_secs,
+            (int)getpid());
+    kt_watchdog_report(getpid());
     fprintf(stderr, "WATCHDOG: aborting the hung test\n");
     abort();
 }

@@ -15,10 +15,28 @@
 #include <curl/curl.h>
 #include <kairos/kairos.h>
 
+#include "watchdog.h"
+
 static void die(const char *what)
 {
     fprintf(stderr, "FATAL: %s\n", what);
     exit(1);
+}
+
+/*
+ * kairosd stalled (a call went unanswered, an operation never ended): say
+ * what it and the cluster are doing while it still is. Once per test: the
+ * first stall is the one worth reading, and each report takes a while.
+ */
+static void stalled(struct kd *kd, const char *what)
+{
+    static bool reported;
+
+    fprintf(stderr, "KD: kairosd (pid %d) stalled: %s\n", (int)kd->pid, what);
+    if (reported || kd->pid <= 0)
+        return;
+    reported = true;
+    kt_watchdog_report(kd->pid);
 }
 
 static void write_conf(struct kd *kd, const char *base)
@@ -162,6 +180,7 @@ int kd_stop(struct kd *kd)
             usleep(100 * 1000);
     }
     if (rc < 0) {
+        stalled(kd, "still running 60 s after SIGTERM");
         kill(kd->pid, SIGKILL);
         waitpid(kd->pid, &status, 0);
     }
@@ -186,6 +205,7 @@ static long perform(struct kd *kd, const char *method, const char *path, const c
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     long status = 0;
+    CURLcode rc;
 
     snprintf(url, sizeof(url), "%s://127.0.0.1:%u%s", kd->tls ? "https" : "http", kd->port, path);
     if (kd->tls)
@@ -205,8 +225,14 @@ static long perform(struct kd *kd, const char *method, const char *path, const c
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
         curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
     }
-    if (curl_easy_perform(c) == CURLE_OK)
+    rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    } else {
+        char what[1200];
+        snprintf(what, sizeof(what), "%s %s: %s", method, path, curl_easy_strerror(rc));
+        stalled(kd, what);
+    }
     fclose(f);
     if (out)
         *out = len ? json_loads(text, 0, NULL) : NULL;
@@ -250,10 +276,13 @@ long kd_call(struct kd *kd, const char *method, const char *path, enum kd_as as,
 const char *kd_wait_operation(struct kd *kd, const char *id)
 {
     static char state[32];
-    char path[128];
+    char path[128], what[128];
+    struct timespec start, now;
+    useconds_t pause = 50 * 1000;
 
     snprintf(path, sizeof(path), "/v1/operations/%s", id);
-    for (int i = 0; i < 600; i++) {
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
         json_t *j = NULL;
         long s = kd_call(kd, "GET", path, KD_ADMIN, NULL, NULL, &j);
         const char *st = json_string_value(json_object_get(j, "state"));
@@ -261,7 +290,16 @@ const char *kd_wait_operation(struct kd *kd, const char *id)
         json_decref(j);
         if (strcmp(state, "in progress") != 0)
             return state;
-        usleep(100 * 1000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= KD_OPERATION_WAIT)
+            break;
+        /* Fast operations answer at once; slow ones need not flood kairosd's log. */
+        usleep(pause);
+        if (pause < 1000 * 1000)
+            pause *= 2;
     }
+    snprintf(what, sizeof(what), "operation %s still in progress after %d s", id,
+             KD_OPERATION_WAIT);
+    stalled(kd, what);
     return state;
 }

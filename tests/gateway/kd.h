@@ -47,7 +47,15 @@ long kd_call(struct kd *kd, const char *method, const char *path, enum kd_as as,
 long kd_call_headers(struct kd *kd, const char *method, const char *path, const char *const *hdrs,
                      const char *body, json_t **out);
 
-/* Poll an operation until it leaves "in progress" (60 s at most). Return: final state. */
+/* How long kd_wait_operation() waits, in seconds. */
+#define KD_OPERATION_WAIT 120
+
+/*
+ * kd_wait_operation() - poll an operation until it leaves "in progress",
+ * KD_OPERATION_WAIT s at most. Return: its final state ("in progress" if it
+ * never ended: kairosd's stacks and the cluster's state are printed then,
+ * as for any call kairosd leaves unanswered).
+ */
 const char *kd_wait_operation(struct kd *kd, const char *id);
 
 #endif
