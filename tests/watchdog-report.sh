@@ -3,8 +3,8 @@
 # tests/watchdog.c: the daemons and health of the fixture's cluster, its
 # placement groups that are not active+clean, blocklisted clients, what the
 # OSD and the monitor hold in flight, and the requests (watches included)
-# that process PID's own Ceph clients are waiting on: each client has an
-# admin socket of its own. PID is the test, or a kairosd it started.
+# that process PID's own Ceph clients are waiting on, and their last librbd
+# log lines: each client has an admin socket and a log of its own. PID is the test, or a kairosd it started.
 set -u
 pid=$1
 [ -n "${KAIROS_CONF:-}" ] || exit 0
@@ -30,6 +30,11 @@ for sock in "$dir"/run/client.*."$pid".*.asok; do
     [ -S "$sock" ] || continue
     section "requests of $(basename "$sock")"
     timeout 20 ceph --admin-daemon "$sock" objecter_requests 2>&1 | head -60
+    # The recent librbd lines it keeps in memory, into its log.
+    timeout 20 ceph --admin-daemon "$sock" log dump >/dev/null 2>&1
 done
-section "last lines of the clients' log"
-tail -n 30 "$dir/log/client.admin.log" 2>&1
+for log in "$dir"/log/client.*."$pid".log; do
+    [ -s "$log" ] || continue
+    section "last lines of $(basename "$log") (librbd at level 20)"
+    tail -n 200 "$log" 2>&1 | cut -c1-400
+done
