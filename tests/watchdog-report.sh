@@ -4,7 +4,8 @@
 # placement groups that are not active+clean, blocklisted clients, what the
 # OSD and the monitor hold in flight, and the requests (watches included)
 # that process PID's own Ceph clients are waiting on, and their last librbd
-# log lines: each client has an admin socket and a log of its own. PID is the test, or a kairosd it started.
+# log lines: each client has an admin socket and a log of its own. PID is
+# the test, or a kairosd it started.
 set -u
 pid=$1
 [ -n "${KAIROS_CONF:-}" ] || exit 0
