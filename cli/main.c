@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 #include <kairos/config.h>
+#include <kairos/kairos.h>
 #include <kairos/token.h>
 #include <kairos/units.h>
 
@@ -135,6 +136,10 @@ int main(int argc, char **argv)
     struct winsize ws;
     bool no_color = getenv("NO_COLOR") != NULL;
     int opt, rc;
+
+    /* Before anything opens a file or a socket (see kairos_std_fds_open()). */
+    if (kairos_std_fds_open() < 0)
+        return 1;
 
     /* Stop at the command: its own options follow it. */
     while ((opt = getopt_long(argc, argv, "+c:u:t:h", opts, NULL)) != -1) {

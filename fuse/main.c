@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
+#include <kairos/kairos.h>
 #include <kairos/token.h>
 
 #include "fs.h"
@@ -378,6 +379,10 @@ int main(int argc, char *argv[])
     struct kfs fs = {0};
     bool connected = false, initialized = false, mounted = false, handlers = false;
     int notify = -1, rc = 1;
+
+    /* Before anything opens a file or a socket (see kairos_std_fds_open()). */
+    if (kairos_std_fds_open() < 0)
+        return 1;
 
     if (fuse_opt_parse(&args, &cli, cli_opts, NULL) < 0 || fuse_parse_cmdline(&args, &opts) < 0)
         goto out;

@@ -152,6 +152,10 @@ int main(int argc, char **argv)
     const char *conf = getenv("KAIROS_CONF"), *port_file = NULL;
     int c;
 
+    /* Before anything opens a file or a socket (see kairos_std_fds_open()). */
+    if (kairos_std_fds_open() < 0)
+        return 1;
+
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

@@ -11,6 +11,9 @@
 # .ci/run calls this. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# CI may start us with no standard input at all: the tests, and the clusters
+# and daemons they start, get /dev/null rather than a free descriptor 0.
+exec </dev/null
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 

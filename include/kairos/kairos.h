@@ -69,6 +69,20 @@ const struct kairos_config *kairos_get_config(const struct kairos *k);
 const struct kairos_policy *kairos_get_policy(const struct kairos *k);
 
 /**
+ * kairos_std_fds_open() - make sure descriptors 0, 1 and 2 are open.
+ *
+ * A program started with one of them closed (CI runners and service
+ * managers do that to stdin) hands that number to the next file or socket
+ * it opens, Ceph's included; whatever later reads, writes or redirects the
+ * standard stream then lands on that socket. Opens /dev/null on any that is
+ * closed, as git and OpenSSH do. Call first in main(), before any thread.
+ * Not thread-safe.
+ *
+ * Return: 0, or -errno when /dev/null cannot be opened.
+ */
+int kairos_std_fds_open(void);
+
+/**
  * kairos_ping() - is the cluster reachable and the metadata pool usable?
  * Return: 0, or the error that a real request would meet.
  */
