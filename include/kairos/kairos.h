@@ -71,10 +71,10 @@ const struct kairos_policy *kairos_get_policy(const struct kairos *k);
 /**
  * kairos_std_fds_open() - make sure descriptors 0, 1 and 2 are open.
  *
- * A program started with one of them closed (CI runners and service
- * managers do that to stdin) hands that number to the next file or socket
- * it opens, Ceph's included; whatever later reads, writes or redirects the
- * standard stream then lands on that socket. Opens /dev/null on any that is
+ * A program started with one of them closed (some CI runners and
+ * supervisors start programs without stdin) hands that number to the next
+ * file or socket it opens, Ceph's included; whatever later reads, writes or
+ * redirects that standard stream then lands on it. Opens /dev/null on any that is
  * closed, as git and OpenSSH do. Call first in main(), before any thread.
  * Not thread-safe.
  *
