@@ -115,7 +115,6 @@ static int mon_command(rados_t r, const char *cmd)
     return rc;
 }
 
-/* A plain RADOS connection for set-up work, before libkairos opens. */
 void kt_open_isolated(struct kt *t, const char *policy, const char *pool)
 {
     struct kairos_config *cfg;
