@@ -297,26 +297,19 @@ int kairos_budget_trim(struct kairos *k, const char *project, uint64_t keep,
     return 0;
 }
 
+static int trim_page(void *arg, const struct kairos_kvs *idx)
+{
+    for (size_t i = 0; i < idx->n; i++)
+        kairos_budget_trim(arg, idx->v[i].key + 2, 0, NULL);
+    return 0;
+}
+
 int kairos_budget_reclaim(struct kairos *k, struct kairos_error *err)
 {
-    char after[KAIROS_KEY_MAX] = "";
-    struct kairos_kvs idx;
-    bool more;
-    int rc;
+    int rc = kairos_store_each(k->meta, KAIROS_INDEX_OID, "p.", NULL, 256, trim_page, k);
 
-    do {
-        rc = kairos_store_list(k->meta, KAIROS_INDEX_OID, "p.", after, 256, &idx);
-        if (rc == -ENOENT)
-            return 0;
-        if (rc < 0)
-            return kairos_error_set(err, rc, "project index: %s", strerror(-rc));
-        for (size_t i = 0; i < idx.n; i++)
-            kairos_budget_trim(k, idx.v[i].key + 2, 0, NULL);
-        if (idx.n)
-            snprintf(after, sizeof(after), "%s", idx.v[idx.n - 1].key);
-        more = idx.more;
-        kairos_kvs_free(&idx);
-    } while (more);
+    if (rc < 0 && rc != -ENOENT)
+        return kairos_error_set(err, rc, "project index: %s", strerror(-rc));
     return 0;
 }
 
@@ -450,46 +443,47 @@ static int reconcile_returned(struct kairos *k, const char *ckey)
     return kairos_store_rm_key(k->meta, KAIROS_CLUSTER_OID, ckey);
 }
 
+struct cluster_walk {
+    struct kairos *k;
+    uint64_t lease_ms;
+    struct kairos_reconcile_report *rep;
+    bool returns; /* "d." markers rather than "t." transfers */
+};
+
+static int cluster_page(void *arg, const struct kairos_kvs *kvs)
+{
+    struct cluster_walk *w = arg;
+
+    for (size_t i = 0; i < kvs->n; i++) {
+        json_t *t = json_loads(kvs->v[i].val, 0, NULL);
+        int r = 0;
+        if (stale(t, w->lease_ms)) {
+            r = w->returns ? reconcile_returned(w->k, kvs->v[i].key)
+                           : reconcile_take(w->k, kvs->v[i].key, t);
+            if (r == 0)
+                w->rep->transfers++;
+        }
+        json_decref(t);
+        if (r < 0) {
+            w->rep->errors++;
+            snprintf(w->rep->last_error, sizeof(w->rep->last_error), "budget transfer %s: %s",
+                     kvs->v[i].key, strerror(-r));
+        }
+    }
+    return 0;
+}
+
 int kairos_budget_reconcile_cluster(struct kairos *k, uint64_t lease_ms,
                                     struct kairos_reconcile_report *rep)
 {
-    static const char *const prefixes[] = {"t.", "d."};
-    int rc = 0;
+    struct cluster_walk w = {k, lease_ms, rep, false};
+    int rc = kairos_store_each(k->meta, KAIROS_CLUSTER_OID, "t.", NULL, 256, cluster_page, &w);
 
-    for (int p = 0; p < 2; p++) {
-        struct kairos_kvs kvs;
-        char after[KAIROS_KEY_MAX] = "";
-        do {
-            rc = kairos_store_list(k->meta, KAIROS_CLUSTER_OID, prefixes[p], after, 256, &kvs);
-            if (rc == -ENOENT)
-                return 0;
-            if (rc < 0)
-                return rc;
-            for (size_t i = 0; i < kvs.n; i++) {
-                json_t *t = json_loads(kvs.v[i].val, 0, NULL);
-                int r = 0;
-                if (stale(t, lease_ms)) {
-                    r = p == 0 ? reconcile_take(k, kvs.v[i].key, t)
-                               : reconcile_returned(k, kvs.v[i].key);
-                    if (r == 0)
-                        rep->transfers++;
-                }
-                json_decref(t);
-                if (r < 0) {
-                    rep->errors++;
-                    snprintf(rep->last_error, sizeof(rep->last_error), "budget transfer %s: %s",
-                             kvs.v[i].key, strerror(-r));
-                }
-            }
-            if (kvs.n)
-                snprintf(after, sizeof(after), "%s", kvs.v[kvs.n - 1].key);
-            bool more = kvs.more;
-            kairos_kvs_free(&kvs);
-            if (!more)
-                break;
-        } while (1);
+    if (rc == 0) {
+        w.returns = true;
+        rc = kairos_store_each(k->meta, KAIROS_CLUSTER_OID, "d.", NULL, 256, cluster_page, &w);
     }
-    return 0;
+    return rc == -ENOENT ? 0 : rc;
 }
 
 int kairos_budget_reconcile_project(struct kairos *k, const char *project,

@@ -152,31 +152,25 @@ static int add_page(struct kairos *k, struct kairos_capacity_report *r,
     return rc;
 }
 
+struct scan {
+    struct kairos *k;
+    struct kairos_capacity_report *r;
+};
+
+static int scan_page(void *arg, const struct kairos_kvs *idx)
+{
+    static const char *const keys[] = {"quota", "ledger"};
+    struct scan *s = arg;
+
+    return add_page(s->k, s->r, idx, keys);
+}
+
 static int scan_projects(struct kairos *k, struct kairos_capacity_report *r)
 {
-    char after[KAIROS_KEY_MAX] = "";
-    const char *keys[] = {"quota", "ledger"};
-    struct kairos_kvs idx;
-    bool more;
-    int rc;
+    struct scan s = {k, r};
+    int rc = kairos_store_each(k->meta, KAIROS_INDEX_OID, "p.", NULL, PAGE, scan_page, &s);
 
-    do {
-        rc = kairos_store_list(k->meta, KAIROS_INDEX_OID, "p.", after, PAGE, &idx);
-        if (rc == -ENOENT)
-            return 0;
-        if (rc < 0)
-            return rc;
-        rc = add_page(k, r, &idx, keys);
-        if (rc < 0) {
-            kairos_kvs_free(&idx);
-            return rc;
-        }
-        if (idx.n)
-            snprintf(after, sizeof(after), "%s", idx.v[idx.n - 1].key);
-        more = idx.more;
-        kairos_kvs_free(&idx);
-    } while (more);
-    return 0;
+    return rc == -ENOENT ? 0 : rc;
 }
 
 /* Bytes stored, on the same scale as usable (raw used / replicas). */

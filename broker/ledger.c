@@ -872,9 +872,52 @@ int kairos_ledger_list(struct kairos *k, const char *project, enum kairos_kind k
     return 0;
 }
 
-/* Sum one page of "a." records into @a. */
-static void audit_page(const struct kairos_kvs *kvs, struct kairos_audit *a)
+struct alloc_walk {
+    const char *project;
+    enum kairos_kind kind;
+    size_t prefix_len;
+    kairos_alloc_fn fn;
+    void *arg;
+};
+
+static int alloc_page(void *arg, const struct kairos_kvs *kvs)
 {
+    struct alloc_walk *w = arg;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < kvs->n; i++) {
+        struct kairos_alloc a;
+        rc = kairos_alloc_from_record(&a, w->project, w->kind, kvs->v[i].key + w->prefix_len,
+                                      kvs->v[i].val);
+        if (rc == 0) {
+            rc = w->fn(w->arg, &a);
+            kairos_alloc_clear(&a);
+        } else if (rc != -ENOMEM) {
+            rc = 0; /* not an allocation record: skip it */
+        }
+    }
+    return rc;
+}
+
+int kairos_ledger_each(struct kairos *k, const char *project, enum kairos_kind kind,
+                       kairos_alloc_fn fn, void *arg)
+{
+    char oid[KAIROS_KEY_MAX], prefix[KAIROS_KEY_MAX];
+    struct alloc_walk w = {project, kind, 0, fn, arg};
+
+    if (!kairos_name_valid(project) || (unsigned)kind >= KAIROS_KIND_COUNT)
+        return -EINVAL;
+    kairos_project_oid(oid, project);
+    snprintf(prefix, sizeof(prefix), "a.%s.", kairos_kind_name(kind));
+    w.prefix_len = strlen(prefix);
+    return kairos_store_each(k->meta, oid, prefix, NULL, LIST_MAX, alloc_page, &w);
+}
+
+/* Sum one page of "a." records into @arg (a struct kairos_audit). */
+static int audit_page(void *arg, const struct kairos_kvs *kvs)
+{
+    struct kairos_audit *a = arg;
+
     for (size_t i = 0; i < kvs->n; i++) {
         char kname[16];
         enum kairos_kind kind;
@@ -898,29 +941,13 @@ static void audit_page(const struct kairos_kvs *kvs, struct kairos_audit *a)
         a->summed_eff += eff;
         json_decref(rec);
     }
+    return 0;
 }
 
-static int audit_scan(struct kairos *k, const char *oid, const char *prefix, struct kairos_audit *a,
-                      bool intents)
+/* Count one page of "i." intents into @arg (a struct kairos_audit). */
+static int intents_page(void *arg, const struct kairos_kvs *kvs)
 {
-    char after[KAIROS_KEY_MAX] = "";
-    struct kairos_kvs kvs;
-    bool more;
-    int rc;
-
-    do {
-        rc = kairos_store_list(k->meta, oid, prefix, after, LIST_MAX, &kvs);
-        if (rc < 0)
-            return rc;
-        if (intents)
-            a->pending += kvs.n;
-        else
-            audit_page(&kvs, a);
-        if (kvs.n)
-            snprintf(after, sizeof(after), "%s", kvs.v[kvs.n - 1].key);
-        more = kvs.more;
-        kairos_kvs_free(&kvs);
-    } while (more);
+    ((struct kairos_audit *)arg)->pending += kvs->n;
     return 0;
 }
 
@@ -943,9 +970,9 @@ int kairos_ledger_audit(struct kairos *k, const char *project, struct kairos_aud
         return kairos_error_set(err, rc, "project %s: %s", project, strerror(-rc));
     read_counts(&kvs, &c);
     kairos_kvs_free(&kvs);
-    rc = audit_scan(k, oid, "a.", out, false);
+    rc = kairos_store_each(k->meta, oid, "a.", NULL, LIST_MAX, audit_page, out);
     if (rc == 0)
-        rc = audit_scan(k, oid, "i.", out, true);
+        rc = kairos_store_each(k->meta, oid, "i.", NULL, LIST_MAX, intents_page, out);
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: %s", project, strerror(-rc));
     out->consistent = c.eff == out->summed_eff;

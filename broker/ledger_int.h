@@ -45,4 +45,15 @@ int kairos_ledger_recorded(struct kairos *k, const char *project, enum kairos_ki
                            const char *name, const char *key, uint64_t *bytes, uint64_t *attr,
                            struct kairos_error *err);
 
+/*
+ * kairos_ledger_each() - every allocation of @kind in @project, in name
+ * order, handed to @fn one at a time (@a lives only for the call). Records
+ * may be removed meanwhile, by @fn too. Stops at @fn's first non-zero
+ * return and returns it.
+ * Return: 0, @fn's value, -ENOENT (no project), or a librados error.
+ */
+typedef int (*kairos_alloc_fn)(void *arg, const struct kairos_alloc *a);
+int kairos_ledger_each(struct kairos *k, const char *project, enum kairos_kind kind,
+                       kairos_alloc_fn fn, void *arg);
+
 #endif

@@ -492,35 +492,38 @@ static int cascade_one(struct kairos *k, const char *project, enum kairos_kind k
 }
 
 /* One pass over every allocation; *left counts those still there. */
+struct cascade {
+    struct kairos *k;
+    unsigned left;
+    int first_rc;
+    struct kairos_error *err;
+};
+
+static int cascade_alloc(void *arg, const struct kairos_alloc *a)
+{
+    struct cascade *c = arg;
+    int rc = cascade_one(c->k, a->project, a->kind, a->name, c->err);
+
+    if (rc < 0) {
+        c->left++;
+        c->first_rc = c->first_rc ? c->first_rc : rc;
+    }
+    return 0;
+}
+
 static int cascade_pass(struct kairos *k, const char *project, unsigned *left,
                         struct kairos_error *err)
 {
-    int first_rc = 0;
+    struct cascade c = {k, 0, 0, err};
 
     *left = 0;
     for (size_t i = 0; i < sizeof(cascade_order) / sizeof(cascade_order[0]); i++) {
-        enum kairos_kind kind = cascade_order[i];
-        char after[KAIROS_ALLOC_NAME_MAX + 1] = "";
-        struct kairos_alloc_page *page;
-        bool more;
-        do {
-            int rc = kairos_ledger_list(k, project, kind, after, LIST_MAX, &page, err);
-            if (rc < 0)
-                return rc;
-            for (size_t j = 0; j < page->count; j++) {
-                rc = cascade_one(k, project, kind, page->items[j].name, err);
-                if (rc < 0) {
-                    (*left)++;
-                    first_rc = first_rc ? first_rc : rc;
-                }
-            }
-            more = page->more && page->count;
-            if (page->count)
-                snprintf(after, sizeof(after), "%s", page->items[page->count - 1].name);
-            kairos_alloc_page_free(page);
-        } while (more);
+        int rc = kairos_ledger_each(k, project, cascade_order[i], cascade_alloc, &c);
+        if (rc < 0)
+            return kairos_error_set(err, rc, "project %s: %s", project, strerror(-rc));
     }
-    return *left ? first_rc : 0;
+    *left = c.left;
+    return c.left ? c.first_rc : 0;
 }
 
 static int cascade(struct kairos *k, const char *project, struct kairos_error *err)

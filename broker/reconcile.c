@@ -151,27 +151,29 @@ static int reconcile_intent(struct pass *p, const char *project, const char *ike
     return 0;
 }
 
-/* Every "i." or "t." key of one project object, page by page. */
+/* A page of one project's keys, for one of the handlers below. */
+struct key_walk {
+    struct pass *p;
+    const char *project;
+    int (*fn)(struct pass *, const char *, const struct kairos_kvs *);
+};
+
+static int key_page(void *arg, const struct kairos_kvs *kvs)
+{
+    struct key_walk *w = arg;
+
+    return w->fn(w->p, w->project, kvs);
+}
+
+/* Every "i.", "j." or "t." key of one project object, page by page. */
 static int for_each_key(struct pass *p, const char *project, const char *prefix,
                         int (*fn)(struct pass *, const char *, const struct kairos_kvs *))
 {
-    char oid[KAIROS_KEY_MAX], after[KAIROS_KEY_MAX] = "";
-    struct kairos_kvs kvs;
-    bool more;
-    int rc;
+    struct key_walk w = {p, project, fn};
+    char oid[KAIROS_KEY_MAX];
 
     kairos_project_oid(oid, project);
-    do {
-        rc = kairos_store_list(p->k->meta, oid, prefix, after, PAGE, &kvs);
-        if (rc < 0)
-            return rc;
-        rc = fn(p, project, &kvs);
-        if (kvs.n)
-            snprintf(after, sizeof(after), "%s", kvs.v[kvs.n - 1].key);
-        more = kvs.more;
-        kairos_kvs_free(&kvs);
-    } while (rc == 0 && more);
-    return rc;
+    return kairos_store_each(p->k->meta, oid, prefix, NULL, PAGE, key_page, &w);
 }
 
 static void reconcile_binding(struct pass *p, const char *project, const char *jkey,
@@ -276,8 +278,9 @@ static int reconcile_project(struct pass *p, const char *name, const json_t *ent
 /* Keys under these prefixes come with each project's scan. */
 #define SCAN_PER_PREFIX 64
 
-static int reconcile_page(struct pass *p, const struct kairos_kvs *idx)
+static int reconcile_page(void *arg, const struct kairos_kvs *idx)
 {
+    struct pass *p = arg;
     static const char *const keys[] = {"meta"};
     static const char *const prefixes[] = {"i.", "j.", "t."};
     char(*oids)[KAIROS_KEY_MAX] = calloc(idx->n ? idx->n : 1, sizeof(*oids));
@@ -314,24 +317,9 @@ static int reconcile_page(struct pass *p, const struct kairos_kvs *idx)
 
 static int reconcile_projects(struct pass *p)
 {
-    char after[KAIROS_KEY_MAX] = "";
-    struct kairos_kvs kvs;
-    bool more;
-    int rc;
+    int rc = kairos_store_each(p->k->meta, KAIROS_INDEX_OID, "p.", NULL, PAGE, reconcile_page, p);
 
-    do {
-        rc = kairos_store_list(p->k->meta, KAIROS_INDEX_OID, "p.", after, PAGE, &kvs);
-        if (rc == -ENOENT)
-            return 0;
-        if (rc < 0)
-            return rc;
-        rc = reconcile_page(p, &kvs);
-        if (kvs.n)
-            snprintf(after, sizeof(after), "%s", kvs.v[kvs.n - 1].key);
-        more = kvs.more;
-        kairos_kvs_free(&kvs);
-    } while (rc == 0 && more);
-    return rc;
+    return rc == -ENOENT ? 0 : rc;
 }
 
 int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reconcile_report *rep,

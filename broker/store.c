@@ -249,6 +249,33 @@ int kairos_store_list(rados_ioctx_t io, const char *oid, const char *prefix,
     return 0;
 }
 
+int kairos_store_each(rados_ioctx_t io, const char *oid, const char *prefix,
+                      const char *start_after, unsigned page, kairos_store_page_fn fn, void *arg)
+{
+    char *after = strdup(start_after ? start_after : "");
+    struct kairos_kvs kvs;
+    bool more = true;
+    int rc = after ? 0 : -ENOMEM;
+
+    while (rc == 0 && more) {
+        rc = kairos_store_list(io, oid, prefix, after, page, &kvs);
+        if (rc < 0)
+            break;
+        more = kvs.more && kvs.n;
+        if (kvs.n) {
+            free(after);
+            after = strdup(kvs.v[kvs.n - 1].key);
+            if (!after)
+                rc = -ENOMEM;
+        }
+        if (rc == 0 && kvs.n)
+            rc = fn(arg, &kvs);
+        kairos_kvs_free(&kvs);
+    }
+    free(after);
+    return rc;
+}
+
 static int add_cmp(struct kairos_txn *txn, const char *key, const char *val)
 {
     if (txn->ncmp >= TXN_MAX_CMP) {

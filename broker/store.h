@@ -85,6 +85,18 @@ int kairos_store_scan_many(rados_ioctx_t io, const char *const *oids, size_t n,
 int kairos_store_list(rados_ioctx_t io, const char *oid, const char *prefix,
                       const char *start_after, unsigned max, struct kairos_kvs *out);
 
+/*
+ * kairos_store_each() - every key under @prefix of @oid after @start_after
+ * (NULL or "" for all), in key order, handed to @fn a page of up to @page
+ * keys at a time (never an empty one). The page belongs to the iterator and is freed after @fn
+ * returns. Stops at the first non-zero return of @fn and returns it.
+ * Return: 0 after the last page, @fn's non-zero value, -ENOENT (no
+ * object), or a librados error.
+ */
+typedef int (*kairos_store_page_fn)(void *arg, const struct kairos_kvs *page);
+int kairos_store_each(rados_ioctx_t io, const char *oid, const char *prefix,
+                      const char *start_after, unsigned page, kairos_store_page_fn fn, void *arg);
+
 /* A guarded write to one object. */
 struct kairos_txn;
 

@@ -700,34 +700,35 @@ static int op_destroy(void *arg, const char *project, const char *name, struct k
     return destroy(arg, project, name, err);
 }
 
+struct used {
+    struct kairos *k;
+    uint64_t bytes;
+};
+
+static int add_used(void *arg, const struct kairos_alloc *a)
+{
+    struct used *u = arg;
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    uint64_t used = 0;
+
+    if (open_image(u->k, a->project, a->name, NULL, &io, &img, NULL) == 0 &&
+        image_used(img, a->bytes, &used) == 0)
+        u->bytes += used;
+    close_image(io, img);
+    return 0;
+}
+
 static int op_used(void *arg, const char *project, uint64_t *bytes, struct kairos_error *err)
 {
-    struct kairos *k = arg;
-    struct kairos_alloc_page *page;
-    char after[KAIROS_ALLOC_NAME_MAX + 1] = "";
-    int rc;
+    struct used u = {arg, 0};
+    int rc = kairos_ledger_each(arg, project, KAIROS_VOLUME, add_used, &u);
 
-    *bytes = 0;
-    do {
-        rc = kairos_ledger_list(k, project, KAIROS_VOLUME, after, 1000, &page, err);
-        if (rc < 0)
-            return rc;
-        for (size_t i = 0; i < page->count; i++) {
-            rados_ioctx_t io = NULL;
-            rbd_image_t img = NULL;
-            uint64_t used = 0;
-            if (open_image(k, project, page->items[i].name, NULL, &io, &img, NULL) == 0 &&
-                image_used(img, page->items[i].bytes, &used) == 0)
-                *bytes += used;
-            close_image(io, img);
-        }
-        bool more = page->more && page->count;
-        if (page->count)
-            snprintf(after, sizeof(after), "%s", page->items[page->count - 1].name);
-        kairos_alloc_page_free(page);
-        if (!more)
-            return 0;
-    } while (1);
+    *bytes = u.bytes;
+    if (rc < 0)
+        return kairos_error_set(err, rc, rc == -ENOENT ? "no project %s" : "project %s: %s",
+                                project, strerror(-rc));
+    return 0;
 }
 
 static int op_teardown(void *arg, const char *project, struct kairos_error *err)

@@ -15,6 +15,8 @@
 #include <kairos/reconcile.h>
 
 #include "budget.h"
+#include "kairos_int.h"
+#include "store.h"
 
 #define MiB (1ULL << 20)
 
@@ -410,12 +412,108 @@ static void cluster_capacity(void **state)
     kt_close(&c);
 }
 
+/* What kairos_store_each() handed out, and what the test asks of it. */
+struct walk {
+    struct kt *t;
+    const char *oid;
+    unsigned seen, pages;
+    char last[32];
+    unsigned stop_at; /* return 7 once this many keys were seen; 0: never */
+    bool remove_ahead;
+};
+
+static int walk_page(void *arg, const struct kairos_kvs *kvs)
+{
+    struct walk *w = arg;
+
+    w->pages++;
+    assert_true(kvs->n > 0);
+    for (size_t i = 0; i < kvs->n; i++) {
+        /* Strictly increasing and inside the prefix: no key twice, none skipped past. */
+        assert_int_equal(strncmp(kvs->v[i].key, "x.", 2), 0);
+        assert_true(strcmp(kvs->v[i].key, w->last) > 0);
+        snprintf(w->last, sizeof(w->last), "%s", kvs->v[i].key);
+        w->seen++;
+        if (w->stop_at && w->seen == w->stop_at)
+            return 7;
+    }
+    /* Keys removed behind and ahead of the cursor must not derail the walk. */
+    if (w->remove_ahead) {
+        char key[32];
+        snprintf(key, sizeof(key), "x.%05u", (unsigned)atoi(w->last + 2) + 1);
+        assert_int_equal(kairos_store_rm_key(w->t->k->meta, w->oid, key), 0);
+        assert_int_equal(kairos_store_rm_key(w->t->k->meta, w->oid, w->last), 0);
+    }
+    return 0;
+}
+
+/* kairos_store_each(): every key under a prefix once, in order, across pages. */
+static void store_each_pages(void **state)
+{
+    char oid[64], key[32];
+    struct kairos_txn *txn;
+    struct walk w;
+    int rc;
+
+    (void)state;
+    kt_name(oid, sizeof(oid), "each");
+    /* 2,500 keys under "x." between keys of other prefixes, in three writes. */
+    for (unsigned batch = 0; batch < 3; batch++) {
+        txn = kairos_txn_new_blind();
+        for (unsigned i = batch * 1000; i < (batch + 1) * 1000 && i < 2500; i++) {
+            snprintf(key, sizeof(key), "x.%05u", i);
+            kairos_txn_set(txn, key, "1");
+        }
+        kairos_txn_set(txn, batch ? "y.after" : "w.before", "1");
+        assert_int_equal(kairos_txn_commit(txn, T.k->meta, oid), 0);
+        kairos_txn_free(txn);
+    }
+
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(kairos_store_each(T.k->meta, oid, "x.", NULL, 1000, walk_page, &w), 0);
+    assert_int_equal(w.seen, 2500);
+    assert_int_equal(w.pages, 3);
+    assert_string_equal(w.last, "x.02499");
+
+    /* Starting after a key, and a page size that does not divide the count. */
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(kairos_store_each(T.k->meta, oid, "x.", "x.00999", 300, walk_page, &w), 0);
+    assert_int_equal(w.seen, 1500);
+    assert_int_equal(w.pages, 5);
+
+    /* The callback's non-zero value stops the walk and comes back. */
+    memset(&w, 0, sizeof(w));
+    w.stop_at = 1200;
+    assert_int_equal(kairos_store_each(T.k->meta, oid, "x.", NULL, 1000, walk_page, &w), 7);
+    assert_int_equal(w.seen, 1200);
+
+    /*
+     * Removing the page's last key and the next one unseen: pages of 500
+     * end at 499, 1000, 1501 and 2002, so four keys are never seen.
+     */
+    memset(&w, 0, sizeof(w));
+    w.t = &T;
+    w.oid = oid;
+    w.remove_ahead = true;
+    assert_int_equal(kairos_store_each(T.k->meta, oid, "x.", NULL, 500, walk_page, &w), 0);
+    assert_int_equal(w.seen, 2500 - 4);
+
+    /* An empty prefix range and a missing object. */
+    memset(&w, 0, sizeof(w));
+    assert_int_equal(kairos_store_each(T.k->meta, oid, "z.", NULL, 10, walk_page, &w), 0);
+    assert_int_equal(w.pages, 0);
+    rc = kairos_store_each(T.k->meta, "kairos-it-no-such-object", "x.", NULL, 10, walk_page, &w);
+    assert_int_equal(rc, -ENOENT);
+    assert_int_equal(rados_remove(T.k->meta, oid), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reserve_commit_release),    cmocka_unit_test(quota_refusals),
         cmocka_unit_test(bad_input_changes_nothing), cmocka_unit_test(resize_and_delete),
         cmocka_unit_test(list_allocations),          cmocka_unit_test(cluster_capacity),
+        cmocka_unit_test(store_each_pages),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
