@@ -773,14 +773,16 @@ static unsigned snapshots_list(void *ctx, struct http_request *req, struct http_
         struct kairos_volume_snap *s = NULL;
         rc = kairos_volume_snapshot_list(c->g->k, project, req->params[2], &s, &n, &err);
         for (size_t i = 0; rc == 0 && i < n; i++)
-            json_array_append_new(
-                items, json_pack("{s:s,s:I}", "name", s[i].name, "size", (json_int_t)s[i].size));
+            json_array_append_new(items, json_pack("{s:s,s:I,s:I}", "name", s[i].name, "size",
+                                                   (json_int_t)s[i].size, "created_ms",
+                                                   (json_int_t)s[i].created_ms));
         free(s);
     } else {
         struct kairos_share_snap *s = NULL;
         rc = kairos_share_snapshot_list(c->g->k, project, req->params[2], &s, &n, &err);
         for (size_t i = 0; rc == 0 && i < n; i++)
-            json_array_append_new(items, json_pack("{s:s}", "name", s[i].name));
+            json_array_append_new(items, json_pack("{s:s,s:I}", "name", s[i].name, "created_ms",
+                                                   (json_int_t)s[i].created_ms));
         free(s);
     }
     if (rc < 0) {

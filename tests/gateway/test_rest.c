@@ -141,6 +141,9 @@ static void volumes_snapshots_clones(void **state)
         callf("POST", "{\"name\":\"s1\"}", NULL, "/v1/projects/%s/volumes/db/snapshots", P), 201);
     assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/volumes/db/snapshots", P), 200);
     assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    /* When it was taken, in wall-clock milliseconds (CSI reports it). */
+    assert_true(json_integer_value(json_object_get(json_array_get(json_object_get(j, "items"), 0),
+                                                   "created_ms")) > 1700000000000LL);
     json_decref(j);
     /* A clone is an operation: 202, then polled to success. */
     snprintf(body, sizeof(body),
@@ -197,6 +200,13 @@ static void shares_and_bindings(void **state)
     assert_int_equal(callf("DELETE", NULL, &j, "/v1/projects/%s/shares/home", P), 202);
     assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
                         "failed");
+    /* The failed operation carries the status the refusal has when answered at once. */
+    json_t *op = NULL;
+    assert_int_equal(callf("GET", NULL, &op, "/v1/operations/%s",
+                           json_string_value(json_object_get(j, "operation"))),
+                     200);
+    assert_int_equal(json_integer_value(json_object_get(op, "status")), 409);
+    json_decref(op);
     json_decref(j);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/shares/home/bindings/node-1", P),
                      200);
