@@ -527,6 +527,28 @@ int kairos_share_snapshot_list(struct kairos *k, const char *project, const char
 
 /* ---- delete ---- */
 
+static int count_snap(void *arg, const struct dirent *de);
+
+/* How many snapshots share @name has (.snap's entries). */
+static int count_snapshots(struct kairos *k, const char *project, const char *name, unsigned *count,
+                           struct kairos_error *err)
+{
+    char dir[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    int rc = mount_fs(k, &cm, err);
+
+    *count = 0;
+    if (rc < 0)
+        return rc;
+    share_path(k, dir, project, name);
+    strncat(dir, "/.snap", sizeof(dir) - strlen(dir) - 1);
+    rc = for_each_entry(cm, dir, count_snap, count);
+    if (rc < 0 && rc != -ENOENT)
+        return kairos_error_set(err, rc, "cannot list snapshots of %s/%s: %s", project, name,
+                                strerror(-rc));
+    return 0;
+}
+
 struct tree {
     struct kairos *k;
     struct ceph_mount_info *cm;
@@ -625,15 +647,23 @@ int kairos_share_delete(struct kairos *k, const char *project, const char *name,
 {
     struct kairos_reservation *res = NULL;
     struct kairos_alloc cur;
-    unsigned bindings = 0;
+    unsigned bindings = 0, snaps = 0;
     int rc;
 
-    if (flags & ~KAIROS_ALLOC_DELETE_FORCE)
+    if (flags & ~(KAIROS_ALLOC_DELETE_FORCE | KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS))
         return kairos_error_set(err, -EINVAL, "unknown delete flags");
     rc = kairos_ledger_get(k, project, KAIROS_SHARE, name, &cur, err);
     if (rc < 0)
         return rc;
     kairos_alloc_clear(&cur);
+    if (flags & KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS) {
+        rc = count_snapshots(k, project, name, &snaps, err);
+        if (rc < 0)
+            return rc;
+        if (snaps)
+            return kairos_error_set(err, -EBUSY, "share %s has %u snapshot%s; delete them first",
+                                    name, snaps, snaps == 1 ? "" : "s");
+    }
     if (!(flags & KAIROS_ALLOC_DELETE_FORCE)) {
         rc = kairos_binding_count(k, project, KAIROS_SHARE, name, &bindings, err);
         if (rc < 0)

@@ -560,30 +560,6 @@ static void create_volume(void *ctx, const ProtobufCMessage *msg, struct csi_rep
 
 /* ---- DeleteVolume ---- */
 
-/* Snapshots that are the user's (not a clone's leftover) refuse a volume's delete. */
-static grpc_status_code no_snapshots(const struct csi *c, const char *token,
-                                     const struct csi_volid *v, struct csi_reply *r)
-{
-    json_t *items, *s;
-    size_t i, n = 0;
-    grpc_status_code code = list_snaps(c, token, v, &items, r);
-
-    if (code != GRPC_STATUS_OK)
-        return code;
-    json_array_foreach(items, i, s)
-    {
-        const char *name = json_string_value(json_object_get(s, "name"));
-        n += name && strncmp(name, CLONE_SNAP_PREFIX, strlen(CLONE_SNAP_PREFIX)) != 0;
-    }
-    json_decref(items);
-    if (n)
-        return csi_reply_error(r, GRPC_STATUS_FAILED_PRECONDITION,
-                               "%s %s/%s has %zu snapshot(s), which a delete would take along: "
-                               "delete its VolumeSnapshots first",
-                               kairos_kind_name(v->kind), v->project, v->name, n);
-    return GRPC_STATUS_OK;
-}
-
 static void delete_volume(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
 {
     const struct csi *c = ctx;
@@ -610,18 +586,20 @@ static void delete_volume(void *ctx, const ProtobufCMessage *msg, struct csi_rep
                         in->volume_id);
         return;
     }
-    code = no_snapshots(c, token, &v, r);
-    if (code == GRPC_STATUS_OK || code == GRPC_STATUS_NOT_FOUND) {
-        alloc_path(path, sizeof(path), &v);
-        /* force: the nodes' bindings go with it (the CO unstaged it everywhere first). */
-        strcat(path, "?force=true");
-        code = kd_do(c, token, "DELETE", path, NULL, GRPC_STATUS_FAILED_PRECONDITION,
-                     "DeleteVolume", &status, &a, r);
-        if (code == GRPC_STATUS_OK && status == 202)
-            code = kd_wait(c, token, json_string_value(json_object_get(a, "operation")),
-                           GRPC_STATUS_FAILED_PRECONDITION, "DeleteVolume", r);
-        json_decref(a);
-    }
+    alloc_path(path, sizeof(path), &v);
+    /*
+     * force: the nodes' bindings go with it (the CO unstaged it everywhere
+     * first). unless_snapshots: Kairos would delete a volume's snapshots
+     * along, which Kubernetes still lists as VolumeSnapshots: refuse
+     * (FAILED_PRECONDITION, as CSI says for a volume with snapshots).
+     */
+    strcat(path, "?force=true&unless_snapshots=true");
+    code = kd_do(c, token, "DELETE", path, NULL, GRPC_STATUS_FAILED_PRECONDITION, "DeleteVolume",
+                 &status, &a, r);
+    if (code == GRPC_STATUS_OK && status == 202)
+        code = kd_wait(c, token, json_string_value(json_object_get(a, "operation")),
+                       GRPC_STATUS_FAILED_PRECONDITION, "DeleteVolume", r);
+    json_decref(a);
     if (code == GRPC_STATUS_OK || code == GRPC_STATUS_NOT_FOUND)
         csi_reply_ok(r, &out.base);
     csi_inflight_end((struct csi_inflight *)&c->inflight, in->volume_id);

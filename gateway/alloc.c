@@ -68,8 +68,12 @@ int alloc_resize(struct gateway *g, const char *project, enum kairos_kind kind, 
 int alloc_delete(struct gateway *g, const char *project, enum kairos_kind kind, const char *name,
                  bool force, struct kairos_error *err)
 {
-    unsigned flags = force ? KAIROS_ALLOC_DELETE_FORCE : 0;
+    return alloc_delete_flags(g, project, kind, name, force ? KAIROS_ALLOC_DELETE_FORCE : 0, err);
+}
 
+int alloc_delete_flags(struct gateway *g, const char *project, enum kairos_kind kind,
+                       const char *name, unsigned flags, struct kairos_error *err)
+{
     switch (kind) {
     case KAIROS_VOLUME:
         return kairos_volume_delete(g->k, project, name, flags, err);

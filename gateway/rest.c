@@ -663,14 +663,14 @@ out:
 struct delete_job {
     char project[KAIROS_NAME_MAX + 1], name[KAIROS_NAME_MAX + 1];
     enum kairos_kind kind;
-    bool force;
+    unsigned flags; /* KAIROS_ALLOC_DELETE_* */
 };
 
 static int delete_work(struct gateway *g, void *arg, struct kairos_error *err)
 {
     struct delete_job *j = arg;
 
-    return alloc_delete(g, j->project, j->kind, j->name, j->force, err);
+    return alloc_delete_flags(g, j->project, j->kind, j->name, j->flags, err);
 }
 
 static unsigned alloc_delete_handler(void *ctx, struct http_request *req, struct http_response *res)
@@ -681,13 +681,15 @@ static unsigned alloc_delete_handler(void *ctx, struct http_request *req, struct
     struct delete_job *j;
     const char *project;
     enum kairos_kind kind;
-    bool ok = true, force;
+    bool ok = true, force, unless_snapshots;
     int rc;
 
     if (!(project = project_param(c, req, res)) || !kind_param(req->params[1], &kind, res) ||
         !name_param(req->params[2], kairos_kind_name(kind), res))
         return res->status;
     force = params_query_bool(req, "force", &ok, res);
+    /* Refuse (409) rather than take the snapshots along: what a CSI driver needs. */
+    unless_snapshots = ok ? params_query_bool(req, "unless_snapshots", &ok, res) : false;
     if (!ok)
         return res->status;
     /* Unknown names answer 404 now rather than as a failed operation later. */
@@ -701,7 +703,8 @@ static unsigned alloc_delete_handler(void *ctx, struct http_request *req, struct
     snprintf(j->project, sizeof(j->project), "%s", project);
     snprintf(j->name, sizeof(j->name), "%s", req->params[2]);
     j->kind = kind;
-    j->force = force;
+    j->flags = (force ? KAIROS_ALLOC_DELETE_FORCE : 0) |
+               (unless_snapshots ? KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS : 0);
     if (alloc_delete_is_slow(kind))
         return submit(c, "delete", delete_work, j, res);
     rc = delete_work(c->g, j, &err);

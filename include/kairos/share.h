@@ -68,7 +68,8 @@ int kairos_share_resize(struct kairos *k, const char *project, const char *name,
 /**
  * kairos_share_delete() - delete a share, its files and its snapshots.
  * While it has bindings, refused with -EBUSY unless @flags has
- * KAIROS_ALLOC_DELETE_FORCE. A large share takes time: the intent is kept
+ * KAIROS_ALLOC_DELETE_FORCE; while it has snapshots, if @flags has
+ * KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS. A large share takes time: the intent is kept
  * fresh while files are removed, and run it off any request path.
  * Return: 0, -EINVAL, -ENOENT, -EBUSY, or a CephFS error.
  */

@@ -170,6 +170,16 @@ static void volumes_snapshots_clones(void **state)
     json_decref(j);
     assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes/big", P), 404);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db-copy", P), 200);
+    /* unless_snapshots: refused while s1 exists, and nothing is deleted. */
+    assert_int_equal(
+        callf("DELETE", NULL, &j, "/v1/projects/%s/volumes/db?unless_snapshots=true", P), 409);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "description")), "snapshot"));
+    json_decref(j);
+    assert_int_equal(
+        callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db?unless_snapshots=maybe", P), 400);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/volumes/db/snapshots", P), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db/snapshots/s1", P),
                      200);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db", P), 200);
