@@ -4,6 +4,8 @@
  */
 #include "kairosd.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +56,7 @@ grpc_status_code kd_call(const struct csi *c, const char *token, const char *met
                                .connect_timeout_s = CONNECT_TIMEOUT_S,
                                .timeout_s = CALL_TIMEOUT_S};
     struct kairos_error err = {0};
+    struct timespec t0, t1;
     int rc;
 
     *status = 0;
@@ -62,7 +65,12 @@ grpc_status_code kd_call(const struct csi *c, const char *token, const char *met
         return csi_reply_error(r, GRPC_STATUS_UNAUTHENTICATED,
                                "no kairosd token: give the project's token as the secret key "
                                "\"token\" (the StorageClass's csi.storage.k8s.io/*-secret-name)");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = kairos_client_call(&kc, method, path, body, status, answer, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* The path holds names only; the token is in a header, never logged. */
+    csi_log(CSI_LOG_DEBUG, "kairosd: %s %s: %ld (%ld ms)", method, path, *status,
+            (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L);
     if (rc == -EINVAL)
         return csi_reply_error(r, GRPC_STATUS_UNAUTHENTICATED, "%s", err.msg);
     if (rc < 0)
