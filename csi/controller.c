@@ -267,7 +267,8 @@ static grpc_status_code post_alloc(struct create *cr, json_t *source, uint64_t *
     body = json_pack("{s:s}", "name", cr->id.name);
     if (source)
         json_object_set(body, "source", source);
-    else
+    /* A volume's clone has its snapshot's size (grown after); a share's is made as big as asked. */
+    if (!source || cr->id.kind == KAIROS_SHARE)
         json_object_set_new(body, "size", json_integer((json_int_t)cr->bytes));
     if (cr->max_files)
         json_object_set_new(body, "max_files", json_integer((json_int_t)cr->max_files));
@@ -359,24 +360,47 @@ static grpc_status_code finish_clone(struct create *cr, uint64_t clone_bytes, st
     return code;
 }
 
-/* A volume from snapshot @src->snap of volume @src. */
-static grpc_status_code from_snapshot(struct create *cr, const struct csi_volid *src,
-                                      struct csi_reply *r)
+/*
+ * How big the snapshot @src->snap is: a volume's snapshot has the volume's
+ * size when taken, a share's the share's size (its quota). NOT_FOUND if it
+ * does not exist.
+ */
+static grpc_status_code snapshot_bytes(struct create *cr, const struct csi_volid *src,
+                                       uint64_t *bytes, struct csi_reply *r)
 {
-    json_t *items, *snap, *source;
-    uint64_t snap_bytes;
+    json_t *items, *snap, *a;
+    char path[256];
     grpc_status_code code = list_snaps(cr->c, cr->token, src, &items, r);
 
-    if (code == GRPC_STATUS_NOT_FOUND)
-        return code;
     if (code != GRPC_STATUS_OK)
         return code;
     snap = find_snap(items, src->snap);
-    snap_bytes = size_of(snap);
+    *bytes = size_of(snap);
     json_decref(items);
     if (!snap)
-        return csi_reply_error(r, GRPC_STATUS_NOT_FOUND, "no snapshot %s of volume %s/%s",
-                               src->snap, src->project, src->name);
+        return csi_reply_error(r, GRPC_STATUS_NOT_FOUND, "no snapshot %s of %s %s/%s", src->snap,
+                               kairos_kind_name(src->kind), src->project, src->name);
+    if (src->kind == KAIROS_VOLUME)
+        return GRPC_STATUS_OK;
+    alloc_path(path, sizeof(path), src);
+    code = kd_do(cr->c, cr->token, "GET", path, NULL, GRPC_STATUS_INTERNAL, "CreateVolume", NULL,
+                 &a, r);
+    if (code == GRPC_STATUS_OK)
+        *bytes = size_of(a);
+    json_decref(a);
+    return code;
+}
+
+/* A volume or share from snapshot @src->snap of the volume or share @src. */
+static grpc_status_code from_snapshot(struct create *cr, const struct csi_volid *src,
+                                      struct csi_reply *r)
+{
+    json_t *source;
+    uint64_t snap_bytes;
+    grpc_status_code code = snapshot_bytes(cr, src, &snap_bytes, r);
+
+    if (code != GRPC_STATUS_OK)
+        return code;
     if (cr->in->capacity_range && cr->in->capacity_range->limit_bytes &&
         snap_bytes > (uint64_t)cr->in->capacity_range->limit_bytes)
         return csi_reply_error(r, GRPC_STATUS_OUT_OF_RANGE,
@@ -384,16 +408,21 @@ static grpc_status_code from_snapshot(struct create *cr, const struct csi_volid 
                                (unsigned long long)snap_bytes);
     if (snap_bytes > cr->bytes)
         cr->bytes = snap_bytes;
-    source = json_pack("{s:s,s:s,s:s}", "project", src->project, "volume", src->name, "snapshot",
-                       src->snap);
+    source =
+        json_pack("{s:s,s:s,s:s}", "project", src->project,
+                  src->kind == KAIROS_SHARE ? "share" : "volume", src->name, "snapshot", src->snap);
     code = post_alloc(cr, source, &snap_bytes, r);
     json_decref(source);
-    if (code == GRPC_STATUS_OK)
+    /* A share's clone is a copy, of the size asked; a volume's is copy-on-write. */
+    if (code == GRPC_STATUS_OK && cr->id.kind == KAIROS_VOLUME)
         code = finish_clone(cr, snap_bytes, r);
     return code;
 }
 
-/* A volume from volume @src: through a snapshot of it, removed once the clone stands alone. */
+/*
+ * A volume or share from another, @src: through a snapshot of it, removed
+ * once the clone stands alone (a volume flattened, a share copied).
+ */
 static grpc_status_code from_volume(struct create *cr, const struct csi_volid *src,
                                     struct csi_reply *r)
 {
@@ -417,7 +446,8 @@ static grpc_status_code from_volume(struct create *cr, const struct csi_volid *s
                                (unsigned long long)src_bytes);
     /* One snapshot per clone, named after the clone: a retry finds its own. */
     csi_hash_name(CLONE_SNAP_PREFIX, cr->id.project, cr->id.name, snap.snap);
-    snprintf(path, sizeof(path), "/v1/projects/%s/volumes/%s/snapshots", src->project, src->name);
+    snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s/snapshots", src->project,
+             csi_kind_path(src->kind), src->name);
     body = json_pack("{s:s}", "name", snap.snap);
     code = kd_do(cr->c, cr->token, "POST", path, body, GRPC_STATUS_OK, "CreateVolume: snapshot",
                  NULL, NULL, r);
@@ -428,8 +458,8 @@ static grpc_status_code from_volume(struct create *cr, const struct csi_volid *s
     code = from_snapshot(cr, &snap, r);
     if (code == GRPC_STATUS_OK) {
         struct csi_reply ignored = {0};
-        snprintf(path, sizeof(path), "/v1/projects/%s/volumes/%s/snapshots/%s", src->project,
-                 src->name, snap.snap);
+        snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s/snapshots/%s", src->project,
+                 csi_kind_path(src->kind), src->name, snap.snap);
         /* If this fails, the snapshot is left for DeleteVolume of the source to take. */
         if (kd_do(cr->c, cr->token, "DELETE", path, NULL, GRPC_STATUS_OK, "snapshot", NULL, NULL,
                   &ignored) != GRPC_STATUS_OK)
@@ -472,10 +502,6 @@ static grpc_status_code read_source(struct create *cr, struct csi_volid *src, bo
         return csi_reply_error(r, GRPC_STATUS_INVALID_ARGUMENT,
                                "a %s cannot be made from a %s's data",
                                kairos_kind_name(cr->id.kind), kairos_kind_name(src->kind));
-    if (cr->id.kind == KAIROS_SHARE)
-        return csi_reply_error(r, GRPC_STATUS_INVALID_ARGUMENT,
-                               "shares are not made from snapshots or other shares; "
-                               "copy the files from the snapshot's .snap directory");
     *has = true;
     return GRPC_STATUS_OK;
 }

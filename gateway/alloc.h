@@ -19,6 +19,7 @@ struct alloc_spec {
     uint64_t max_objects; /* buckets; 0: none */
     /* Volumes: a clone of src_project/src_volume@src_snap when src_snap is set. */
     const char *src_project, *src_volume, *src_snap;
+    const char *src_share; /* a share's clone: of src_share@src_snap */
 };
 
 int alloc_create(struct gateway *g, const struct alloc_spec *s, struct kairos_error *err);

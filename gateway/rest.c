@@ -496,8 +496,8 @@ static int create_work(struct gateway *g, void *arg, struct kairos_error *err)
 static bool read_source(struct call *c, const json_t *src, struct create_job *j,
                         struct http_response *res)
 {
-    static const char *const keys[] = {"project", "volume", "snapshot", NULL};
-    const char *p, *v, *s;
+    static const char *const keys[] = {"project", "volume", "share", "snapshot", NULL};
+    const char *p, *v, *s, *sh;
     bool ok = true;
 
     if (!json_is_object(src) || !params_known(src, keys, "source", res)) {
@@ -507,13 +507,21 @@ static bool read_source(struct call *c, const json_t *src, struct create_job *j,
     }
     p = params_string(src, "project", &ok, res);
     v = params_string(src, "volume", &ok, res);
+    sh = params_string(src, "share", &ok, res);
     s = params_string(src, "snapshot", &ok, res);
     if (!ok)
         return false;
-    if (j->spec.kind != KAIROS_VOLUME || !v || !s || !kairos_name_valid(v) ||
-        !kairos_name_valid(s) || (p && !kairos_name_valid(p))) {
+    /* A volume from a volume's snapshot, a share from a share's: never the other. */
+    if (j->spec.kind == KAIROS_SHARE) {
+        const char *swap = v;
+        v = sh;
+        sh = swap;
+    }
+    if ((j->spec.kind != KAIROS_VOLUME && j->spec.kind != KAIROS_SHARE) || !v || sh || !s ||
+        !kairos_name_valid(v) || !kairos_name_valid(s) || (p && !kairos_name_valid(p))) {
         http_error(res, 400, "BadRequest",
-                   "only volumes are cloned, from a source with a volume and a snapshot");
+                   "a volume is cloned from a source with a volume and a snapshot, a share from "
+                   "one with a share and a snapshot");
         return false;
     }
     /* A project token clones only from its own project. */
@@ -525,7 +533,10 @@ static bool read_source(struct call *c, const json_t *src, struct create_job *j,
     snprintf(j->src_volume, sizeof(j->src_volume), "%s", v);
     snprintf(j->src_snap, sizeof(j->src_snap), "%s", s);
     j->spec.src_project = j->src_project;
-    j->spec.src_volume = j->src_volume;
+    if (j->spec.kind == KAIROS_SHARE)
+        j->spec.src_share = j->src_volume;
+    else
+        j->spec.src_volume = j->src_volume;
     j->spec.src_snap = j->src_snap;
     return true;
 }

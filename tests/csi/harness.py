@@ -200,11 +200,38 @@ def workdir():
 
 
 def cleanup(d):
-    """Unmount whatever is left under @d. Return: how many were left (each a failure)."""
+    """Undo whatever is left under @d: mounts, loop devices, kairosfs daemons.
+    Return: how many mounts and daemons were left (each a failure of the test)."""
     left = mounts_under(d)
     for m in left:
         print("cleanup: %s was left mounted" % m, file=sys.stderr)
         subprocess.run(["umount", "-l", m], check=False)
+    for dev in os.listdir("/sys/block"):
+        back = "/sys/block/%s/loop/backing_file" % dev
+        if dev.startswith("loop") and os.path.exists(back) and read(back).startswith(d + "/"):
+            print("cleanup: /dev/%s was left attached" % dev, file=sys.stderr)
+            subprocess.run(["losetup", "-d", "/dev/" + dev], check=False)
+    # An unmounted kairosfs closes its Ceph sessions before it exits: give it time.
+    deadline = time.monotonic() + 30
+    while kairosfs_under(d) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stray = kairosfs_under(d)
+    for pid in stray:
+        print("cleanup: kairosfs %d was left running" % pid, file=sys.stderr)
+        os.kill(pid, signal.SIGKILL)
     if not mounts_under(d):
         shutil.rmtree(d, ignore_errors=True)
-    return len(left)
+    return len(left) + len(stray)
+
+
+def kairosfs_under(d):
+    """Pids of the kairosfs daemons mounted somewhere under @d."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = read("/proc/%s/cmdline" % pid).split("\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith("kairosfs") and any(a.startswith(d + "/") for a in cmd):
+            pids.append(int(pid))
+    return pids

@@ -4,7 +4,8 @@ against a real kairosd on the fixture's cluster. Node calls run for real
 (as root): kairosfs mounts, loop devices, mkfs, bind mounts.
 
   identity      plugin info, capabilities, Probe, UNIMPLEMENTED for the rest
-  share         a ReadWriteMany share PVC's whole life
+  share         a ReadWriteMany share PVC's whole life, clones from a snapshot
+                and from the share included
   volume        an ext4 volume PVC's whole life, clones from a snapshot and
                 from a volume included
   block         a raw block volume: device node, writes, expand
@@ -62,7 +63,7 @@ def tearDownModule():
     kd_rc = KD.stop() if KD else 0
     assert rc == 0, "kairos-csi exited %d on SIGTERM" % rc
     assert kd_rc == 0, "kairosd exited %d on SIGTERM" % kd_rc
-    assert left == 0, "%d mount(s) were left behind" % left
+    assert left == 0, "%d mount(s) or daemon(s) were left behind" % left
 
 
 # ---- helpers ----
@@ -307,13 +308,35 @@ class Share(CsiCase):
         self.code(grpc.StatusCode.FAILED_PRECONDITION, ctl().DeleteVolume,
                   pb.DeleteVolumeRequest(volume_id=vol.volume_id, secrets=secrets()),
                   "snapshot")
-        # A share cannot be made from a snapshot (no copy engine in the broker).
+        # A share from the snapshot: a copy of the files as they were, of the
+        # snapshot's size at least; and a share from the share, as it is now.
+        write_file(target, "later", b"after the snapshot")
         src = pb.VolumeContentSource(snapshot=pb.VolumeContentSource.SnapshotSource(
             snapshot_id=snap.snapshot.snapshot_id))
-        self.code(grpc.StatusCode.INVALID_ARGUMENT, ctl().CreateVolume,
-                  pb.CreateVolumeRequest(name="pvc-share-clone", volume_capabilities=[cap],
-                                         parameters={"kind": "share"}, secrets=secrets(),
-                                         volume_content_source=src))
+        clone, again = twice(ctl().CreateVolume, pb.CreateVolumeRequest(
+            name="pvc-share-clone", volume_capabilities=[cap], parameters={"kind": "share"},
+            secrets=secrets(), volume_content_source=src,
+            capacity_range=pb.CapacityRange(required_bytes=32 * MiB)))
+        self.assertEqual(clone, again)
+        self.assertEqual(clone.volume.capacity_bytes, 128 * MiB)
+        self.assertEqual(clone.volume.content_source.snapshot.snapshot_id,
+                         snap.snapshot.snapshot_id)
+        cstaging, ctarget = self.stage_publish(clone.volume.volume_id, cap, "share-clone")
+        self.assertEqual(read_file(ctarget, "data"), data)
+        self.assertFalse(os.path.exists(os.path.join(ctarget, "later")))
+        twin = create("pvc-share-twin", cap, 128 * MiB, kind="share",
+                      source=pb.VolumeContentSource(volume=pb.VolumeContentSource.VolumeSource(
+                          volume_id=vol.volume_id)))
+        tstaging, ttarget = self.stage_publish(twin.volume_id, cap, "share-twin")
+        self.assertEqual(read_file(ttarget, "later"), b"after the snapshot")
+        self.assertEqual(read_file(ttarget, "data"), data)
+        # The twin's snapshot of its source is gone again: only the user's is listed.
+        listed = call(ctl().ListSnapshots,
+                      pb.ListSnapshotsRequest(source_volume_id=vol.volume_id, secrets=secrets()))
+        self.assertEqual(len(listed.entries), 1)
+        for v, st, tg in ((clone.volume, cstaging, ctarget), (twin, tstaging, ttarget)):
+            self.unpublish_unstage(v.volume_id, st, tg)
+            delete(v.volume_id)
         twice(ctl().DeleteSnapshot, pb.DeleteSnapshotRequest(snapshot_id=snap.snapshot.snapshot_id,
                                                             secrets=secrets()))
 

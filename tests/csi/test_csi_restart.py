@@ -40,7 +40,7 @@ def tearDownModule():
     kd_rc = KD.stop() if KD else 0
     assert rcs == [0, 0], "kairos-csi exit statuses %s on SIGTERM" % rcs
     assert kd_rc == 0, "kairosd exited %d" % kd_rc
-    assert left == 0, "%d mount(s) were left behind" % left
+    assert left == 0, "%d mount(s) or daemon(s) were left behind" % left
 
 
 def call(method, req):

@@ -206,6 +206,38 @@ static void shares_and_bindings(void **state)
     json_decref(j);
     assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/shares/home/bindings/node-1", P),
                      200);
+    /* A share from a share's snapshot: an operation (a copy), polled to success. */
+    assert_int_equal(
+        callf("POST", "{\"name\":\"s1\"}", NULL, "/v1/projects/%s/shares/home/snapshots", P), 201);
+    assert_int_equal(callf("POST",
+                           "{\"name\":\"home2\",\"source\":{\"share\":\"home\","
+                           "\"snapshot\":\"s1\"}}",
+                           &j, "/v1/projects/%s/shares", P),
+                     202);
+    assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
+                        "succeeded");
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/shares/home2", P), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "size")), 8 * MiB);
+    char source[128];
+    snprintf(source, sizeof(source), "%s/home@s1", P);
+    assert_string_equal(json_string_value(json_object_get(j, "source")), source);
+    json_decref(j);
+    /* A share is never made from a volume's snapshot, nor a volume from a share's. */
+    assert_int_equal(callf("POST",
+                           "{\"name\":\"home3\",\"source\":{\"volume\":\"home\","
+                           "\"snapshot\":\"s1\"}}",
+                           NULL, "/v1/projects/%s/shares", P),
+                     400);
+    assert_int_equal(callf("POST",
+                           "{\"name\":\"v3\",\"source\":{\"share\":\"home\","
+                           "\"snapshot\":\"s1\"}}",
+                           NULL, "/v1/projects/%s/volumes", P),
+                     400);
+    assert_int_equal(callf("DELETE", NULL, &j, "/v1/projects/%s/shares/home2", P), 202);
+    assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
+                        "succeeded");
+    json_decref(j);
     /* Bound: a delete is refused until unbound (or forced). */
     assert_int_equal(callf("DELETE", NULL, &j, "/v1/projects/%s/shares/home", P), 202);
     assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
