@@ -561,10 +561,8 @@ static void create_volume(void *ctx, const ProtobufCMessage *msg, struct csi_rep
     if (read_create(&cr, r) != GRPC_STATUS_OK || read_source(&cr, &src, &has_source, r))
         return;
     csi_volid_format(&cr.id, key);
-    if (!csi_inflight_begin((struct csi_inflight *)&cr.c->inflight, key)) {
-        csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for volume %s is in progress", key);
+    if (!csi_begin(cr.c, key, r))
         return;
-    }
     code = other_kind_free(&cr, r);
     if (code == GRPC_STATUS_OK && !has_source) {
         code = post_alloc(&cr, NULL, &cr.bytes, r);
@@ -581,7 +579,7 @@ static void create_volume(void *ctx, const ProtobufCMessage *msg, struct csi_rep
                 code = existing(&cr, r);
         }
     }
-    csi_inflight_end((struct csi_inflight *)&cr.c->inflight, key);
+    csi_end(cr.c, key);
 }
 
 /* ---- DeleteVolume ---- */
@@ -607,11 +605,8 @@ static void delete_volume(void *ctx, const ProtobufCMessage *msg, struct csi_rep
         csi_reply_ok(r, &out.base);
         return;
     }
-    if (!csi_inflight_begin((struct csi_inflight *)&c->inflight, in->volume_id)) {
-        csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for volume %s is in progress",
-                        in->volume_id);
+    if (!csi_begin(c, in->volume_id, r))
         return;
-    }
     alloc_path(path, sizeof(path), &v);
     /*
      * force: the nodes' bindings go with it (the CO unstaged it everywhere
@@ -628,7 +623,7 @@ static void delete_volume(void *ctx, const ProtobufCMessage *msg, struct csi_rep
     json_decref(a);
     if (code == GRPC_STATUS_OK || code == GRPC_STATUS_NOT_FOUND)
         csi_reply_ok(r, &out.base);
-    csi_inflight_end((struct csi_inflight *)&c->inflight, in->volume_id);
+    csi_end(c, in->volume_id);
 }
 
 /* ---- ControllerExpandVolume ---- */
@@ -663,11 +658,8 @@ static void expand_volume(void *ctx, const ProtobufCMessage *msg, struct csi_rep
         csi_reply_error(r, GRPC_STATUS_OUT_OF_RANGE, "%s", why);
         return;
     }
-    if (!csi_inflight_begin((struct csi_inflight *)&c->inflight, in->volume_id)) {
-        csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for volume %s is in progress",
-                        in->volume_id);
+    if (!csi_begin(c, in->volume_id, r))
         return;
-    }
     alloc_path(path, sizeof(path), &v);
     if (kd_do(c, token, "GET", path, NULL, GRPC_STATUS_INTERNAL, "ControllerExpandVolume", NULL, &a,
               r))
@@ -690,7 +682,7 @@ static void expand_volume(void *ctx, const ProtobufCMessage *msg, struct csi_rep
     out.node_expansion_required = v.kind == KAIROS_VOLUME;
     csi_reply_ok(r, &out.base);
 out:
-    csi_inflight_end((struct csi_inflight *)&c->inflight, in->volume_id);
+    csi_end(c, in->volume_id);
 }
 
 /* ---- ValidateVolumeCapabilities ---- */
@@ -743,6 +735,60 @@ static void validate(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r
 /* ---- listing: projects, allocations ---- */
 
 /*
+ * Page through the kairosd list at @base ("/v1/projects", ".../volumes")
+ * after the name @after_name (NULL: from the start), calling @fn(arg, item)
+ * for each item. Return: 0, WALK_STOP, or the gRPC code replied.
+ */
+static int each_item(const struct csi *c, const char *token, const char *base,
+                     const char *after_name, int (*fn)(void *arg, const json_t *item), void *arg,
+                     struct csi_reply *r)
+{
+    char path[320], after[KAIROS_NAME_MAX + 1];
+    int rc = 0;
+
+    snprintf(after, sizeof(after), "%s", after_name ? after_name : "");
+    for (;;) {
+        json_t *page, *item;
+        const char *next;
+        size_t i;
+        grpc_status_code code;
+
+        snprintf(path, sizeof(path), "%s?limit=%d%s%s", base, PAGE_MAX, after[0] ? "&after=" : "",
+                 after);
+        code = kd_do(c, token, "GET", path, NULL, GRPC_STATUS_INTERNAL, "list", NULL, &page, r);
+        if (code != GRPC_STATUS_OK)
+            return code;
+        json_array_foreach(json_object_get(page, "items"), i, item)
+        {
+            if (!kairos_name_valid(json_string_value(json_object_get(item, "name"))))
+                continue;
+            rc = fn(arg, item);
+            if (rc)
+                break;
+        }
+        next = json_string_value(json_object_get(page, "next"));
+        snprintf(after, sizeof(after), "%s", !rc && kairos_name_valid(next) ? next : "");
+        json_decref(page);
+        if (rc || !after[0])
+            return rc;
+    }
+}
+
+struct project_walk {
+    const char *from;
+    int (*fn)(void *arg, const char *project);
+    void *arg;
+};
+
+static int project_item(void *arg, const json_t *item)
+{
+    struct project_walk *w = arg;
+    const char *name = json_string_value(json_object_get(item, "name"));
+
+    return w->from && strcmp(name, w->from) < 0 ? 0 : w->fn(w->arg, name);
+}
+
+/*
  * Call @fn for each project @token reaches, from @from on (in name order):
  * the plugin's --project for its own token, else (an admin token) every
  * project. Return: OK, or the gRPC code replied.
@@ -751,40 +797,30 @@ static grpc_status_code each_project(const struct csi *c, const char *token, con
                                      int (*fn)(void *arg, const char *project), void *arg,
                                      struct csi_reply *r)
 {
-    char path[256], after[KAIROS_NAME_MAX + 1] = "";
-    grpc_status_code code;
+    struct project_walk w = {.from = from, .fn = fn, .arg = arg};
     int rc = 0;
 
     if (c->project && token == c->token) {
         if (!from || strcmp(c->project, from) >= 0)
             rc = fn(arg, c->project);
-        return rc > 0 ? (grpc_status_code)rc : GRPC_STATUS_OK;
+    } else {
+        rc = each_item(c, token, "/v1/projects", NULL, project_item, &w, r);
     }
-    for (;;) {
-        json_t *page, *item;
-        const char *next;
-        size_t i;
+    return rc > 0 ? (grpc_status_code)rc : GRPC_STATUS_OK;
+}
 
-        snprintf(path, sizeof(path), "/v1/projects?limit=%d%s%s", PAGE_MAX,
-                 after[0] ? "&after=" : "", after);
-        code = kd_do(c, token, "GET", path, NULL, GRPC_STATUS_INTERNAL, "projects", NULL, &page, r);
-        if (code != GRPC_STATUS_OK)
-            return code;
-        json_array_foreach(json_object_get(page, "items"), i, item)
-        {
-            const char *name = json_string_value(json_object_get(item, "name"));
-            if (!kairos_name_valid(name) || (from && strcmp(name, from) < 0))
-                continue;
-            rc = fn(arg, name);
-            if (rc)
-                break;
-        }
-        next = json_string_value(json_object_get(page, "next"));
-        snprintf(after, sizeof(after), "%s", !rc && kairos_name_valid(next) ? next : "");
-        json_decref(page);
-        if (rc || !after[0])
-            return rc > 0 ? (grpc_status_code)rc : GRPC_STATUS_OK;
-    }
+struct alloc_walk {
+    const char *project;
+    enum kairos_kind kind;
+    int (*fn)(void *arg, const char *project, enum kairos_kind kind, const json_t *item);
+    void *arg;
+};
+
+static int alloc_item(void *arg, const json_t *item)
+{
+    struct alloc_walk *w = arg;
+
+    return is_pending(item) ? 0 : w->fn(w->arg, w->project, w->kind, item);
 }
 
 /*
@@ -798,39 +834,14 @@ static int each_alloc(const struct csi *c, const char *token, const char *projec
                                 const json_t *item),
                       void *arg, struct csi_reply *r)
 {
-    char path[320], after[KAIROS_NAME_MAX + 1];
-    int rc = 0;
+    struct alloc_walk w = {.project = project, .kind = kind, .fn = fn, .arg = arg};
+    char base[160];
+    int rc;
 
-    snprintf(after, sizeof(after), "%s", after_name ? after_name : "");
-    for (;;) {
-        json_t *page, *item;
-        const char *next;
-        size_t i;
-        grpc_status_code code;
-
-        snprintf(path, sizeof(path), "/v1/projects/%s/%s?limit=%d%s%s", project,
-                 csi_kind_path(kind), PAGE_MAX, after[0] ? "&after=" : "", after);
-        code =
-            kd_do(c, token, "GET", path, NULL, GRPC_STATUS_INTERNAL, "allocations", NULL, &page, r);
-        if (code == GRPC_STATUS_NOT_FOUND) /* deleted meanwhile */
-            return 0;
-        if (code != GRPC_STATUS_OK)
-            return code;
-        json_array_foreach(json_object_get(page, "items"), i, item)
-        {
-            const char *name = json_string_value(json_object_get(item, "name"));
-            if (!kairos_name_valid(name) || is_pending(item))
-                continue;
-            rc = fn(arg, project, kind, item);
-            if (rc)
-                break;
-        }
-        next = json_string_value(json_object_get(page, "next"));
-        snprintf(after, sizeof(after), "%s", !rc && kairos_name_valid(next) ? next : "");
-        json_decref(page);
-        if (rc || !after[0])
-            return rc;
-    }
+    snprintf(base, sizeof(base), "/v1/projects/%s/%s", project, csi_kind_path(kind));
+    rc = each_item(c, token, base, after_name, alloc_item, &w, r);
+    /* A project deleted meanwhile has nothing to list. */
+    return rc == GRPC_STATUS_NOT_FOUND ? 0 : rc;
 }
 
 /* ---- ListVolumes ---- */
@@ -845,38 +856,37 @@ struct vlist {
     char next[CSI_ID_MAX + 1];
 };
 
+/* One ListVolumes entry and what it points to, in one allocation (the entry first). */
+struct ventry {
+    Csi__V1__ListVolumesResponse__Entry e;
+    Csi__V1__Volume v;
+    char id[CSI_ID_MAX + 1];
+};
+
 static int vlist_add(void *arg, const char *project, enum kairos_kind kind, const json_t *item)
 {
     struct vlist *l = arg;
     struct csi_volid v = {.kind = kind};
-    Csi__V1__ListVolumesResponse__Entry *e;
-    Csi__V1__Volume *vol;
-    char id[CSI_ID_MAX + 1];
+    struct ventry *m;
 
-    snprintf(v.project, sizeof(v.project), "%s", project);
-    snprintf(v.name, sizeof(v.name), "%s", json_string_value(json_object_get(item, "name")));
-    csi_volid_format(&v, id);
     if (l->n == l->max) {
         /* One more exists: the caller resumes after the last one given. */
-        e = l->entries[l->n - 1];
-        snprintf(l->next, sizeof(l->next), "%s", e->volume->volume_id);
+        snprintf(l->next, sizeof(l->next), "%s", l->entries[l->n - 1]->volume->volume_id);
         return WALK_STOP;
     }
-    e = malloc(sizeof(*e));
-    vol = malloc(sizeof(*vol));
-    if (!e || !vol) {
-        free(e);
-        free(vol);
+    m = malloc(sizeof(*m));
+    if (!m)
         return csi_reply_error(l->r, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    }
-    csi__v1__list_volumes_response__entry__init(e);
-    csi__v1__volume__init(vol);
-    vol->volume_id = strdup(id);
-    vol->capacity_bytes = (int64_t)size_of(item);
-    e->volume = vol;
-    l->entries[l->n++] = e;
-    return vol->volume_id ? 0
-                          : csi_reply_error(l->r, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    snprintf(v.project, sizeof(v.project), "%s", project);
+    snprintf(v.name, sizeof(v.name), "%s", json_string_value(json_object_get(item, "name")));
+    csi__v1__list_volumes_response__entry__init(&m->e);
+    csi__v1__volume__init(&m->v);
+    csi_volid_format(&v, m->id);
+    m->v.volume_id = m->id;
+    m->v.capacity_bytes = (int64_t)size_of(item);
+    m->e.volume = &m->v;
+    l->entries[l->n++] = &m->e;
+    return 0;
 }
 
 static int vlist_project(void *arg, const char *project)
@@ -932,11 +942,8 @@ static void list_volumes(void *ctx, const ProtobufCMessage *msg, struct csi_repl
         out.next_token = l.next;
         csi_reply_ok(r, &out.base);
     }
-    for (size_t i = 0; i < l.n; i++) {
-        free(l.entries[i]->volume->volume_id);
-        free(l.entries[i]->volume);
+    for (size_t i = 0; i < l.n; i++)
         free(l.entries[i]);
-    }
     free(l.entries);
 }
 
@@ -1095,10 +1102,8 @@ static void create_snapshot(void *ctx, const ProtobufCMessage *msg, struct csi_r
         return;
     }
     snprintf(key, sizeof(key), "s:%s", in->name);
-    if (!csi_inflight_begin((struct csi_inflight *)&c->inflight, key)) {
-        csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for snapshot %s is in progress", in->name);
+    if (!csi_begin(c, key, r))
         return;
-    }
     snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s/snapshots", v.project,
              csi_kind_path(v.kind), v.name);
     body = json_pack("{s:s}", "name", v.snap);
@@ -1119,7 +1124,7 @@ static void create_snapshot(void *ctx, const ProtobufCMessage *msg, struct csi_r
 out:
     json_decref(body);
     json_decref(items);
-    csi_inflight_end((struct csi_inflight *)&c->inflight, key);
+    csi_end(c, key);
 }
 
 static void delete_snapshot(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
@@ -1160,8 +1165,9 @@ struct slist {
 static int slist_add(struct slist *l, const struct csi_volid *v, const json_t *item,
                      uint64_t share_bytes)
 {
-    Csi__V1__ListSnapshotsResponse__Entry *e;
+    /* The entry and what it points to, in one allocation (the entry first). */
     struct {
+        Csi__V1__ListSnapshotsResponse__Entry e;
         Csi__V1__Snapshot s;
         Google__Protobuf__Timestamp t;
         char id[CSI_ID_MAX + 1], src[CSI_ID_MAX + 1];
@@ -1175,20 +1181,15 @@ static int slist_add(struct slist *l, const struct csi_volid *v, const json_t *i
         l->e = grown;
         l->cap = cap;
     }
-    e = malloc(sizeof(*e));
     m = malloc(sizeof(*m));
-    if (!e || !m) {
-        free(e);
-        free(m);
+    if (!m)
         return csi_reply_error(l->r, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    }
-    csi__v1__list_snapshots_response__entry__init(e);
+    csi__v1__list_snapshots_response__entry__init(&m->e);
     csi__v1__snapshot__init(&m->s);
     google__protobuf__timestamp__init(&m->t);
     fill_snapshot(&m->s, &m->t, v, item, share_bytes, m->id, m->src);
-    /* The entry's snapshot is the first member of @m: freed with it. */
-    e->snapshot = &m->s;
-    l->e[l->n++] = e;
+    m->e.snapshot = &m->s;
+    l->e[l->n++] = &m->e;
     return 0;
 }
 
@@ -1307,10 +1308,8 @@ static void list_snapshots(void *ctx, const ProtobufCMessage *msg, struct csi_re
         r->code = GRPC_STATUS_OK;
         csi_reply_ok(r, &out.base);
     }
-    for (size_t i = 0; i < l.n; i++) {
-        free(l.e[i]->snapshot);
+    for (size_t i = 0; i < l.n; i++)
         free(l.e[i]);
-    }
     free(l.e);
 }
 

@@ -45,6 +45,16 @@ extern const struct csi_methods csi_identity_methods;
 extern const struct csi_methods csi_controller_methods;
 extern const struct csi_methods csi_node_methods;
 
+/**
+ * csi_begin() - claim @key (a volume id, a target path) for this call.
+ * Return: true; or false with ABORTED replied in @r, when another call
+ * holds it ("operation pending", which CSI callers retry).
+ */
+bool csi_begin(const struct csi *c, const char *key, struct csi_reply *r);
+
+/* csi_end() - release what csi_begin() claimed. */
+void csi_end(const struct csi *c, const char *key);
+
 /* A map<string,string> entry, as protobuf-c lays out every one of them. */
 struct csi_kv {
     ProtobufCMessage base;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csi.h"
+
 void csi_inflight_init(struct csi_inflight *f)
 {
     memset(f, 0, sizeof(*f));
@@ -59,4 +61,18 @@ void csi_inflight_end(struct csi_inflight *f, const char *key)
         }
     }
     pthread_mutex_unlock(&f->lock);
+}
+
+/* The set is the one thing handlers change in a shared struct csi. */
+bool csi_begin(const struct csi *c, const char *key, struct csi_reply *r)
+{
+    if (csi_inflight_begin((struct csi_inflight *)&c->inflight, key))
+        return true;
+    csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for %s is in progress", key);
+    return false;
+}
+
+void csi_end(const struct csi *c, const char *key)
+{
+    csi_inflight_end((struct csi_inflight *)&c->inflight, key);
 }

@@ -691,11 +691,8 @@ static void stage(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
         check_path(in->staging_target_path, "staging_target_path", r) ||
         read_cap(&v, in->volume_capability, r))
         return;
-    if (!csi_inflight_begin((struct csi_inflight *)&c->inflight, in->volume_id)) {
-        csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for volume %s is in progress",
-                        in->volume_id);
+    if (!csi_begin(c, in->volume_id, r))
         return;
-    }
     if (v.kind == KAIROS_SHARE)
         code = stage_share(c, kd_token(in->n_secrets, in->secrets), &v, in->staging_target_path, r);
     else
@@ -703,7 +700,7 @@ static void stage(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
                             in->staging_target_path, in->volume_capability, r);
     if (code == GRPC_STATUS_OK)
         csi_reply_ok(r, &out.base);
-    csi_inflight_end((struct csi_inflight *)&c->inflight, in->volume_id);
+    csi_end(c, in->volume_id);
 }
 
 /* ---- NodeUnstageVolume ---- */
@@ -747,11 +744,8 @@ static void unstage(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
 
     if (read_volid(in->volume_id, &v, r) || check_path(staging, "staging_target_path", r))
         return;
-    if (!csi_inflight_begin((struct csi_inflight *)&c->inflight, in->volume_id)) {
-        csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for volume %s is in progress",
-                        in->volume_id);
+    if (!csi_begin(c, in->volume_id, r))
         return;
-    }
     /* A raw block volume's bind, or the file system (or share) at the staging path. */
     block_file(staging, in->volume_id, point, sizeof(point));
     if (v.kind == KAIROS_SHARE || !csi_is_mounted(point))
@@ -779,7 +773,7 @@ static void unstage(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
 out:
     if (code == GRPC_STATUS_OK)
         csi_reply_ok(r, &out.base);
-    csi_inflight_end((struct csi_inflight *)&c->inflight, in->volume_id);
+    csi_end(c, in->volume_id);
 }
 
 /* ---- NodePublishVolume ---- */
@@ -865,10 +859,8 @@ static void publish(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
     ro = in->readonly || csi_cap_read_only(cap) || (flags & MS_RDONLY);
     if (ro)
         flags |= MS_RDONLY;
-    if (!csi_inflight_begin((struct csi_inflight *)&c->inflight, in->target_path)) {
-        csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for %s is in progress", in->target_path);
+    if (!csi_begin(c, in->target_path, r))
         return;
-    }
     if (publish_source(c, &v, in->volume_id, in->staging_target_path, cap, src, sizeof(src), r) ||
         published_already(src, in->target_path, ro, &done, r))
         goto out;
@@ -884,7 +876,7 @@ static void publish(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
     }
     csi_reply_ok(r, &out.base);
 out:
-    csi_inflight_end((struct csi_inflight *)&c->inflight, in->target_path);
+    csi_end(c, in->target_path);
 }
 
 /* ---- NodeUnpublishVolume ---- */
@@ -901,10 +893,8 @@ static void unpublish(void *ctx, const ProtobufCMessage *msg, struct csi_reply *
 
     if (read_volid(in->volume_id, &v, r) || check_path(in->target_path, "target_path", r))
         return;
-    if (!csi_inflight_begin((struct csi_inflight *)&c->inflight, in->target_path)) {
-        csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for %s is in progress", in->target_path);
+    if (!csi_begin(c, in->target_path, r))
         return;
-    }
     rc = csi_unmount_all(in->target_path);
     if (rc < 0) {
         csi_reply_error(r, GRPC_STATUS_INTERNAL, "cannot unmount %s: %s", in->target_path,
@@ -922,7 +912,7 @@ static void unpublish(void *ctx, const ProtobufCMessage *msg, struct csi_reply *
     }
     csi_reply_ok(r, &out.base);
 out:
-    csi_inflight_end((struct csi_inflight *)&c->inflight, in->target_path);
+    csi_end(c, in->target_path);
 }
 
 /* ---- NodeGetVolumeStats ---- */
@@ -1038,11 +1028,8 @@ static void expand(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
         csi_reply_ok(r, &out.base);
         return;
     }
-    if (!csi_inflight_begin((struct csi_inflight *)&c->inflight, in->volume_id)) {
-        csi_reply_error(r, GRPC_STATUS_ABORTED, "a call for volume %s is in progress",
-                        in->volume_id);
+    if (!csi_begin(c, in->volume_id, r))
         return;
-    }
     rc = device_of(c, in->volume_path, dev);
     if (rc < 0) {
         csi_reply_error(r, GRPC_STATUS_NOT_FOUND, "volume %s is not at %s: %s", in->volume_id,
@@ -1065,7 +1052,7 @@ static void expand(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
     out.capacity_bytes = (int64_t)size;
     csi_reply_ok(r, &out.base);
 out:
-    csi_inflight_end((struct csi_inflight *)&c->inflight, in->volume_id);
+    csi_end(c, in->volume_id);
 }
 
 /* ---- info ---- */

@@ -175,6 +175,19 @@ class Plugin:
             return -1
 
 
+def write_file(d, name, data):
+    """Write @data to @d/@name and make it durable (fsync)."""
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_file(d, name):
+    with open(os.path.join(d, name), "rb") as f:
+        return f.read()
+
+
 def show_log(path, lines=60):
     """The end of a plugin's log on stderr: ctest shows it when the test fails."""
     if path and os.path.exists(path):

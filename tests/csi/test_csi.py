@@ -20,7 +20,6 @@ Each call that changes something is repeated and must answer the same.
 import errno
 import os
 import stat
-import subprocess
 import sys
 import time
 import unittest
@@ -29,6 +28,7 @@ import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from harness import read_file, write_file  # noqa: E402
 
 MiB = 1 << 20
 pb = rpc = None
@@ -254,12 +254,8 @@ class Share(CsiCase):
         self.code(grpc.StatusCode.ALREADY_EXISTS, node().NodePublishVolume,
                   publish_req(vol.volume_id, staging, target, cap, True))
         data = os.urandom(MiB)
-        with open(os.path.join(target, "data"), "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        with open(os.path.join(ro_target, "data"), "rb") as f:
-            self.assertEqual(f.read(), data)
+        write_file(target, "data", data)
+        self.assertEqual(read_file(ro_target, "data"), data)
         with self.assertRaises(OSError) as cm:
             open(os.path.join(ro_target, "other"), "wb")
         self.assertEqual(cm.exception.errno, errno.EROFS)
@@ -364,18 +360,6 @@ def can_resize_ext4_online():
     with open("/proc/self/status") as f:
         eff = [l for l in f if l.startswith("CapEff:")][0].split()[1]
     return bool(int(eff, 16) & (1 << 24))
-
-
-def write_file(d, name, data):
-    with open(os.path.join(d, name), "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def read_file(d, name):
-    with open(os.path.join(d, name), "rb") as f:
-        return f.read()
 
 
 class Volume(CsiCase):

@@ -10,8 +10,6 @@ import os
 import sys
 import unittest
 
-import grpc
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
@@ -80,12 +78,8 @@ class Restart(unittest.TestCase):
             volume_id=vid, staging_target_path=staging, target_path=target,
             volume_capability=cap))
         data = os.urandom(MiB)
-        with open(os.path.join(target, "f"), "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        with open(os.path.join(target, "f"), "rb") as f:
-            self.assertEqual(f.read(), data)
+        harness.write_file(target, "f", data)
+        self.assertEqual(harness.read_file(target, "f"), data)
         stats = call(node.NodeGetVolumeStats,
                      pb.NodeGetVolumeStatsRequest(volume_id=vid, volume_path=target))
         self.assertGreater(stats.usage[0].total, 16 * MiB)
