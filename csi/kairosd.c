@@ -54,7 +54,9 @@ grpc_status_code kd_call(const struct csi *c, const char *token, const char *met
                                .cacert = c->cacert,
                                .agent = "kairos-csi/" CSI_VERSION,
                                .connect_timeout_s = CONNECT_TIMEOUT_S,
-                               .timeout_s = CALL_TIMEOUT_S};
+                               .timeout_s = CALL_TIMEOUT_S,
+                               /* A worker calls kairosd again and again: keep its connection. */
+                               .keep_alive = 1};
     struct kairos_error err = {0};
     struct timespec t0, t1;
     int rc;
