@@ -737,7 +737,7 @@ static void unstage(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
     const Csi__V1__NodeUnstageVolumeRequest *in = (const Csi__V1__NodeUnstageVolumeRequest *)msg;
     Csi__V1__NodeUnstageVolumeResponse out = CSI__V1__NODE_UNSTAGE_VOLUME_RESPONSE__INIT;
     const char *staging = in->staging_target_path;
-    char point[PATH_MAX], dev[CSI_DEV_MAX] = "";
+    char point[PATH_MAX], blk[PATH_MAX], dev[CSI_DEV_MAX] = "";
     struct csi_volid v;
     grpc_status_code code = GRPC_STATUS_OK;
     int rc;
@@ -747,9 +747,9 @@ static void unstage(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
     if (!csi_begin(c, in->volume_id, r))
         return;
     /* A raw block volume's bind, or the file system (or share) at the staging path. */
-    block_file(staging, in->volume_id, point, sizeof(point));
-    if (v.kind == KAIROS_SHARE || !csi_is_mounted(point))
-        snprintf(point, sizeof(point), "%s", staging);
+    block_file(staging, in->volume_id, blk, sizeof(blk));
+    snprintf(point, sizeof(point), "%s",
+             v.kind == KAIROS_VOLUME && csi_is_mounted(blk) ? blk : staging);
     if (csi_is_mounted(point)) {
         if (still_published(point)) {
             code = csi_reply_error(r, GRPC_STATUS_FAILED_PRECONDITION,
@@ -766,8 +766,9 @@ static void unstage(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)
             goto out;
         }
     }
-    if (strcmp(point, staging) != 0)
-        unlink(point);
+    /* The file a raw block volume was bound onto (none for the others). */
+    if (v.kind == KAIROS_VOLUME)
+        unlink(blk);
     if (v.kind == KAIROS_VOLUME)
         code = unmap_volume(c, &v, in->volume_id, dev[0] ? dev : NULL, r);
 out:
