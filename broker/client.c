@@ -3,6 +3,7 @@
  * kairos/client.h): kairosctl's and kairosfs's single way to kairosd.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,48 @@
 #define DEFAULT_TIMEOUT_S         60
 /* "Authorization: Bearer " and the longest token accepted. */
 #define AUTHZ_MAX 512
+
+/* keep_alive: each thread's handle, which keeps its connections open; freed at thread exit. */
+static pthread_key_t handle_key;
+static pthread_once_t handle_once = PTHREAD_ONCE_INIT;
+static int handle_key_rc;
+
+static void handle_free(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
+static void handle_key_make(void)
+{
+    handle_key_rc = pthread_key_create(&handle_key, handle_free);
+}
+
+/* A handle for one call: this thread's kept one, or a new one. */
+static CURL *handle_get(const struct kairos_client *c)
+{
+    CURL *h;
+
+    if (!c->keep_alive || pthread_once(&handle_once, handle_key_make) != 0 || handle_key_rc)
+        return curl_easy_init();
+    h = pthread_getspecific(handle_key);
+    if (h) {
+        /* Options go, the connection cache stays. */
+        curl_easy_reset(h);
+        return h;
+    }
+    h = curl_easy_init();
+    if (h && pthread_setspecific(handle_key, h) != 0) {
+        curl_easy_cleanup(h);
+        h = NULL;
+    }
+    return h;
+}
+
+static void handle_put(const struct kairos_client *c, CURL *h)
+{
+    if (h && (!c->keep_alive || handle_key_rc || pthread_getspecific(handle_key) != h))
+        curl_easy_cleanup(h);
+}
 
 static size_t collect(char *data, size_t size, size_t n, void *arg)
 {
@@ -75,7 +118,7 @@ int kairos_client_call(const struct kairos_client *c, const char *method, const 
     if (rc < 0)
         goto out;
     url = join_url(c->url, path);
-    curl = curl_easy_init();
+    curl = handle_get(c);
     f = open_memstream(&text, &len);
     payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -138,7 +181,7 @@ out:
     explicit_bzero(authz, sizeof(authz));
     wipe_headers(h);
     curl_slist_free_all(h);
-    curl_easy_cleanup(curl);
+    handle_put(c, curl);
     free(url);
     return rc;
 }

@@ -10,10 +10,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 
 #include <cephfs/libcephfs.h>
 
@@ -313,6 +316,242 @@ out:
     return rc;
 }
 
+/* ---- clones ---- */
+
+/*
+ * A clone is copied into "<project dir>/.clone-<share>" ('.' is in no
+ * name: no share is ever called so) and renamed into place when whole. The
+ * rename is the clone's commit point in CephFS: before it the share does
+ * not exist, and the reconciler rolls the reservation back and removes the
+ * partial copy (op_probe()); after it the share exists, with its quota.
+ */
+static void clone_path(struct kairos *k, char *buf, const char *project, const char *name)
+{
+    char p[KAIROS_SHARE_PATH_MAX];
+
+    project_path(k, p, project);
+    snprintf(buf, KAIROS_SHARE_PATH_MAX, "%s/.clone-%s", p, name);
+}
+
+/* Bytes read and written at a time; a block of zeros in the source stays a hole. */
+#define COPY_CHUNK (4u << 20)
+
+struct copy {
+    struct kairos *k;
+    struct ceph_mount_info *cm;
+    const struct kairos_reservation *res; /* kept fresh while the copy runs */
+    uint64_t touched_ms;
+    char *buf; /* COPY_CHUNK bytes */
+    char src[4096], dst[4096];
+};
+
+static int for_each_entry(struct ceph_mount_info *cm, const char *dir,
+                          int (*fn)(void *arg, const struct dirent *de), void *arg);
+static void snap_path(struct kairos *k, char *buf, const char *project, const char *share,
+                      const char *snap);
+
+static bool all_zero(const char *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+static int copy_file(struct copy *c, const struct ceph_statx *st)
+{
+    int in = ceph_open(c->cm, c->src, O_RDONLY, 0), out, rc = 0;
+    int64_t off = 0, n;
+
+    if (in < 0)
+        return in;
+    out = ceph_open(c->cm, c->dst, O_WRONLY | O_CREAT | O_EXCL, st->stx_mode & 07777);
+    if (out < 0) {
+        ceph_close(c->cm, in);
+        return out;
+    }
+    while ((n = ceph_read(c->cm, in, c->buf, COPY_CHUNK, off)) > 0) {
+        if (!all_zero(c->buf, (size_t)n)) {
+            rc = ceph_write(c->cm, out, c->buf, n, off);
+            if (rc >= 0 && rc != n)
+                rc = -EIO;
+            if (rc < 0)
+                break;
+        }
+        off += n;
+    }
+    if (n < 0)
+        rc = (int)n;
+    /* The length, holes at the end included. */
+    if (rc >= 0)
+        rc = ceph_ftruncate(c->cm, out, (int64_t)st->stx_size);
+    ceph_close(c->cm, in);
+    if (ceph_close(c->cm, out) < 0 && rc >= 0)
+        rc = -EIO;
+    return rc < 0 ? rc : 0;
+}
+
+static int copy_entry(void *arg, const struct dirent *de);
+
+/* Copy c->src's entries into c->dst, an existing directory. */
+static int copy_dir(struct copy *c)
+{
+    return for_each_entry(c->cm, c->src, copy_entry, c);
+}
+
+static int copy_entry(void *arg, const struct dirent *de)
+{
+    struct copy *c = arg;
+    size_t ls = strlen(c->src), ld = strlen(c->dst);
+    struct ceph_statx st;
+    struct timeval times[2];
+    char link[4096];
+    int rc;
+
+    if (ls + 1 + strlen(de->d_name) >= sizeof(c->src) ||
+        ld + 1 + strlen(de->d_name) >= sizeof(c->dst))
+        return -ENAMETOOLONG;
+    snprintf(c->src + ls, sizeof(c->src) - ls, "/%s", de->d_name);
+    snprintf(c->dst + ld, sizeof(c->dst) - ld, "/%s", de->d_name);
+    rc = ceph_statx(c->cm, c->src, &st, CEPH_STATX_BASIC_STATS, AT_SYMLINK_NOFOLLOW);
+    if (rc == 0) {
+        switch (st.stx_mode & S_IFMT) {
+        case S_IFDIR:
+            rc = ceph_mkdir(c->cm, c->dst, st.stx_mode & 07777);
+            if (rc == 0)
+                rc = copy_dir(c);
+            break;
+        case S_IFREG:
+            rc = copy_file(c, &st);
+            break;
+        case S_IFLNK:
+            rc = ceph_readlink(c->cm, c->src, link, sizeof(link) - 1);
+            if (rc >= 0) {
+                link[rc] = '\0';
+                rc = ceph_symlink(c->cm, link, c->dst);
+            }
+            break;
+        default: /* fifos, sockets, device nodes */
+            rc = ceph_mknod(c->cm, c->dst, st.stx_mode, st.stx_rdev);
+        }
+    }
+    /* Owner, then times last: writing the entries below changed the directory's. */
+    if (rc == 0)
+        rc = ceph_lchown(c->cm, c->dst, (int)st.stx_uid, (int)st.stx_gid);
+    if (rc == 0 && !S_ISLNK(st.stx_mode))
+        rc = ceph_chmod(c->cm, c->dst, st.stx_mode & 07777);
+    if (rc == 0) {
+        times[0] = (struct timeval){st.stx_atime.tv_sec, st.stx_atime.tv_nsec / 1000};
+        times[1] = (struct timeval){st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec / 1000};
+        rc = ceph_lutimes(c->cm, c->dst, times);
+    }
+    c->src[ls] = '\0';
+    c->dst[ld] = '\0';
+    /* A long copy must not look like a dead one to the reconciler. */
+    if (c->res && kairos_now_ms() - c->touched_ms > c->k->cfg->reconcile.lease_ms / 4) {
+        kairos_ledger_touch(c->k, c->res, NULL);
+        c->touched_ms = kairos_now_ms();
+    }
+    return rc;
+}
+
+/* Copy the tree at @from into the existing directory @to. */
+static int copy_tree(struct kairos *k, struct ceph_mount_info *cm, const char *from, const char *to,
+                     const struct kairos_reservation *res, struct kairos_error *err)
+{
+    struct copy *c = calloc(1, sizeof(*c));
+    int rc;
+
+    if (c)
+        c->buf = malloc(COPY_CHUNK);
+    if (!c || !c->buf) {
+        free(c);
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    }
+    c->k = k;
+    c->cm = cm;
+    c->res = res;
+    c->touched_ms = kairos_now_ms();
+    snprintf(c->src, sizeof(c->src), "%s", from);
+    snprintf(c->dst, sizeof(c->dst), "%s", to);
+    rc = copy_dir(c);
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot copy %s%s%s: %s", c->src, rc == -EDQUOT ? "" : " to ",
+                         rc == -EDQUOT ? "" : c->dst,
+                         rc == -EDQUOT ? "the data is larger than the share" : strerror(-rc));
+    free(c->buf);
+    free(c);
+    return rc;
+}
+
+int kairos_share_clone(struct kairos *k, const char *project, const char *name,
+                       const char *src_project, const char *src_share, const char *snap,
+                       uint64_t bytes, struct kairos_error *err)
+{
+    struct kairos_alloc_req req = {.project = project, .kind = KAIROS_SHARE, .name = name};
+    struct kairos_reservation *res = NULL;
+    struct ceph_mount_info *cm = NULL;
+    char attrs[4 * KAIROS_NAME_MAX + 32], from[KAIROS_SHARE_PATH_MAX];
+    char stage[KAIROS_SHARE_PATH_MAX], path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_statx stx;
+    struct kairos_alloc src;
+    bool existed;
+    int rc;
+
+    if (kairos_name_check(project, "project", err) < 0 ||
+        kairos_name_check(src_project, "project", err) < 0 ||
+        kairos_name_check(src_share, "share", err) < 0 ||
+        kairos_name_check(snap, "snapshot", err) < 0 || kairos_name_check(name, "share", err) < 0)
+        return -EINVAL;
+    rc = kairos_ledger_get(k, src_project, KAIROS_SHARE, src_share, &src, err);
+    if (rc < 0)
+        return rc;
+    /* The source's size by default: what the snapshot holds fits in it. */
+    req.bytes = bytes ? bytes : src.bytes;
+    kairos_alloc_clear(&src);
+    rc = mount_fs(k, &cm, err);
+    if (rc < 0)
+        return rc;
+    snprintf(attrs, sizeof(attrs), "{\"source\":\"%s/%s@%s\"}", src_project, src_share, snap);
+    req.attrs = attrs;
+    rc = kairos_ledger_reserve(k, &req, &res, err);
+    if (rc < 0 || res->existing)
+        goto out;
+    snap_path(k, from, src_project, src_share, snap);
+    rc = ceph_statx(cm, from, &stx, CEPH_STATX_MODE, 0);
+    if (rc < 0) {
+        kairos_error_set(err, rc,
+                         rc == -ENOENT ? "no snapshot %s of share %s/%s"
+                                       : "cannot read snapshot %s of %s/%s",
+                         snap, src_project, src_share);
+        kairos_ledger_release(k, res, NULL);
+        goto out;
+    }
+    clone_path(k, stage, project, name);
+    share_path(k, path, project, name);
+    /* What an attempt that died left here is not worth keeping. */
+    rc = remove_tree(k, cm, stage, NULL, err);
+    if (rc == 0)
+        rc = make_share_dir(k, cm, project, stage, &existed, err);
+    if (rc == 0)
+        rc = finish_share(cm, stage, project, name, req.bytes, 0, false, err);
+    if (rc == 0)
+        rc = copy_tree(k, cm, from, stage, res, err);
+    if (rc == 0) {
+        rc = ceph_rename(cm, stage, path);
+        if (rc < 0)
+            kairos_error_set(err, rc, "cannot move %s to %s: %s", stage, path, strerror(-rc));
+    }
+    if (rc < 0) {
+        remove_tree(k, cm, stage, NULL, NULL);
+        kairos_ledger_release(k, res, NULL);
+        goto out;
+    }
+    rc = kairos_ledger_commit(k, res, err);
+    if (rc == -ESTALE)
+        remove_tree(k, cm, path, NULL, NULL);
+out:
+    kairos_reservation_free(res);
+    return rc;
+}
+
 int kairos_share_resize(struct kairos *k, const char *project, const char *name, uint64_t bytes,
                         unsigned flags, struct kairos_error *err)
 {
@@ -527,6 +766,28 @@ int kairos_share_snapshot_list(struct kairos *k, const char *project, const char
 
 /* ---- delete ---- */
 
+static int count_snap(void *arg, const struct dirent *de);
+
+/* How many snapshots share @name has (.snap's entries). */
+static int count_snapshots(struct kairos *k, const char *project, const char *name, unsigned *count,
+                           struct kairos_error *err)
+{
+    char dir[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    int rc = mount_fs(k, &cm, err);
+
+    *count = 0;
+    if (rc < 0)
+        return rc;
+    share_path(k, dir, project, name);
+    strncat(dir, "/.snap", sizeof(dir) - strlen(dir) - 1);
+    rc = for_each_entry(cm, dir, count_snap, count);
+    if (rc < 0 && rc != -ENOENT)
+        return kairos_error_set(err, rc, "cannot list snapshots of %s/%s: %s", project, name,
+                                strerror(-rc));
+    return 0;
+}
+
 struct tree {
     struct kairos *k;
     struct ceph_mount_info *cm;
@@ -625,15 +886,23 @@ int kairos_share_delete(struct kairos *k, const char *project, const char *name,
 {
     struct kairos_reservation *res = NULL;
     struct kairos_alloc cur;
-    unsigned bindings = 0;
+    unsigned bindings = 0, snaps = 0;
     int rc;
 
-    if (flags & ~KAIROS_ALLOC_DELETE_FORCE)
+    if (flags & ~(KAIROS_ALLOC_DELETE_FORCE | KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS))
         return kairos_error_set(err, -EINVAL, "unknown delete flags");
     rc = kairos_ledger_get(k, project, KAIROS_SHARE, name, &cur, err);
     if (rc < 0)
         return rc;
     kairos_alloc_clear(&cur);
+    if (flags & KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS) {
+        rc = count_snapshots(k, project, name, &snaps, err);
+        if (rc < 0)
+            return rc;
+        if (snaps)
+            return kairos_error_set(err, -EBUSY, "share %s has %u snapshot%s; delete them first",
+                                    name, snaps, snaps == 1 ? "" : "s");
+    }
     if (!(flags & KAIROS_ALLOC_DELETE_FORCE)) {
         rc = kairos_binding_count(k, project, KAIROS_SHARE, name, &bindings, err);
         if (rc < 0)
@@ -712,8 +981,12 @@ static int op_probe(void *arg, const char *project, const char *name, uint64_t *
         return rc;
     share_path(k, path, project, name);
     rc = get_u64(cm, path, "ceph.quota.max_bytes", bytes);
-    if (rc == -ENOENT)
-        return 0;
+    /* Not there: a clone that died before its rename may have left its partial copy. */
+    if (rc == -ENOENT) {
+        clone_path(k, path, project, name);
+        rc = remove_tree(k, cm, path, NULL, err);
+        return rc < 0 ? rc : 0;
+    }
     /* A directory without a quota yet: made, not finished; finish it as recorded. */
     if (rc == -ENODATA)
         rc = finish_recorded(k, cm, path, project, name, bytes, err);

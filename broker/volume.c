@@ -542,6 +542,9 @@ static int check_delete(struct kairos *k, const char *project, const char *name,
     if (n < 0)
         rc = kairos_error_set(err, n, "cannot list snapshots of %s/%s: %s", project, name,
                               strerror(-n));
+    if (n > 0 && (flags & KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS))
+        rc = kairos_error_set(err, -EBUSY, "volume %s has %d snapshot%s; delete them first", name,
+                              n, n == 1 ? "" : "s");
     for (int i = 0; i < n && rc == 0; i++) {
         int clones = count_clones(img, snaps[i].name);
         if (clones < 0)
@@ -566,7 +569,7 @@ int kairos_volume_delete(struct kairos *k, const char *project, const char *name
     struct kairos_alloc cur;
     int rc;
 
-    if (flags & ~KAIROS_ALLOC_DELETE_FORCE)
+    if (flags & ~(KAIROS_ALLOC_DELETE_FORCE | KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS))
         return kairos_error_set(err, -EINVAL, "unknown delete flags");
     rc = kairos_ledger_get(k, project, KAIROS_VOLUME, name, &cur, err);
     if (rc < 0)

@@ -61,12 +61,29 @@ static int binding_id(char *id, size_t len, struct kairos_error *err)
     return 0;
 }
 
+/* Bind @name of @kind ("shares", "volumes") as @body says, into @into: {name: creds}. */
+static int bind_one(const struct kairos_client *kc, const char *project, const char *kind,
+                    const char *name, const json_t *body, json_t *into, struct kairos_error *err)
+{
+    char path[1024];
+    json_t *made;
+    int rc;
+
+    snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s/bindings", project, kind, name);
+    rc = call(kc, "POST", path, body, &made, err);
+    if (rc < 0)
+        return rc;
+    json_object_set(into, name, json_object_get(made, "credentials"));
+    json_decref(made);
+    return 0;
+}
+
 /* Bind every item of @kind ("shares", "volumes") into @into: {name: creds}. */
 static int bind_all(const struct kairos_client *kc, const char *project, const char *kind,
                     const char *id, json_t *into, struct kairos_error *err)
 {
     char path[1024], after[KAIROS_NAME_MAX + 8] = "";
-    json_t *page = NULL, *item, *made, *body = json_pack("{s:s}", "id", id);
+    json_t *page = NULL, *item, *body = json_pack("{s:s}", "id", id);
     size_t i;
     int rc;
 
@@ -90,12 +107,9 @@ static int bind_all(const struct kairos_client *kc, const char *project, const c
                 rc = kairos_error_set(err, -EIO, "kairosd listed a bad %s name", kind);
                 break;
             }
-            snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s/bindings", project, kind, name);
-            rc = call(kc, "POST", path, body, &made, err);
+            rc = bind_one(kc, project, kind, name, body, into, err);
             if (rc < 0)
                 break;
-            json_object_set(into, name, json_object_get(made, "credentials"));
-            json_decref(made);
         }
         const char *next = json_string_value(json_object_get(page, "next"));
         if (rc == 0 && next && !kairos_name_valid(next))
@@ -109,8 +123,9 @@ static int bind_all(const struct kairos_client *kc, const char *project, const c
     return rc;
 }
 
-int kfs_broker_fetch(const char *url, const char *token, const char *cacert, const char *project,
-                     json_t **out, struct kairos_error *err)
+/* kfs_broker_fetch() or, with @kind and @name, kfs_broker_fetch_one(). */
+static int fetch(const char *url, const char *token, const char *cacert, const char *project,
+                 const char *kind, const char *name, json_t **out, struct kairos_error *err)
 {
     struct kairos_client kc = {.url = url,
                                .token = token,
@@ -119,7 +134,7 @@ int kfs_broker_fetch(const char *url, const char *token, const char *cacert, con
                                .connect_timeout_s = CONNECT_TIMEOUT_S,
                                .timeout_s = TOTAL_TIMEOUT_S};
     char id[KAIROS_NAME_MAX + 1];
-    json_t *shares = json_object(), *volumes = json_object();
+    json_t *shares = json_object(), *volumes = json_object(), *body;
     int rc;
 
     *out = NULL;
@@ -127,12 +142,24 @@ int kfs_broker_fetch(const char *url, const char *token, const char *cacert, con
         rc = kairos_error_set(err, -EINVAL, "bad project name '%s'", project);
         goto fail;
     }
+    if (name && !kairos_name_valid(name)) {
+        rc = kairos_error_set(err, -EINVAL, "bad %.5s name '%s'", kind, name);
+        goto fail;
+    }
     rc = binding_id(id, sizeof(id), err);
     if (rc < 0)
         goto fail;
-    rc = bind_all(&kc, project, "shares", id, shares, err);
-    if (rc == 0)
-        rc = bind_all(&kc, project, "volumes", id, volumes, err);
+    if (name) {
+        body = json_pack("{s:s}", "id", id);
+        rc = body ? bind_one(&kc, project, kind, name, body,
+                             strcmp(kind, "shares") == 0 ? shares : volumes, err)
+                  : kairos_error_set(err, -ENOMEM, "out of memory");
+        json_decref(body);
+    } else {
+        rc = bind_all(&kc, project, "shares", id, shares, err);
+        if (rc == 0)
+            rc = bind_all(&kc, project, "volumes", id, volumes, err);
+    }
     if (rc < 0)
         goto fail;
     *out = json_pack("{s:s,s:o,s:o}", "project", project, "shares", shares, "volumes", volumes);
@@ -141,4 +168,20 @@ fail:
     json_decref(shares);
     json_decref(volumes);
     return rc;
+}
+
+int kfs_broker_fetch(const char *url, const char *token, const char *cacert, const char *project,
+                     json_t **out, struct kairos_error *err)
+{
+    return fetch(url, token, cacert, project, NULL, NULL, out, err);
+}
+
+int kfs_broker_fetch_one(const char *url, const char *token, const char *cacert,
+                         const char *project, const char *kind, const char *name, json_t **out,
+                         struct kairos_error *err)
+{
+    *out = NULL;
+    if (strcmp(kind, "shares") != 0 && strcmp(kind, "volumes") != 0)
+        return kairos_error_set(err, -EINVAL, "no kind '%s'", kind);
+    return fetch(url, token, cacert, project, kind, name, out, err);
 }

@@ -26,4 +26,17 @@
 int kfs_broker_fetch(const char *url, const char *token, const char *cacert, const char *project,
                      json_t **out, struct kairos_error *err);
 
+/**
+ * kfs_broker_fetch_one() - kfs_broker_fetch() of one share or volume alone
+ * (kairosfs -o share=NAME or -o volume=NAME): only that one is bound, so
+ * the node gets no key to the project's other allocations.
+ * @kind: "shares" or "volumes".
+ * @name: the share or volume.
+ * @out:  as kfs_broker_fetch()'s, with that one allocation.
+ * Return: as kfs_broker_fetch(); -ENOENT also when there is no such @name.
+ */
+int kfs_broker_fetch_one(const char *url, const char *token, const char *cacert,
+                         const char *project, const char *kind, const char *name, json_t **out,
+                         struct kairos_error *err);
+
 #endif

@@ -3,6 +3,7 @@
  *
  *   kairosfs -o creds=FILE MOUNTPOINT                  the bindings in FILE
  *   kairosfs -o conf=kairos.conf,project=P MOUNTPOINT  as the config's admin
+ *   ... -o share=NAME or -o volume=NAME                only that share or volume
  *
  * Reads the options, finds the credentials (source.c), connects to the
  * cluster (connect.c), mounts, and serves FUSE requests on several threads
@@ -51,6 +52,8 @@ struct cli {
     char *url;        /* kairosd, to fetch credentials with a token */
     char *token_file; /* the project token for @url */
     char *cacert;     /* CAs that sign @url's certificate; NULL: $KAIROS_CACERT, the system's */
+    char *share;      /* mount this share alone (kairos-csi stages a share so) */
+    char *volume;     /* or this volume alone */
     double timeout;   /* seconds; < 0: the config's, or the default */
     double attr_timeout;
     double entry_timeout;
@@ -84,6 +87,12 @@ static const struct fuse_opt cli_opts[] = {
     CLI_OPT("project=%s", project, 0),
     CLI_OPT("--project=%s", project, 0),
     CLI_OPT("--project %s", project, 0),
+    CLI_OPT("share=%s", share, 0),
+    CLI_OPT("--share=%s", share, 0),
+    CLI_OPT("--share %s", share, 0),
+    CLI_OPT("volume=%s", volume, 0),
+    CLI_OPT("--volume=%s", volume, 0),
+    CLI_OPT("--volume %s", volume, 0),
     CLI_OPT("timeout=%lf", timeout, 0),
     CLI_OPT("attr_timeout=%lf", attr_timeout, 0),
     CLI_OPT("entry_timeout=%lf", entry_timeout, 0),
@@ -113,6 +122,8 @@ static void usage(const char *prog)
            "                                   (or $KAIROS_TOKEN), as this node\n"
            "    -o cacert=FILE                 CAs to trust for an https:// URL\n"
            "                                   (default $KAIROS_CACERT, the system's)\n"
+           "    -o share=NAME, -o volume=NAME  that share or volume alone (with kairosd,\n"
+           "                                   only that one is bound)\n"
            "\n"
            "kairosfs options:\n"
            "    -o timeout=SECONDS             give up on a request to Ceph after this\n"
@@ -201,9 +212,14 @@ static int source_from_broker(const struct cli *cli, struct kfs_source **src,
         rc = kairos_error_set(err, -EINVAL, "-o url= needs -o token_file=FILE or KAIROS_TOKEN");
     if (!cacert)
         cacert = getenv("KAIROS_CACERT");
-    if (rc == 0)
-        rc = kfs_broker_fetch(cli->url, token, cacert && *cacert ? cacert : NULL, cli->project,
-                              &root, err);
+    if (!cacert || !*cacert)
+        cacert = NULL;
+    if (rc == 0 && (cli->share || cli->volume))
+        rc = kfs_broker_fetch_one(cli->url, token, cacert, cli->project,
+                                  cli->share ? "shares" : "volumes",
+                                  cli->share ? cli->share : cli->volume, &root, err);
+    else if (rc == 0)
+        rc = kfs_broker_fetch(cli->url, token, cacert, cli->project, &root, err);
     explicit_bzero(token, sizeof(token));
     if (rc == 0)
         rc = kfs_source_from_json(cli->url, root, src, err);
@@ -222,6 +238,9 @@ static int load_source(const struct cli *cli, struct kfs_source **src)
         rc = source_from_broker(cli, src, &err);
     else
         rc = kfs_source_from_config(cli->conf ? cli->conf : DEFAULT_CONF, cli->project, src, &err);
+    /* kairosd bound the one asked for alone; the other sources have them all. */
+    if (rc == 0 && (cli->creds || !cli->url) && (cli->share || cli->volume))
+        rc = kfs_source_select(*src, cli->share, cli->volume, &err);
     if (rc < 0)
         kfs_log(LOG_ERR, "%s", kairos_error_msg(&err, rc));
     return rc;
@@ -398,10 +417,11 @@ int main(int argc, char *argv[])
         rc = 0;
         goto out;
     }
-    if (!opts.mountpoint || (!cli.creds && !cli.project) || (cli.creds && cli.project)) {
+    if (!opts.mountpoint || (!cli.creds && !cli.project) || (cli.creds && cli.project) ||
+        (cli.share && cli.volume)) {
         fprintf(stderr,
                 "usage: %s (-o creds=FILE | -o project=NAME[,conf=FILE|,url=URL,token_file=F])"
-                " [options] "
+                " [-o share=NAME | -o volume=NAME] [options] "
                 "MOUNTPOINT\n       %s --help for all options\n",
                 argv[0], argv[0]);
         rc = 2;
@@ -499,5 +519,7 @@ out:
     free(cli.url);
     free(cli.token_file);
     free(cli.cacert);
+    free(cli.share);
+    free(cli.volume);
     return rc;
 }

@@ -72,6 +72,51 @@ void kfs_source_free(struct kfs_source *src)
     free(src);
 }
 
+int kfs_source_select(struct kfs_source *src, const char *share, const char *volume,
+                      struct kairos_error *err)
+{
+    const char *want = share ? share : volume;
+    size_t i, n = share ? src->nshares : src->nvolumes;
+    struct kfs_source *rest;
+    void *one;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(share ? src->shares[i].name : src->volumes[i].name, want) == 0)
+            break;
+    if (i == n)
+        return kairos_error_set(err, -ENOENT, "no %s '%s' in project %s",
+                                share ? "share" : "volume", want,
+                                src->project[0] ? src->project : "(bindings)");
+    rest = calloc(1, sizeof(*rest));
+    one = share ? malloc(sizeof(*src->shares)) : malloc(sizeof(*src->volumes));
+    if (!rest || !one) {
+        free(rest);
+        free(one);
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    }
+    /* @rest takes both arrays, less the one kept (zeroed: freeing it frees nothing). */
+    *rest = (struct kfs_source){.shares = src->shares,
+                                .nshares = src->nshares,
+                                .volumes = src->volumes,
+                                .nvolumes = src->nvolumes};
+    src->shares = NULL;
+    src->volumes = NULL;
+    src->nshares = src->nvolumes = 0;
+    if (share) {
+        memcpy(one, &rest->shares[i], sizeof(rest->shares[i]));
+        memset(&rest->shares[i], 0, sizeof(rest->shares[i]));
+        src->shares = one;
+        src->nshares = 1;
+    } else {
+        memcpy(one, &rest->volumes[i], sizeof(rest->volumes[i]));
+        memset(&rest->volumes[i], 0, sizeof(rest->volumes[i]));
+        src->volumes = one;
+        src->nvolumes = 1;
+    }
+    kfs_source_free(rest);
+    return 0;
+}
+
 /* ---- credentials file ---- */
 
 struct reader {

@@ -106,6 +106,14 @@ int kfs_source_from_json(const char *path, json_t *root, struct kfs_source **out
 int kfs_source_from_config(const char *conf, const char *project, struct kfs_source **out,
                            struct kairos_error *err);
 
+/**
+ * kfs_source_select() - keep only share @share or volume @volume of @src
+ * (one of them is given): kairosfs -o share=NAME or -o volume=NAME.
+ * Return: 0, or -ENOENT (@src has no such share or volume; @src unchanged).
+ */
+int kfs_source_select(struct kfs_source *src, const char *share, const char *volume,
+                      struct kairos_error *err);
+
 /* kfs_source_free() - free a source; NULL is a no-op. */
 void kfs_source_free(struct kfs_source *src);
 

@@ -20,7 +20,8 @@ bool alloc_kind_ok(enum kairos_kind kind)
 
 bool alloc_create_is_slow(const struct alloc_spec *s)
 {
-    return s->kind == KAIROS_VOLUME && s->src_snap;
+    /* A volume's clone flattens nothing yet but opens images; a share's copies its files. */
+    return (s->kind == KAIROS_VOLUME || s->kind == KAIROS_SHARE) && s->src_snap;
 }
 
 bool alloc_delete_is_slow(enum kairos_kind kind)
@@ -39,6 +40,10 @@ int alloc_create(struct gateway *g, const struct alloc_spec *s, struct kairos_er
                                        s->src_snap, err);
         return kairos_volume_create(g->k, s->project, s->name, s->bytes, err);
     case KAIROS_SHARE:
+        if (s->src_snap)
+            return kairos_share_clone(g->k, s->project, s->name,
+                                      s->src_project ? s->src_project : s->project, s->src_share,
+                                      s->src_snap, s->bytes, err);
         return kairos_share_create(g->k, s->project, s->name, s->bytes, s->max_files, err);
     case KAIROS_BUCKET:
         return kairos_bucket_create(g->k, s->project, s->name, s->bytes, s->max_objects, err);
@@ -68,8 +73,12 @@ int alloc_resize(struct gateway *g, const char *project, enum kairos_kind kind, 
 int alloc_delete(struct gateway *g, const char *project, enum kairos_kind kind, const char *name,
                  bool force, struct kairos_error *err)
 {
-    unsigned flags = force ? KAIROS_ALLOC_DELETE_FORCE : 0;
+    return alloc_delete_flags(g, project, kind, name, force ? KAIROS_ALLOC_DELETE_FORCE : 0, err);
+}
 
+int alloc_delete_flags(struct gateway *g, const char *project, enum kairos_kind kind,
+                       const char *name, unsigned flags, struct kairos_error *err)
+{
     switch (kind) {
     case KAIROS_VOLUME:
         return kairos_volume_delete(g->k, project, name, flags, err);

@@ -19,6 +19,7 @@ struct alloc_spec {
     uint64_t max_objects; /* buckets; 0: none */
     /* Volumes: a clone of src_project/src_volume@src_snap when src_snap is set. */
     const char *src_project, *src_volume, *src_snap;
+    const char *src_share; /* a share's clone: of src_share@src_snap */
 };
 
 int alloc_create(struct gateway *g, const struct alloc_spec *s, struct kairos_error *err);
@@ -26,6 +27,9 @@ int alloc_resize(struct gateway *g, const char *project, enum kairos_kind kind, 
                  uint64_t bytes, bool shrink, struct kairos_error *err);
 int alloc_delete(struct gateway *g, const char *project, enum kairos_kind kind, const char *name,
                  bool force, struct kairos_error *err);
+/* alloc_delete() with KAIROS_ALLOC_DELETE_* @flags. */
+int alloc_delete_flags(struct gateway *g, const char *project, enum kairos_kind kind,
+                       const char *name, unsigned flags, struct kairos_error *err);
 /*
  * A JSON description of one allocation: the ledger's record, and with
  * @measured the backend's view too (use, snapshots; it opens the image,

@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "http.h"
+
 #define OPS_SPACE       "operation"
 #define OPS_MAX_WORKERS 16
 
@@ -43,8 +45,13 @@ static uint64_t wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * @failure: the operation's error, or 0. A failed record carries the HTTP
+ * status the same refusal gets when it is answered at once (422 over
+ * quota), so that a poller tells a quota from a fault.
+ */
 static int record(struct gateway *g, const char *id, const char *state, const char *desc,
-                  uint64_t started, struct kairos_error *err)
+                  uint64_t started, int failure, struct kairos_error *err)
 {
     json_t *j = json_pack("{s:s,s:s,s:I}", "state", state, "description", desc, "started",
                           (json_int_t)started);
@@ -53,6 +60,8 @@ static int record(struct gateway *g, const char *id, const char *state, const ch
 
     if (strcmp(state, "in progress") != 0)
         json_object_set_new(j, "finished", json_integer((json_int_t)wall_ms()));
+    if (failure < 0)
+        json_object_set_new(j, "status", json_integer(http_status_of(failure)));
     text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!text)
@@ -70,9 +79,9 @@ static void run(struct ops *o, struct job *j)
 
     /* A failure to record leaves "in progress"; pollers fall back to the ledger. */
     if (rc < 0)
-        record(o->g, j->id, "failed", err.msg[0] ? err.msg : strerror(-rc), started, NULL);
+        record(o->g, j->id, "failed", err.msg[0] ? err.msg : strerror(-rc), started, rc, NULL);
     else
-        record(o->g, j->id, "succeeded", j->description, started, NULL);
+        record(o->g, j->id, "succeeded", j->description, started, 0, NULL);
     free(j->arg);
     free(j->description);
     free(j);
@@ -164,7 +173,7 @@ int ops_submit(struct ops *o, const char *id, const char *description, ops_fn fn
     snprintf(j->id, sizeof(j->id), "%s", id);
     j->fn = fn;
     j->arg = arg;
-    rc = record(o->g, j->id, "in progress", description, wall_ms(), err);
+    rc = record(o->g, j->id, "in progress", description, wall_ms(), 0, err);
     pthread_mutex_lock(&o->lock);
     if (rc == 0 && o->stopping)
         rc = kairos_error_set(err, -ESHUTDOWN, "kairosd is shutting down");

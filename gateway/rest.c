@@ -496,8 +496,8 @@ static int create_work(struct gateway *g, void *arg, struct kairos_error *err)
 static bool read_source(struct call *c, const json_t *src, struct create_job *j,
                         struct http_response *res)
 {
-    static const char *const keys[] = {"project", "volume", "snapshot", NULL};
-    const char *p, *v, *s;
+    static const char *const keys[] = {"project", "volume", "share", "snapshot", NULL};
+    const char *p, *v, *s, *sh;
     bool ok = true;
 
     if (!json_is_object(src) || !params_known(src, keys, "source", res)) {
@@ -507,13 +507,21 @@ static bool read_source(struct call *c, const json_t *src, struct create_job *j,
     }
     p = params_string(src, "project", &ok, res);
     v = params_string(src, "volume", &ok, res);
+    sh = params_string(src, "share", &ok, res);
     s = params_string(src, "snapshot", &ok, res);
     if (!ok)
         return false;
-    if (j->spec.kind != KAIROS_VOLUME || !v || !s || !kairos_name_valid(v) ||
-        !kairos_name_valid(s) || (p && !kairos_name_valid(p))) {
+    /* A volume from a volume's snapshot, a share from a share's: never the other. */
+    if (j->spec.kind == KAIROS_SHARE) {
+        const char *swap = v;
+        v = sh;
+        sh = swap;
+    }
+    if ((j->spec.kind != KAIROS_VOLUME && j->spec.kind != KAIROS_SHARE) || !v || sh || !s ||
+        !kairos_name_valid(v) || !kairos_name_valid(s) || (p && !kairos_name_valid(p))) {
         http_error(res, 400, "BadRequest",
-                   "only volumes are cloned, from a source with a volume and a snapshot");
+                   "a volume is cloned from a source with a volume and a snapshot, a share from "
+                   "one with a share and a snapshot");
         return false;
     }
     /* A project token clones only from its own project. */
@@ -525,7 +533,10 @@ static bool read_source(struct call *c, const json_t *src, struct create_job *j,
     snprintf(j->src_volume, sizeof(j->src_volume), "%s", v);
     snprintf(j->src_snap, sizeof(j->src_snap), "%s", s);
     j->spec.src_project = j->src_project;
-    j->spec.src_volume = j->src_volume;
+    if (j->spec.kind == KAIROS_SHARE)
+        j->spec.src_share = j->src_volume;
+    else
+        j->spec.src_volume = j->src_volume;
     j->spec.src_snap = j->src_snap;
     return true;
 }
@@ -663,14 +674,14 @@ out:
 struct delete_job {
     char project[KAIROS_NAME_MAX + 1], name[KAIROS_NAME_MAX + 1];
     enum kairos_kind kind;
-    bool force;
+    unsigned flags; /* KAIROS_ALLOC_DELETE_* */
 };
 
 static int delete_work(struct gateway *g, void *arg, struct kairos_error *err)
 {
     struct delete_job *j = arg;
 
-    return alloc_delete(g, j->project, j->kind, j->name, j->force, err);
+    return alloc_delete_flags(g, j->project, j->kind, j->name, j->flags, err);
 }
 
 static unsigned alloc_delete_handler(void *ctx, struct http_request *req, struct http_response *res)
@@ -681,13 +692,15 @@ static unsigned alloc_delete_handler(void *ctx, struct http_request *req, struct
     struct delete_job *j;
     const char *project;
     enum kairos_kind kind;
-    bool ok = true, force;
+    bool ok = true, force, unless_snapshots;
     int rc;
 
     if (!(project = project_param(c, req, res)) || !kind_param(req->params[1], &kind, res) ||
         !name_param(req->params[2], kairos_kind_name(kind), res))
         return res->status;
     force = params_query_bool(req, "force", &ok, res);
+    /* Refuse (409) rather than take the snapshots along: what a CSI driver needs. */
+    unless_snapshots = ok ? params_query_bool(req, "unless_snapshots", &ok, res) : false;
     if (!ok)
         return res->status;
     /* Unknown names answer 404 now rather than as a failed operation later. */
@@ -701,7 +714,8 @@ static unsigned alloc_delete_handler(void *ctx, struct http_request *req, struct
     snprintf(j->project, sizeof(j->project), "%s", project);
     snprintf(j->name, sizeof(j->name), "%s", req->params[2]);
     j->kind = kind;
-    j->force = force;
+    j->flags = (force ? KAIROS_ALLOC_DELETE_FORCE : 0) |
+               (unless_snapshots ? KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS : 0);
     if (alloc_delete_is_slow(kind))
         return submit(c, "delete", delete_work, j, res);
     rc = delete_work(c->g, j, &err);
@@ -773,14 +787,16 @@ static unsigned snapshots_list(void *ctx, struct http_request *req, struct http_
         struct kairos_volume_snap *s = NULL;
         rc = kairos_volume_snapshot_list(c->g->k, project, req->params[2], &s, &n, &err);
         for (size_t i = 0; rc == 0 && i < n; i++)
-            json_array_append_new(
-                items, json_pack("{s:s,s:I}", "name", s[i].name, "size", (json_int_t)s[i].size));
+            json_array_append_new(items, json_pack("{s:s,s:I,s:I}", "name", s[i].name, "size",
+                                                   (json_int_t)s[i].size, "created_ms",
+                                                   (json_int_t)s[i].created_ms));
         free(s);
     } else {
         struct kairos_share_snap *s = NULL;
         rc = kairos_share_snapshot_list(c->g->k, project, req->params[2], &s, &n, &err);
         for (size_t i = 0; rc == 0 && i < n; i++)
-            json_array_append_new(items, json_pack("{s:s}", "name", s[i].name));
+            json_array_append_new(items, json_pack("{s:s,s:I}", "name", s[i].name, "created_ms",
+                                                   (json_int_t)s[i].created_ms));
         free(s);
     }
     if (rc < 0) {

@@ -9,13 +9,17 @@
 #   scripts/bench.sh fs                   kairosfs beside ceph-fuse and direct
 #                                         libcephfs, with fio (bench/bench_fs.sh;
 #                                         BENCH_FS_* variables size it)
+#   scripts/bench.sh csi [seconds]        kairos-csi CreateVolume+DeleteVolume/s at
+#                                         16 gRPC clients beside libkairos, and
+#                                         stage+publish latency (bench/bench_csi.sh;
+#                                         as root: it mounts)
 #
 # Builds with optimisation, starts a cluster in build-bench/cluster, runs the
 # benchmark, stops the cluster. Results are printed as Markdown tables for
 # docs/PERFORMANCE.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd|fs [seconds]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd|fs|csi [seconds]" >&2; exit 2; }
 name=$1
 shift
 scripts/install-deps >/dev/null
@@ -23,12 +27,15 @@ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DKAIROS_BUILD_TESTS=OFF >/
 targets=("bench_$name")
 [ "$name" = fs ] && targets=(bench_fs kairosfs)
 [ "$name" = kairosd ] && targets=(kairosd bench_provision)
+[ "$name" = csi ] && targets=(kairosd kairos-csi kairosfs bench_cycle)
 cmake --build build-bench -j"$(nproc)" --target "${targets[@]}" >/dev/null
 dir=$PWD/build-bench/cluster
 trap 'scripts/minicluster stop "$dir" >/dev/null' EXIT
 scripts/minicluster start "$dir" >&2
 if [ "$name" = kairosd ]; then
     KAIROS_CONF=$dir/kairos.conf BUILD=$PWD/build-bench bench/bench_kairosd.sh "$@"
+elif [ "$name" = csi ]; then
+    KAIROS_CONF=$dir/kairos.conf BUILD=$PWD/build-bench bench/bench_csi.sh "$@"
 elif [ "$name" = fs ]; then
     KAIROS_CONF=$dir/kairos.conf bench/bench_fs.sh build-bench
 else

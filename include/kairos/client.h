@@ -15,6 +15,11 @@
  * call wipes its own buffers of both before it returns (not libcurl's, nor
  * the strings of the JSON answer it hands back).
  *
+ * With @keep_alive, each thread keeps its connection to kairosd open between
+ * calls (one libcurl handle per thread, freed when the thread exits): a
+ * daemon calling kairosd many times (kairos-csi) saves a TCP connection and
+ * one of kairosd's connection threads per call.
+ *
  * Thread safety: a struct kairos_client may be shared by threads that do not
  * change it (libcurl's own global setup is thread-safe since 7.84).
  */
@@ -36,6 +41,7 @@ struct kairos_client {
     const char *agent;      /* User-Agent; NULL: "libkairos" */
     long connect_timeout_s; /* 0: 10 s */
     long timeout_s;         /* the whole call; 0: 60 s */
+    int keep_alive;         /* reuse this thread's connection between calls */
 };
 
 /**

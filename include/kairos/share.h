@@ -57,6 +57,28 @@ int kairos_share_create(struct kairos *k, const char *project, const char *name,
                         uint64_t max_files, struct kairos_error *err);
 
 /**
+ * kairos_share_clone() - a new share @name in @project holding a copy of
+ * snapshot @snap of share @src_share in @src_project.
+ * @bytes: the new share's size; 0 for the source share's.
+ *
+ * Copies the snapshot's directories, files (a 4 MiB block of zeros stays a
+ * hole), symbolic links and special files with their modes, owners and
+ * times; hard links become separate files, extended attributes are not
+ * copied. The copy is made beside the share and renamed into place when
+ * whole: a clone exists entirely or not at all, and one that died is
+ * rolled back by the reconciler with its partial copy. It takes time in
+ * proportion to the data: run it off any request path. A repeat with the
+ * same source and size returns 0. Deciding who may clone from whom is the
+ * caller's job.
+ * Return: 0; -EINVAL; -ENOENT (no project, source share or snapshot);
+ * -EDQUOT (quota, or data larger than @bytes); -ENOSPC; -EEXIST (a share
+ * of that name, not this clone); -EBUSY; or a CephFS error.
+ */
+int kairos_share_clone(struct kairos *k, const char *project, const char *name,
+                       const char *src_project, const char *src_share, const char *snap,
+                       uint64_t bytes, struct kairos_error *err);
+
+/**
  * kairos_share_resize() - set the share's quota to @bytes. Going below the
  * current size needs KAIROS_RESIZE_SHRINK (files already there stay, new
  * writes fail while the share is past its size).
@@ -68,7 +90,8 @@ int kairos_share_resize(struct kairos *k, const char *project, const char *name,
 /**
  * kairos_share_delete() - delete a share, its files and its snapshots.
  * While it has bindings, refused with -EBUSY unless @flags has
- * KAIROS_ALLOC_DELETE_FORCE. A large share takes time: the intent is kept
+ * KAIROS_ALLOC_DELETE_FORCE; while it has snapshots, if @flags has
+ * KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS. A large share takes time: the intent is kept
  * fresh while files are removed, and run it off any request path.
  * Return: 0, -EINVAL, -ENOENT, -EBUSY, or a CephFS error.
  */

@@ -32,6 +32,8 @@ struct kairos;
 
 /* kairos_volume_delete() flags (also for shares and buckets). */
 #define KAIROS_ALLOC_DELETE_FORCE 0x1 /* revoke bindings first instead of refusing */
+/* Refuse (-EBUSY) a volume or share that has snapshots, instead of deleting them along. */
+#define KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS 0x2
 
 struct kairos_volume_info {
     char name[KAIROS_NAME_MAX + 1];
@@ -80,8 +82,9 @@ int kairos_volume_resize(struct kairos *k, const char *project, const char *name
 
 /**
  * kairos_volume_delete() - delete a volume and its snapshots.
- * Refused with -EBUSY while a clone depends on one of its snapshots, and
- * while it has bindings unless @flags has KAIROS_ALLOC_DELETE_FORCE.
+ * Refused with -EBUSY while a clone depends on one of its snapshots, while
+ * it has bindings unless @flags has KAIROS_ALLOC_DELETE_FORCE, and while
+ * it has any snapshot if @flags has KAIROS_ALLOC_DELETE_UNLESS_SNAPSHOTS.
  * Return: 0, -EINVAL, -ENOENT, -EBUSY, or an RBD error.
  */
 int kairos_volume_delete(struct kairos *k, const char *project, const char *name, unsigned flags,

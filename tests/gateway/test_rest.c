@@ -141,6 +141,9 @@ static void volumes_snapshots_clones(void **state)
         callf("POST", "{\"name\":\"s1\"}", NULL, "/v1/projects/%s/volumes/db/snapshots", P), 201);
     assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/volumes/db/snapshots", P), 200);
     assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    /* When it was taken, in wall-clock milliseconds (CSI reports it). */
+    assert_true(json_integer_value(json_object_get(json_array_get(json_object_get(j, "items"), 0),
+                                                   "created_ms")) > 1700000000000LL);
     json_decref(j);
     /* A clone is an operation: 202, then polled to success. */
     snprintf(body, sizeof(body),
@@ -167,6 +170,16 @@ static void volumes_snapshots_clones(void **state)
     json_decref(j);
     assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes/big", P), 404);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db-copy", P), 200);
+    /* unless_snapshots: refused while s1 exists, and nothing is deleted. */
+    assert_int_equal(
+        callf("DELETE", NULL, &j, "/v1/projects/%s/volumes/db?unless_snapshots=true", P), 409);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "description")), "snapshot"));
+    json_decref(j);
+    assert_int_equal(
+        callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db?unless_snapshots=maybe", P), 400);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/volumes/db/snapshots", P), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    json_decref(j);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db/snapshots/s1", P),
                      200);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/db", P), 200);
@@ -193,10 +206,49 @@ static void shares_and_bindings(void **state)
     json_decref(j);
     assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/shares/home/bindings/node-1", P),
                      200);
+    /* A share from a share's snapshot: an operation (a copy), polled to success. */
+    assert_int_equal(
+        callf("POST", "{\"name\":\"s1\"}", NULL, "/v1/projects/%s/shares/home/snapshots", P), 201);
+    assert_int_equal(callf("POST",
+                           "{\"name\":\"home2\",\"source\":{\"share\":\"home\","
+                           "\"snapshot\":\"s1\"}}",
+                           &j, "/v1/projects/%s/shares", P),
+                     202);
+    assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
+                        "succeeded");
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/shares/home2", P), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "size")), 8 * MiB);
+    char source[128];
+    snprintf(source, sizeof(source), "%s/home@s1", P);
+    assert_string_equal(json_string_value(json_object_get(j, "source")), source);
+    json_decref(j);
+    /* A share is never made from a volume's snapshot, nor a volume from a share's. */
+    assert_int_equal(callf("POST",
+                           "{\"name\":\"home3\",\"source\":{\"volume\":\"home\","
+                           "\"snapshot\":\"s1\"}}",
+                           NULL, "/v1/projects/%s/shares", P),
+                     400);
+    assert_int_equal(callf("POST",
+                           "{\"name\":\"v3\",\"source\":{\"share\":\"home\","
+                           "\"snapshot\":\"s1\"}}",
+                           NULL, "/v1/projects/%s/volumes", P),
+                     400);
+    assert_int_equal(callf("DELETE", NULL, &j, "/v1/projects/%s/shares/home2", P), 202);
+    assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
+                        "succeeded");
+    json_decref(j);
     /* Bound: a delete is refused until unbound (or forced). */
     assert_int_equal(callf("DELETE", NULL, &j, "/v1/projects/%s/shares/home", P), 202);
     assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
                         "failed");
+    /* The failed operation carries the status the refusal has when answered at once. */
+    json_t *op = NULL;
+    assert_int_equal(callf("GET", NULL, &op, "/v1/operations/%s",
+                           json_string_value(json_object_get(j, "operation"))),
+                     200);
+    assert_int_equal(json_integer_value(json_object_get(op, "status")), 409);
+    json_decref(op);
     json_decref(j);
     assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/shares/home/bindings/node-1", P),
                      200);

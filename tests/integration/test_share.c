@@ -1,8 +1,8 @@
 /*
  * test_share.c - shares on the real cluster: the project directory with its
  * own data namespace and the project's quota, share quotas set and changed,
- * used bytes from rbytes, snapshots, recursive delete, and refusals that
- * leave no directory.
+ * used bytes from rbytes, snapshots, recursive delete, clones from a
+ * snapshot, and refusals that leave no directory.
  */
 #include "harness.h"
 
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cephfs/libcephfs.h>
@@ -241,13 +242,158 @@ static void half_made_share_finished(void **state)
     assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
 }
 
+static void read_back(const char *path, size_t off, size_t len, unsigned char want)
+{
+    unsigned char *buf = malloc(len);
+    int fd = ceph_open(M, path, O_RDONLY, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(ceph_read(M, fd, (char *)buf, (int64_t)len, (int64_t)off), (int)len);
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] != want)
+            fail_msg("%s: byte %zu is %d, not %d", path, off + i, buf[i], want);
+    ceph_close(M, fd);
+    free(buf);
+}
+
+static void write_at(const char *path, size_t off, size_t len, unsigned char byte)
+{
+    char *buf = malloc(len);
+    int fd = ceph_open(M, path, O_CREAT | O_WRONLY, 0640);
+
+    memset(buf, byte, len);
+    assert_true(fd >= 0);
+    assert_int_equal(ceph_write(M, fd, buf, (int64_t)len, (int64_t)off), (int)len);
+    assert_int_equal(ceph_fsync(M, fd, 0), 0);
+    ceph_close(M, fd);
+    free(buf);
+}
+
+/*
+ * A share cloned from a snapshot of another: the snapshot's tree as it was
+ * (directories, owners and modes, data, holes, symbolic links, fifos), in
+ * a share of its own with its own quota and namespace; idempotent; and a
+ * clone refused leaves neither a share nor a record.
+ */
+static void clone_from_snapshot(void **state)
+{
+    struct kairos_share_info si;
+    struct kairos_error err = {0};
+    struct kairos_alloc a;
+    struct ceph_statx stx;
+    char p[64], src[512], dst[512], f[700], link[64], ns[160];
+
+    (void)state;
+    project(p, sizeof(p), 128 * MiB);
+    assert_int_equal(kairos_share_create(T.k, p, "src", 32 * MiB, 0, &err), 0);
+    snprintf(src, sizeof(src), "%s/%s/src", T.cfg->pools.share_root, p);
+    snprintf(dst, sizeof(dst), "%s/%s/copy", T.cfg->pools.share_root, p);
+    snprintf(f, sizeof(f), "%s/sub", src);
+    assert_int_equal(ceph_mkdir(M, f, 0750), 0);
+    assert_int_equal(ceph_chown(M, f, 1234, 5678), 0);
+    snprintf(f, sizeof(f), "%s/sub/f", src);
+    write_at(f, 0, MiB, 0xab);
+    /* 12 MiB of hole, then 4 KiB of data. */
+    snprintf(f, sizeof(f), "%s/sparse", src);
+    write_at(f, 12 * MiB, 4096, 0x5a);
+    snprintf(f, sizeof(f), "%s/link", src);
+    assert_int_equal(ceph_symlink(M, "sub/f", f), 0);
+    snprintf(f, sizeof(f), "%s/fifo", src);
+    assert_int_equal(ceph_mknod(M, f, S_IFIFO | 0600, 0), 0);
+    assert_int_equal(kairos_share_snapshot_create(T.k, p, "src", "s1", &err), 0);
+    snprintf(f, sizeof(f), "%s/later", src);
+    write_at(f, 0, 10, 1);
+
+    assert_int_equal(kairos_share_clone(T.k, p, "copy", p, "src", "s1", 0, &err), 0);
+    assert_int_equal(kairos_share_clone(T.k, p, "copy", p, "src", "s1", 0, &err), 0);
+    assert_int_equal(kairos_share_info(T.k, p, "copy", &si, &err), 0);
+    assert_true(si.size == 32 * MiB); /* the source's size */
+    snprintf(ns, sizeof(ns), "%s.copy", p);
+    assert_string_equal(xattr(dst, "ceph.dir.layout.pool_namespace"), ns);
+    snprintf(f, sizeof(f), "%s/sub", dst);
+    assert_int_equal(ceph_statx(M, f, &stx, CEPH_STATX_BASIC_STATS, 0), 0);
+    assert_int_equal(stx.stx_mode & 07777, 0750);
+    assert_int_equal(stx.stx_uid, 1234);
+    assert_int_equal(stx.stx_gid, 5678);
+    snprintf(f, sizeof(f), "%s/sub/f", dst);
+    read_back(f, 0, MiB, 0xab);
+    snprintf(f, sizeof(f), "%s/sparse", dst);
+    assert_int_equal(ceph_statx(M, f, &stx, CEPH_STATX_SIZE, 0), 0);
+    assert_true(stx.stx_size == 12 * MiB + 4096);
+    read_back(f, 0, MiB, 0);
+    read_back(f, 12 * MiB, 4096, 0x5a);
+    snprintf(f, sizeof(f), "%s/link", dst);
+    assert_int_equal(ceph_readlink(M, f, link, sizeof(link)), 5);
+    assert_memory_equal(link, "sub/f", 5);
+    snprintf(f, sizeof(f), "%s/fifo", dst);
+    assert_int_equal(ceph_statx(M, f, &stx, CEPH_STATX_MODE, AT_SYMLINK_NOFOLLOW), 0);
+    assert_true(S_ISFIFO(stx.stx_mode));
+    snprintf(f, sizeof(f), "%s/later", dst);
+    assert_int_equal(ceph_statx(M, f, &stx, CEPH_STATX_MODE, 0), -ENOENT);
+    /* The copy is the clone's, not a window on the source. */
+    snprintf(f, sizeof(f), "%s/sub/f", dst);
+    write_at(f, 0, 10, 0xcd);
+    snprintf(f, sizeof(f), "%s/sub/f", src);
+    read_back(f, 0, MiB, 0xab);
+    assert_int_equal(kairos_ledger_get(T.k, p, KAIROS_SHARE, "copy", &a, &err), 0);
+    assert_false(a.pending);
+    assert_non_null(strstr(a.attrs, "src@s1"));
+    kairos_alloc_clear(&a);
+
+    /* Refusals: another source under the name, no snapshot, no source share. */
+    assert_int_equal(kairos_share_clone(T.k, p, "copy", p, "src", "s2", 0, &err), -EEXIST);
+    assert_int_equal(kairos_share_clone(T.k, p, "other", p, "src", "s2", 0, &err), -ENOENT);
+    assert_int_equal(kairos_share_clone(T.k, p, "other", p, "nope", "s1", 0, &err), -ENOENT);
+    assert_int_equal(kairos_share_clone(T.k, p, "other", p, "src", "../x", 0, &err), -EINVAL);
+    assert_int_equal(kairos_ledger_get(T.k, p, KAIROS_SHARE, "other", &a, &err), -ENOENT);
+    snprintf(f, sizeof(f), "%s/%s/.clone-other", T.cfg->pools.share_root, p);
+    assert_int_equal(ceph_statx(M, f, &stx, CEPH_STATX_MODE, 0), -ENOENT);
+    kt_assert_consistent(&T, p);
+    assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
+}
+
+/*
+ * A clone that died mid-copy: its share does not exist yet (the copy sits
+ * in .clone-<name>), so the reconciler releases the reservation and
+ * removes the partial copy.
+ */
+static void dead_clone_rolled_back(void **state)
+{
+    struct kairos_alloc_req req = {.kind = KAIROS_SHARE,
+                                   .name = "dead",
+                                   .bytes = 8 * MiB,
+                                   .attrs = "{\"source\":\"x/src@s1\"}"};
+    struct kairos_reconcile_report rep;
+    struct kairos_reservation *res = NULL;
+    struct kairos_error err = {0};
+    struct kairos_alloc a;
+    struct ceph_statx stx;
+    char p[64], path[512], f[600];
+
+    (void)state;
+    project(p, sizeof(p), 64 * MiB);
+    req.project = p;
+    assert_int_equal(kairos_share_create(T.k, p, "first", MiB, 0, &err), 0);
+    assert_int_equal(kairos_ledger_reserve(T.k, &req, &res, &err), 0);
+    snprintf(path, sizeof(path), "%s/%s/.clone-dead", T.cfg->pools.share_root, p);
+    assert_int_equal(ceph_mkdir(M, path, 0755), 0);
+    snprintf(f, sizeof(f), "%s/partial", path);
+    write_file(f, MiB);
+    usleep(5000);
+    assert_int_equal(kairos_reconcile_run(T.k, 1, &rep, &err), 0);
+    assert_int_equal(kairos_ledger_get(T.k, p, KAIROS_SHARE, "dead", &a, &err), -ENOENT);
+    assert_int_equal(ceph_statx(M, path, &stx, CEPH_STATX_MODE, 0), -ENOENT);
+    kairos_reservation_free(res);
+    kt_assert_consistent(&T, p);
+    assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(create_info_resize),
-        cmocka_unit_test(snapshots_and_delete),
-        cmocka_unit_test(refused_leaves_nothing),
-        cmocka_unit_test(half_made_share_finished),
+        cmocka_unit_test(create_info_resize),     cmocka_unit_test(snapshots_and_delete),
+        cmocka_unit_test(refused_leaves_nothing), cmocka_unit_test(half_made_share_finished),
+        cmocka_unit_test(clone_from_snapshot),    cmocka_unit_test(dead_clone_rolled_back),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,8 +1,8 @@
 /*
  * test_client.c - kairos_client_call() against a libmicrohttpd server of
  * the test's own on 127.0.0.1: what it sends (method, path, bearer token,
- * JSON body), what it hands back for a 2xx and for a refusal, and the
- * input it refuses before connecting.
+ * JSON body), what it hands back for a 2xx and for a refusal, the input it
+ * refuses before connecting, and connections kept alive.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,6 +20,7 @@
 
 static struct MHD_Daemon *D;
 static unsigned Port;
+static unsigned Connections; /* TCP connections the server accepted */
 
 /* What the server saw of the last request. */
 static struct {
@@ -88,6 +89,16 @@ static void done(void *cls, struct MHD_Connection *conn, void **ctx,
     *ctx = NULL;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)conn;
+    (void)socket_ctx;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        __atomic_add_fetch(&Connections, 1, __ATOMIC_SEQ_CST);
+}
+
 static int setup(void **state)
 {
     /* Loopback only, on a port the kernel picks. */
@@ -95,7 +106,8 @@ static int setup(void **state)
 
     (void)state;
     D = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer,
-                         NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_SOCK_ADDR,
+                         NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_SOCK_ADDR,
                          (struct sockaddr *)&sin, MHD_OPTION_END);
     if (!D)
         return -1;
@@ -188,12 +200,47 @@ static void unreachable_is_econnrefused(void **state)
     assert_null(a);
 }
 
+/* keep_alive: a thread's calls share one connection; without it, one each. */
+static void keep_alive(void **state)
+{
+    char url[64];
+    struct kairos_client c = {.url = url, .token = "kt-abc"};
+    struct kairos_error err = {0};
+    unsigned before;
+    json_t *a;
+    long status;
+
+    (void)state;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", Port);
+    before = __atomic_load_n(&Connections, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kairos_client_call(&c, "GET", "/v1/x", NULL, &status, &a, &err), 0);
+        json_decref(a);
+    }
+    assert_int_equal(__atomic_load_n(&Connections, __ATOMIC_SEQ_CST) - before, 3);
+    c.keep_alive = 1;
+    before = __atomic_load_n(&Connections, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kairos_client_call(&c, "POST", "/v1/things", NULL, &status, &a, &err), 0);
+        assert_int_equal(status, 200);
+        json_decref(a);
+        /* Each call carries its own token, not the one a kept handle saw before. */
+        assert_string_equal(Seen.authz, "Bearer kt-abc");
+    }
+    assert_int_equal(__atomic_load_n(&Connections, __ATOMIC_SEQ_CST) - before, 1);
+    c.token = NULL;
+    assert_int_equal(kairos_client_call(&c, "DELETE", "/v1/empty", NULL, &status, &a, &err), 0);
+    assert_int_equal(status, 204);
+    assert_string_equal(Seen.authz, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(calls_and_answers),
         cmocka_unit_test(bad_input_refused_before_connecting),
         cmocka_unit_test(unreachable_is_econnrefused),
+        cmocka_unit_test(keep_alive),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -161,6 +161,47 @@ static void broker_bad_input(void **state)
     assert_null(out);
 }
 
+/* -o share=NAME, -o volume=NAME: one allocation of a loaded source, the others freed. */
+static void select_one(void **state)
+{
+    const char *text =
+        "{\"project\":\"p\",\"shares\":{\"home\":" SHARE_CREDS ",\"work\":" SHARE_CREDS
+        "},\"volumes\":{\"vm\":" VOLUME_CREDS ",\"db\":" VOLUME_CREDS "}}";
+    struct kairos_error err = {0};
+    struct kfs_source *src = load(text, 0, NULL);
+
+    (void)state;
+    assert_int_equal(kfs_source_select(src, "work", NULL, &err), 0);
+    assert_int_equal(src->nshares, 1);
+    assert_int_equal(src->nvolumes, 0);
+    assert_string_equal(src->shares[0].name, "work");
+    assert_string_equal(src->shares[0].id.key, "AQBk");
+    kfs_source_free(src);
+    src = load(text, 0, NULL);
+    assert_int_equal(kfs_source_select(src, NULL, "db", &err), 0);
+    assert_int_equal(src->nshares, 0);
+    assert_int_equal(src->nvolumes, 1);
+    assert_string_equal(src->volumes[0].name, "db");
+    /* Not there: refused, the source as it was. */
+    assert_int_equal(kfs_source_select(src, "home", NULL, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "no share 'home' in project p"));
+    assert_int_equal(kfs_source_select(src, NULL, "vm", &err), -ENOENT);
+    assert_int_equal(src->nvolumes, 1);
+    kfs_source_free(src);
+    /* kairosd's single mode refuses a bad name before calling anyone. */
+    json_t *out = (json_t *)1;
+    assert_int_equal(kfs_broker_fetch_one("http://127.0.0.1:1", "tok", NULL, "p", "shares",
+                                          "Bad/../x", &out, &err),
+                     -EINVAL);
+    assert_null(out);
+    assert_int_equal(
+        kfs_broker_fetch_one("http://127.0.0.1:1", "tok", NULL, "p", "buckets", "b", &out, &err),
+        -EINVAL);
+    assert_int_equal(
+        kfs_broker_fetch_one("http://127.0.0.1:1", "tok", NULL, "p", "volumes", "v", &out, &err),
+        -ECONNREFUSED);
+}
+
 /* The token file of -o token_file= (and kairosctl's): its first line, or a clear error. */
 static void token_files(void **state)
 {
@@ -189,7 +230,7 @@ int main(void)
         cmocka_unit_test(project_file),        cmocka_unit_test(one_binding),
         cmocka_unit_test(user_without_entity), cmocka_unit_test(errors),
         cmocka_unit_test(unreadable),          cmocka_unit_test(broker_bad_input),
-        cmocka_unit_test(token_files),
+        cmocka_unit_test(token_files),         cmocka_unit_test(select_one),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
