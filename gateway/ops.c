@@ -43,8 +43,9 @@ static uint64_t wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* @error: for a failed operation, the "error" a synchronous call would have answered. */
 static int record(struct gateway *g, const char *id, const char *state, const char *desc,
-                  uint64_t started, struct kairos_error *err)
+                  const char *error, uint64_t started, struct kairos_error *err)
 {
     json_t *j = json_pack("{s:s,s:s,s:I}", "state", state, "description", desc, "started",
                           (json_int_t)started);
@@ -53,6 +54,8 @@ static int record(struct gateway *g, const char *id, const char *state, const ch
 
     if (strcmp(state, "in progress") != 0)
         json_object_set_new(j, "finished", json_integer((json_int_t)wall_ms()));
+    if (error)
+        json_object_set_new(j, "error", json_string(error));
     text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!text)
@@ -70,9 +73,10 @@ static void run(struct ops *o, struct job *j)
 
     /* A failure to record leaves "in progress"; pollers fall back to the ledger. */
     if (rc < 0)
-        record(o->g, j->id, "failed", err.msg[0] ? err.msg : strerror(-rc), started, NULL);
+        record(o->g, j->id, "failed", err.msg[0] ? err.msg : strerror(-rc), api_error_name(rc),
+               started, NULL);
     else
-        record(o->g, j->id, "succeeded", j->description, started, NULL);
+        record(o->g, j->id, "succeeded", j->description, NULL, started, NULL);
     free(j->arg);
     free(j->description);
     free(j);
@@ -164,7 +168,7 @@ int ops_submit(struct ops *o, const char *id, const char *description, ops_fn fn
     snprintf(j->id, sizeof(j->id), "%s", id);
     j->fn = fn;
     j->arg = arg;
-    rc = record(o->g, j->id, "in progress", description, wall_ms(), err);
+    rc = record(o->g, j->id, "in progress", description, NULL, wall_ms(), err);
     pthread_mutex_lock(&o->lock);
     if (rc == 0 && o->stopping)
         rc = kairos_error_set(err, -ESHUTDOWN, "kairosd is shutting down");
