@@ -16,9 +16,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 import uuid
 
+import rados
 import rbd
 
 import harness as h
@@ -165,6 +167,7 @@ kairos_connection_keyring = true
         self.assertEqual(st["storage_protocol"], "ceph")
         self.assertTrue(st["thin_provisioning_support"])
         self.assertFalse(st["thick_provisioning_support"])
+        self.assertFalse(st["multiattach"])
         self.assertEqual(st["backend_state"], "up")
         self.assertEqual(st["max_over_subscription_ratio"],
                          cap["kinds"]["volume"]["overcommit"])
@@ -323,6 +326,42 @@ kairos_connection_keyring = true
                                     % (project, name))["items"], [])
         with self.assertRaises(exception.InvalidConnectorException):
             self.drv.initialize_connection(v, {"ip": "10.0.0.1"})
+
+    def test_04b_detach_of_one_host_spares_the_others(self):
+        """A live migration: the VM runs on dst while src's attachment ends.
+
+        QEMU on dst holds the image open as the hypervisor user; ending
+        src's binding must not fence it (or any client but that binding's).
+        """
+        v = self.create(size=1)
+        project, name = "os-" + OS_AUTO, "volume-" + v.id
+        data = self.attach(self.drv, v, "src-host")
+        self.attach(self.drv, v, "dst-host")
+        mons = ",".join("v1:%s:%s" % hp for hp in zip(data["hosts"], data["ports"]))
+        r = rados.Rados(rados_id=HV_USER, conf={"mon_host": mons, "key": self.hv_key,
+                                                  "rados_osd_op_timeout": "20"})
+        r.connect(timeout=30)
+        io_ = r.open_ioctx(self.cluster["block_pool"])
+        io_.set_namespace(project)
+        img = rbd.Image(io_, name)
+        try:
+            img.write(b"\x42" * 4096, 0)
+            img.flush()
+            self.drv.terminate_connection(v, {"host": "src-host"})
+            bindings = self.k.get("/v1/projects/%s/volumes/%s/bindings" % (project, name))
+            self.assertEqual([b["id"] for b in bindings["items"]],
+                             [kcinder.host_binding_id("os-", "dst-host")])
+            # A fenced client fails within about a second: write for a few.
+            for i in range(1, 6):
+                time.sleep(1)
+                img.write(bytes([i]) * 4096, i * 4096)
+                img.flush()
+            self.assertEqual(img.read(5 * 4096, 4096), b"\x05" * 4096)
+        finally:
+            img.close()
+            io_.close()
+            r.shutdown()
+        self.drv.terminate_connection(v, {"host": "dst-host"})
 
     def test_05_keyring_connection_reaches_one_volume(self):
         v = self.create(self.drv2, OS_SMALL, 1)

@@ -557,7 +557,8 @@ class KairosDriver(driver.CloneableImageVD, driver.BaseVD):
             "storage_protocol": constants.CEPH,
             "thin_provisioning_support": True,
             "thick_provisioning_support": False,
-            "multiattach": True,
+            # Kairos images keep exclusive-lock, which two writers would fight over.
+            "multiattach": False,
             "reserved_percentage": conf.safe_get("reserved_percentage") or 0,
             "total_capacity_gb": "unknown",
             "free_capacity_gb": "unknown",
