@@ -105,21 +105,62 @@ kairos_token_file = {token}
 kairos_project_template =
 kairos_project_map = {small_os}:{small},{auto_os}:os-{auto_os}
 kairos_connection_keyring = true
+
+[kairos-nourl]
+volume_driver = kairos.cinder.KairosDriver
+kairos_token_file = {token}
+kairos_rbd_user = {hv}
+kairos_rbd_secret_uuid = {secret}
+
+[kairos-badmap]
+volume_driver = kairos.cinder.KairosDriver
+kairos_url = {url}
+kairos_token_file = {token}
+kairos_project_map = {small_os}:Not_A_Name
+kairos_rbd_user = {hv}
+kairos_rbd_secret_uuid = {secret}
+
+[kairos-nosecret]
+volume_driver = kairos.cinder.KairosDriver
+kairos_url = {url}
+kairos_token_file = {token}
+
+[kairos-badtoken]
+volume_driver = kairos.cinder.KairosDriver
+kairos_url = {url}
+kairos_token_file = {tmp}/wrong.token
+kairos_rbd_user = {hv}
+kairos_rbd_secret_uuid = {secret}
+
+[kairos-down]
+volume_driver = kairos.cinder.KairosDriver
+kairos_url = http://127.0.0.1:1
+kairos_token_file = {token}
+kairos_rbd_user = {hv}
+kairos_rbd_secret_uuid = {secret}
+kairos_timeout = 5
 """.format(tmp=cls.tmp, url=h.URL, token=h.TOKEN_FILE, small_os=OS_SMALL, small=SMALL,
            hv=HV_USER, secret=HV_SECRET, golden=GOLDEN, auto_os=OS_AUTO))
+        with open(os.path.join(cls.tmp, "wrong.token"), "w") as f:
+            f.write("kt-not-a-token-of-this-kairosd\n")
         CONF(["--config-file", conf], project="cinder")
         cls.drv = cls.load("kairos-1")
         cls.drv2 = cls.load("kairos-2")
         cls.ctx = context.get_admin_context()
 
     @classmethod
-    def load(cls, backend):
-        """The driver of @backend, made and set up as cinder-volume does."""
+    def make(cls, backend):
+        """The driver of @backend, made as cinder-volume makes it."""
         conf = configuration.Configuration(volume_manager.volume_backend_opts,
                                            config_group=backend)
-        drv = importutils.import_object(conf.volume_driver, configuration=conf,
-                                        host="hv-a@" + backend, cluster_name=None,
-                                        is_vol_db_empty=False, active_backend_id=None)
+        return importutils.import_object(conf.volume_driver, configuration=conf,
+                                         host="hv-a@" + backend, cluster_name=None,
+                                         is_vol_db_empty=False, active_backend_id=None)
+
+    @classmethod
+    def load(cls, backend):
+        """The driver of @backend, made and set up as cinder-volume does (init_host)."""
+        drv = cls.make(backend)
         drv.do_setup(context.get_admin_context())
         drv.check_for_setup_error()
         drv.set_initialized()
@@ -503,6 +544,33 @@ kairos_connection_keyring = true
         self.assertIn("does not exist and kairos_project_plan is empty", str(cm.exception))
         with self.assertRaises(kc.NotFound):
             self.k.get("/v1/projects/os-" + OS_AUTO)
+
+    def test_10_bad_configuration_and_unreachable_kairosd(self):
+        ctx = context.get_admin_context()
+        # Set-up refuses a missing URL, a project map naming no Kairos name,
+        # and the secret mode without its user and secret.
+        for backend, what in (("kairos-nourl", "kairos_url is required"),
+                              ("kairos-badmap", "'Not_A_Name' is no Kairos name"),
+                              ("kairos-nosecret", "kairos_rbd_user and kairos_rbd_secret_uuid")):
+            with self.assertRaises(exception.InvalidConfigurationValue) as cm:
+                self.make(backend).do_setup(ctx)
+            self.assertIn(what, str(cm.exception))
+        # A token kairosd does not know: the check fails with kairosd's reason.
+        drv = self.make("kairos-badtoken")
+        drv.do_setup(ctx)
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
+            drv.check_for_setup_error()
+        self.assertIn("a valid bearer token is required", str(cm.exception))
+        # kairosd down: the backend reports itself down, a create fails naming kairosd.
+        drv = self.make("kairos-down")
+        drv.do_setup(ctx)
+        with self.assertRaises(exception.VolumeBackendAPIException):
+            drv.check_for_setup_error()
+        st = drv.get_volume_stats(refresh=True)
+        self.assertEqual((st["backend_state"], st["free_capacity_gb"]), ("down", "unknown"))
+        with self.assertRaises(exception.VolumeBackendAPIException) as cm:
+            drv.create_volume(vol_obj(self.ctx, OS_AUTO, 1))
+        self.assertIn("http://127.0.0.1:1", str(cm.exception))
 
 
 if __name__ == "__main__":

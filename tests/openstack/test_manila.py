@@ -86,24 +86,37 @@ kairos_url = {url}
 kairos_token_file = {token}
 kairos_project_plan = small
 kairos_project_map = {small_os}:{small}
+
+[kairos-notoken]
+share_driver = kairos.manila.KairosShareDriver
+driver_handles_share_servers = False
+kairos_url = {url}
+kairos_token_file = {tmp}/missing.token
 """.format(backend=BACKEND, tmp=cls.tmp, url=h.URL, token=h.TOKEN_FILE, small_os=OS_SMALL,
            small=SMALL))
         CONF(["--config-file", conf], project="manila")
         # Manila's database, for the user messages the driver leaves (manila message-list).
         models.BASE.metadata.create_all(db_api.get_engine())
         ctx = context.get_admin_context()
-        conf = configuration.Configuration(share_manager.share_manager_opts,
-                                           config_group=BACKEND)
-        private = drivers_private_data.DriverPrivateData(context=ctx, backend_host="ms-a@" + BACKEND,
-                                                         config_group=BACKEND)
-        cls.drv = importutils.import_object(conf.share_driver, private_storage=private,
-                                            configuration=conf)
+        cls.drv = cls.make(BACKEND)
         cls.drv.do_setup(ctx)
         cls.drv.check_for_setup_error()
         cls.ctx = ctx
         cls.fs = cephfs.LibCephFS(conffile=h.CEPH_CONF, auth_id="admin",
                                   conf={"keyring": h.KEYRING} if h.KEYRING else None)
         cls.fs.mount(filesystem_name=cls.cluster["cephfs_name"])
+
+    @classmethod
+    def make(cls, backend):
+        """The driver of @backend, made as manila-share makes it."""
+        ctx = context.get_admin_context()
+        conf = configuration.Configuration(share_manager.share_manager_opts,
+                                           config_group=backend)
+        private = drivers_private_data.DriverPrivateData(context=ctx,
+                                                         backend_host="ms-a@" + backend,
+                                                         config_group=backend)
+        return importutils.import_object(conf.share_driver, private_storage=private,
+                                         configuration=conf)
 
     @classmethod
     def tearDownClass(cls):
@@ -171,6 +184,11 @@ kairos_project_map = {small_os}:{small}
         self.assertAlmostEqual(st["free_capacity_gb"],
                                (cap["limit"] - cap["allocated_effective"]) / GiB, delta=0.5)
         self.assertEqual(st["max_over_subscription_ratio"], cap["kinds"]["share"]["overcommit"])
+
+    def test_01b_bad_configuration(self):
+        with self.assertRaises(exception.BadConfigurationException) as cm:
+            self.make("kairos-notoken").do_setup(self.ctx)
+        self.assertIn("missing.token", str(cm.exception))
 
     def test_02_create_export_delete(self):
         s = share_obj(OS_AUTO, 1)
