@@ -561,6 +561,10 @@ kairos_timeout = 5
         with self.assertRaises(exception.VolumeBackendAPIException) as cm:
             drv.check_for_setup_error()
         self.assertIn("a valid bearer token is required", str(cm.exception))
+        # The token rotated in its file: read again at the next refusal, no restart.
+        with open(h.TOKEN_FILE) as src, open(os.path.join(self.tmp, "wrong.token"), "w") as f:
+            f.write(src.read())
+        drv.check_for_setup_error()
         # kairosd down: the backend reports itself down, a create fails naming kairosd.
         drv = self.make("kairos-down")
         drv.do_setup(ctx)

@@ -98,6 +98,22 @@ class Client:
 
     def request(self, method, path, body=None, params=None):
         """@method @path; Return: (status, JSON answer). Raise KairosError on 4xx/5xx."""
+        try:
+            return self._request(method, path, body, params)
+        except KairosError as e:
+            # A token rotated in its file since it was read: take the new one, once.
+            if e.status != 401:
+                raise
+            try:
+                token = read_token(self.token_file)
+            except (OSError, ValueError):
+                raise e from None
+            if token == self._token:
+                raise
+            self._token = token
+            return self._request(method, path, body, params)
+
+    def _request(self, method, path, body, params):
         headers = {"Authorization": "Bearer " + self._token, "Accept": "application/json"}
         try:
             r = self._session.request(
