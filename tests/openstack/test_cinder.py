@@ -458,6 +458,14 @@ kairos_timeout = 5
         key = data["keyring"].split("key = ")[1].strip()
         h.qemu_io_ok(h.qemu_spec(data, key), "read -P 0xd1 0 2M")
         self.drv2.terminate_connection(v, {"host": "hv-g"})
+        # Cinder's own image volumes (cinder:// locations, the image-volume
+        # cache) belong to its internal tenant: cloned copy-on-write across projects.
+        cache = self.create(project=OS_SMALL, size=1)
+        u = vol_obj(self.ctx, OS_AUTO, 1)
+        u.provider_location = self.drv.create_cloned_volume(u, cache)["provider_location"]
+        self.addCleanup(self.drv.delete_volume, u)
+        self.assertEqual(self.info(project, "volume-" + u.id)["parent"],
+                         "%s/volume-%s@clone-%s" % (SMALL, cache.id, u.id))
         # Not golden: another project, another cluster, not raw: Cinder copies instead.
         for bad_url, fmt in ((url.replace(GOLDEN, SMALL), "raw"),
                              (url.replace(self.cluster["fsid"], str(uuid.uuid4())), "raw"),
