@@ -106,6 +106,14 @@ kairos_project_template =
 kairos_project_map = {small_os}:{small},{auto_os}:os-{auto_os}
 kairos_connection_keyring = true
 
+[kairos-pinned]
+volume_driver = kairos.cinder.KairosDriver
+kairos_url = {url}
+kairos_token_file = {token}
+kairos_project_template = {small}
+kairos_rbd_user = {hv}
+kairos_rbd_secret_uuid = {secret}
+
 [kairos-nourl]
 volume_driver = kairos.cinder.KairosDriver
 kairos_token_file = {token}
@@ -217,8 +225,13 @@ kairos_timeout = 5
                                (cap["limit"] - cap["allocated_effective"]) / GiB, delta=0.5)
         self.assertEqual(st["location_info"],
                          "kairos:%s:%s" % (self.cluster["fsid"], self.cluster["block_pool"]))
-        # Every OpenStack project of kairos-2 maps to... two projects: no quota bound.
+        # kairos-2 maps projects to two Kairos projects: no project's quota bounds it.
         self.assertIsNone(self.drv2.projects.pinned())
+        # A backend whose projects all map to one Kairos project is bounded by its
+        # quota too: 2 GiB of volumes, overcommitted 2x, is 1 GiB of the budget.
+        pinned = self.load("kairos-pinned").get_volume_stats(refresh=True)
+        self.assertEqual(pinned["total_capacity_gb"], 1.0)
+        self.assertEqual(pinned["free_capacity_gb"], 1.0)
 
     def test_02_create_delete_idempotent(self):
         v = vol_obj(self.ctx, OS_AUTO, 1)
