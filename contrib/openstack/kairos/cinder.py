@@ -173,20 +173,17 @@ class KairosDriver(driver.CloneableImageVD, driver.BaseVD):
     # ---- names ----
 
     def _volume(self, volume):
-        """(project, name) of @volume in Kairos."""
-        loc = volume.provider_location or ""
-        if loc.startswith(LOCATION_PREFIX) and "/" in loc:
-            project, name = loc[len(LOCATION_PREFIX) :].split("/", 1)
-            return project, name
+        """(project, name) of @volume in Kairos: from its location, else its project."""
+        names = kc.location(volume.provider_location, LOCATION_PREFIX)
+        if names and len(names) == 2:
+            return names
         return self._project(volume.project_id), "volume-%s" % volume.name_id
 
     def _snapshot(self, snapshot):
         """(project, volume, snapshot) of @snapshot in Kairos."""
-        loc = snapshot.provider_location or ""
-        if loc.startswith(LOCATION_PREFIX) and "@" in loc:
-            rest, snap = loc[len(LOCATION_PREFIX) :].rsplit("@", 1)
-            project, vol = rest.split("/", 1)
-            return project, vol, snap
+        names = kc.location(snapshot.provider_location, LOCATION_PREFIX)
+        if names and len(names) == 3:
+            return names
         project, vol = self._volume(snapshot.volume)
         return project, vol, "snapshot-%s" % snapshot.id
 

@@ -75,6 +75,21 @@ def valid_name(name):
     return isinstance(name, str) and bool(NAME_RE.match(name))
 
 
+def location(text, prefix):
+    """The Kairos names in a location this package wrote, "<prefix>project/alloc[@snap]".
+
+    Return: a tuple of 2 or 3 names, or None when @text is no such location
+    (or names something that is no Kairos name, which this package never wrote).
+    """
+    if not text or not text.startswith(prefix):
+        return None
+    rest, _, snap = text[len(prefix):].partition("@")
+    names = tuple(rest.split("/")) + ((snap,) if snap else ())
+    if len(names) != (3 if snap else 2) or not all(valid_name(n) for n in names):
+        return None
+    return names
+
+
 def read_token(path):
     """The bearer token: the first line of @path, stripped."""
     with open(path, encoding="ascii") as f:

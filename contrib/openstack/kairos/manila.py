@@ -99,11 +99,9 @@ class KairosShareDriver(driver.ShareDriver):
         return self._project(share["project_id"]), "share-%s" % share["id"]
 
     def _snapshot(self, snapshot):
-        loc = snapshot.get("provider_location") or ""
-        if loc.startswith(LOCATION_PREFIX) and "@" in loc:
-            rest, snap = loc[len(LOCATION_PREFIX):].rsplit("@", 1)
-            project, share = rest.split("/", 1)
-            return project, share, snap
+        names = kc.location(snapshot.get("provider_location"), LOCATION_PREFIX)
+        if names and len(names) == 3:
+            return names
         project, share = self._share(snapshot["share"])
         return project, share, "snapshot-%s" % snapshot["id"]
 
