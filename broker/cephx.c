@@ -89,13 +89,9 @@ int kairos_cephx_revoke(struct kairos *k, const char *entity, struct kairos_erro
     return rc == -ENOENT ? 0 : rc;
 }
 
-/* Room for mon_host: a cluster has a handful of monitors, each two addresses. */
-#define MON_HOST_MAX 2048
-
-/* "[v2:a:p,v1:a:p],[...]" from the monitor map, as ceph.conf's mon_host takes it. */
-static int mon_host(struct kairos *k, char **out, struct kairos_error *err)
+int kairos_cephx_mon_host(struct kairos *k, char **out, struct kairos_error *err)
 {
-    char buf[MON_HOST_MAX];
+    char buf[KAIROS_MON_HOST_MAX];
     json_t *map = NULL, *m, *a;
     size_t i, j, len = 0;
     int rc;
@@ -133,7 +129,7 @@ json_t *kairos_cephx_credentials(struct kairos *k, const char *entity, const cha
     char *hosts = NULL, *keyring = NULL;
     json_t *c = NULL;
 
-    if (mon_host(k, &hosts, err) < 0)
+    if (kairos_cephx_mon_host(k, &hosts, err) < 0)
         return NULL;
     if (asprintf(&keyring, "[%s]\n\tkey = %s\n", entity, key) < 0) {
         kairos_error_set(err, -ENOMEM, "out of memory");

@@ -42,6 +42,13 @@ int kairos_cephx_revoke(struct kairos *k, const char *entity, struct kairos_erro
 json_t *kairos_cephx_credentials(struct kairos *k, const char *entity, const char *key,
                                  struct kairos_error *err);
 
+/*
+ * kairos_cephx_mon_host() - "[v2:a:p,v1:a:p],[...]" from the monitor map,
+ * as ceph.conf's mon_host takes it. @out: malloc'ed.
+ * Return: 0 or the monitor's error (-EIO for an unreadable map).
+ */
+int kairos_cephx_mon_host(struct kairos *k, char **out, struct kairos_error *err);
+
 /* kairos_credentials_dump() - @creds as malloc'ed JSON text; steals @creds. */
 char *kairos_credentials_dump(json_t *creds);
 

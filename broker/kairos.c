@@ -14,6 +14,7 @@
 #include <kairos/capacity.h>
 
 #include "bucket_int.h"
+#include "cephx.h"
 #include "record.h"
 #include "share_int.h"
 #include "snapshot_int.h"
@@ -140,6 +141,23 @@ int kairos_ping(struct kairos *k, struct kairos_error *err)
         rc = 0;
     if (rc < 0)
         return kairos_error_set(err, rc, "cluster unreachable: %s", strerror(-rc));
+    return 0;
+}
+
+int kairos_cluster_info(struct kairos *k, struct kairos_cluster_info *out, struct kairos_error *err)
+{
+    char *hosts = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = rados_cluster_fsid(k->rados, out->fsid, sizeof(out->fsid));
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot read the cluster's fsid: %s", strerror(-rc));
+    rc = kairos_cephx_mon_host(k, &hosts, err);
+    if (rc < 0)
+        return rc;
+    snprintf(out->mon_host, sizeof(out->mon_host), "%s", hosts);
+    free(hosts);
     return 0;
 }
 

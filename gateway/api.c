@@ -139,26 +139,33 @@ static bool authenticate(struct gateway *g, enum area area, struct http_request 
     return false;
 }
 
+const char *api_error_name(int rc)
+{
+    unsigned status = http_status_of(rc);
+
+    if (rc == -EDQUOT || rc == -ENOSPC)
+        return rc == -EDQUOT ? "QuotaExceeded" : "CapacityExceeded";
+    if (rc == -ENOSYS || rc == -EOPNOTSUPP)
+        return "NotImplemented";
+    return status == 404   ? "NotFound"
+           : status == 409 ? "Conflict"
+           : status == 403 ? "Forbidden"
+           : status >= 500 ? "ServiceUnavailable"
+                           : "BadRequest";
+}
+
 unsigned api_fail(struct call *c, struct http_response *res, enum kairos_kind kind, int rc,
                   const struct kairos_error *err)
 {
-    unsigned status = http_status_of(rc);
     const char *msg = err && err->msg[0] ? err->msg : strerror(-rc);
 
     if (rc == -EDQUOT || rc == -ENOSPC) {
         metrics_refusal(c->g->metrics, kind);
-        return http_error(res, 422, rc == -EDQUOT ? "QuotaExceeded" : "CapacityExceeded", "%s",
-                          msg);
+        return http_error(res, 422, api_error_name(rc), "%s", msg);
     }
     if (rc == -ENOSYS || rc == -EOPNOTSUPP)
-        return http_error(res, 501, "NotImplemented", "%s", msg);
-    return http_error(res, status,
-                      status == 404   ? "NotFound"
-                      : status == 409 ? "Conflict"
-                      : status == 403 ? "Forbidden"
-                      : status >= 500 ? "ServiceUnavailable"
-                                      : "BadRequest",
-                      "%s", msg);
+        return http_error(res, 501, api_error_name(rc), "%s", msg);
+    return http_error(res, http_status_of(rc), api_error_name(rc), "%s", msg);
 }
 
 void api_handle(struct gateway *g, struct http_request *req, struct http_response *res)

@@ -51,6 +51,9 @@ void api_handle(struct gateway *g, struct http_request *req, struct http_respons
 unsigned api_fail(struct call *c, struct http_response *res, enum kairos_kind kind, int rc,
                   const struct kairos_error *err);
 
+/* api_error_name() - the "error" api_fail() answers for @rc, such as "QuotaExceeded". */
+const char *api_error_name(int rc);
+
 /*
  * api_route_only() - route and validate @req as api_handle() would, without
  * a cluster: handlers are not run. For the fuzz target and unit tests.

@@ -47,8 +47,9 @@ static uint64_t wall_ms(void)
 
 /*
  * @failure: the operation's error, or 0. A failed record carries the HTTP
- * status the same refusal gets when it is answered at once (422 over
- * quota), so that a poller tells a quota from a fault.
+ * status and the error name the same refusal gets when it is answered at
+ * once (422 and QuotaExceeded over quota), so that a poller tells a quota
+ * from a fault.
  */
 static int record(struct gateway *g, const char *id, const char *state, const char *desc,
                   uint64_t started, int failure, struct kairos_error *err)
@@ -60,8 +61,10 @@ static int record(struct gateway *g, const char *id, const char *state, const ch
 
     if (strcmp(state, "in progress") != 0)
         json_object_set_new(j, "finished", json_integer((json_int_t)wall_ms()));
-    if (failure < 0)
+    if (failure < 0) {
         json_object_set_new(j, "status", json_integer(http_status_of(failure)));
+        json_object_set_new(j, "error", json_string(api_error_name(failure)));
+    }
     text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!text)

@@ -5,7 +5,10 @@
  * answers a poll for it.
  *
  * An operation record is {"state": "in progress"|"succeeded"|"failed",
- * "description", "started", "finished"}. A kairosd killed mid-operation
+ * "description", "started", "finished"}, and for a failed one "error", the
+ * name a synchronous call answers ("QuotaExceeded", "NotFound", ...), so a
+ * client tells a quota refusal from a fault without reading the
+ * description. A kairosd killed mid-operation
  * leaves "in progress"; the ledger's intent is settled by the reconciler,
  * and pollers that know the allocation (OSBAPI last_operation) read the
  * ledger's verdict instead.

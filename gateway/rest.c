@@ -426,11 +426,14 @@ static unsigned capacity_show(void *ctx, struct http_request *req, struct http_r
     if (rc < 0)
         return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     kinds = json_object();
+    /* overcommit: what admission divides a kind's bytes by (clients report thin provisioning). */
     for (int k = 0; k < KAIROS_KIND_COUNT; k++)
         json_object_set_new(kinds, kairos_kind_name(k),
-                            json_pack("{s:o,s:I,s:I}", "quota_bytes", limit_json(r.quota_bytes[k]),
-                                      "allocated_bytes", (json_int_t)r.allocated_bytes[k],
-                                      "allocated_count", (json_int_t)r.allocated_count[k]));
+                            json_pack("{s:o,s:I,s:I,s:f}", "quota_bytes",
+                                      limit_json(r.quota_bytes[k]), "allocated_bytes",
+                                      (json_int_t)r.allocated_bytes[k], "allocated_count",
+                                      (json_int_t)r.allocated_count[k], "overcommit",
+                                      c->g->policy->capacity.overcommit[k]));
     return http_json(
         res, 200,
         json_pack("{s:I,s:f,s:f,s:I,s:I,s:I,s:o,s:I,s:I,s:f,s:i,s:o}", "usable",
@@ -440,6 +443,30 @@ static unsigned capacity_show(void *ctx, struct http_request *req, struct http_r
                   "allocated_total", (json_int_t)r.allocated_total, "used", (json_int_t)r.used,
                   "oversubscription", r.oversubscription, "projects", (int)r.projects, "kinds",
                   kinds));
+}
+
+/* Where clients find the cluster: any token may ask (no secret in it). */
+static unsigned cluster_show(void *ctx, struct http_request *req, struct http_response *res)
+{
+    struct call *c = ctx;
+    const struct kairos_config *cfg = kairos_get_config(c->g->k);
+    struct kairos_error err = {0};
+    struct kairos_cluster_info *info = malloc(sizeof(*info));
+    int rc;
+
+    (void)req;
+    if (!info)
+        return http_error(res, 500, "InternalError", "out of memory");
+    rc = kairos_cluster_info(c->g->k, info, &err);
+    if (rc < 0)
+        api_fail(c, res, KAIROS_VOLUME, rc, &err);
+    else
+        http_json(res, 200,
+                  json_pack("{s:s,s:s,s:s,s:s,s:s}", "fsid", info->fsid, "mon_host", info->mon_host,
+                            "block_pool", cfg->pools.block, "cephfs_name", cfg->pools.cephfs_name,
+                            "share_root", cfg->pools.share_root));
+    free(info);
+    return res->status;
 }
 
 /* ---- allocations ---- */
@@ -1063,6 +1090,7 @@ const struct route rest_routes[] = {
     {HTTP_POST, "/v1/projects/:p/tokens", token_create},
     {HTTP_DELETE, "/v1/projects/:p/tokens/:id", token_revoke},
     {HTTP_GET, "/v1/capacity", capacity_show},
+    {HTTP_GET, "/v1/cluster", cluster_show},
     {HTTP_GET, "/v1/operations/:id", operation_show},
     {HTTP_POST, "/v1/projects/:p/volumes/:v/flatten", volume_flatten},
     {HTTP_GET, "/v1/projects/:p/:kind", allocs_list},

@@ -88,6 +88,25 @@ int kairos_std_fds_open(void);
  */
 int kairos_ping(struct kairos *k, struct kairos_error *err);
 
+/* Room for a monitor map's addresses: a handful of monitors, two addresses each. */
+#define KAIROS_MON_HOST_MAX 2048
+
+/* Where clients find the cluster (not secret: no key in it). */
+struct kairos_cluster_info {
+    char fsid[40];                      /* the cluster's fsid, a UUID */
+    char mon_host[KAIROS_MON_HOST_MAX]; /* "[v2:a:p,v1:a:p],[...]", as ceph.conf takes it */
+};
+
+/**
+ * kairos_cluster_info() - the cluster's fsid and monitor addresses, read
+ * from the cluster now (the monitor map can change). Clients outside
+ * libkairos, such as the OpenStack drivers, need them to name an image by
+ * its cluster and to build a share's export location.
+ * Return: 0, or the monitors' error (-ETIMEDOUT for a lost cluster).
+ */
+int kairos_cluster_info(struct kairos *k, struct kairos_cluster_info *out,
+                        struct kairos_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,8 +2,8 @@
  * test_rest.c - the REST v1 API of a real kairosd on the local cluster:
  * projects, quotas, usage, capacity, volumes, shares, snapshots, clones,
  * bindings, tokens and operations; who may call what; every kind of bad
- * input answered with a 4xx JSON error that changes nothing; metrics,
- * health and the OpenAPI document.
+ * input answered with a 4xx JSON error that changes nothing; where clients
+ * find the cluster (/v1/cluster); metrics, health and the OpenAPI document.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -407,6 +407,51 @@ static void bad_input_changes_nothing(void **state)
     assert_int_equal(call("GET", "/v1/projects/x-y", NULL, NULL), 404);
 }
 
+/* GET /v1/cluster for any token; capacity's overcommit; a failed operation's "error". */
+static void cluster_overcommit_failed_operation(void **state)
+{
+    const char *none[] = {NULL};
+    json_t *j = NULL, *op = NULL, *vol;
+    const char *fsid, *mons;
+    char path[128];
+
+    (void)state;
+    assert_int_equal(call("GET", "/v1/cluster", NULL, &j), 200);
+    fsid = json_string_value(json_object_get(j, "fsid"));
+    mons = json_string_value(json_object_get(j, "mon_host"));
+    assert_non_null(fsid);
+    assert_int_equal(strlen(fsid), 36);
+    assert_non_null(mons);
+    assert_non_null(strstr(mons, "v1:127.0.0.1:"));
+    assert_string_equal(json_string_value(json_object_get(j, "block_pool")), "rbd");
+    assert_string_equal(json_string_value(json_object_get(j, "cephfs_name")), "cephfs");
+    json_decref(j);
+    assert_int_equal(as_p("GET", "/v1/cluster", NULL, NULL), 200);
+    assert_int_equal(kd_call_headers(&KD, "GET", "/v1/cluster", none, NULL, NULL), 401);
+    /* The shipped policy overcommits thin volumes 2x and shares not at all. */
+    assert_int_equal(call("GET", "/v1/capacity", NULL, &j), 200);
+    vol = json_object_get(json_object_get(j, "kinds"), "volume");
+    assert_true(json_number_value(json_object_get(vol, "overcommit")) == 2.0);
+    assert_true(json_number_value(json_object_get(
+                    json_object_get(json_object_get(j, "kinds"), "share"), "overcommit")) == 1.0);
+    json_decref(j);
+    /* A clone of a snapshot that does not exist fails as an operation, named as a 404 would be. */
+    assert_int_equal(callf("POST",
+                           "{\"name\":\"orphan\",\"source\":{\"volume\":\"none\","
+                           "\"snapshot\":\"none\"}}",
+                           &j, "/v1/projects/%s/volumes", P),
+                     202);
+    assert_string_equal(kd_wait_operation(&KD, json_string_value(json_object_get(j, "operation"))),
+                        "failed");
+    snprintf(path, sizeof(path), "/v1/operations/%s",
+             json_string_value(json_object_get(j, "operation")));
+    json_decref(j);
+    assert_int_equal(call("GET", path, NULL, &op), 200);
+    assert_string_equal(json_string_value(json_object_get(op, "error")), "NotFound");
+    json_decref(op);
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes/orphan", P), 404);
+}
+
 static void operations_health_metrics_openapi(void **state)
 {
     const char *none[] = {NULL};
@@ -456,6 +501,7 @@ int main(void)
         cmocka_unit_test(buckets),
         cmocka_unit_test(tokens_reach_one_project),
         cmocka_unit_test(bad_input_changes_nothing),
+        cmocka_unit_test(cluster_overcommit_failed_operation),
         cmocka_unit_test(operations_health_metrics_openapi),
         cmocka_unit_test(metrics_text),
     };
