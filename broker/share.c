@@ -19,6 +19,7 @@
 
 #include "binding_int.h"
 #include "cephx.h"
+#include "evict.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
@@ -28,6 +29,8 @@
 /* Shares are reached through cephx path caps, not POSIX modes. */
 #define SHARE_MODE 0777
 #define SNAP_MAX   256
+/* Room for one cap of a share key: a path and a namespace. */
+#define SHARE_CAP_MAX (KAIROS_SHARE_PATH_MAX + 128)
 
 struct kairos_shares {
     pthread_mutex_t lock;
@@ -774,14 +777,33 @@ static int op_apply_quota(void *arg, const char *project, const struct kairos_qu
                    err);
 }
 
+/*
+ * A share key's caps (docs/DESIGN.md, "Share keys"): the file system's map
+ * only; its directory, without "p" (quotas, layouts) or "s" (snapshots,
+ * which count against the quota); and the share's data namespace in the
+ * file system's data pools, named by tag rather than by pool, so that the
+ * grant reaches no other pool's namespace of that name and gives no pool
+ * snapshot ids.
+ */
+static void share_caps(struct kairos *k, const char *path, const char *ns, bool ro, char *mon,
+                       char *mds, char *osd)
+{
+    const char *fs = k->cfg->pools.cephfs_name;
+
+    snprintf(mon, SHARE_CAP_MAX, "allow r fsname=%s", fs);
+    snprintf(mds, SHARE_CAP_MAX, "allow %s fsname=%s path=%s", ro ? "r" : "rw", fs, path);
+    snprintf(osd, SHARE_CAP_MAX, "allow %s namespace=%s tag cephfs data=%s", ro ? "r" : "rw", ns,
+             fs);
+}
+
 static int op_bind(void *arg, const char *project, const char *name, const char *id, unsigned flags,
                    char **credentials, struct kairos_error *err)
 {
     struct kairos *k = arg;
     bool ro = flags & KAIROS_BIND_READ_ONLY;
-    char entity[KAIROS_ENTITY_MAX], path[KAIROS_SHARE_PATH_MAX], mds[KAIROS_SHARE_PATH_MAX + 32];
-    char osd[256 + KAIROS_SHARE_NS_MAX], ns[KAIROS_SHARE_NS_MAX], *key = NULL;
-    const char *caps[] = {"mon", "allow r", "mds", mds, "osd", osd, NULL};
+    char entity[KAIROS_ENTITY_MAX], path[KAIROS_SHARE_PATH_MAX], ns[KAIROS_SHARE_NS_MAX];
+    char mon[SHARE_CAP_MAX], mds[SHARE_CAP_MAX], osd[SHARE_CAP_MAX], *key = NULL;
+    const char *caps[] = {"mon", mon, "mds", mds, "osd", osd, NULL};
     struct ceph_mount_info *cm;
     json_t *creds = NULL;
     int rc;
@@ -793,10 +815,7 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
         rc = data_namespace(cm, path, project, ns, err);
     if (rc < 0)
         return rc;
-    /* No "p" flag: the key cannot change its quota or its data namespace. */
-    snprintf(mds, sizeof(mds), "allow %s path=%s", ro ? "r" : "rw", path);
-    snprintf(osd, sizeof(osd), "allow %s pool=%s namespace=%s", ro ? "r" : "rw",
-             k->cfg->pools.cephfs_data, ns);
+    share_caps(k, path, ns, ro, mon, mds, osd);
     rc = kairos_cephx_grant(k, entity, caps, &key, err);
     if (rc == 0)
         creds = kairos_cephx_credentials(k, entity, key, err);
@@ -817,13 +836,23 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
     return rc;
 }
 
+/* Revoke the key, then end the sessions it opened: removing it stops new ones only. */
 static int op_unbind(void *arg, const char *project, const char *name, const char *id,
                      struct kairos_error *err)
 {
     char entity[KAIROS_ENTITY_MAX];
+    int rc;
 
     kairos_cephx_entity(entity, project, "share", name, id);
-    return kairos_cephx_revoke(arg, entity, err);
+    rc = kairos_cephx_revoke(arg, entity, err);
+    if (rc == 0)
+        rc = kairos_evict_share_clients(arg, entity, NULL, err);
+    return rc;
+}
+
+int kairos_shares_mount(struct kairos *k, struct ceph_mount_info **cm, struct kairos_error *err)
+{
+    return mount_fs(k, cm, err);
 }
 
 int kairos_share_snap_probe(struct kairos *k, const char *project, const char *share,

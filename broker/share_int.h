@@ -7,6 +7,7 @@
 #include <kairos/error.h>
 
 struct kairos;
+struct ceph_mount_info;
 
 /* Set up the backend (the mount waits for first use) and register it for KAIROS_SHARE. */
 int kairos_shares_init(struct kairos *k, struct kairos_error *err);
@@ -17,5 +18,12 @@ int kairos_share_snap_probe(struct kairos *k, const char *project, const char *s
                             const char *snap, struct kairos_error *err);
 int kairos_share_snap_destroy(struct kairos *k, const char *project, const char *share,
                               const char *snap, struct kairos_error *err);
+
+/*
+ * kairos_shares_mount() - the handle's libcephfs mount of the file
+ * system's root, made on first use; owned by the handle.
+ * Return: 0 or the mount's error.
+ */
+int kairos_shares_mount(struct kairos *k, struct ceph_mount_info **cm, struct kairos_error *err);
 
 #endif
