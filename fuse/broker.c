@@ -142,3 +142,27 @@ fail:
     json_decref(volumes);
     return rc;
 }
+
+int kfs_broker_bound(const char *url, const char *token, const char *cacert, const char *project,
+                     const char *kind, const char *name, struct kairos_error *err)
+{
+    struct kairos_client kc = {.url = url,
+                               .token = token,
+                               .cacert = cacert,
+                               .agent = "kairosfs/1",
+                               .connect_timeout_s = CONNECT_TIMEOUT_S,
+                               .timeout_s = TOTAL_TIMEOUT_S};
+    char id[KAIROS_NAME_MAX + 1], path[1024];
+    json_t *answer = NULL;
+    int rc = binding_id(id, sizeof(id), err);
+
+    if (rc < 0)
+        return rc;
+    snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s/bindings/%s", project, kind, name, id);
+    rc = call(&kc, "GET", path, NULL, &answer, err);
+    json_decref(answer);
+    if (rc == 0)
+        return 1;
+    /* Unbound, deleted, or the node's token revoked: either way not this node's any more. */
+    return rc == -ENOENT || rc == -EACCES ? 0 : rc;
+}
