@@ -31,8 +31,6 @@
 #define CAP_MAX (16 * 1024)
 /* A clone's ancestry is short; this bounds a loop over a corrupt one. */
 #define ANCESTORS_MAX 16
-/* Images a namespace listing starts with; it grows on -ERANGE. */
-#define LIST_START 64
 
 bool kairos_rbd_id_valid(const char *id)
 {
@@ -150,78 +148,90 @@ static void ancestor_grants(struct cap *c, const char *pool, const char *ns, con
 
 /* ---- ids ---- */
 
-/* The listing of rbd_list2() or rbd_trash_list(), grown until it fits. */
-static int list_images(rados_ioctx_t io, rbd_image_spec_t **images, size_t *n)
+/*
+ * Does an image id listed in @oid ("rbd_directory" or "rbd_trash", whose
+ * omap keys are "id_<id>") extend @id, or (@both) is it a proper prefix of
+ * @id? One read: the keys under "id_<id>", and the keys of @id's prefixes.
+ */
+static int omap_clash(rados_ioctx_t io, const char *oid, const char *id, bool both, char *other)
 {
-    int rc;
+    char prefix[KAIROS_RBD_ID_MAX + 4], shorter[KAIROS_RBD_ID_MAX][KAIROS_RBD_ID_MAX + 4];
+    const char *keys[KAIROS_RBD_ID_MAX];
+    size_t len = strlen(id), n = 0;
+    rados_read_op_t op = rados_create_read_op();
+    rados_omap_iter_t ext = NULL, pre = NULL;
+    unsigned char more = 0;
+    int r1 = 0, r2 = 0, rc, hit = 0;
+    char *k, *v;
+    size_t vlen;
 
-    *n = LIST_START;
-    *images = NULL;
-    do {
-        free(*images);
-        *images = calloc(*n, sizeof(**images));
-        if (!*images)
-            return -ENOMEM;
-        rc = rbd_list2(io, *images, n);
-    } while (rc == -ERANGE);
-    if (rc < 0)
-        *n = 0;
-    return rc;
-}
-
-static int list_trash(rados_ioctx_t io, rbd_trash_image_info_t **trash, size_t *n)
-{
-    int rc;
-
-    *n = LIST_START;
-    *trash = NULL;
-    do {
-        free(*trash);
-        *trash = calloc(*n, sizeof(**trash));
-        if (!*trash)
-            return -ENOMEM;
-        rc = rbd_trash_list(io, *trash, n);
-    } while (rc == -ERANGE);
-    if (rc < 0)
-        *n = 0;
-    return rc;
-}
-
-/* Does @a extend @b (or, with @both, either the other)? */
-static bool extends(const char *a, const char *b, bool both)
-{
-    size_t la = strlen(a), lb = strlen(b);
-
-    if (la > lb && strncmp(a, b, lb) == 0)
-        return true;
-    return both && lb > la && strncmp(b, a, la) == 0;
+    snprintf(prefix, sizeof(prefix), "id_%s", id);
+    /* Two keys at most: this image's own and one that extends it. */
+    rados_read_op_omap_get_vals2(op, "", prefix, 2, &ext, &more, &r1);
+    for (size_t l = 1; both && l < len; l++) {
+        snprintf(shorter[n], sizeof(shorter[n]), "id_%.*s", (int)l, id);
+        keys[n] = shorter[n];
+        n++;
+    }
+    if (n)
+        rados_read_op_omap_get_vals_by_keys(op, keys, n, &pre, &r2);
+    rc = rados_read_op_operate(op, io, oid, 0);
+    if (rc == 0)
+        rc = r1 < 0 ? r1 : r2;
+    while (rc == 0 && !hit && rados_omap_get_next(ext, &k, &v, &vlen) == 0 && k) {
+        if (strcmp(k, prefix) != 0) {
+            hit = 1;
+            snprintf(other, KAIROS_RBD_ID_MAX, "%s", k + 3);
+        }
+    }
+    while (rc == 0 && !hit && pre && rados_omap_get_next(pre, &k, &v, &vlen) == 0 && k) {
+        hit = 1;
+        snprintf(other, KAIROS_RBD_ID_MAX, "%s", k + 3);
+    }
+    if (ext)
+        rados_omap_get_end(ext);
+    if (pre)
+        rados_omap_get_end(pre);
+    rados_release_read_op(op);
+    /* No directory or no trash yet: nothing to clash with. */
+    return rc == -ENOENT ? 0 : rc < 0 ? rc : hit;
 }
 
 int kairos_rbd_id_clash(rados_ioctx_t io, const char *id, bool both, char *other)
 {
-    rbd_image_spec_t *images = NULL;
-    rbd_trash_image_info_t *trash = NULL;
-    size_t ni = 0, nt = 0;
-    const char *hit = NULL;
-    int rc = list_images(io, &images, &ni);
+    char dummy[KAIROS_RBD_ID_MAX];
+    int rc;
 
+    if (!kairos_rbd_id_valid(id))
+        return -EINVAL;
+    if (!other)
+        other = dummy;
+    rc = omap_clash(io, "rbd_directory", id, both, other);
     if (rc == 0)
-        rc = list_trash(io, &trash, &nt);
-    for (size_t i = 0; rc == 0 && !hit && i < ni; i++) {
-        if (extends(images[i].id, id, both))
-            hit = images[i].id;
-    }
-    for (size_t i = 0; rc == 0 && !hit && i < nt; i++) {
-        if (extends(trash[i].id, id, both))
-            hit = trash[i].id;
-    }
-    if (hit && other)
-        snprintf(other, KAIROS_RBD_ID_MAX, "%s", hit);
-    rbd_image_spec_list_cleanup(images, ni);
-    free(images);
-    rbd_trash_list_cleanup(trash, nt);
-    free(trash);
-    return rc < 0 ? rc : hit != NULL;
+        rc = omap_clash(io, "rbd_trash", id, both, other);
+    return rc;
+}
+
+int kairos_rbd_image_id(rados_ioctx_t io, const char *name, char *id)
+{
+    char oid[KAIROS_NAME_MAX + 8], buf[4 + KAIROS_RBD_ID_MAX];
+    uint32_t n;
+    int rc;
+
+    snprintf(oid, sizeof(oid), "rbd_id.%s", name);
+    rc = rados_read(io, oid, buf, sizeof(buf), 0);
+    if (rc < 0)
+        return rc;
+    /* An encoded string: length (le32), then the id. */
+    if (rc < 4)
+        return -EIO;
+    n = (uint32_t)(unsigned char)buf[0] | (uint32_t)(unsigned char)buf[1] << 8 |
+        (uint32_t)(unsigned char)buf[2] << 16 | (uint32_t)(unsigned char)buf[3] << 24;
+    if (n == 0 || n >= KAIROS_RBD_ID_MAX || n > (uint32_t)rc - 4)
+        return -EIO;
+    memcpy(id, buf + 4, n);
+    id[n] = '\0';
+    return kairos_rbd_id_valid(id) ? 0 : -EIO;
 }
 
 /* ---- ancestry ---- */

@@ -43,9 +43,18 @@ int kairos_rbd_binding_caps(struct kairos *k, const char *project, const char *n
  * it extend one? Grants name objects by prefix, so "rbd_header.<id>" also
  * names the header of an image whose id extends <id>.
  * @other: receives that image's id (KAIROS_RBD_ID_MAX bytes), may be NULL.
- * Return: 1 (yes), 0 (no), or an RBD error.
+ * Two omap reads, whatever the number of images.
+ * Return: 1 (yes), 0 (no), -EINVAL (@id is no image id), or a librados error.
  */
 int kairos_rbd_id_clash(rados_ioctx_t io, const char *id, bool both, char *other);
+
+/*
+ * kairos_rbd_image_id() - the id of image @name of namespace @io, from its
+ * "rbd_id.<name>" object (one read, no open).
+ * @id: KAIROS_RBD_ID_MAX bytes.
+ * Return: 0, -ENOENT, -EIO (not an id), or a librados error.
+ */
+int kairos_rbd_image_id(rados_ioctx_t io, const char *name, char *id);
 
 /* Is @id an image id as librbd makes them (lower-case hex, not empty)? */
 bool kairos_rbd_id_valid(const char *id);

@@ -156,18 +156,13 @@ static int make_unique_image(struct kairos *k, rados_ioctx_t io, const char *nam
                              const struct source *src, struct kairos_error *err)
 {
     char id[KAIROS_RBD_ID_MAX];
-    rbd_image_t img;
     int rc;
 
     for (int draw = 0;; draw++) {
         rc = make_image(k, io, name, bytes, src, err);
         if (rc < 0)
             return rc;
-        rc = rbd_open_read_only(io, name, &img, NULL);
-        if (rc == 0) {
-            rc = rbd_get_id(img, id, sizeof(id));
-            rbd_close(img);
-        }
+        rc = kairos_rbd_image_id(io, name, id);
         if (rc == 0)
             rc = kairos_rbd_id_clash(io, id, true, NULL);
         if (rc <= 0)

@@ -41,6 +41,8 @@
 
 #include <rbd/librbd.h>
 
+#include "rbdcaps.h"
+
 #define MiB ((uint64_t)1 << 20)
 /* Unbinding must end a connected client's access within this (issue 14). */
 #define EVICT_SECONDS 10
@@ -1076,6 +1078,14 @@ static void sibling_id_refused(void **state)
     n += enc_str(in + n, sib);
     assert_int_equal(rados_exec(aio, "rbd_directory", "rbd", "dir_add_image", in, n, out, 0), 0);
 
+    /* Both ways round, as a create checks: the sibling extends vola; nothing extends it. */
+    char other[KAIROS_RBD_ID_MAX];
+    assert_int_equal(kairos_rbd_id_clash(aio, id, false, other), 1);
+    assert_string_equal(other, sib);
+    assert_int_equal(kairos_rbd_id_clash(aio, sib, false, other), 0);
+    assert_int_equal(kairos_rbd_id_clash(aio, sib, true, other), 1);
+    assert_string_equal(other, id);
+    assert_int_equal(kairos_rbd_id_clash(aio, "not-hex", true, other), -EINVAL);
     /* The hole: vola's key writes the sibling's header. */
     tenant_io(c, T.cfg->pools.block, A, &r, &io);
     enc_u64(val, 32 * MiB);
