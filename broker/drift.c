@@ -504,8 +504,9 @@ struct vol {
     /* From the header. */
     bool header;
     uint64_t size, features, snap_seq, limit; /* limit: bytes objects may cover */
-    unsigned order, snaps, unrecorded;
+    unsigned order, snaps, unrecorded, metadata;
     char unrecorded_names[128];
+    char metadata_keys[8][KAIROS_NAME_MAX + 16]; /* the first few "metadata_..." keys */
     /* From the listing. */
     uint64_t stray, stray_removed, clones;
     uint64_t foreign, foreign_bytes; /* objects named after its id, not its image's */
@@ -514,17 +515,31 @@ struct vol {
 
 struct image {
     char id[KAIROS_RBD_ID_MAX];
-    char name[KAIROS_NAME_MAX + 1];
+    char name[KAIROS_NAME_MAX + 1]; /* "" in the trash */
+    bool trash;
+};
+
+/* A snapshot-context check in flight: data objects are asked CHECK_WINDOW at a time. */
+#define CHECK_WINDOW 32
+
+struct check {
+    rados_completion_t c;
+    struct vol *v;
+    char in[9];
+    char out[16];
 };
 
 struct volumes {
     struct scan *s;
     rados_ioctx_t io;
+    struct check checks[CHECK_WINDOW];
+    unsigned next_check;
     struct vol *v;
     size_t n;
     struct image *images; /* the directory and the trash */
     size_t nimages;
-    char **snaps; /* the ledger's "<volume>@<snap>", sorted */
+    bool listing_trash; /* add_image() reads the trash */
+    char **snaps;       /* the ledger's "<volume>@<snap>", sorted */
     size_t nsnaps;
     uint64_t foreign, foreign_bytes;
 };
@@ -591,8 +606,10 @@ static int add_image(void *arg, const char *key, const char *val, size_t len)
     vs->images = grown;
     memset(&grown[vs->nimages], 0, sizeof(*grown));
     snprintf(grown[vs->nimages].id, sizeof(grown[0].id), "%s", key + 3);
-    /* The directory's value is the name; the trash's a record starting with more. */
-    if (!decode_string(val, len, grown[vs->nimages].name, sizeof(grown[0].name)))
+    /* The directory's value is the name; the trash's a record (named elsewhere). */
+    grown[vs->nimages].trash = vs->listing_trash;
+    if (vs->listing_trash ||
+        !decode_string(val, len, grown[vs->nimages].name, sizeof(grown[0].name)))
         grown[vs->nimages].name[0] = '\0';
     vs->nimages++;
     return 0;
@@ -657,6 +674,11 @@ static int header_key(void *arg, const char *key, const char *val, size_t len)
         v->snap_seq = le64(val);
     } else if (strcmp(key, "order") == 0 && len >= 1) {
         v->order = (unsigned char)val[0];
+    } else if (strncmp(key, "metadata_", 9) == 0) {
+        /* Image metadata: the broker sets none; a raw write can set librbd options. */
+        if (v->metadata < sizeof(v->metadata_keys) / sizeof(v->metadata_keys[0]))
+            snprintf(v->metadata_keys[v->metadata], sizeof(v->metadata_keys[0]), "%s", key);
+        v->metadata++;
     } else if (strncmp(key, "snapshot_", 9) == 0) {
         /* cls_rbd_snap: version (1), compat (1), length (4), id (8), name, image_size (8). */
         size_t off = 6 + 8;
@@ -701,6 +723,8 @@ static int check_header(struct volumes *vs, struct vol *v)
     }
     snprintf(v->id, sizeof(v->id), "%s", img->id);
     snprintf(oid, sizeof(oid), "rbd_header.%s", v->id);
+    if (s->rep)
+        s->rep->scanned++;
     rc = pace(s->ctx, 1);
     if (rc == 0)
         rc = omap_each(vs->io, oid, "", header_key, &w);
@@ -729,6 +753,13 @@ static int check_header(struct volumes *vs, struct vol *v)
                     "features 0x%" PRIx64 " cleared in its header (the object map keeps "
                     "writes counted, the exclusive lock keeps one writer)",
                     missing);
+    if (v->metadata) {
+        f = add_finding(s, KAIROS_VOLUME, v->name, "metadata",
+                        "%u image metadata keys (%s%s), which only a raw write of its header "
+                        "makes",
+                        v->metadata, v->metadata_keys[0] + 9, v->metadata > 1 ? ", ..." : "");
+        f->objects = v->metadata;
+    }
     if (v->unrecorded) {
         f = add_finding(s, KAIROS_VOLUME, v->name, "snapshots",
                         "%u snapshot%s, %u not in the ledger (%s)", v->snaps,
@@ -811,6 +842,24 @@ static void put_back_header(struct volumes *vs, struct vol *v, struct kairos_dri
     rbd_close(img);
 }
 
+/* Remove the image metadata keys (all of them: the broker sets none). */
+static void put_back_metadata(struct volumes *vs, struct vol *v, struct kairos_drift_finding *f)
+{
+    char oid[KAIROS_RBD_ID_MAX + 16];
+    rados_write_op_t op = rados_create_write_op();
+    int rc;
+
+    snprintf(oid, sizeof(oid), "rbd_header.%s", v->id);
+    /* Every key from "metadata_" up to, not including, "metadata`" ('`' follows '_'). */
+    rados_write_op_omap_rm_range2(op, "metadata_", 9, "metadata`", 9);
+    rc = rados_write_op_operate(op, vs->io, oid, NULL, 0);
+    rados_release_write_op(op);
+    if (rc == 0)
+        acted(f, "metadata removed");
+    else
+        acted(f, "removing the metadata failed: %s", strerror(-rc));
+}
+
 /* ---- the RBD namespace's objects ---- */
 
 static bool rbd_meta_object(const char *oid)
@@ -827,13 +876,60 @@ static bool hex16(const char *s)
     return strlen(s) == 16 && strspn(s, "0123456789abcdef") == 16;
 }
 
+static void check_done(struct check *ck)
+{
+    rados_aio_wait_for_complete(ck->c);
+    if (rados_aio_get_return_value(ck->c) == -ERANGE)
+        ck->v->clones++;
+    rados_aio_release(ck->c);
+    ck->c = NULL;
+}
+
+static void drain_checks(struct volumes *vs)
+{
+    for (unsigned i = 0; i < CHECK_WINDOW; i++) {
+        if (vs->checks[i].c)
+            check_done(&vs->checks[i]);
+    }
+}
+
+/*
+ * A write whose snapshot context is newer than any snapshot of the image
+ * made the OSD keep a clone for it: the object's snapset seq passes the
+ * image's (and the pool's). rbd.assert_snapc_seq says so without a read.
+ */
+static int check_snapc(struct volumes *vs, struct vol *v, const char *oid)
+{
+    struct kairos_drift_ctx *ctx = vs->s->ctx;
+    struct check *ck = &vs->checks[vs->next_check];
+    uint64_t seq = v->snap_seq;
+    int rc;
+
+    if (ck->c)
+        check_done(ck);
+    if (ctx && ctx->have_snap_seq && ctx->block_snap_seq < seq)
+        seq = ctx->block_snap_seq;
+    for (int i = 0; i < 8; i++)
+        ck->in[i] = (char)((seq + 1) >> (8 * i));
+    ck->in[8] = SNAPC_SEQ_GT;
+    ck->v = v;
+    rc = rados_aio_create_completion2(NULL, NULL, &ck->c);
+    if (rc == 0)
+        rc = rados_aio_exec(vs->io, oid, ck->c, "rbd", "assert_snapc_seq", ck->in, sizeof(ck->in),
+                            ck->out, sizeof(ck->out));
+    if (rc < 0 && ck->c) {
+        rados_aio_release(ck->c);
+        ck->c = NULL;
+    }
+    vs->next_check = (vs->next_check + 1) % CHECK_WINDOW;
+    return rc;
+}
+
 /* A data object of committed volume @v, "<index>" after its prefix. */
 static int check_data_object(struct volumes *vs, struct vol *v, const char *oid, const char *index)
 {
-    struct kairos_drift_ctx *ctx = vs->s->ctx;
-    uint64_t objsize = 1ULL << (v->order ? v->order : 22), seq;
-    char in[9], out[16];
-    int rc = pace(ctx, 1);
+    uint64_t objsize = 1ULL << (v->order ? v->order : 22);
+    int rc = pace(vs->s->ctx, 1);
 
     if (rc < 0)
         return rc;
@@ -844,21 +940,7 @@ static int check_data_object(struct volumes *vs, struct vol *v, const char *oid,
             v->stray_removed++;
         return 0;
     }
-    /*
-     * A write whose snapshot context is newer than any snapshot of the image
-     * made the OSD keep a clone for it: the object's snapset seq passes the
-     * image's (and the pool's).
-     */
-    seq = v->snap_seq;
-    if (ctx && ctx->have_snap_seq && ctx->block_snap_seq < seq)
-        seq = ctx->block_snap_seq;
-    for (int i = 0; i < 8; i++)
-        in[i] = (char)((seq + 1) >> (8 * i));
-    in[8] = SNAPC_SEQ_GT;
-    rc = rados_exec(vs->io, oid, "rbd", "assert_snapc_seq", in, sizeof(in), out, sizeof(out));
-    if (rc == -ERANGE)
-        v->clones++;
-    return rc == -ERANGE || rc >= 0 || rc == -ENOENT ? 0 : rc;
+    return check_snapc(vs, v, oid);
 }
 
 /* An object no counted image explains: counted, and removed under "revoke". */
@@ -945,6 +1027,7 @@ static int list_rbd_namespace(struct volumes *vs)
             break;
     }
     rados_nobjects_list_close(ls);
+    drain_checks(vs);
     return rc == -ENOENT ? 0 : rc;
 }
 
@@ -1025,10 +1108,11 @@ static void listing_findings(struct volumes *vs)
 static void unledgered_images(struct volumes *vs)
 {
     char names[200] = "";
-    unsigned count = 0;
+    unsigned count = 0, trash = 0;
 
     for (size_t i = 0; i < vs->nimages; i++) {
         bool known = !vs->images[i].name[0];
+        trash += vs->images[i].trash;
         for (size_t j = 0; j < vs->n && !known; j++)
             known = strcmp(vs->v[j].name, vs->images[i].name) == 0;
         if (known)
@@ -1042,6 +1126,13 @@ static void unledgered_images(struct volumes *vs)
             add_finding(vs->s, KAIROS_VOLUME, "", "images",
                         "%u images the ledger does not count (%s)", count, names);
         f->objects = count;
+    }
+    /* The broker removes images outright: one in the trash was put there behind it. */
+    if (trash) {
+        struct kairos_drift_finding *f =
+            add_finding(vs->s, KAIROS_VOLUME, "", "trash",
+                        "%u images in the RBD trash, whose space the ledger does not count", trash);
+        f->objects = trash;
     }
 }
 
@@ -1077,6 +1168,7 @@ static int scan_volumes(struct scan *s)
     }
     rados_ioctx_set_namespace(vs.io, s->project);
     rc = omap_each(vs.io, "rbd_directory", "id_", add_image, &vs);
+    vs.listing_trash = true;
     if (rc == 0 || rc == -ENOENT)
         rc = omap_each(vs.io, "rbd_trash", "id_", add_image, &vs);
     if (rc == -ENOENT)
@@ -1093,12 +1185,17 @@ static int scan_volumes(struct scan *s)
         struct kairos_drift_finding *size = find(s, first, v->name, "size");
         struct kairos_drift_finding *feat = find(s, first, v->name, "features");
         struct kairos_drift_finding *snaps = find(s, first, v->name, "snapshots");
+        struct kairos_drift_finding *meta = find(s, first, v->name, "metadata");
         if (size)
             revoke_vol(s, v, size);
         if (feat)
             revoke_vol(s, v, feat);
         if (snaps)
             revoke_vol(s, v, snaps);
+        if (meta) {
+            revoke_vol(s, v, meta);
+            put_back_metadata(&vs, v, meta);
+        }
         if (size || feat)
             put_back_header(&vs, v, size, feat);
     }

@@ -762,6 +762,8 @@ static void volume_drift_revoked(void **state)
     assert_int_equal(omap_get_u64(io, header, "features", &features), 0);
     enc_u64(val, features & ~(uint64_t)(RBD_FEATURE_OBJECT_MAP | RBD_FEATURE_FAST_DIFF));
     assert_int_equal(omap_set(io, header, "features", val, 8), 0);
+    /* Image metadata (librbd options) that `rbd image-meta set` would be refused. */
+    assert_int_equal(omap_set(io, header, "metadata_conf_rbd_cache", "false", 5), 0);
     /* Objects no image holds, counted nowhere. */
     assert_int_equal(rados_write_full(io, junk, blk, sizeof(blk)), 0);
     assert_int_equal(rados_write_full(io, beyond, blk, sizeof(blk)), 0);
@@ -775,7 +777,7 @@ static void volume_drift_revoked(void **state)
     rados_ioctx_selfmanaged_snap_set_write_ctx(io, 0, NULL, 0);
 
     reconcile(&rep);
-    assert_true(rep.drift >= 6);
+    assert_true(rep.drift >= 7);
     assert_true(rep.drift_revoked >= 1);
     assert_true(rep.naudit > 0);
     assert_int_equal(kairos_drift_list(T.k, A, &f, &n, &err), 0);
@@ -789,6 +791,7 @@ static void volume_drift_revoked(void **state)
     assert_non_null(finding(f, n, "vola", "foreign"));
     assert_non_null(finding(f, n, "vola", "clones"));
     assert_non_null(finding(f, n, "vola", "snapshots"));
+    assert_non_null(finding(f, n, "vola", "metadata"));
     free(f);
     /* Put back: the ledger's size, the features, a valid object map; strays gone. */
     assert_int_equal(admin_size(A, "vola", &features), 64 * MiB);
@@ -797,6 +800,10 @@ static void volume_drift_revoked(void **state)
     assert_true(gone(A, junk));
     assert_true(gone(A, beyond));
     assert_true(gone(A, named));
+    char *meta = NULL;
+    size_t mlen = 0;
+    assert_int_equal(omap_get(aio, header, "metadata_conf_rbd_cache", &meta, &mlen), -ENOENT);
+    free(meta);
     /* Revoked: no binding, no new connection, and the connected client is fenced. */
     assert_false(binding_exists(A, KAIROS_VOLUME, "vola", "vm-2"));
     t0 = time(NULL);
