@@ -1257,18 +1257,6 @@ static int add_share(void *arg, const struct kairos_alloc *a)
     return 0;
 }
 
-static int xattr_u64(struct ceph_mount_info *cm, const char *path, const char *name, uint64_t *v)
-{
-    char buf[32];
-    int n = ceph_getxattr(cm, path, name, buf, sizeof(buf) - 1);
-
-    if (n < 0)
-        return n;
-    buf[n] = '\0';
-    *v = strtoull(buf, NULL, 10);
-    return 0;
-}
-
 static void revoke_share(struct scan *s, struct share *sh, struct kairos_drift_finding *f)
 {
     if (s->policy != KAIROS_DRIFT_REVOKE)
@@ -1296,14 +1284,14 @@ static int check_share(struct shares *ss, struct share *sh)
     rc = pace(s->ctx, 3);
     if (rc < 0)
         return rc;
-    rc = xattr_u64(ss->cm, sh->path, "ceph.quota.max_bytes", &quota);
+    rc = kairos_share_xattr_u64(ss->cm, sh->path, "ceph.quota.max_bytes", &quota);
     /* Not made yet, or not finished (the reconciler's intents see to it). */
     if (rc == -ENOENT || rc == -ENODATA)
         return 0;
     if (rc < 0)
         return kairos_error_set(s->err, rc, "cannot read the quota of %s: %s", sh->path,
                                 strerror(-rc));
-    xattr_u64(ss->cm, sh->path, "ceph.dir.rbytes", &rbytes);
+    kairos_share_xattr_u64(ss->cm, sh->path, "ceph.dir.rbytes", &rbytes);
     n = ceph_getxattr(ss->cm, sh->path, "ceph.dir.layout.pool_namespace", sh->ns,
                       sizeof(sh->ns) - 1);
     if (n <= 0)

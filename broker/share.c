@@ -112,7 +112,8 @@ static int set_u64(struct ceph_mount_info *cm, const char *path, const char *xat
     return 0;
 }
 
-static int get_u64(struct ceph_mount_info *cm, const char *path, const char *xattr, uint64_t *out)
+int kairos_share_xattr_u64(struct ceph_mount_info *cm, const char *path, const char *xattr,
+                           uint64_t *out)
 {
     char v[32];
     int n = ceph_getxattr(cm, path, xattr, v, sizeof(v) - 1);
@@ -676,14 +677,14 @@ int kairos_share_info(struct kairos *k, const char *project, const char *name,
         return rc;
     snprintf(out->name, sizeof(out->name), "%s", name);
     share_path(k, out->path, project, name);
-    rc = get_u64(cm, out->path, "ceph.quota.max_bytes", &out->size);
+    rc = kairos_share_xattr_u64(cm, out->path, "ceph.quota.max_bytes", &out->size);
     if (rc < 0)
         return kairos_error_set(
             err, rc, rc == -ENOENT ? "no share %s in project %s" : "cannot read share %s/%s", name,
             project);
-    get_u64(cm, out->path, "ceph.quota.max_files", &out->max_files);
-    get_u64(cm, out->path, "ceph.dir.rbytes", &out->used);
-    get_u64(cm, out->path, "ceph.dir.rentries", &out->entries);
+    kairos_share_xattr_u64(cm, out->path, "ceph.quota.max_files", &out->max_files);
+    kairos_share_xattr_u64(cm, out->path, "ceph.dir.rbytes", &out->used);
+    kairos_share_xattr_u64(cm, out->path, "ceph.dir.rentries", &out->entries);
     snprintf(snaps, sizeof(snaps), "%s/.snap", out->path);
     for_each_entry(cm, snaps, count_snap, &out->snapshots);
     return 0;
@@ -714,7 +715,7 @@ static int op_probe(void *arg, const char *project, const char *name, uint64_t *
     if (rc < 0)
         return rc;
     share_path(k, path, project, name);
-    rc = get_u64(cm, path, "ceph.quota.max_bytes", bytes);
+    rc = kairos_share_xattr_u64(cm, path, "ceph.quota.max_bytes", bytes);
     if (rc == -ENOENT)
         return 0;
     /* A directory without a quota yet: made, not finished; finish it as recorded. */
@@ -739,7 +740,7 @@ static int op_used(void *arg, const char *project, uint64_t *bytes, struct kairo
     if (rc < 0)
         return rc;
     project_path(k, path, project);
-    rc = get_u64(cm, path, "ceph.dir.rbytes", bytes);
+    rc = kairos_share_xattr_u64(cm, path, "ceph.dir.rbytes", bytes);
     return rc == -ENOENT ? 0 : rc;
 }
 

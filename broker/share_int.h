@@ -4,6 +4,8 @@
 #ifndef KAIROS_SHARE_INT_H
 #define KAIROS_SHARE_INT_H
 
+#include <stdint.h>
+
 #include <kairos/error.h>
 
 struct kairos;
@@ -25,5 +27,13 @@ int kairos_share_snap_destroy(struct kairos *k, const char *project, const char 
  * Return: 0 or the mount's error.
  */
 int kairos_shares_mount(struct kairos *k, struct ceph_mount_info **cm, struct kairos_error *err);
+
+/*
+ * kairos_share_xattr_u64() - a numeric CephFS virtual xattr of @path
+ * (ceph.quota.max_bytes, ceph.dir.rbytes, ...) in @out.
+ * Return: 0 or libcephfs's negative errno.
+ */
+int kairos_share_xattr_u64(struct ceph_mount_info *cm, const char *path, const char *xattr,
+                           uint64_t *out);
 
 #endif

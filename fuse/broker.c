@@ -109,15 +109,21 @@ static int bind_all(const struct kairos_client *kc, const char *project, const c
     return rc;
 }
 
+/* kairosd as kairosfs reaches it. */
+static struct kairos_client client(const char *url, const char *token, const char *cacert)
+{
+    return (struct kairos_client){.url = url,
+                                  .token = token,
+                                  .cacert = cacert,
+                                  .agent = "kairosfs/1",
+                                  .connect_timeout_s = CONNECT_TIMEOUT_S,
+                                  .timeout_s = TOTAL_TIMEOUT_S};
+}
+
 int kfs_broker_fetch(const char *url, const char *token, const char *cacert, const char *project,
                      json_t **out, struct kairos_error *err)
 {
-    struct kairos_client kc = {.url = url,
-                               .token = token,
-                               .cacert = cacert,
-                               .agent = "kairosfs/1",
-                               .connect_timeout_s = CONNECT_TIMEOUT_S,
-                               .timeout_s = TOTAL_TIMEOUT_S};
+    struct kairos_client kc = client(url, token, cacert);
     char id[KAIROS_NAME_MAX + 1];
     json_t *shares = json_object(), *volumes = json_object();
     int rc;
@@ -146,12 +152,7 @@ fail:
 int kfs_broker_bound(const char *url, const char *token, const char *cacert, const char *project,
                      const char *kind, const char *name, struct kairos_error *err)
 {
-    struct kairos_client kc = {.url = url,
-                               .token = token,
-                               .cacert = cacert,
-                               .agent = "kairosfs/1",
-                               .connect_timeout_s = CONNECT_TIMEOUT_S,
-                               .timeout_s = TOTAL_TIMEOUT_S};
+    struct kairos_client kc = client(url, token, cacert);
     char id[KAIROS_NAME_MAX + 1], path[1024];
     json_t *answer = NULL;
     int rc = binding_id(id, sizeof(id), err);
