@@ -189,8 +189,14 @@ static void unbind_drops_the_mount(void **state)
     assert_int_equal(kd_call(&KD, "DELETE", path, KD_ADMIN, NULL, NULL, NULL), 200);
     snprintf(path, sizeof(path), "/v1/projects/%s/volumes/disk/bindings/%s", P, id);
     assert_int_equal(kd_call(&KD, "DELETE", path, KD_ADMIN, NULL, NULL, NULL), 200);
-    assert_true(until_refused(share, 4096, 10, &rc) >= 0);
-    assert_true(until_refused(disk, 4096, 10, &rc) >= 0);
+    int secs = until_refused(share, 4096, 10, &rc);
+    assert_true(secs >= 0);
+    fprintf(stderr, "test_kairosfs_broker: the share refused writes %d s after unbind (%s)\n", secs,
+            strerror(-rc));
+    secs = until_refused(disk, 4096, 10, &rc);
+    assert_true(secs >= 0);
+    fprintf(stderr, "test_kairosfs_broker: the volume refused writes %d s later (%s)\n", secs,
+            strerror(-rc));
     /* The recheck (every second here) turns what is left into EACCES. */
     int share_rc = 0, disk_rc = 0;
     for (int i = 0; i < 50 && (share_rc != -EACCES || disk_rc != -EACCES); i++) {

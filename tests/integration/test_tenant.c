@@ -512,8 +512,12 @@ static bool binding_exists(const char *project, enum kairos_kind kind, const cha
                            const char *id)
 {
     struct kairos_binding b;
+    int rc = kairos_binding_get(T.k, project, kind, alloc, id, &b, NULL);
 
-    return kairos_binding_get(T.k, project, kind, alloc, id, &b, NULL) == 0;
+    /* Only "no such binding" is an answer: an error must not read as "gone". */
+    if (rc != 0 && rc != -ENOENT)
+        fail_msg("cannot look up binding %s of %s/%s: %d", id, project, alloc, rc);
+    return rc == 0;
 }
 
 /* ---- volume keys ---- */
