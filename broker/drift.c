@@ -970,8 +970,9 @@ static int check_id_object(struct volumes *vs, const char *oid, const char *rest
 {
     size_t len = map && strchr(rest, '.') ? (size_t)(strchr(rest, '.') - rest) : strlen(rest);
 
+    /* Known by its name: no read, but paced like every object, so scan_rate is objects/s. */
     if (vol_by_id(vs, rest, len) || image_id_known(vs, rest, len))
-        return 0;
+        return pace(vs->s->ctx, 1);
     /* Named after a volume's id and more: its key's grant reaches it. */
     return foreign_object(vs, vol_extended_by(vs, rest), oid);
 }
