@@ -25,6 +25,7 @@ enum value_type {
     V_SIZE,     /* bytes: 1M, 4096 */
     V_DURATION, /* 30s, 5m */
     V_COUNT,    /* an integer from 1 to 1024 */
+    V_RATE,     /* a rate per second from 0 (off) to 10,000,000 */
     V_ADDR,     /* host:port */
     V_URL,      /* http:// or https:// */
 };
@@ -39,6 +40,9 @@ struct key_def {
 };
 
 #define F(member) offsetof(struct kairos_config, member)
+
+/* Far above what one OSD serves: a bound, not a goal. */
+#define RATE_MAX 10000000
 
 static const struct key_def keys[] = {
     {"ceph", "conf", V_PATH, F(ceph.conf), NULL, 1},
@@ -69,6 +73,7 @@ static const struct key_def keys[] = {
     {"policy", "plans", V_PATH, F(policy.plans), NULL, 0},
     {"reconcile", "lease", V_DURATION, F(reconcile.lease_ms), "5m", 0},
     {"reconcile", "interval", V_DURATION, F(reconcile.interval_ms), "1m", 0},
+    {"reconcile", "scan_rate", V_RATE, F(reconcile.scan_rate), "1000", 0},
     {"client", "url", V_URL, F(client.url), "http://127.0.0.1:8080", 0},
     {"client", "token_file", V_PATH, F(client.token_file), NULL, 0},
     {"client", "cacert", V_PATH, F(client.cacert), NULL, 0},
@@ -78,7 +83,7 @@ static const struct key_def keys[] = {
 
 static int is_string_type(enum value_type t)
 {
-    return !(t == V_SIZE || t == V_DURATION || t == V_COUNT);
+    return !(t == V_SIZE || t == V_DURATION || t == V_COUNT || t == V_RATE);
 }
 
 static int check_chars(const char *v, const char *extra)
@@ -185,6 +190,12 @@ static int set_value(struct kairos_config *cfg, const struct key_def *def, const
         rc = kairos_size_parse(value, &n);
         want = rc < 0 || n < 1 || n > 1024 || value[strspn(value, "0123456789")]
                    ? "a number from 1 to 1024"
+                   : NULL;
+        break;
+    case V_RATE:
+        rc = kairos_size_parse(value, &n);
+        want = rc < 0 || n > RATE_MAX || value[strspn(value, "0123456789")]
+                   ? "a number of objects per second from 0 (off) to 10000000"
                    : NULL;
         break;
     }

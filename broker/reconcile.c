@@ -12,6 +12,7 @@
 
 #include "binding_int.h"
 #include "budget.h"
+#include "drift_int.h"
 #include "kairos_int.h"
 #include "project_int.h"
 #include "record.h"
@@ -322,6 +323,34 @@ static int reconcile_projects(struct pass *p)
     return rc == -ENOENT ? 0 : rc;
 }
 
+static bool keep_lock(void *arg)
+{
+    return hold_lock(arg);
+}
+
+/*
+ * The drift scan, after the intents: paced by [reconcile] scan_rate and
+ * starting no project after one interval, so a pass stays about one
+ * interval long however many objects there are; the next goes on.
+ */
+static int scan_drift(struct pass *p)
+{
+    const struct kairos_config *cfg = p->k->cfg;
+    struct kairos_drift_ctx ctx = {.rate = (double)cfg->reconcile.scan_rate,
+                                   .deadline_ms = kairos_now_ms() + cfg->reconcile.interval_ms,
+                                   .keep = keep_lock,
+                                   .keep_arg = p};
+    struct kairos_error err = {0};
+    int rc;
+
+    if (!cfg->reconcile.scan_rate)
+        return 0;
+    rc = kairos_drift_run(p->k, &ctx, p->rep, &err);
+    if (rc < 0 && rc != -ENOLCK)
+        note_error(p, rc, "drift", err.msg);
+    return rc == -ENOLCK ? rc : 0;
+}
+
 int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reconcile_report *rep,
                          struct kairos_error *err)
 {
@@ -349,6 +378,8 @@ int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reco
     /* After the projects: their finished returns leave markers to clear. */
     if (rc == 0 && hold_lock(&p))
         kairos_budget_reconcile_cluster(k, p.lease_ms, rep);
+    if (rc == 0 && hold_lock(&p))
+        rc = scan_drift(&p);
     rados_unlock(k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, p.cookie);
     if (rc == -ENOLCK)
         return kairos_error_set(err, rc, "reconciler: the pass outlived its lock and stopped");

@@ -22,6 +22,7 @@
 
 #include "binding_int.h"
 #include "cephx.h"
+#include "evict.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
@@ -31,6 +32,8 @@
 /* Shares are reached through cephx path caps, not POSIX modes. */
 #define SHARE_MODE 0777
 #define SNAP_MAX   256
+/* Room for one cap of a share key: a path and a namespace. */
+#define SHARE_CAP_MAX (KAIROS_SHARE_PATH_MAX + 128)
 
 struct kairos_shares {
     pthread_mutex_t lock;
@@ -112,7 +115,8 @@ static int set_u64(struct ceph_mount_info *cm, const char *path, const char *xat
     return 0;
 }
 
-static int get_u64(struct ceph_mount_info *cm, const char *path, const char *xattr, uint64_t *out)
+int kairos_share_xattr_u64(struct ceph_mount_info *cm, const char *path, const char *xattr,
+                           uint64_t *out)
 {
     char v[32];
     int n = ceph_getxattr(cm, path, xattr, v, sizeof(v) - 1);
@@ -942,14 +946,14 @@ int kairos_share_info(struct kairos *k, const char *project, const char *name,
         return rc;
     snprintf(out->name, sizeof(out->name), "%s", name);
     share_path(k, out->path, project, name);
-    rc = get_u64(cm, out->path, "ceph.quota.max_bytes", &out->size);
+    rc = kairos_share_xattr_u64(cm, out->path, "ceph.quota.max_bytes", &out->size);
     if (rc < 0)
         return kairos_error_set(
             err, rc, rc == -ENOENT ? "no share %s in project %s" : "cannot read share %s/%s", name,
             project);
-    get_u64(cm, out->path, "ceph.quota.max_files", &out->max_files);
-    get_u64(cm, out->path, "ceph.dir.rbytes", &out->used);
-    get_u64(cm, out->path, "ceph.dir.rentries", &out->entries);
+    kairos_share_xattr_u64(cm, out->path, "ceph.quota.max_files", &out->max_files);
+    kairos_share_xattr_u64(cm, out->path, "ceph.dir.rbytes", &out->used);
+    kairos_share_xattr_u64(cm, out->path, "ceph.dir.rentries", &out->entries);
     snprintf(snaps, sizeof(snaps), "%s/.snap", out->path);
     for_each_entry(cm, snaps, count_snap, &out->snapshots);
     return 0;
@@ -980,7 +984,7 @@ static int op_probe(void *arg, const char *project, const char *name, uint64_t *
     if (rc < 0)
         return rc;
     share_path(k, path, project, name);
-    rc = get_u64(cm, path, "ceph.quota.max_bytes", bytes);
+    rc = kairos_share_xattr_u64(cm, path, "ceph.quota.max_bytes", bytes);
     /* Not there: a clone that died before its rename may have left its partial copy. */
     if (rc == -ENOENT) {
         clone_path(k, path, project, name);
@@ -1009,7 +1013,7 @@ static int op_used(void *arg, const char *project, uint64_t *bytes, struct kairo
     if (rc < 0)
         return rc;
     project_path(k, path, project);
-    rc = get_u64(cm, path, "ceph.dir.rbytes", bytes);
+    rc = kairos_share_xattr_u64(cm, path, "ceph.dir.rbytes", bytes);
     return rc == -ENOENT ? 0 : rc;
 }
 
@@ -1047,14 +1051,33 @@ static int op_apply_quota(void *arg, const char *project, const struct kairos_qu
                    err);
 }
 
+/*
+ * A share key's caps (docs/DESIGN.md, "Share keys"): the file system's map
+ * only; its directory, without "p" (quotas, layouts) or "s" (snapshots,
+ * which count against the quota); and the share's data namespace in the
+ * file system's data pools, named by tag rather than by pool, so that the
+ * grant reaches no other pool's namespace of that name and gives no pool
+ * snapshot ids.
+ */
+static void share_caps(struct kairos *k, const char *path, const char *ns, bool ro, char *mon,
+                       char *mds, char *osd)
+{
+    const char *fs = k->cfg->pools.cephfs_name;
+
+    snprintf(mon, SHARE_CAP_MAX, "allow r fsname=%s", fs);
+    snprintf(mds, SHARE_CAP_MAX, "allow %s fsname=%s path=%s", ro ? "r" : "rw", fs, path);
+    snprintf(osd, SHARE_CAP_MAX, "allow %s namespace=%s tag cephfs data=%s", ro ? "r" : "rw", ns,
+             fs);
+}
+
 static int op_bind(void *arg, const char *project, const char *name, const char *id, unsigned flags,
                    char **credentials, struct kairos_error *err)
 {
     struct kairos *k = arg;
     bool ro = flags & KAIROS_BIND_READ_ONLY;
-    char entity[KAIROS_ENTITY_MAX], path[KAIROS_SHARE_PATH_MAX], mds[KAIROS_SHARE_PATH_MAX + 32];
-    char osd[256 + KAIROS_SHARE_NS_MAX], ns[KAIROS_SHARE_NS_MAX], *key = NULL;
-    const char *caps[] = {"mon", "allow r", "mds", mds, "osd", osd, NULL};
+    char entity[KAIROS_ENTITY_MAX], path[KAIROS_SHARE_PATH_MAX], ns[KAIROS_SHARE_NS_MAX];
+    char mon[SHARE_CAP_MAX], mds[SHARE_CAP_MAX], osd[SHARE_CAP_MAX], *key = NULL;
+    const char *caps[] = {"mon", mon, "mds", mds, "osd", osd, NULL};
     struct ceph_mount_info *cm;
     json_t *creds = NULL;
     int rc;
@@ -1066,10 +1089,7 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
         rc = data_namespace(cm, path, project, ns, err);
     if (rc < 0)
         return rc;
-    /* No "p" flag: the key cannot change its quota or its data namespace. */
-    snprintf(mds, sizeof(mds), "allow %s path=%s", ro ? "r" : "rw", path);
-    snprintf(osd, sizeof(osd), "allow %s pool=%s namespace=%s", ro ? "r" : "rw",
-             k->cfg->pools.cephfs_data, ns);
+    share_caps(k, path, ns, ro, mon, mds, osd);
     rc = kairos_cephx_grant(k, entity, caps, &key, err);
     if (rc == 0)
         creds = kairos_cephx_credentials(k, entity, key, err);
@@ -1090,13 +1110,23 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
     return rc;
 }
 
+/* Revoke the key, then end the sessions it opened: removing it stops new ones only. */
 static int op_unbind(void *arg, const char *project, const char *name, const char *id,
                      struct kairos_error *err)
 {
     char entity[KAIROS_ENTITY_MAX];
+    int rc;
 
     kairos_cephx_entity(entity, project, "share", name, id);
-    return kairos_cephx_revoke(arg, entity, err);
+    rc = kairos_cephx_revoke(arg, entity, err);
+    if (rc == 0)
+        rc = kairos_evict_share_clients(arg, entity, NULL, err);
+    return rc;
+}
+
+int kairos_shares_mount(struct kairos *k, struct ceph_mount_info **cm, struct kairos_error *err)
+{
+    return mount_fs(k, cm, err);
 }
 
 int kairos_share_snap_probe(struct kairos *k, const char *project, const char *share,

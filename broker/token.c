@@ -1,9 +1,15 @@
 /*
  * token.c - hashed bearer tokens in one omap object (see kairos/token.h).
  *
- * Keys: "h.<sha256>" -> {"id","project","created"} for lookups, and
- * "p.<project>/<id>" -> "<sha256>" for listings and revocations; both are
- * written and removed in one guarded write.
+ * Keys: "h.<sha256>" -> {"id","project","created","life"} for lookups,
+ * and "p.<project>/<id>" -> "<sha256>" for listings and revocations; both
+ * are written and removed in one guarded write.
+ *
+ * A token belongs to one life of its project: "life" is the creation time
+ * of the project it was made for. A lookup accepts it only while that
+ * very project exists and is not being deleted, so a token that a delete
+ * missed (made while the delete listed the tokens) reaches neither the
+ * dying project nor a new one of the same name.
  */
 #include <kairos/kairos.h>
 #include <kairos/token.h>
@@ -54,8 +60,19 @@ struct tstep {
     char hkey[2 + KAIROS_TOKEN_HASH_LEN + 1];
     char pkey[KAIROS_KEY_MAX];
     uint64_t created;
+    uint64_t life; /* the project's creation time */
     struct kairos_error *err;
 };
+
+/* Is @p the live project of life @life (0: any life)? */
+static int project_live(const struct kairos_project *p, uint64_t life, struct kairos_error *err)
+{
+    if (p->state == KAIROS_PROJECT_DELETING)
+        return kairos_error_set(err, -ENOENT, "project %s is being deleted", p->name);
+    if (life && p->created_ms != life)
+        return kairos_error_set(err, -ENOENT, "project %s was deleted and made again", p->name);
+    return 0;
+}
 
 static int create_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
 {
@@ -63,8 +80,8 @@ static int create_step(void *arg, const struct kairos_kvs *kvs, struct kairos_tx
     json_t *rec;
 
     (void)kvs;
-    rec = json_pack("{s:s,s:s,s:I}", "id", st->id, "project", st->project, "created",
-                    (json_int_t)st->created);
+    rec = json_pack("{s:s,s:s,s:I,s:I}", "id", st->id, "project", st->project, "created",
+                    (json_int_t)st->created, "life", (json_int_t)st->life);
     if (!rec)
         return -ENOMEM;
     kairos_txn_set_json(txn, st->hkey, rec);
@@ -84,8 +101,11 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
 
     token[0] = '\0';
     rc = kairos_project_get(k, project, &p, err);
+    if (rc == 0)
+        rc = project_live(&p, 0, err);
     if (rc < 0)
         return rc;
+    st.life = p.created_ms;
     kairos_random_hex(id, KAIROS_TOKEN_ID_LEN / 2);
     kairos_random_hex(secret, 32);
     snprintf(token, KAIROS_TOKEN_LEN + 1, "kt_%s_%s", id, secret);
@@ -97,6 +117,18 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
     if (rc < 0) {
         token[0] = '\0';
         return kairos_error_set(err, rc, "cannot store the token: %s", strerror(-rc));
+    }
+    /*
+     * A delete marks the project, then revokes its tokens. Still live after
+     * the write: the delete's revocation comes later and finds this token.
+     */
+    rc = kairos_project_get(k, project, &p, err);
+    if (rc == 0)
+        rc = project_live(&p, st.life, err);
+    if (rc < 0) {
+        kairos_token_revoke(k, project, id, NULL);
+        token[0] = '\0';
+        return rc;
     }
     if (info) {
         snprintf(info->id, sizeof(info->id), "%s", id);
@@ -112,7 +144,7 @@ static int token_wellformed(const char *token)
            token[3 + KAIROS_TOKEN_ID_LEN] == '_';
 }
 
-static int info_from_json(const char *text, struct kairos_token_info *out)
+static int info_from_json(const char *text, struct kairos_token_info *out, uint64_t *life)
 {
     json_t *j = json_loads(text, 0, NULL);
     const char *id = json_string_value(json_object_get(j, "id"));
@@ -125,6 +157,7 @@ static int info_from_json(const char *text, struct kairos_token_info *out)
         snprintf(out->id, sizeof(out->id), "%s", id);
         snprintf(out->project, sizeof(out->project), "%s", project);
         out->created_ms = kairos_json_u64(j, "created", 0);
+        *life = kairos_json_u64(j, "life", 0);
     }
     json_decref(j);
     return rc;
@@ -135,9 +168,10 @@ int kairos_token_lookup(struct kairos *k, const char *token, struct kairos_token
 {
     char hkey[2 + KAIROS_TOKEN_HASH_LEN + 1] = "h.";
     const char *keys[] = {hkey};
+    struct kairos_project p;
     struct kairos_kvs kvs;
     const char *v;
-    uint64_t gen;
+    uint64_t gen, life = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -152,10 +186,22 @@ int kairos_token_lookup(struct kairos *k, const char *token, struct kairos_token
     v = kairos_kvs_get(&kvs, hkey);
     if (!v)
         rc = kairos_error_set(err, -EACCES, "invalid token");
-    else if (info_from_json(v, out) < 0)
+    else if (info_from_json(v, out, &life) < 0)
         rc = kairos_error_set(err, -EIO, "corrupt token record");
     kairos_kvs_free(&kvs);
-    return rc;
+    if (rc < 0)
+        return rc;
+    /* Its project's life, not only its name (a record made before lives were kept: any). */
+    rc = kairos_project_get(k, out->project, &p, NULL);
+    if (rc == 0)
+        rc = project_live(&p, life, NULL);
+    if (rc == -ENOENT) {
+        memset(out, 0, sizeof(*out));
+        return kairos_error_set(err, -EACCES, "invalid token");
+    }
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot check the token's project: %s", strerror(-rc));
+    return 0;
 }
 
 static int revoke_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)

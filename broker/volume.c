@@ -20,9 +20,11 @@
 
 #include "binding_int.h"
 #include "cephx.h"
+#include "evict.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
+#include "rbdcaps.h"
 #include "record.h"
 #include "volume_int.h"
 
@@ -34,7 +36,6 @@
 #define CLONE_FORMAT 2
 #define MAX_SNAPS    512
 #define MAX_CHILDREN 64
-#define CAP_MAX      4096
 
 /* Namespaces known to exist, so that only a project's first volume pays for the check. */
 struct kairos_volumes {
@@ -86,6 +87,40 @@ static int open_image(struct kairos *k, const char *project, const char *name, c
         return kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name,
                                 strerror(-rc));
     }
+    return 0;
+}
+
+int kairos_volume_open_owned(rados_ioctx_t io, const char *name, rbd_image_t *img)
+{
+    uint64_t features = 0;
+    int rc = rbd_open(io, name, img, NULL);
+
+    if (rc < 0)
+        return rc;
+    rc = rbd_get_features(*img, &features);
+    if (rc == 0 && (features & RBD_FEATURE_EXCLUSIVE_LOCK))
+        rc = rbd_lock_acquire(*img, RBD_LOCK_MODE_EXCLUSIVE);
+    if (rc < 0) {
+        rbd_close(*img);
+        *img = NULL;
+    }
+    return rc;
+}
+
+/* kairos_volume_open_owned(), with the error said. */
+static int open_for_update(rados_ioctx_t io, const char *project, const char *name,
+                           rbd_image_t *img, struct kairos_error *err)
+{
+    int rc = kairos_volume_open_owned(io, name, img);
+
+    if (rc == -EROFS)
+        return kairos_error_set(err, -EBUSY,
+                                "volume %s/%s: its client keeps the exclusive lock and does not "
+                                "give it up; try again when it has closed the volume",
+                                project, name);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name,
+                                strerror(-rc));
     return 0;
 }
 
@@ -143,6 +178,38 @@ static int make_image(struct kairos *k, rados_ioctx_t io, const char *name, uint
     return 0;
 }
 
+/*
+ * Grants name an image's objects by prefix ("rbd_header.<id>"), so no image
+ * of a namespace may have an id that extends another's: a key for one would
+ * reach the other. A new image that would is made again; librbd draws a
+ * fresh random id each time.
+ */
+#define ID_DRAWS 4
+
+static int make_unique_image(struct kairos *k, rados_ioctx_t io, const char *name, uint64_t bytes,
+                             const struct source *src, struct kairos_error *err)
+{
+    char id[KAIROS_RBD_ID_MAX];
+    int rc;
+
+    for (int draw = 0;; draw++) {
+        rc = make_image(k, io, name, bytes, src, err);
+        if (rc < 0)
+            return rc;
+        rc = kairos_rbd_image_id(io, name, id);
+        if (rc == 0)
+            rc = kairos_rbd_id_clash(io, id, true, NULL);
+        if (rc <= 0)
+            return rc < 0 ? kairos_error_set(err, rc, "cannot check the id of %s: %s", name,
+                                             strerror(-rc))
+                          : 0;
+        rbd_remove(io, name);
+        if (draw == ID_DRAWS)
+            return kairos_error_set(err, -EEXIST, "image %s: %d ids drawn, each clashing", name,
+                                    ID_DRAWS + 1);
+    }
+}
+
 static int provision(struct kairos *k, const struct kairos_alloc_req *req, const struct source *src,
                      struct kairos_error *err)
 {
@@ -155,7 +222,7 @@ static int provision(struct kairos *k, const struct kairos_alloc_req *req, const
         goto out;
     rc = open_ns(k, req->project, true, &io, err);
     if (rc == 0)
-        rc = make_image(k, io, req->name, req->bytes, src, err);
+        rc = make_unique_image(k, io, req->name, req->bytes, src, err);
     /* The namespace went under another broker (project deleted and made again). */
     if (rc == -ENOENT && !src) {
         kairos_nameset_remove(&k->volumes->known, req->project);
@@ -165,7 +232,7 @@ static int provision(struct kairos *k, const struct kairos_alloc_req *req, const
         kairos_error_clear(err);
         rc = open_ns(k, req->project, true, &io, err);
         if (rc == 0)
-            rc = make_image(k, io, req->name, req->bytes, src, err);
+            rc = make_unique_image(k, io, req->name, req->bytes, src, err);
     }
     if (rc < 0) {
         kairos_ledger_release(k, res, NULL);
@@ -265,8 +332,8 @@ int kairos_volume_resize(struct kairos *k, const char *project, const char *name
     if (rc < 0 || res->existing)
         goto out;
     rc = open_ns(k, project, false, &io, err);
-    if (rc == 0 && (rc = rbd_open(io, name, &img, NULL)) < 0)
-        kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name, strerror(-rc));
+    if (rc == 0)
+        rc = open_for_update(io, project, name, &img, err);
     if (rc == 0 && (rc = rbd_resize2(img, bytes, bytes < cur.bytes, no_progress, NULL)) < 0)
         kairos_error_set(err, rc, "cannot resize volume %s/%s: %s", project, name, strerror(-rc));
     if (rc < 0)
@@ -328,8 +395,8 @@ int kairos_volume_snapshot_create(struct kairos *k, const char *project, const c
     if (rc < 0 || res->existing)
         goto out;
     rc = open_ns(k, project, false, &io, err);
-    if (rc == 0 && (rc = rbd_open(io, volume, &img, NULL)) < 0)
-        kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, volume, strerror(-rc));
+    if (rc == 0)
+        rc = open_for_update(io, project, volume, &img, err);
     if (rc == 0) {
         rc = rbd_snap_create(img, snap);
         if (rc == -EEXIST)
@@ -359,7 +426,7 @@ static int remove_snap(struct kairos *k, const char *project, const char *volume
     int rc = open_ns(k, project, false, &io, err);
 
     if (rc == 0)
-        rc = rbd_open(io, volume, &img, NULL);
+        rc = kairos_volume_open_owned(io, volume, &img);
     if (rc == 0) {
         /* Snapshots made by another tool may be protected (clone format 1). */
         if (rbd_snap_is_protected(img, snap, &protected_) == 0 && protected_)
@@ -600,8 +667,8 @@ int kairos_volume_flatten(struct kairos *k, const char *project, const char *nam
         return rc;
     kairos_alloc_clear(&cur);
     rc = open_ns(k, project, false, &io, err);
-    if (rc == 0 && (rc = rbd_open(io, name, &img, NULL)) < 0)
-        kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name, strerror(-rc));
+    if (rc == 0)
+        rc = open_for_update(io, project, name, &img, err);
     if (rc == 0) {
         rc = rbd_flatten(img);
         /* A volume without a parent is flat already. */
@@ -752,132 +819,24 @@ static int op_teardown(void *arg, const char *project, struct kairos_error *err)
     return rc;
 }
 
-/* Append one grant to an osd cap. */
-static void cap_add(char *cap, const char *access, const char *pool, const char *ns,
-                    const char *prefix, const char *suffix)
-{
-    size_t len = strlen(cap);
-
-    snprintf(cap + len, CAP_MAX - len, "%sallow %s pool=%s namespace=%s%s%s object_prefix %s%s",
-             len ? ", " : "", access, pool, ns[0] ? "" : "\"", ns, ns[0] ? "" : "\"", prefix,
-             suffix);
-}
-
-/* Room for an RBD image id (librbd makes them 12 to 20 hex digits). */
-#define RBD_ID_MAX 64
-/* A clone's ancestry is short; this bounds a loop over a corrupt one. */
-#define ANCESTORS_MAX 16
-
-/*
- * Read access to every ancestor of @img: a clone of a clone reads through
- * to its grandparent's data where neither it nor its parent wrote.
- */
-static int ancestor_caps(struct kairos *k, rbd_image_t img, char *cap)
-{
-    const char *pool = k->cfg->pools.block;
-    rbd_linked_image_spec_t parent;
-    rbd_snap_spec_t psnap;
-    rados_ioctx_t io = NULL;
-    rbd_image_t cur = img, up = NULL;
-    char data[RBD_ID_MAX + 2];
-    int rc = 0;
-
-    for (int depth = 0; depth < ANCESTORS_MAX; depth++) {
-        rc = rbd_get_parent(cur, &parent, &psnap);
-        if (rc == -ENOENT) {
-            rc = 0;
-            break;
-        }
-        if (rc < 0)
-            break;
-        const char *pns = parent.pool_namespace;
-        snprintf(data, sizeof(data), "%s.", parent.image_id);
-        cap_add(cap, "rx", pool, pns, "rbd_directory", "");
-        cap_add(cap, "rx", pool, pns, "rbd_info", "");
-        cap_add(cap, "rx", pool, pns, "rbd_id.", parent.image_name);
-        cap_add(cap, "rx", pool, pns, "rbd_header.", parent.image_id);
-        cap_add(cap, "r", pool, pns, "rbd_data.", data);
-        cap_add(cap, "rx", pool, pns, "rbd_object_map.", parent.image_id);
-        /* Then the parent's own parent, from the same pool. */
-        if (up)
-            rbd_close(up);
-        up = NULL;
-        if (io)
-            rados_ioctx_destroy(io);
-        io = NULL;
-        rc = rados_ioctx_create(k->rados, parent.pool_name, &io);
-        if (rc == 0) {
-            rados_ioctx_set_namespace(io, pns);
-            rc = rbd_open_by_id_read_only(io, parent.image_id, &up, NULL);
-        }
-        rbd_linked_image_spec_cleanup(&parent);
-        rbd_snap_spec_cleanup(&psnap);
-        if (rc < 0)
-            break;
-        cur = up;
-    }
-    if (up)
-        rbd_close(up);
-    if (io)
-        rados_ioctx_destroy(io);
-    return rc;
-}
-
-/*
- * The osd cap of a binding: read the namespace's directory, write this
- * image's header, data and object map, and (for a clone) read its ancestors.
- * Per-image grants rather than "profile rbd", so the key can neither open
- * another image nor create one that no quota counts (DESIGN.md, invariant 5).
- */
-static int volume_caps(struct kairos *k, const char *project, const char *name, bool read_only,
-                       char *cap, struct kairos_error *err)
-{
-    const char *pool = k->cfg->pools.block;
-    const char *rw = read_only ? "rx" : "rwx";
-    rados_ioctx_t io = NULL;
-    rbd_image_t img = NULL;
-    char id[RBD_ID_MAX] = "", data[RBD_ID_MAX + 2];
-    int rc = open_image(k, project, name, NULL, &io, &img, err);
-
-    if (rc < 0)
-        return rc;
-    rc = rbd_get_id(img, id, sizeof(id));
-    /* "rbd_data.<id>." so that no image whose id extends this one matches. */
-    snprintf(data, sizeof(data), "%s.", id);
-    cap[0] = '\0';
-    cap_add(cap, "rx", pool, "", "rbd_info", "");
-    cap_add(cap, "rx", pool, project, "rbd_directory", "");
-    cap_add(cap, "rx", pool, project, "rbd_mirroring", "");
-    cap_add(cap, "rx", pool, project, "rbd_info", "");
-    cap_add(cap, "rx", pool, project, "rbd_id.", name);
-    cap_add(cap, rw, pool, project, "rbd_header.", id);
-    cap_add(cap, rw, pool, project, "rbd_object_map.", id);
-    cap_add(cap, read_only ? "r" : "rwx", pool, project, "rbd_data.", data);
-    if (rc == 0)
-        rc = ancestor_caps(k, img, cap);
-    close_image(io, img);
-    if (rc < 0)
-        return kairos_error_set(err, rc, "cannot read the ancestry of %s/%s: %s", project, name,
-                                strerror(-rc));
-    if (strlen(cap) >= CAP_MAX - 1)
-        return kairos_error_set(err, -E2BIG, "the caps of %s/%s do not fit", project, name);
-    return 0;
-}
-
 static int op_bind(void *arg, const char *project, const char *name, const char *id, unsigned flags,
                    char **credentials, struct kairos_error *err)
 {
     struct kairos *k = arg;
-    char entity[KAIROS_ENTITY_MAX], *osd = malloc(CAP_MAX), *key = NULL;
-    const char *caps[] = {"mon", "profile rbd", "osd", osd, NULL};
+    bool ro = flags & KAIROS_BIND_READ_ONLY;
+    char entity[KAIROS_ENTITY_MAX], *osd = NULL, *key = NULL;
     json_t *creds = NULL;
-    int rc = osd ? 0 : kairos_error_set(err, -ENOMEM, "out of memory");
+    int rc;
 
     kairos_cephx_entity(entity, project, "volume", name, id);
-    if (rc == 0)
-        rc = volume_caps(k, project, name, flags & KAIROS_BIND_READ_ONLY, osd, err);
-    if (rc == 0)
+    rc = kairos_rbd_binding_caps(k, project, name, ro, &osd, err);
+    if (rc == 0) {
+        const char *caps[] = {"mon", KAIROS_RBD_MON_CAP, "osd", osd, NULL};
         rc = kairos_cephx_grant(k, entity, caps, &key, err);
+    }
+    /* A new writer (a VM replacing a crashed one) must get the lock a dead one holds. */
+    if (rc == 0 && !ro)
+        kairos_volume_break_lock(k, project, name, 0, NULL, NULL);
     if (rc == 0)
         creds = kairos_cephx_credentials(k, entity, key, err);
     if (creds) {
@@ -885,7 +844,7 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
         json_object_set_new(creds, "namespace", json_string(project));
         json_object_set_new(creds, "project", json_string(project));
         json_object_set_new(creds, "image", json_string(name));
-        json_object_set_new(creds, "read_only", json_boolean(flags & KAIROS_BIND_READ_ONLY));
+        json_object_set_new(creds, "read_only", json_boolean(ro));
         *credentials = kairos_credentials_dump(creds);
         if (!*credentials)
             rc = kairos_error_set(err, -ENOMEM, "out of memory");
@@ -897,13 +856,18 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
     return rc;
 }
 
+/* Revoke the key, then end the sessions it opened: removing it stops new ones only. */
 static int op_unbind(void *arg, const char *project, const char *name, const char *id,
                      struct kairos_error *err)
 {
     char entity[KAIROS_ENTITY_MAX];
+    int rc;
 
     kairos_cephx_entity(entity, project, "volume", name, id);
-    return kairos_cephx_revoke(arg, entity, err);
+    rc = kairos_cephx_revoke(arg, entity, err);
+    if (rc == 0)
+        rc = kairos_evict_volume_clients(arg, project, name, id, entity, NULL, err);
+    return rc;
 }
 
 int kairos_volume_snap_probe(struct kairos *k, const char *project, const char *volume,

@@ -6,6 +6,9 @@
 
 #include <kairos/error.h>
 
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
 struct kairos;
 
 /* Set up the backend and register it for KAIROS_VOLUME. */
@@ -18,5 +21,20 @@ int kairos_volume_snap_probe(struct kairos *k, const char *project, const char *
 /* Remove it; already gone is success. */
 int kairos_volume_snap_destroy(struct kairos *k, const char *project, const char *volume,
                                const char *snap, struct kairos_error *err);
+
+/*
+ * kairos_volume_open_owned() - open @name read-write and take its exclusive
+ * lock from whoever holds it, before a resize, snapshot, flatten or a
+ * header put back.
+ *
+ * Without the lock librbd hands such an operation to the lock's owner, a
+ * tenant's client whose key may not resize or snapshot (the caps of
+ * docs/DESIGN.md), and the operation fails with EPERM. A cooperative owner
+ * (librbd, krbd) gives the lock up, its I/O waits, and it takes the lock
+ * back after rbd_close(). An image without exclusive-lock is only opened.
+ * Return: 0, or a negative errno: -ENOENT (no image), -EROFS (the owner
+ * keeps its lock: an explicitly locked client), others from librbd.
+ */
+int kairos_volume_open_owned(rados_ioctx_t io, const char *name, rbd_image_t *img);
 
 #endif

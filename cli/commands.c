@@ -413,25 +413,37 @@ static int quota_show(struct ctl *c, int argc, char **argv)
 static void usage_rows(struct table *t, const char *project, const json_t *u)
 {
     static const char *const kinds[] = {"volume", "share", "bucket", "total"};
+    const json_t *drift = json_object_get(u, "drift");
 
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         const json_t *k = json_object_get(u, kinds[i]);
         char q[KAIROS_SIZE_STR_MAX], a[KAIROS_SIZE_STR_MAX], us[KAIROS_SIZE_STR_MAX], p[16];
-        double pk;
+        char d[24] = "-";
+        double pk, dk = NAN;
         const char *pc = percent(json_object_get(k, "allocated_bytes"),
                                  json_object_get(k, "quota_bytes"), p, sizeof(p), &pk);
+        /* Drift findings of the kind, or of the project on the total row. */
+        const json_t *n = strcmp(kinds[i], "total") == 0
+                              ? json_object_get(drift, "findings")
+                              : json_object_get(json_object_get(drift, "by_kind"), kinds[i]);
+        if (drift) {
+            dk = json_is_integer(n) ? (double)json_integer_value(n) : 0;
+            snprintf(d, sizeof(d), "%.0f", dk);
+        }
         const char *cells[] = {project,
                                kinds[i],
                                ctl_size(json_object_get(k, "quota_bytes"), q, sizeof(q)),
                                ctl_size(json_object_get(k, "allocated_bytes"), a, sizeof(a)),
                                ctl_size(json_object_get(k, "used_bytes"), us, sizeof(us)),
-                               pc};
+                               pc,
+                               d};
         double keys[] = {NAN,
                          NAN,
                          num(json_object_get(k, "quota_bytes")),
                          num(json_object_get(k, "allocated_bytes")),
                          num(json_object_get(k, "used_bytes")),
-                         pk};
+                         pk,
+                         dk};
         table_add(t, cells, keys);
     }
 }
@@ -440,8 +452,8 @@ static int usage(struct ctl *c, int argc, char **argv)
 {
     static const struct option extra[] = {{"sort", required_argument, NULL, 's'},
                                           {"desc", no_argument, NULL, 'd'}};
-    static const char *const header[] = {"PROJECT",   "KIND", "QUOTA",
-                                         "ALLOCATED", "USED", "PERCENT"};
+    static const char *const header[] = {"PROJECT", "KIND",    "QUOTA", "ALLOCATED",
+                                         "USED",    "PERCENT", "DRIFT"};
     struct create_opts o = {0};
     json_t *projects = json_array(), *all = json_object(), *out = NULL;
     char path[256];
@@ -475,7 +487,7 @@ static int usage(struct ctl *c, int argc, char **argv)
     if (rc == CTL_OK && c->json) {
         print_json(all);
     } else if (rc == CTL_OK) {
-        struct table *t = table_new(header, 6);
+        struct table *t = table_new(header, 7);
         const char *name;
         json_t *u;
         json_object_foreach(all, name, u) usage_rows(t, name, u);
@@ -652,6 +664,111 @@ static int token_revoke(struct ctl *c, int argc, char **argv)
     return rc;
 }
 
+/* ---- drift and locks ---- */
+
+static int drift_show(struct ctl *c, int argc, char **argv)
+{
+    static const char *const header[] = {"KIND",  "ALLOCATION", "WHAT",  "OBJECTS",
+                                         "BYTES", "ACTION",     "DETAIL"};
+    char path[256];
+    json_t *out = NULL, *f;
+    size_t i;
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = positional(argc, argv, 1, self)) != CTL_OK ||
+        (rc = check_name(argv[optind], "project")) != CTL_OK)
+        return rc;
+    snprintf(path, sizeof(path), "/v1/projects/%s/drift", argv[optind]);
+    rc = ctl_call(c, "GET", path, NULL, &out);
+    if (rc == CTL_OK && c->json) {
+        print_json(out);
+    } else if (rc == CTL_OK) {
+        struct table *t = table_new(header, 7);
+        printf("project %s, drift policy %s\n", argv[optind],
+               json_string_value(json_object_get(out, "policy")));
+        json_array_foreach(json_object_get(out, "findings"), i, f)
+        {
+            char o[32], b[KAIROS_SIZE_STR_MAX];
+            const char *alloc = json_string_value(json_object_get(f, "allocation"));
+            snprintf(o, sizeof(o), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(json_object_get(f, "objects")));
+            const char *cells[] = {json_string_value(json_object_get(f, "kind")),
+                                   alloc && alloc[0] ? alloc : "-",
+                                   json_string_value(json_object_get(f, "what")),
+                                   o,
+                                   ctl_size(json_object_get(f, "bytes"), b, sizeof(b)),
+                                   json_string_value(json_object_get(f, "action")),
+                                   json_string_value(json_object_get(f, "detail"))};
+            double keys[] = {
+                NAN, NAN, NAN, num(json_object_get(f, "objects")), num(json_object_get(f, "bytes")),
+                NAN, NAN};
+            table_add(t, cells, keys);
+        }
+        table_print(t, c->color, c->width);
+        table_free(t);
+    }
+    json_decref(out);
+    return rc;
+}
+
+static int drift_policy(struct ctl *c, int argc, char **argv)
+{
+    char path[256];
+    json_t *out = NULL, *body = NULL;
+    int rc, n;
+
+    PARSE(NULL, 0, NULL, NULL);
+    n = argc - optind;
+    if (n != 1 && n != 2)
+        return ctl_fail(CTL_BAD_INPUT, "usage: kairosctl drift policy %s", self->args);
+    if ((rc = check_name(argv[optind], "project")) != CTL_OK)
+        return rc;
+    if (n == 2 && strcmp(argv[optind + 1], "report") != 0 &&
+        strcmp(argv[optind + 1], "revoke") != 0)
+        return ctl_fail(CTL_BAD_INPUT, "bad policy '%s': report or revoke", argv[optind + 1]);
+    snprintf(path, sizeof(path), "/v1/projects/%s/drift/policy", argv[optind]);
+    if (n == 2)
+        body = json_pack("{s:s}", "policy", argv[optind + 1]);
+    rc = ctl_call(c, n == 2 ? "PUT" : "GET", path, body, &out);
+    if (rc == CTL_OK && c->json)
+        print_json(out);
+    else if (rc == CTL_OK)
+        printf("project %s: drift policy %s\n", argv[optind],
+               json_string_value(json_object_get(out, "policy")));
+    json_decref(body);
+    json_decref(out);
+    return rc;
+}
+
+static int volume_break_lock(struct ctl *c, int argc, char **argv)
+{
+    static const struct option extra[] = {{"force", no_argument, NULL, 'f'}};
+    struct create_opts o = {0};
+    char path[256];
+    json_t *out = NULL;
+    int rc;
+
+    PARSE(extra, 1, on_create, &o);
+    if ((rc = positional(argc, argv, 2, self)) != CTL_OK ||
+        (rc = check_name(argv[optind], "project")) != CTL_OK ||
+        (rc = check_name(argv[optind + 1], "volume")) != CTL_OK)
+        return rc;
+    snprintf(path, sizeof(path), "/v1/projects/%s/volumes/%s/lock/break%s", argv[optind],
+             argv[optind + 1], o.force ? "?force=true" : "");
+    rc = ctl_call(c, "POST", path, NULL, &out);
+    if (rc == CTL_OK && c->json)
+        print_json(out);
+    else if (rc == CTL_OK && !json_is_true(json_object_get(out, "held")))
+        printf("volume %s/%s: no lock held\n", argv[optind], argv[optind + 1]);
+    else if (rc == CTL_OK)
+        printf("volume %s/%s: lock of %s broken, %s blocklisted\n", argv[optind], argv[optind + 1],
+               json_string_value(json_object_get(out, "owner")),
+               json_string_value(json_object_get(out, "address")));
+    json_decref(out);
+    return rc;
+}
+
 /* ---- dispatch ---- */
 
 static const struct command commands[] = {
@@ -669,9 +786,9 @@ static const struct command commands[] = {
      quota_set},
     {"quota", "show", "PROJECT", "A project's limits.", quota_show},
     {"usage", NULL, "[PROJECT] [--sort COLUMN] [--desc]",
-     "Quota, allocated, used and percent per project and kind; every project\n"
-     "without PROJECT. Sort by any column: project, kind, quota, allocated,\n"
-     "used, percent.",
+     "Quota, allocated, used, percent and drift findings per project and\n"
+     "kind; every project without PROJECT. Sort by any column: project, kind,\n"
+     "quota, allocated, used, percent, drift.",
      usage},
     {"capacity", NULL, "",
      "The pool: capacity, headroom, sum of quotas, allocated, used\n"
@@ -685,6 +802,19 @@ static const struct command commands[] = {
     {"token", "list", "PROJECT", "The ids of PROJECT's tokens.", token_list},
     {"token", "revoke", "PROJECT ID", "Revoke a token (refused everywhere within 5 s).",
      token_revoke},
+    {"drift", "show", "PROJECT",
+     "What the reconciler's last scan of PROJECT found that the ledger does\n"
+     "not count, and what was done about it.",
+     drift_show},
+    {"drift", "policy", "PROJECT [report|revoke]",
+     "Show or set what drift does: report it, or also revoke (and blocklist)\n"
+     "the bindings that could have caused it.",
+     drift_policy},
+    {"volume", "break-lock", "PROJECT VOLUME [--force]",
+     "Let a new client take the exclusive lock a dead one holds: its holder\n"
+     "is blocklisted and the lock broken. A live holder is left alone (exit 7)\n"
+     "unless --force.",
+     volume_break_lock},
 };
 
 static const struct command *find(int argc, char **argv)

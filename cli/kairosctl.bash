@@ -13,7 +13,7 @@ _kairosctl()
     done
     case $prev in
     -c | --config | -t | --token-file) _filedir; return ;;
-    --sort) COMPREPLY=($(compgen -W "project kind quota allocated used percent" -- "$cur")); return ;;
+    --sort) COMPREPLY=($(compgen -W "project kind quota allocated used percent drift" -- "$cur")); return ;;
     --plan) COMPREPLY=($(compgen -W "small medium large" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
@@ -24,17 +24,20 @@ _kairosctl()
         project/delete) opts+=" --force" ;;
         quota/set) opts+=" --below-usage" ;;
         usage/*) opts+=" --sort --desc" ;;
+        volume/break-lock) opts+=" --force" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return
     fi
     if [[ -z $cmd ]]; then
-        COMPREPLY=($(compgen -W "project quota usage capacity volumes shares buckets token" -- "$cur"))
+        COMPREPLY=($(compgen -W "project quota usage capacity volumes shares buckets token drift volume" -- "$cur"))
     elif [[ -z $verb ]]; then
         case $cmd in
         project) COMPREPLY=($(compgen -W "create list show delete" -- "$cur")) ;;
         quota) COMPREPLY=($(compgen -W "set show" -- "$cur")) ;;
         token) COMPREPLY=($(compgen -W "create list revoke" -- "$cur")) ;;
+        drift) COMPREPLY=($(compgen -W "show policy" -- "$cur")) ;;
+        volume) COMPREPLY=($(compgen -W "break-lock" -- "$cur")) ;;
         esac
     elif [[ $cmd == quota && $verb == set ]]; then
         COMPREPLY=($(compgen -W "volume.bytes= volume.count= share.bytes= share.count= bucket.bytes= bucket.count= snapshot.count= total.bytes=" -- "$cur"))

@@ -123,16 +123,22 @@ static int bind_all(const struct kairos_client *kc, const char *project, const c
     return rc;
 }
 
+/* kairosd as kairosfs reaches it. */
+static struct kairos_client client(const char *url, const char *token, const char *cacert)
+{
+    return (struct kairos_client){.url = url,
+                                  .token = token,
+                                  .cacert = cacert,
+                                  .agent = "kairosfs/1",
+                                  .connect_timeout_s = CONNECT_TIMEOUT_S,
+                                  .timeout_s = TOTAL_TIMEOUT_S};
+}
+
 /* kfs_broker_fetch() or, with @kind and @name, kfs_broker_fetch_one(). */
 static int fetch(const char *url, const char *token, const char *cacert, const char *project,
                  const char *kind, const char *name, json_t **out, struct kairos_error *err)
 {
-    struct kairos_client kc = {.url = url,
-                               .token = token,
-                               .cacert = cacert,
-                               .agent = "kairosfs/1",
-                               .connect_timeout_s = CONNECT_TIMEOUT_S,
-                               .timeout_s = TOTAL_TIMEOUT_S};
+    struct kairos_client kc = client(url, token, cacert);
     char id[KAIROS_NAME_MAX + 1];
     json_t *shares = json_object(), *volumes = json_object(), *body;
     int rc;
@@ -184,4 +190,23 @@ int kfs_broker_fetch_one(const char *url, const char *token, const char *cacert,
     if (strcmp(kind, "shares") != 0 && strcmp(kind, "volumes") != 0)
         return kairos_error_set(err, -EINVAL, "no kind '%s'", kind);
     return fetch(url, token, cacert, project, kind, name, out, err);
+}
+
+int kfs_broker_bound(const char *url, const char *token, const char *cacert, const char *project,
+                     const char *kind, const char *name, struct kairos_error *err)
+{
+    struct kairos_client kc = client(url, token, cacert);
+    char id[KAIROS_NAME_MAX + 1], path[1024];
+    json_t *answer = NULL;
+    int rc = binding_id(id, sizeof(id), err);
+
+    if (rc < 0)
+        return rc;
+    snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s/bindings/%s", project, kind, name, id);
+    rc = call(&kc, "GET", path, NULL, &answer, err);
+    json_decref(answer);
+    if (rc == 0)
+        return 1;
+    /* Unbound, deleted, or the node's token revoked: either way not this node's any more. */
+    return rc == -ENOENT || rc == -EACCES ? 0 : rc;
 }

@@ -39,4 +39,14 @@ int kfs_broker_fetch_one(const char *url, const char *token, const char *cacert,
                          const char *project, const char *kind, const char *name, json_t **out,
                          struct kairos_error *err);
 
+/**
+ * kfs_broker_bound() - is this node's binding of @name (@kind: "shares" or
+ * "volumes") of @project still there?
+ * Return: 1 (bound), 0 (unbound, the allocation gone, or the token
+ * refused: access must end), or a negative errno when kairosd cannot tell
+ * (unreachable, an unexpected answer).
+ */
+int kfs_broker_bound(const char *url, const char *token, const char *cacert, const char *project,
+                     const char *kind, const char *name, struct kairos_error *err);
+
 #endif

@@ -203,6 +203,10 @@ bool kfs_call_begin(struct kfs_guard *g, struct kfs_call *c, fuse_req_t req,
     c->req = req;
     c->health = health;
     c->answered = false;
+    if (atomic_load(&health->revoked)) {
+        fuse_reply_err(req, EACCES);
+        return false;
+    }
     if (!g->timeout_ms) {
         c->next = c->prev = c;
         return true;

@@ -43,6 +43,8 @@ struct kfs_health {
     int (*probe)(void *arg);
     void *probe_arg;
     atomic_bool down;
+    /* Its binding was revoked (see recheck.h): every request is EACCES, for good. */
+    atomic_bool revoked;
     bool probing; /* a prober thread runs; guarded by the guard's lock */
 };
 
@@ -89,8 +91,8 @@ bool kfs_guard_stop(struct kfs_guard *g);
 /*
  * kfs_call_begin() - start a call on @health with a deadline of @weight
  * times the timeout (fsync, which may flush a lot, weighs more).
- * Return: true to go ahead; false when @health is down, in which case @req
- * has been answered with ETIMEDOUT.
+ * Return: true to go ahead; false when @health is down or revoked, in which
+ * case @req has been answered with ETIMEDOUT or EACCES.
  */
 bool kfs_call_begin(struct kfs_guard *g, struct kfs_call *c, fuse_req_t req,
                     struct kfs_health *health, unsigned weight);

@@ -33,6 +33,7 @@
 #include "fs.h"
 #include "broker.h"
 #include "log.h"
+#include "recheck.h"
 #include "source.h"
 
 #define DEFAULT_CONF       "/etc/kairos/kairos.conf"
@@ -44,6 +45,8 @@
  * to what it offered in INIT when that answer arrives.
  */
 #define DEFAULT_READAHEAD_KB 4096
+/* How often a mount made through kairosd asks whether its bindings still exist. */
+#define DEFAULT_RECHECK_S 30
 
 struct cli {
     char *creds;
@@ -59,6 +62,7 @@ struct cli {
     double entry_timeout;
     double negative_timeout;
     int readahead_kb; /* < 0: the default */
+    double recheck;   /* seconds between checks of the bindings (url mode); 0: never */
     int writeback;
     int no_keep_cache;
 };
@@ -98,6 +102,7 @@ static const struct fuse_opt cli_opts[] = {
     CLI_OPT("entry_timeout=%lf", entry_timeout, 0),
     CLI_OPT("negative_timeout=%lf", negative_timeout, 0),
     CLI_OPT("readahead_kb=%d", readahead_kb, 0),
+    CLI_OPT("recheck=%lf", recheck, 0),
     CLI_OPT("writeback", writeback, 1),
     CLI_OPT("no_keep_cache", no_keep_cache, 1),
     FUSE_OPT_END,
@@ -124,6 +129,10 @@ static void usage(const char *prog)
            "                                   (default $KAIROS_CACERT, the system's)\n"
            "    -o share=NAME, -o volume=NAME  that share or volume alone (with kairosd,\n"
            "                                   only that one is bound)\n"
+           "    -o recheck=SECONDS             with url=: ask kairosd this often whether\n"
+           "                                   the node's bindings still exist; a share\n"
+           "                                   or volume unbound answers EACCES from then\n"
+           "                                   on (default 30; 0: never)\n"
            "\n"
            "kairosfs options:\n"
            "    -o timeout=SECONDS             give up on a request to Ceph after this\n"
@@ -225,6 +234,14 @@ static int source_from_broker(const struct cli *cli, struct kfs_source **src,
         rc = kfs_source_from_json(cli->url, root, src, err);
     json_decref(root);
     return rc;
+}
+
+/* The CAs of kairosd's certificate: -o cacert=, else $KAIROS_CACERT, else the system's (NULL). */
+static const char *recheck_cacert(const struct cli *cli)
+{
+    const char *env = getenv("KAIROS_CACERT");
+
+    return cli->cacert ? cli->cacert : env && *env ? env : NULL;
 }
 
 static int load_source(const struct cli *cli, struct kfs_source **src)
@@ -390,7 +407,12 @@ static uint64_t timeout_ms(const struct cli *cli, const struct kfs_source *src)
 int main(int argc, char *argv[])
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-    struct cli cli = {.timeout = -1, .attr_timeout = 1.0, .entry_timeout = 1.0, .readahead_kb = -1};
+    struct cli cli = {.timeout = -1,
+                      .attr_timeout = 1.0,
+                      .entry_timeout = 1.0,
+                      .readahead_kb = -1,
+                      .recheck = DEFAULT_RECHECK_S};
+    struct kfs_recheck recheck = {0};
     struct fuse_cmdline_opts opts = {0};
     struct kairos_error err = {0};
     struct kfs_source *src = NULL;
@@ -424,6 +446,11 @@ int main(int argc, char *argv[])
                 " [-o share=NAME | -o volume=NAME] [options] "
                 "MOUNTPOINT\n       %s --help for all options\n",
                 argv[0], argv[0]);
+        rc = 2;
+        goto out;
+    }
+    if (cli.recheck < 0) {
+        fprintf(stderr, "%s: recheck must be 0 (never) or a number of seconds\n", argv[0]);
         rc = 2;
         goto out;
     }
@@ -477,6 +504,17 @@ int main(int argc, char *argv[])
         kfs_log(LOG_ERR, "cannot start the request watchdog");
         goto out;
     }
+    /* Bindings made through kairosd: an unbind there ends access here. */
+    recheck = (struct kfs_recheck){.url = cli.url,
+                                   .token_file = cli.token_file,
+                                   .cacert = recheck_cacert(&cli),
+                                   .project = cli.project,
+                                   .interval_ms = (uint64_t)(cli.recheck * 1000),
+                                   .b = &fs.b};
+    if (cli.url && cli.recheck > 0 && kfs_recheck_start(&recheck) < 0) {
+        kfs_log(LOG_ERR, "cannot start checking the bindings");
+        goto out;
+    }
     kfs_log(LOG_INFO, "project %s mounted on %s: %zu share(s), %zu volume(s)",
             src->project[0] ? src->project : "(bindings)", opts.mountpoint, fs.b.nshares,
             fs.b.nvolumes);
@@ -486,6 +524,7 @@ int main(int argc, char *argv[])
     }
     /* A positive value is the signal that ended the loop: a clean exit. */
     rc = serve(se, &opts) < 0 ? 1 : 0;
+    kfs_recheck_stop(&recheck);
     /* The watchdog goes first: from here on only this thread unmounts. */
     if (!kfs_guard_stop(&fs.guard)) {
         kfs_log(LOG_ERR, "the cluster does not answer: unmounting and leaving without closing "
@@ -495,6 +534,7 @@ int main(int argc, char *argv[])
     }
     kfs_log(LOG_INFO, "unmounting %s", opts.mountpoint);
 out:
+    kfs_recheck_stop(&recheck);
     if (mounted)
         fuse_session_unmount(se);
     /*

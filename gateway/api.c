@@ -14,6 +14,7 @@
 #include "osb.h"
 #include "rest.h"
 #include "router.h"
+#include "tenant.h"
 
 static unsigned healthz(void *ctx, struct http_request *req, struct http_response *res)
 {
@@ -65,6 +66,7 @@ static const struct route *find(struct http_request *req, enum area *area, bool 
         enum area area;
     } tables[] = {{open_routes, NULL, AREA_OPEN},
                   {osb_routes, &osb_nroutes, AREA_OSB},
+                  {tenant_routes, &tenant_nroutes, AREA_REST},
                   {rest_routes, &rest_nroutes, AREA_REST}};
     bool k;
 

@@ -60,14 +60,26 @@ static int hash_token(void)
     return 0;
 }
 
+/* The pass's outcome and its drift audit, one line each, on stderr (kairosd's log). */
 static void on_reconcile(void *arg, int rc, const struct kairos_reconcile_report *rep)
 {
-    (void)arg;
+    struct metrics *m = arg;
+
+    if (rc == 0 && !rep->skipped)
+        metrics_reconcile(m, rep);
     if (rc < 0)
         fprintf(stderr, "kairosd: reconciler pass failed: %s\n", strerror(-rc));
     else if (rep->committed || rep->released || rep->bindings)
         fprintf(stderr, "kairosd: reconciler settled %u committed, %u released, %u bindings\n",
                 rep->committed, rep->released, rep->bindings);
+    for (unsigned i = 0; rc == 0 && i < rep->naudit; i++)
+        fprintf(stderr, "kairosd: drift: %s\n", rep->audit[i]);
+    if (rc == 0 && rep->drift > rep->naudit)
+        fprintf(stderr, "kairosd: drift: %u more findings (kairosctl drift show PROJECT)\n",
+                rep->drift - rep->naudit);
+    if (rc == 0 && rep->errors)
+        fprintf(stderr, "kairosd: reconciler: %u errors, the last: %s\n", rep->errors,
+                rep->last_error);
 }
 
 static int write_port(const char *path, uint16_t port)
@@ -113,7 +125,7 @@ static int serve(const char *conf, const char *port_file)
         (rc = ops_start(&g, cfg->server.threads ? (unsigned)cfg->server.threads : OPS_WORKERS,
                         &g.ops)) < 0)
         kairos_error_set(&err, rc, "cannot start workers: %s", strerror(-rc));
-    if (rc == 0 && (rc = kairos_reconciler_start(g.k, on_reconcile, NULL)) < 0)
+    if (rc == 0 && (rc = kairos_reconciler_start(g.k, on_reconcile, g.metrics)) < 0)
         kairos_error_set(&err, rc, "cannot start the reconciler: %s", strerror(-rc));
     if (rc == 0)
         rc = server_start(&g, &srv, &err);

@@ -5,6 +5,7 @@
 #include "metrics.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,10 @@ struct metrics {
     struct histogram hist[MAX_SERIES];
     size_t nhist;
     uint64_t provisions[KAIROS_KIND_COUNT], refusals[KAIROS_KIND_COUNT];
+    /* Drift, from the reconciler passes this process ran. */
+    bool drift_seen;
+    unsigned drift_last, drift_partial;
+    uint64_t drift_total, drift_acted, drift_revoked, drift_scanned, drift_passes;
 };
 
 struct metrics *metrics_new(void)
@@ -112,6 +117,46 @@ void metrics_refusal(struct metrics *m, enum kairos_kind kind)
     pthread_mutex_lock(&m->lock);
     m->refusals[kind]++;
     pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_reconcile(struct metrics *m, const struct kairos_reconcile_report *rep)
+{
+    pthread_mutex_lock(&m->lock);
+    m->drift_seen = true;
+    m->drift_last = rep->drift;
+    m->drift_partial = rep->drift_partial;
+    m->drift_total += rep->drift;
+    m->drift_acted += rep->drift_acted;
+    m->drift_revoked += rep->drift_revoked;
+    m->drift_scanned += rep->scanned;
+    m->drift_passes++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void render_drift(struct metrics *m, FILE *f)
+{
+    if (!m->drift_seen)
+        return;
+    fprintf(f,
+            "# HELP kairos_drift_findings Drift findings of the last reconciler pass here.\n"
+            "# TYPE kairos_drift_findings gauge\nkairos_drift_findings %u\n"
+            "# HELP kairos_drift_scan_partial 1 when the last pass stopped its scan at its time.\n"
+            "# TYPE kairos_drift_scan_partial gauge\nkairos_drift_scan_partial %u\n"
+            "# HELP kairos_drift_findings_total Drift findings, summed over passes.\n"
+            "# TYPE kairos_drift_findings_total counter\nkairos_drift_findings_total %llu\n"
+            "# HELP kairos_drift_acted_total Findings put back or revoked.\n"
+            "# TYPE kairos_drift_acted_total counter\nkairos_drift_acted_total %llu\n"
+            "# HELP kairos_drift_revoked_bindings_total Bindings revoked for drift.\n"
+            "# TYPE kairos_drift_revoked_bindings_total counter\n"
+            "kairos_drift_revoked_bindings_total %llu\n"
+            "# HELP kairos_drift_scanned_objects_total Objects and headers the drift scan read.\n"
+            "# TYPE kairos_drift_scanned_objects_total counter\n"
+            "kairos_drift_scanned_objects_total %llu\n"
+            "# HELP kairos_reconcile_passes_total Reconciler passes this process ran.\n"
+            "# TYPE kairos_reconcile_passes_total counter\nkairos_reconcile_passes_total %llu\n",
+            m->drift_last, m->drift_partial, (unsigned long long)m->drift_total,
+            (unsigned long long)m->drift_acted, (unsigned long long)m->drift_revoked,
+            (unsigned long long)m->drift_scanned, (unsigned long long)m->drift_passes);
 }
 
 static void render_counters(struct metrics *m, FILE *f)
@@ -191,6 +236,7 @@ char *metrics_render(struct metrics *m, struct kairos *k)
         return NULL;
     pthread_mutex_lock(&m->lock);
     render_counters(m, f);
+    render_drift(m, f);
     pthread_mutex_unlock(&m->lock);
     render_gauges(k, f);
     fclose(f);

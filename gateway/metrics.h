@@ -6,6 +6,9 @@
  *   kairos_http_request_duration_seconds{route} (histogram)
  *   kairos_provisions_total{kind}, kairos_quota_refusals_total{kind}
  *   kairos_capacity_* and kairos_allocated_* gauges, read at scrape time
+ *   kairos_drift_* from the reconciler passes this kairosd ran: findings
+ *   of the last pass, and counters of findings, acts, revoked bindings and
+ *   objects scanned
  *
  * Thread-safety: every function may be called from any thread.
  */
@@ -23,6 +26,8 @@ void metrics_request(struct metrics *m, const char *route, const char *method, u
                      double seconds);
 void metrics_provision(struct metrics *m, enum kairos_kind kind);
 void metrics_refusal(struct metrics *m, enum kairos_kind kind);
+/* A reconciler pass this process ran (not one it skipped). */
+void metrics_reconcile(struct metrics *m, const struct kairos_reconcile_report *rep);
 
 /* The exposition text (malloc'ed), with the gauges read from @k. */
 char *metrics_render(struct metrics *m, struct kairos *k);

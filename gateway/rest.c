@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "ops.h"
 #include "params.h"
+#include "tenant.h"
 
 #define PAGE_DEFAULT 100
 #define PAGE_MAX     1000
@@ -69,6 +70,21 @@ static bool name_param(const char *s, const char *what, struct http_response *re
         return true;
     http_error(res, 400, "BadRequest", "bad %s name: 1 to 63 of a-z, 0-9 and '-'", what);
     return false;
+}
+
+bool rest_admin(struct call *c, struct http_response *res)
+{
+    return admin_only(c, res);
+}
+
+const char *rest_project(struct call *c, struct http_request *req, struct http_response *res)
+{
+    return project_param(c, req, res);
+}
+
+bool rest_name(const char *s, const char *what, struct http_response *res)
+{
+    return name_param(s, what, res);
 }
 
 /* ?limit= and ?after= of a listing. */
@@ -400,6 +416,7 @@ static unsigned usage_show(void *ctx, struct http_request *req, struct http_resp
     struct call *c = ctx;
     struct kairos_error err = {0};
     struct kairos_usage u;
+    json_t *j;
     const char *name = project_param(c, req, res);
     int rc;
 
@@ -408,7 +425,10 @@ static unsigned usage_show(void *ctx, struct http_request *req, struct http_resp
     rc = kairos_usage_get(c->g->k, name, &u, &err);
     if (rc < 0)
         return api_fail(c, res, KAIROS_VOLUME, rc, &err);
-    return http_json(res, 200, usage_json(&u));
+    j = usage_json(&u);
+    /* What the drift scan found, beside what the ledger counts. */
+    json_object_set_new(j, "drift", tenant_drift_summary(c->g->k, name));
+    return http_json(res, 200, j);
 }
 
 static unsigned capacity_show(void *ctx, struct http_request *req, struct http_response *res)

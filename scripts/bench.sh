@@ -6,6 +6,10 @@
 #                                         rbd_create and mgr subvolume create
 #   scripts/bench.sh kairosd [seconds]    kairosd under wrk: authenticated GETs
 #                                         and provisioning at 32 connections
+#   scripts/bench.sh drift [images [projects [rate]]]
+#                                         the drift scan: objects/s and a full
+#                                         pass over 10000 images, beside a
+#                                         plain listing of the pool
 #   scripts/bench.sh fs                   kairosfs beside ceph-fuse and direct
 #                                         libcephfs, with fio (bench/bench_fs.sh;
 #                                         BENCH_FS_* variables size it)
@@ -19,7 +23,7 @@
 # docs/PERFORMANCE.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd|fs|csi [seconds]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd|drift|fs|csi [args]" >&2; exit 2; }
 name=$1
 shift
 scripts/install-deps >/dev/null
@@ -31,6 +35,9 @@ targets=("bench_$name")
 cmake --build build-bench -j"$(nproc)" --target "${targets[@]}" >/dev/null
 dir=$PWD/build-bench/cluster
 trap 'scripts/minicluster stop "$dir" >/dev/null' EXIT
+# The drift bench's 10000 volumes need a budget beyond the default 4 GiB
+# (memstore holds only what is written: a few MiB here).
+[ "$name" = drift ] && export MINICLUSTER_MEMSTORE_BYTES=$((16 * 1024 * 1024 * 1024))
 scripts/minicluster start "$dir" >&2
 if [ "$name" = kairosd ]; then
     KAIROS_CONF=$dir/kairos.conf BUILD=$PWD/build-bench bench/bench_kairosd.sh "$@"

@@ -13,7 +13,7 @@
  *               broker_user, broker_password, max_body = 1M, threads = 4,
  *               timeout = 30s
  *   [policy]    capacity = policies/capacity.ini, plans = policies/plans.ini
- *   [reconcile] lease = 5m, interval = 1m
+ *   [reconcile] lease = 5m, interval = 1m, scan_rate = 1000
  *   [client]    url = http://127.0.0.1:8080, token_file
  *
  * Relative paths are taken relative to the directory of the config file.
@@ -80,6 +80,7 @@ struct kairos_config {
     struct {
         uint64_t lease_ms;    /* an intent older than this is stale */
         uint64_t interval_ms; /* between two background passes */
+        uint64_t scan_rate;   /* drift scan: objects per second, 0 off */
     } reconcile;
 
     struct {

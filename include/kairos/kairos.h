@@ -23,6 +23,7 @@
 #include <kairos/bucket.h>
 #include <kairos/capacity.h>
 #include <kairos/config.h>
+#include <kairos/drift.h>
 #include <kairos/error.h>
 #include <kairos/kind.h>
 #include <kairos/ledger.h>

@@ -8,6 +8,9 @@
  *   resize  size is the target -> commit;  otherwise -> roll back
  *   delete  rolled forward: destroy (if still there), then commit
  *
+ * Then it scans for drift (kairos/drift.h): what exists in Ceph against
+ * what the ledger holds, paced, resuming where the last pass stopped.
+ *
  * The reconciler also revokes bindings that were never handed out,
  * finishes revocations, interrupted project creations and deletions, and
  * transfers of cluster budget between the cluster and a project. One pass at a time runs across all
@@ -42,6 +45,18 @@ struct kairos_reconcile_report {
     unsigned projects_done; /* creations and deletions finished or undone */
     unsigned errors;
     char last_error[256]; /* the latest error, "" if none */
+
+    /* The drift scan (kairos/drift.h), paced by [reconcile] scan_rate. */
+    unsigned drift;          /* findings */
+    unsigned drift_acted;    /* of them, put back or revoked */
+    unsigned drift_revoked;  /* bindings revoked for drift */
+    uint64_t scanned;        /* objects and headers read */
+    unsigned drift_projects; /* projects scanned in full */
+    bool drift_partial;      /* stopped at the pass's time; the next pass goes on from there */
+    /* The audit: one line per finding (the first KAIROS_DRIFT_AUDIT_MAX). */
+#define KAIROS_DRIFT_AUDIT_MAX 16
+    unsigned naudit;
+    char audit[KAIROS_DRIFT_AUDIT_MAX][320];
 };
 
 /**

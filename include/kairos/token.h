@@ -38,18 +38,23 @@ struct kairos_token_info {
 };
 
 /**
- * kairos_token_create() - a new token for @project (which must exist).
+ * kairos_token_create() - a new token for @project (which must exist and
+ * not be being deleted). The token belongs to this life of the project: a
+ * new project of the same name is never reached by it.
  * @token: receives the token (KAIROS_TOKEN_LEN + 1 bytes); shown once.
  * @info:  may be NULL; receives its id.
- * Return: 0, -EINVAL, -ENOENT (no project), or a librados error.
+ * Return: 0, -EINVAL, -ENOENT (no project, or it is being deleted), or a
+ * librados error.
  */
 int kairos_token_create(struct kairos *k, const char *project, char *token,
                         struct kairos_token_info *info, struct kairos_error *err);
 
 /**
- * kairos_token_lookup() - the project a presented token reaches.
- * Return: 0, -EACCES (unknown, revoked or malformed token: the message
- * never repeats the token), or a librados error.
+ * kairos_token_lookup() - the project a presented token reaches: the
+ * project it was made for, while that project lives (not being deleted,
+ * not deleted and made again).
+ * Return: 0, -EACCES (unknown, revoked or malformed token, or its project
+ * gone: the message never repeats the token), or a librados error.
  */
 int kairos_token_lookup(struct kairos *k, const char *token, struct kairos_token_info *out,
                         struct kairos_error *err);

@@ -15,6 +15,7 @@
 #ifndef KAIROS_VOLUME_H
 #define KAIROS_VOLUME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -97,6 +98,35 @@ int kairos_volume_delete(struct kairos *k, const char *project, const char *name
  */
 int kairos_volume_flatten(struct kairos *k, const char *project, const char *name,
                           struct kairos_error *err);
+
+/* kairos_volume_break_lock() flags. */
+#define KAIROS_BREAK_LOCK_FORCE 0x1 /* also fence an owner that still watches the image */
+
+/* What kairos_volume_break_lock() found and did. */
+struct kairos_lock_break {
+    bool held;      /* a client held the exclusive lock */
+    bool alive;     /* and it still watched the image, with a monitor session */
+    bool broken;    /* the lock was broken and its owner blocklisted */
+    char owner[32]; /* "client.<global id>" of the owner, or "" */
+    char addr[128]; /* its address, as blocklisted */
+};
+
+/**
+ * kairos_volume_break_lock() - let a new client take the exclusive lock of
+ * @name that a dead one holds (a VM killed or its host lost). Bindings'
+ * keys carry no blocklist cap, so librbd in a replacement VM cannot break
+ * the lock itself: the broker blocklists the owner with its own
+ * credentials, so that it can never write again, and breaks the lock. An
+ * owner that still watches the image and has a monitor session is alive:
+ * it is left alone (-EBUSY) unless @flags has KAIROS_BREAK_LOCK_FORCE. A
+ * read-write bind does this by itself, without force.
+ * @out: may be NULL.
+ * Return: 0 (also when no lock was held), -EINVAL, -ENOENT, -EBUSY (held
+ * by a live client), or an RBD or librados error.
+ */
+int kairos_volume_break_lock(struct kairos *k, const char *project, const char *name,
+                             unsigned flags, struct kairos_lock_break *out,
+                             struct kairos_error *err);
 
 /**
  * kairos_volume_info() - size, use (fast-diff), features, parent, snapshots.

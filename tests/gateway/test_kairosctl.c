@@ -141,6 +141,31 @@ static void usage_capacity_allocations(void **state)
     assert_int_equal(ctl("shares %s --json", P), 0);
     assert_string_equal(out, "[]\n");
     assert_int_equal(ctl("buckets %s", P), 0);
+    /* Drift: a DRIFT column, the findings, the policy; a volume's lock. */
+    assert_int_equal(ctl("usage %s", P), 0);
+    assert_non_null(strstr(out, "DRIFT"));
+    assert_int_equal(ctl("usage %s --sort drift --desc", P), 0);
+    assert_int_equal(ctl("drift policy %s", P), 0);
+    assert_non_null(strstr(out, "drift policy revoke"));
+    assert_int_equal(ctl("drift policy %s report", P), 0);
+    assert_non_null(strstr(out, "drift policy report"));
+    assert_int_equal(ctl("drift policy %s lenient", P), 2);
+    assert_int_equal(ctl("drift policy %s", P), 0);
+    assert_non_null(strstr(out, "report"));
+    assert_int_equal(ctl("drift show %s", P), 0);
+    assert_non_null(strstr(out, "drift policy report"));
+    assert_non_null(strstr(out, "ACTION"));
+    assert_int_equal(ctl("drift show %s --json", P), 0);
+    j = json_loads(out, 0, NULL);
+    assert_true(json_is_array(json_object_get(j, "findings")));
+    json_decref(j);
+    assert_int_equal(ctl("drift show no-such-%s", P), 3);
+    assert_int_equal(ctl("drift policy %s revoke", P), 0);
+    assert_int_equal(ctl("volume break-lock %s disk", P), 0);
+    assert_non_null(strstr(out, "no lock held"));
+    assert_int_equal(ctl("volume break-lock %s nosuch --force", P), 3);
+    assert_int_equal(ctl("volume break-lock %s Bad", P), 2);
+    assert_int_equal(ctl("volume break-lock %s", P), 2);
     /* Quota exceeded: 4 (a limit below what is allocated is refused). */
     assert_int_equal(ctl("quota set %s volume.bytes=16M", P), 4);
     assert_int_equal(ctl("quota set %s volume.bytes=16M --below-usage", P), 0);
@@ -180,11 +205,19 @@ static void tokens_and_denials(void **state)
     status = pclose(f);
     assert_int_equal(WEXITSTATUS(status), 5);
     assert_non_null(strstr(out, "cannot reach kairosd"));
+    /* The drift policy is the admin's: a project token is denied, 6. */
+    snprintf(cmd, sizeof(cmd),
+             "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s %s drift policy %s report "
+             ">/dev/null 2>&1",
+             KD.port, token, KAIROSCTL_BINARY, P);
+    status = system(cmd);
+    assert_int_equal(WEXITSTATUS(status), 6);
     /* --help needs no server and succeeds for every command. */
-    const char *cmds[] = {"project create", "project list", "project show", "project delete",
-                          "quota set",      "quota show",   "usage",        "capacity",
-                          "volumes",        "shares",       "buckets",      "token create",
-                          "token list",     "token revoke"};
+    const char *cmds[] = {"project create",   "project list", "project show", "project delete",
+                          "quota set",        "quota show",   "usage",        "capacity",
+                          "volumes",          "shares",       "buckets",      "token create",
+                          "token list",       "token revoke", "drift show",   "drift policy",
+                          "volume break-lock"};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         assert_int_equal(ctl("%s --help", cmds[i]), 0);
         assert_non_null(strstr(out, "usage: kairosctl"));

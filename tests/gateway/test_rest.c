@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -452,6 +455,141 @@ static void cluster_overcommit_failed_operation(void **state)
     assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes/orphan", P), 404);
 }
 
+/* Start `rbd bench` as a VM would, with nothing but the binding's credentials. */
+static pid_t start_writer(const json_t *creds, const char *spec, char *keyring, size_t len)
+{
+    const json_t *c = json_object_get(creds, "credentials");
+    FILE *f;
+    pid_t pid;
+
+    snprintf(keyring, len, "/tmp/kairos-rest-%d.keyring", (int)getpid());
+    f = fopen(keyring, "w");
+    assert_non_null(f);
+    fputs(json_string_value(json_object_get(c, "keyring")), f);
+    fclose(f);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execlp("rbd", "rbd", "--conf", "/dev/null", "-m",
+               json_string_value(json_object_get(c, "mon_host")), "--id",
+               json_string_value(json_object_get(c, "user")), "--keyring", keyring, "bench",
+               "--io-type", "write", "--io-size", "4K", "--io-total", "100G", "--io-threads", "1",
+               "--io-pattern", "rand", spec, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/*
+ * A VM killed with SIGKILL holds its volume's exclusive lock: a live owner
+ * is refused a plain break (409), a dead one's lock is broken (and it is
+ * blocklisted). The drift routes: findings, the policy (admin only),
+ * usage's summary; bad input changes nothing.
+ */
+static void drift_and_locks(void **state)
+{
+    char spec[256], keyring[128];
+    json_t *j = NULL, *creds = NULL;
+    int status;
+    long code = 0;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(
+        callf("POST", "{\"name\":\"lk\",\"size\":\"16M\"}", NULL, "/v1/projects/%s/volumes", P),
+        201);
+    assert_int_equal(
+        callf("POST", "{\"id\":\"vm-a\"}", &creds, "/v1/projects/%s/volumes/lk/bindings", P), 201);
+    snprintf(spec, sizeof(spec), "rbd/%s/lk", P);
+    pid = start_writer(creds, spec, keyring, sizeof(keyring));
+    /* Until the writer holds the lock: a plain break is refused while it lives. */
+    for (int i = 0; i < 60 && code != 409; i++) {
+        json_decref(j);
+        j = NULL;
+        code = callf("POST", NULL, &j, "/v1/projects/%s/volumes/lk/lock/break", P);
+        if (code != 409)
+            usleep(500000);
+    }
+    assert_int_equal(code, 409);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "LockHeld");
+    json_decref(j);
+    /*
+     * The writer's key may not resize or snapshot: librbd must not hand
+     * these to the lock's owner (EPERM), so the broker takes the lock for
+     * them, and gives it back: a new writer takes it again.
+     */
+    assert_int_equal(callf("PATCH", "{\"size\":\"32M\"}", NULL, "/v1/projects/%s/volumes/lk", P),
+                     200);
+    assert_int_equal(
+        callf("POST", "{\"name\":\"s1\"}", NULL, "/v1/projects/%s/volumes/lk/snapshots", P), 201);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/lk/snapshots/s1", P),
+                     200);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    assert_int_equal(callf("POST", NULL, NULL, "/v1/projects/%s/volumes/lk/lock/break", P), 200);
+    pid = start_writer(creds, spec, keyring, sizeof(keyring));
+    code = 0;
+    for (int i = 0; i < 60 && code != 409; i++) {
+        code = callf("POST", NULL, NULL, "/v1/projects/%s/volumes/lk/lock/break", P);
+        if (code != 409)
+            usleep(500000);
+    }
+    assert_int_equal(code, 409);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    unlink(keyring);
+    assert_int_equal(callf("POST", NULL, &j, "/v1/projects/%s/volumes/lk/lock/break", P), 200);
+    assert_true(json_is_true(json_object_get(j, "held")));
+    assert_true(json_is_true(json_object_get(j, "broken")));
+    json_decref(j);
+    assert_int_equal(as_p("POST", "/v1/projects/nosuch/volumes/lk/lock/break", NULL, NULL), 403);
+    assert_int_equal(callf("POST", NULL, &j, "/v1/projects/%s/volumes/lk/lock/break", P), 200);
+    assert_false(json_is_true(json_object_get(j, "held")));
+    json_decref(j);
+    assert_int_equal(callf("POST", NULL, NULL, "/v1/projects/%s/volumes/nosuch/lock/break", P),
+                     404);
+    assert_int_equal(callf("POST", NULL, NULL, "/v1/projects/%s/volumes/Bad/lock/break", P), 400);
+    assert_int_equal(
+        callf("POST", NULL, NULL, "/v1/projects/%s/volumes/lk/lock/break?force=maybe", P), 400);
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes/lk/lock/break", P), 405);
+
+    /* Drift: the findings and the policy, revoke by default; only the admin sets it. */
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/drift", P), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "policy")), "revoke");
+    assert_true(json_is_array(json_object_get(j, "findings")));
+    json_decref(j);
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/projects/%s/drift/policy", P);
+    assert_int_equal(as_p("GET", path, NULL, NULL), 200);
+    assert_int_equal(as_p("PUT", path, "{\"policy\":\"report\"}", NULL), 403);
+    assert_int_equal(call("PUT", path, "{\"policy\":\"nope\"}", NULL), 400);
+    assert_int_equal(call("PUT", path, "{\"policy\":\"report\",\"colour\":1}", NULL), 400);
+    assert_int_equal(call("PUT", path, "{\"policy\":", NULL), 400);
+    assert_int_equal(call("PUT", path, "{\"policy\":7}", NULL), 400);
+    assert_int_equal(call("GET", path, NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "policy")), "revoke");
+    json_decref(j);
+    assert_int_equal(call("PUT", path, "{\"policy\":\"report\"}", &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "policy")), "report");
+    json_decref(j);
+    assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/usage", P), 200);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "drift"), "policy")),
+                        "report");
+    assert_true(json_is_integer(json_object_get(json_object_get(j, "drift"), "findings")));
+    json_decref(j);
+    assert_int_equal(
+        call("PUT", "/v1/projects/nosuch-project/drift/policy", "{\"policy\":\"report\"}", NULL),
+        404);
+    assert_int_equal(call("PUT", path, "{\"policy\":\"revoke\"}", NULL), 200);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/lk/bindings/vm-a", P),
+                     200);
+    assert_int_equal(callf("DELETE", NULL, NULL, "/v1/projects/%s/volumes/lk", P), 200);
+    json_decref(creds);
+}
+
 static void operations_health_metrics_openapi(void **state)
 {
     const char *none[] = {NULL};
@@ -470,26 +608,34 @@ static void operations_health_metrics_openapi(void **state)
 static void metrics_text(void **state)
 {
     char cmd[256], line[1024];
-    bool requests = false, histogram = false, refusals = false, gauges = false;
+    bool requests = false, histogram = false, refusals = false, gauges = false, drift = false;
     FILE *f;
 
     (void)state;
     snprintf(cmd, sizeof(cmd), "curl -sf http://127.0.0.1:%u/metrics", KD.port);
-    f = popen(cmd, "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f)) {
-        requests |=
-            strstr(line, "kairos_http_requests_total{route=\"/v1/projects/:p/:kind\"") != NULL;
-        histogram |= strstr(line, "kairos_http_request_duration_seconds_bucket") != NULL;
-        refusals |= strncmp(line, "kairos_quota_refusals_total{kind=\"volume\"} ", 43) == 0 &&
-                    atoi(line + 43) >= 1;
-        gauges |= strncmp(line, "kairos_capacity_usable_bytes ", 29) == 0;
+    /* The drift lines come with this kairosd's first reconciler pass. */
+    for (int i = 0; i < 60 && !drift; i++) {
+        if (i)
+            sleep(1);
+        requests = histogram = refusals = gauges = false;
+        f = popen(cmd, "r");
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f)) {
+            requests |=
+                strstr(line, "kairos_http_requests_total{route=\"/v1/projects/:p/:kind\"") != NULL;
+            histogram |= strstr(line, "kairos_http_request_duration_seconds_bucket") != NULL;
+            refusals |= strncmp(line, "kairos_quota_refusals_total{kind=\"volume\"} ", 43) == 0 &&
+                        atoi(line + 43) >= 1;
+            gauges |= strncmp(line, "kairos_capacity_usable_bytes ", 29) == 0;
+            drift |= strncmp(line, "kairos_drift_findings ", 22) == 0;
+        }
+        assert_int_equal(pclose(f), 0);
     }
-    assert_int_equal(pclose(f), 0);
     assert_true(requests);
     assert_true(histogram);
     assert_true(refusals);
     assert_true(gauges);
+    assert_true(drift);
 }
 
 int main(void)
@@ -502,6 +648,7 @@ int main(void)
         cmocka_unit_test(tokens_reach_one_project),
         cmocka_unit_test(bad_input_changes_nothing),
         cmocka_unit_test(cluster_overcommit_failed_operation),
+        cmocka_unit_test(drift_and_locks),
         cmocka_unit_test(operations_health_metrics_openapi),
         cmocka_unit_test(metrics_text),
     };

@@ -5,7 +5,7 @@
  * its share, writes until EDQUOT and cannot reach another project's
  * directory; after unbind the key no longer authenticates.
  */
-#include "harness.h"
+#include "creds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,52 +53,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static json_t *bind_alloc(const char *project, enum kairos_kind kind, const char *alloc,
-                          const char *id, unsigned flags)
-{
-    struct kairos_error err = {0};
-    char *creds = NULL;
-    json_t *j;
-
-    if (kairos_binding_create(T.k, project, kind, alloc, id, flags, &creds, &err) < 0)
-        fail_msg("bind %s/%s: %s", project, alloc, err.msg);
-    j = json_loads(creds, 0, NULL);
-    free(creds);
-    assert_non_null(j);
-    return j;
-}
-
-static const char *field(const json_t *creds, const char *name)
-{
-    const char *v = json_string_value(json_object_get(creds, name));
-
-    assert_non_null(v);
-    return v;
-}
-
-/* Connect with nothing but what the binding handed out. */
-static int connect_as(const json_t *creds, rados_t *r)
-{
-    int rc;
-
-    rc = rados_create2(r, "ceph", field(creds, "entity"), 0);
-    if (rc == 0)
-        rc = rados_conf_set(*r, "mon_host", field(creds, "mon_host"));
-    if (rc == 0)
-        rc = rados_conf_set(*r, "key", field(creds, "key"));
-    rados_conf_set(*r, "client_mount_timeout", "10");
-    rados_conf_set(*r, "rados_osd_op_timeout", "10");
-    if (rc == 0)
-        rc = rados_connect(*r);
-    if (rc < 0)
-        rados_shutdown(*r);
-    return rc;
-}
-
 static int open_image_as(rados_t r, const json_t *creds, const char *ns, const char *image,
                          rados_ioctx_t *io, rbd_image_t *img)
 {
-    int rc = rados_ioctx_create(r, field(creds, "pool"), io);
+    int rc = rados_ioctx_create(r, kt_field(creds, "pool"), io);
 
     if (rc < 0)
         return rc;
@@ -111,7 +69,7 @@ static int open_image_as(rados_t r, const json_t *creds, const char *ns, const c
 
 static void volume_binding_isolation(void **state)
 {
-    json_t *creds = bind_alloc(P1, KAIROS_VOLUME, "disk", "vm-1", 0), *again;
+    json_t *creds = kt_bind(&T, P1, KAIROS_VOLUME, "disk", "vm-1", 0), *again;
     char buf[4096] = "written through the binding";
     rados_ioctx_t io;
     rbd_image_t img;
@@ -119,9 +77,9 @@ static void volume_binding_isolation(void **state)
     int order = 0;
 
     (void)state;
-    assert_string_equal(field(creds, "namespace"), P1);
-    assert_string_equal(field(creds, "image"), "disk");
-    assert_int_equal(connect_as(creds, &r), 0);
+    assert_string_equal(kt_field(creds, "namespace"), P1);
+    assert_string_equal(kt_field(creds, "image"), "disk");
+    assert_int_equal(kt_connect_as(creds, &r), 0);
     /* Its own image: open, write, read back. */
     assert_int_equal(open_image_as(r, creds, P1, "disk", &io, &img), 0);
     assert_int_equal(rbd_write(img, 0, sizeof(buf), buf), (ssize_t)sizeof(buf));
@@ -137,8 +95,8 @@ static void volume_binding_isolation(void **state)
     rados_shutdown(r);
 
     /* The same binding again: the same key. Other access: a conflict. */
-    again = bind_alloc(P1, KAIROS_VOLUME, "disk", "vm-1", 0);
-    assert_string_equal(field(again, "key"), field(creds, "key"));
+    again = kt_bind(&T, P1, KAIROS_VOLUME, "disk", "vm-1", 0);
+    assert_string_equal(kt_field(again, "key"), kt_field(creds, "key"));
     json_decref(again);
     struct kairos_error err = {0};
     char *c = NULL;
@@ -149,7 +107,7 @@ static void volume_binding_isolation(void **state)
 
     /* Unbound, the key no longer authenticates. */
     assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_VOLUME, "disk", "vm-1", &err), 0);
-    assert_true(connect_as(creds, &r) < 0);
+    assert_true(kt_connect_as(creds, &r) < 0);
     assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_VOLUME, "disk", "vm-1", &err), -ENOENT);
     json_decref(creds);
 }
@@ -181,8 +139,8 @@ static void clone_of_clone_reads_grandparent(void **state)
     assert_int_equal(kairos_volume_snapshot_create(T.k, P1, "child", "s2", &err), 0);
     assert_int_equal(kairos_volume_clone(T.k, P1, "grandchild", P1, "child", "s2", &err), 0);
 
-    creds = bind_alloc(P1, KAIROS_VOLUME, "grandchild", "gc", 0);
-    assert_int_equal(connect_as(creds, &r), 0);
+    creds = kt_bind(&T, P1, KAIROS_VOLUME, "grandchild", "gc", 0);
+    assert_int_equal(kt_connect_as(creds, &r), 0);
     assert_int_equal(open_image_as(r, creds, P1, "grandchild", &io, &img), 0);
     assert_int_equal(rbd_read(img, 0, sizeof(back), back), (ssize_t)sizeof(back));
     assert_memory_equal(back, buf, sizeof(buf));
@@ -193,33 +151,16 @@ static void clone_of_clone_reads_grandparent(void **state)
     json_decref(creds);
 }
 
-static int mount_as(const json_t *creds, const char *path, struct ceph_mount_info **m)
-{
-    int rc = ceph_create(m, field(creds, "user"));
-
-    if (rc < 0)
-        return rc;
-    ceph_conf_set(*m, "mon_host", field(creds, "mon_host"));
-    ceph_conf_set(*m, "key", field(creds, "key"));
-    ceph_conf_set(*m, "client_mount_timeout", "10");
-    rc = ceph_select_filesystem(*m, field(creds, "fs_name"));
-    if (rc == 0)
-        rc = ceph_mount(*m, path);
-    if (rc < 0)
-        ceph_release(*m);
-    return rc;
-}
-
 static void share_binding_isolation(void **state)
 {
-    json_t *creds = bind_alloc(P1, KAIROS_SHARE, "home", "job-7", 0);
+    json_t *creds = kt_bind(&T, P1, KAIROS_SHARE, "home", "job-7", 0);
     struct ceph_mount_info *m;
     char other[512], buf[MiB];
     int fd, rc = 0;
     uint64_t written = 0;
 
     (void)state;
-    assert_int_equal(mount_as(creds, field(creds, "path"), &m), 0);
+    assert_int_equal(kt_mount_as(creds, kt_field(creds, "path"), &m), 0);
     fd = ceph_open(m, "/results", O_CREAT | O_WRONLY, 0644);
     assert_true(fd >= 0);
     memset(buf, 'r', sizeof(buf));
@@ -241,12 +182,12 @@ static void share_binding_isolation(void **state)
 
     /* Another project's directory, or the root: refused. */
     snprintf(other, sizeof(other), "%s/%s/home", T.cfg->pools.share_root, P2);
-    assert_true(mount_as(creds, other, &m) < 0);
-    assert_true(mount_as(creds, "/", &m) < 0);
+    assert_true(kt_mount_as(creds, other, &m) < 0);
+    assert_true(kt_mount_as(creds, "/", &m) < 0);
 
     struct kairos_error err = {0};
     assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_SHARE, "home", "job-7", &err), 0);
-    assert_true(mount_as(creds, field(creds, "path"), &m) < 0);
+    assert_true(kt_mount_as(creds, kt_field(creds, "path"), &m) < 0);
     json_decref(creds);
 }
 
@@ -257,8 +198,8 @@ static void share_binding_isolation(void **state)
  */
 static void same_id_two_allocations(void **state)
 {
-    json_t *vol = bind_alloc(P1, KAIROS_VOLUME, "disk", "twin", 0);
-    json_t *fs = bind_alloc(P1, KAIROS_SHARE, "home", "twin", 0);
+    json_t *vol = kt_bind(&T, P1, KAIROS_VOLUME, "disk", "twin", 0);
+    json_t *fs = kt_bind(&T, P1, KAIROS_SHARE, "home", "twin", 0);
     struct kairos_error err = {0};
     struct ceph_mount_info *m;
     rados_ioctx_t io;
@@ -266,20 +207,20 @@ static void same_id_two_allocations(void **state)
     rados_t r;
 
     (void)state;
-    assert_string_not_equal(field(vol, "entity"), field(fs, "entity"));
-    assert_string_not_equal(field(vol, "key"), field(fs, "key"));
-    assert_int_equal(mount_as(fs, field(fs, "path"), &m), 0);
+    assert_string_not_equal(kt_field(vol, "entity"), kt_field(fs, "entity"));
+    assert_string_not_equal(kt_field(vol, "key"), kt_field(fs, "key"));
+    assert_int_equal(kt_mount_as(fs, kt_field(fs, "path"), &m), 0);
     ceph_unmount(m);
     ceph_release(m);
-    assert_int_equal(connect_as(vol, &r), 0);
+    assert_int_equal(kt_connect_as(vol, &r), 0);
     assert_int_equal(open_image_as(r, vol, P1, "disk", &io, &img), 0);
     rbd_close(img);
     rados_ioctx_destroy(io);
     rados_shutdown(r);
 
     assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_VOLUME, "disk", "twin", &err), 0);
-    assert_true(connect_as(vol, &r) < 0);
-    assert_int_equal(mount_as(fs, field(fs, "path"), &m), 0);
+    assert_true(kt_connect_as(vol, &r) < 0);
+    assert_int_equal(kt_mount_as(fs, kt_field(fs, "path"), &m), 0);
     ceph_unmount(m);
     ceph_release(m);
     assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_SHARE, "home", "twin", &err), 0);
@@ -305,11 +246,11 @@ static void share_keys_stay_in_their_namespace(void **state)
 
     (void)state;
     assert_int_equal(kairos_share_create(T.k, P1, "other", 4 * MiB, 0, &err), 0);
-    mine = bind_alloc(P1, KAIROS_SHARE, "home", "ns-mine", 0);
-    theirs = bind_alloc(P1, KAIROS_SHARE, "other", "ns-theirs", 0);
-    assert_string_not_equal(field(mine, "namespace"), field(theirs, "namespace"));
+    mine = kt_bind(&T, P1, KAIROS_SHARE, "home", "ns-mine", 0);
+    theirs = kt_bind(&T, P1, KAIROS_SHARE, "other", "ns-theirs", 0);
+    assert_string_not_equal(kt_field(mine, "namespace"), kt_field(theirs, "namespace"));
     /* A file in the other share, and the name of its first object. */
-    assert_int_equal(mount_as(theirs, field(theirs, "path"), &m), 0);
+    assert_int_equal(kt_mount_as(theirs, kt_field(theirs, "path"), &m), 0);
     fd = ceph_open(m, "/secret", O_CREAT | O_WRONLY, 0644);
     assert_true(fd >= 0);
     assert_int_equal(ceph_write(m, fd, "their data", 10, 0), 10);
@@ -321,15 +262,15 @@ static void share_keys_stay_in_their_namespace(void **state)
     snprintf(obj, sizeof(obj), "%llx.00000000", (unsigned long long)stx.stx_ino);
 
     /* Its own key reads the object; this share's key is refused. */
-    assert_int_equal(connect_as(theirs, &r), 0);
-    assert_int_equal(rados_ioctx_create(r, field(theirs, "pool"), &io), 0);
-    rados_ioctx_set_namespace(io, field(theirs, "namespace"));
+    assert_int_equal(kt_connect_as(theirs, &r), 0);
+    assert_int_equal(rados_ioctx_create(r, kt_field(theirs, "pool"), &io), 0);
+    rados_ioctx_set_namespace(io, kt_field(theirs, "namespace"));
     assert_int_equal(rados_read(io, obj, buf, 10, 0), 10);
     rados_ioctx_destroy(io);
     rados_shutdown(r);
-    assert_int_equal(connect_as(mine, &r), 0);
-    assert_int_equal(rados_ioctx_create(r, field(mine, "pool"), &io), 0);
-    rados_ioctx_set_namespace(io, field(theirs, "namespace"));
+    assert_int_equal(kt_connect_as(mine, &r), 0);
+    assert_int_equal(rados_ioctx_create(r, kt_field(mine, "pool"), &io), 0);
+    rados_ioctx_set_namespace(io, kt_field(theirs, "namespace"));
     assert_int_equal(rados_read(io, obj, buf, 10, 0), -EPERM);
     rados_ioctx_destroy(io);
     rados_shutdown(r);
@@ -342,13 +283,13 @@ static void share_keys_stay_in_their_namespace(void **state)
 
 static void read_only_share(void **state)
 {
-    json_t *creds = bind_alloc(P2, KAIROS_SHARE, "home", "reader", KAIROS_BIND_READ_ONLY);
+    json_t *creds = kt_bind(&T, P2, KAIROS_SHARE, "home", "reader", KAIROS_BIND_READ_ONLY);
     struct kairos_error err = {0};
     struct ceph_mount_info *m;
 
     (void)state;
     assert_true(json_is_true(json_object_get(creds, "read_only")));
-    assert_int_equal(mount_as(creds, field(creds, "path"), &m), 0);
+    assert_int_equal(kt_mount_as(creds, kt_field(creds, "path"), &m), 0);
     assert_true(ceph_open(m, "/nope", O_CREAT | O_WRONLY, 0644) < 0);
     assert_true(ceph_mkdir(m, "/nodir", 0755) < 0);
     ceph_unmount(m);
@@ -362,8 +303,8 @@ static void list_and_delete_rules(void **state)
     struct kairos_binding_page *page;
     struct kairos_binding b;
     struct kairos_error err = {0};
-    json_t *c1 = bind_alloc(P2, KAIROS_VOLUME, "disk", "a", 0);
-    json_t *c2 = bind_alloc(P2, KAIROS_VOLUME, "disk", "b", KAIROS_BIND_READ_ONLY);
+    json_t *c1 = kt_bind(&T, P2, KAIROS_VOLUME, "disk", "a", 0);
+    json_t *c2 = kt_bind(&T, P2, KAIROS_VOLUME, "disk", "b", KAIROS_BIND_READ_ONLY);
     char *c = NULL;
     rados_t r;
 
@@ -382,8 +323,8 @@ static void list_and_delete_rules(void **state)
     assert_int_equal(kairos_volume_delete(T.k, P2, "disk", 0, &err), -EBUSY);
     assert_non_null(strstr(err.msg, "2 bindings"));
     assert_int_equal(kairos_volume_delete(T.k, P2, "disk", KAIROS_ALLOC_DELETE_FORCE, &err), 0);
-    assert_true(connect_as(c1, &r) < 0);
-    assert_true(connect_as(c2, &r) < 0);
+    assert_true(kt_connect_as(c1, &r) < 0);
+    assert_true(kt_connect_as(c2, &r) < 0);
     assert_int_equal(kairos_binding_list(T.k, P2, KAIROS_VOLUME, "disk", NULL, 10, &page, &err), 0);
     assert_int_equal(page->count, 0);
     kairos_binding_page_free(page);

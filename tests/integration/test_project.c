@@ -7,6 +7,8 @@
 
 #include <kairos/token.h>
 
+#include "record.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +252,99 @@ static void tokens_die_with_their_project(void **state)
     assert_int_equal(kairos_project_delete(T.k, name, 0, &err), 0);
 }
 
+/* Raw omap access to the metadata pool, as a racing or crashed broker leaves it. */
+static void meta_get(rados_ioctx_t io, const char *oid, const char *key, char *val, size_t len)
+{
+    rados_omap_iter_t it;
+    rados_read_op_t op = rados_create_read_op();
+    const char *keys[] = {key};
+    char *k = NULL, *v = NULL;
+    size_t vlen = 0;
+    int prval = 0;
+
+    rados_read_op_omap_get_vals_by_keys(op, keys, 1, &it, &prval);
+    assert_int_equal(rados_read_op_operate(op, io, oid, 0), 0);
+    assert_int_equal(rados_omap_get_next(it, &k, &v, &vlen), 0);
+    assert_non_null(k);
+    assert_true(vlen < len);
+    memcpy(val, v, vlen);
+    val[vlen] = '\0';
+    rados_omap_get_end(it);
+    rados_release_read_op(op);
+}
+
+static void meta_set(rados_ioctx_t io, const char *oid, const char *key, const char *val)
+{
+    rados_write_op_t op = rados_create_write_op();
+    const char *keys[] = {key}, *vals[] = {val};
+    size_t lens[] = {strlen(val)};
+
+    rados_write_op_omap_set(op, keys, vals, lens, 1);
+    assert_int_equal(rados_write_op_operate(op, io, oid, NULL, 0), 0);
+    rados_release_write_op(op);
+}
+
+#define ACTIVE   "\"state\":\"active\""
+#define DELETING "\"state\":\"deleting\""
+
+/*
+ * A token belongs to one life of its project: none is made while the
+ * project is being deleted, one made then is refused, and one whose record
+ * a racing delete missed does not reach the new project of that name.
+ */
+static void tokens_belong_to_one_life(void **state)
+{
+    struct kairos_quota q = kt_quota(KAIROS_VOLUME, 100 << 20, 10);
+    struct kairos_token_info info;
+    struct kairos_error err = {0};
+    char name[64], oid[128], hkey[80], pkey[128], rec[512], meta[1024], rec2[1024];
+    char early[KAIROS_TOKEN_LEN + 1], missed[KAIROS_TOKEN_LEN + 1], token[KAIROS_TOKEN_LEN + 1];
+    rados_ioctx_t io;
+    char *at;
+
+    (void)state;
+    assert_int_equal(rados_ioctx_create(T.rados, T.cfg->pools.metadata, &io), 0);
+    kt_name(name, sizeof(name), "life");
+    assert_int_equal(kairos_project_create(T.k, name, NULL, &q, &err), 0);
+    assert_int_equal(kairos_token_create(T.k, name, early, NULL, &err), 0);
+    assert_int_equal(kairos_token_create(T.k, name, missed, &info, &err), 0);
+    /* The record of "missed", as a delete that listed the tokens before it was written leaves it.
+     */
+    memcpy(hkey, "h.", 2);
+    kairos_token_hash(missed, hkey + 2);
+    snprintf(pkey, sizeof(pkey), "p.%s/%s", name, info.id);
+    meta_get(io, "kairos.tokens", hkey, rec, sizeof(rec));
+
+    /* A delete under way (the state a crash or a slow cascade leaves). */
+    kairos_project_oid(oid, name);
+    meta_get(io, oid, "meta", meta, sizeof(meta));
+    at = strstr(meta, ACTIVE);
+    assert_non_null(at);
+    snprintf(rec2, sizeof(rec2), "%.*s%s%s", (int)(at - meta), meta, DELETING, at + strlen(ACTIVE));
+    snprintf(meta, sizeof(meta), "%s", rec2);
+    meta_set(io, oid, "meta", meta);
+    kairos_error_clear(&err);
+    assert_int_equal(kairos_token_create(T.k, name, token, NULL, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "being deleted"));
+    assert_string_equal(token, "");
+    kairos_error_clear(&err);
+    assert_int_equal(kairos_token_lookup(T.k, early, &info, &err), -EACCES);
+
+    /* The delete ends; the missed record comes back, as the race would have left it. */
+    assert_int_equal(kairos_project_delete(T.k, name, KAIROS_DELETE_FORCE, &err), 0);
+    meta_set(io, "kairos.tokens", hkey, rec);
+    meta_set(io, "kairos.tokens", pkey, hkey + 2);
+    assert_int_equal(kairos_project_create(T.k, name, NULL, &q, &err), 0);
+    kairos_error_clear(&err);
+    assert_int_equal(kairos_token_lookup(T.k, missed, &info, &err), -EACCES);
+    assert_int_equal(kairos_token_lookup(T.k, early, &info, &err), -EACCES);
+    /* The new life's own tokens work. */
+    assert_int_equal(kairos_token_create(T.k, name, token, NULL, &err), 0);
+    assert_int_equal(kairos_token_lookup(T.k, token, &info, &err), 0);
+    assert_int_equal(kairos_project_delete(T.k, name, KAIROS_DELETE_FORCE, &err), 0);
+    rados_ioctx_destroy(io);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +354,7 @@ int main(void)
         cmocka_unit_test(quota_updates),
         cmocka_unit_test(delete_refused_then_forced),
         cmocka_unit_test(tokens_die_with_their_project),
+        cmocka_unit_test(tokens_belong_to_one_life),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
