@@ -479,7 +479,8 @@ int kairos_store_update(rados_ioctx_t io, const char *oid, const char *const *ke
             return rc == KAIROS_STORE_NOOP ? 0 : rc;
         kairos_store_backoff(attempt);
     }
-    return -EBUSY;
+    /* Contention, not a conflict: the caller may try again later. */
+    return -EAGAIN;
 }
 
 static int rm_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)

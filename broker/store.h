@@ -146,7 +146,7 @@ void kairos_txn_free(struct kairos_txn *txn);
  */
 void kairos_store_backoff(unsigned attempt);
 
-/* Conflicts one update tolerates before it gives up with -EBUSY. */
+/* Conflicts one update tolerates before it gives up with -EAGAIN. */
 #define KAIROS_STORE_MAX_ATTEMPTS 400
 
 /*
@@ -175,7 +175,8 @@ typedef int (*kairos_store_step)(void *arg, const struct kairos_kvs *kvs, struct
  * With @create, a missing object is created by the same write, and @step
  * sees an empty @kvs. @step must not return -EAGAIN (reserved for retry).
  * Return: 0 (written or NOOP), @step's error, -ENOENT (no object and not
- * @create), -EBUSY (too many conflicts), or a librados error.
+ * @create), -EAGAIN (too many conflicts: contention, try again later), or
+ * a librados error.
  */
 int kairos_store_update(rados_ioctx_t io, const char *oid, const char *const *keys, size_t n,
                         bool create, kairos_store_step step, void *arg);
