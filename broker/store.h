@@ -115,7 +115,16 @@ struct kairos_txn *kairos_txn_new(uint64_t gen, bool create);
  */
 struct kairos_txn *kairos_txn_new_blind(void);
 
-/* Also require @key to be absent, or to hold exactly @val. */
+/*
+ * kairos_txn_new_keyed() - a write to an object whose keys are guarded one
+ * by one (a registry shard) rather than by gen: it creates the object if
+ * need be, leaves gen alone, and must guard itself with kairos_txn_expect()
+ * on every key whose absence or value it relies on. Writers of different
+ * keys of the object never collide.
+ */
+struct kairos_txn *kairos_txn_new_keyed(void);
+
+/* Also require @key to be absent (@val NULL or ""), or to hold exactly @val. */
 void kairos_txn_expect(struct kairos_txn *txn, const char *key, const char *val);
 
 void kairos_txn_set(struct kairos_txn *txn, const char *key, const char *val);
@@ -125,7 +134,7 @@ void kairos_txn_set_json(struct kairos_txn *txn, const char *key, const json_t *
 
 void kairos_txn_rm(struct kairos_txn *txn, const char *key);
 
-/* Remove the whole object in the same write (still guarded by gen). */
+/* Remove the whole object in the same write (still guarded by gen); gen goes with it. */
 void kairos_txn_remove(struct kairos_txn *txn);
 
 /*
