@@ -33,17 +33,15 @@
 /* While the watch is broken, how often a lookup tries to watch again. */
 #define REWATCH_MS 1000
 
-struct project_slot {
+/* One cached record: a project (keyed by name) or a token lookup (keyed by the token's hash). */
+struct slot {
     bool used;
     uint64_t fetched_ms;
-    struct kairos_project p;
-};
-
-struct token_slot {
-    bool used;
-    uint64_t fetched_ms;
-    char hash[KAIROS_TOKEN_HASH_LEN + 1];
-    struct kairos_token_info info;
+    char key[KAIROS_TOKEN_HASH_LEN + 1];
+    union {
+        struct kairos_project project;
+        struct kairos_token_info token;
+    } v;
 };
 
 struct kairos_cache {
@@ -54,8 +52,8 @@ struct kairos_cache {
     bool watching;          /* the watch is up: entries may be served */
     uint64_t handle;        /* of the watch, while watching */
     uint64_t last_watch_ms; /* last attempt to watch */
-    struct project_slot *projects;
-    struct token_slot *tokens;
+    struct slot *projects;
+    struct slot *tokens;
 };
 
 static uint64_t mono_ms(void)
@@ -99,12 +97,12 @@ static void drop(struct kairos_cache *c, const char *msg, size_t len)
     memcpy(buf, msg, len);
     buf[len] = '\0';
     if (strncmp(buf, "project ", 8) == 0) {
-        struct project_slot *s = &c->projects[slot_of(buf + 8)];
-        if (s->used && strcmp(s->p.name, buf + 8) == 0)
+        struct slot *s = &c->projects[slot_of(buf + 8)];
+        if (s->used && strcmp(s->key, buf + 8) == 0)
             s->used = false;
     } else if (strncmp(buf, "token ", 6) == 0) {
-        struct token_slot *s = &c->tokens[slot_of(buf + 6)];
-        if (s->used && strcmp(s->hash, buf + 6) == 0)
+        struct slot *s = &c->tokens[slot_of(buf + 6)];
+        if (s->used && strcmp(s->key, buf + 6) == 0)
             s->used = false;
     } else {
         for (unsigned i = 0; i < SLOTS; i++) {
@@ -233,26 +231,32 @@ static uint64_t usable(struct kairos_cache *c)
     return gen;
 }
 
-int kairos_cache_project_get(struct kairos_cache *c, const char *name, struct kairos_project *out,
-                             struct kairos_error *err)
+/* Reads a record from RADOS into @out: kairos_project_get() or kairos_token_lookup(). */
+typedef int (*fetch_fn)(struct kairos_cache *c, const void *what, void *out,
+                        struct kairos_error *err);
+
+/*
+ * The record under @key of @table (@size bytes into @out): from the cache
+ * when it may serve it, else fetched, and kept if nothing was dropped
+ * meanwhile.
+ */
+static int lookup(struct kairos_cache *c, struct slot *table, const char *key, const void *what,
+                  fetch_fn fetch, void *out, size_t size, struct kairos_error *err)
 {
     uint64_t gen = usable(c), now = mono_ms();
-    struct project_slot *s;
+    struct slot *s = &table[slot_of(key)];
     int rc;
 
-    if (!kairos_name_valid(name))
-        return kairos_project_get(c->k, name, out, err);
-    s = &c->projects[slot_of(name)];
     if (gen) {
         pthread_mutex_lock(&c->lock);
-        bool hit = s->used && strcmp(s->p.name, name) == 0 && now - s->fetched_ms < c->ttl_ms;
+        bool hit = s->used && strcmp(s->key, key) == 0 && now - s->fetched_ms < c->ttl_ms;
         if (hit)
-            *out = s->p;
+            memcpy(out, &s->v, size);
         pthread_mutex_unlock(&c->lock);
         if (hit)
             return 0;
     }
-    rc = kairos_project_get(c->k, name, out, err);
+    rc = fetch(c, what, out, err);
     if (rc < 0 || !gen)
         return rc;
     pthread_mutex_lock(&c->lock);
@@ -260,41 +264,38 @@ int kairos_cache_project_get(struct kairos_cache *c, const char *name, struct ka
     if (c->gen + 1 == gen && c->watching) {
         s->used = true;
         s->fetched_ms = now;
-        s->p = *out;
+        snprintf(s->key, sizeof(s->key), "%s", key);
+        memcpy(&s->v, out, size);
     }
     pthread_mutex_unlock(&c->lock);
     return 0;
+}
+
+static int fetch_project(struct kairos_cache *c, const void *name, void *out,
+                         struct kairos_error *err)
+{
+    return kairos_project_get(c->k, name, out, err);
+}
+
+static int fetch_token(struct kairos_cache *c, const void *token, void *out,
+                       struct kairos_error *err)
+{
+    return kairos_token_lookup(c->k, token, out, err);
+}
+
+int kairos_cache_project_get(struct kairos_cache *c, const char *name, struct kairos_project *out,
+                             struct kairos_error *err)
+{
+    if (!kairos_name_valid(name))
+        return kairos_project_get(c->k, name, out, err);
+    return lookup(c, c->projects, name, name, fetch_project, out, sizeof(*out), err);
 }
 
 int kairos_cache_token_lookup(struct kairos_cache *c, const char *token,
                               struct kairos_token_info *out, struct kairos_error *err)
 {
     char hash[KAIROS_TOKEN_HASH_LEN + 1];
-    uint64_t gen = usable(c), now = mono_ms();
-    struct token_slot *s;
-    int rc;
 
     kairos_token_hash(token, hash);
-    s = &c->tokens[slot_of(hash)];
-    if (gen) {
-        pthread_mutex_lock(&c->lock);
-        bool hit = s->used && strcmp(s->hash, hash) == 0 && now - s->fetched_ms < c->ttl_ms;
-        if (hit)
-            *out = s->info;
-        pthread_mutex_unlock(&c->lock);
-        if (hit)
-            return 0;
-    }
-    rc = kairos_token_lookup(c->k, token, out, err);
-    if (rc < 0 || !gen)
-        return rc;
-    pthread_mutex_lock(&c->lock);
-    if (c->gen + 1 == gen && c->watching) {
-        s->used = true;
-        s->fetched_ms = now;
-        memcpy(s->hash, hash, sizeof(s->hash));
-        s->info = *out;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return 0;
+    return lookup(c, c->tokens, hash, token, fetch_token, out, sizeof(*out), err);
 }

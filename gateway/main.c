@@ -21,6 +21,7 @@
 #include "gateway.h"
 #include "metrics.h"
 #include "ops.h"
+#include "osb.h"
 #include "server.h"
 
 #define DEFAULT_CONF   "/etc/kairos/kairos.conf"
@@ -87,6 +88,7 @@ static int serve(const char *conf, const char *port_file)
     struct kairos_policy *policy = NULL;
     struct kairos_error err = {0};
     struct server *srv = NULL;
+    struct kairos_registry_report rep;
     sigset_t stop;
     int sig = 0, rc;
 
@@ -102,16 +104,26 @@ static int serve(const char *conf, const char *port_file)
         rc = kairos_policy_load(cfg->policy.capacity, cfg->policy.plans, &policy, &err);
     if (rc == 0)
         rc = kairos_open(cfg, &g.k, &err);
+    /* Before any request: the shard count checked, older single objects moved in. */
+    if (rc == 0 && (rc = kairos_registry_open(g.k, &rep, &err)) == 0 &&
+        (rep.records_moved || rep.tokens_moved))
+        fprintf(stderr, "kairosd: moved %llu registry records and %llu tokens into %u shards\n",
+                (unsigned long long)rep.records_moved, (unsigned long long)rep.tokens_moved,
+                rep.shards);
+    if (rc == 0)
+        rc = kairos_cache_open(g.k, KAIROS_CACHE_TTL_MS, &g.cache, &err);
     if (rc == 0)
         rc = auth_open(cfg->server.tokens, cfg->server.broker_user, cfg->server.broker_password,
                        &g.auth, &err);
     if (rc == 0 && !(g.metrics = metrics_new()))
         rc = kairos_error_set(&err, -ENOMEM, "out of memory");
+    if (rc == 0 && (rc = metrics_start(g.metrics, g.k, METRICS_REFRESH_MS)) < 0)
+        kairos_error_set(&err, rc, "cannot start the metrics thread: %s", strerror(-rc));
     g.cfg = cfg;
     g.policy = policy;
     if (rc == 0 &&
         (rc = ops_start(&g, cfg->server.threads ? (unsigned)cfg->server.threads : OPS_WORKERS,
-                        &g.ops)) < 0)
+                        osb_swept_spaces, &g.ops)) < 0)
         kairos_error_set(&err, rc, "cannot start workers: %s", strerror(-rc));
     if (rc == 0 && (rc = kairos_reconciler_start(g.k, on_reconcile, NULL)) < 0)
         kairos_error_set(&err, rc, "cannot start the reconciler: %s", strerror(-rc));
@@ -134,6 +146,7 @@ out:
         kairos_reconciler_stop(g.k);
     metrics_free(g.metrics);
     auth_close(g.auth);
+    kairos_cache_close(g.cache);
     kairos_close(g.k);
     kairos_policy_free(policy);
     kairos_config_free(cfg);

@@ -1,14 +1,19 @@
 /*
  * metrics.c - counters kept in a small table under one mutex; a request
- * takes the lock once, which is nothing beside its RADOS round trips.
+ * takes the lock once, which is nothing beside its RADOS round trips. The
+ * gauges come from the capacity report, which reads every project: a
+ * thread renders them every METRICS_REFRESH_MS, and a scrape copies that
+ * text.
  */
 #include "metrics.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_SERIES 256
 #define NBUCKETS   12
@@ -37,14 +42,26 @@ struct metrics {
     struct histogram hist[MAX_SERIES];
     size_t nhist;
     uint64_t provisions[KAIROS_KIND_COUNT], refusals[KAIROS_KIND_COUNT];
+
+    /* The gauges' text as last rendered, and the thread that renders it. */
+    char *gauges;
+    struct kairos *k;
+    uint64_t interval_ms;
+    pthread_t refresher;
+    bool running, stopping;
+    pthread_cond_t wake;
 };
+
+static void render_gauges(struct kairos *k, FILE *f);
 
 struct metrics *metrics_new(void)
 {
     struct metrics *m = calloc(1, sizeof(*m));
 
-    if (m)
+    if (m) {
         pthread_mutex_init(&m->lock, NULL);
+        pthread_cond_init(&m->wake, NULL);
+    }
     return m;
 }
 
@@ -52,8 +69,70 @@ void metrics_free(struct metrics *m)
 {
     if (!m)
         return;
+    if (m->running) {
+        pthread_mutex_lock(&m->lock);
+        m->stopping = true;
+        pthread_cond_signal(&m->wake);
+        pthread_mutex_unlock(&m->lock);
+        pthread_join(m->refresher, NULL);
+    }
+    pthread_cond_destroy(&m->wake);
     pthread_mutex_destroy(&m->lock);
+    free(m->gauges);
     free(m);
+}
+
+/* The gauges, read from the cluster now (outside the lock: it takes a while). */
+static void refresh(struct metrics *m)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (!f)
+        return;
+    render_gauges(m->k, f);
+    fclose(f);
+    pthread_mutex_lock(&m->lock);
+    free(m->gauges);
+    m->gauges = text;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void *refresher(void *arg)
+{
+    struct metrics *m = arg;
+    struct timespec until;
+
+    pthread_mutex_lock(&m->lock);
+    while (!m->stopping) {
+        pthread_mutex_unlock(&m->lock);
+        refresh(m);
+        pthread_mutex_lock(&m->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(m->interval_ms / 1000);
+        until.tv_nsec += (long)(m->interval_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        while (!m->stopping && pthread_cond_timedwait(&m->wake, &m->lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+int metrics_start(struct metrics *m, struct kairos *k, uint64_t interval_ms)
+{
+    m->k = k;
+    m->interval_ms = interval_ms ? interval_ms : METRICS_REFRESH_MS;
+    /* The first reading before the first scrape. */
+    refresh(m);
+    if (pthread_create(&m->refresher, NULL, refresher, m) != 0)
+        return -EAGAIN;
+    m->running = true;
+    return 0;
 }
 
 static struct histogram *hist_of(struct metrics *m, const char *route)
@@ -181,7 +260,7 @@ static void render_gauges(struct kairos *k, FILE *f)
     }
 }
 
-char *metrics_render(struct metrics *m, struct kairos *k)
+char *metrics_render(struct metrics *m)
 {
     char *text = NULL;
     size_t len = 0;
@@ -191,8 +270,9 @@ char *metrics_render(struct metrics *m, struct kairos *k)
         return NULL;
     pthread_mutex_lock(&m->lock);
     render_counters(m, f);
+    if (m->gauges)
+        fputs(m->gauges, f);
     pthread_mutex_unlock(&m->lock);
-    render_gauges(k, f);
     fclose(f);
     return text;
 }

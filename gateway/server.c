@@ -79,9 +79,30 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (res->retry)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, res->retry);
     ok = MHD_queue_response(conn, res->status, r);
     MHD_destroy_response(r);
     return ok;
+}
+
+/*
+ * An encoded '/' (%2F) in the path would decode into a path separator and
+ * so into another route. libmicrohttpd decodes the path (and each query
+ * argument) through this callback before the request reaches on_request(),
+ * on the connection's own thread: the callback remembers which decoded
+ * string held one, and on_request() refuses a path that is that string.
+ * Query values may hold %2F freely.
+ */
+static _Thread_local const char *encoded_slash_in;
+
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    if (strstr(s, "%2F") || strstr(s, "%2f"))
+        encoded_slash_in = s;
+    return MHD_http_unescape(s);
 }
 
 /* One line per request; never a header or a body, so never a secret. */
@@ -139,6 +160,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(res.route, sizeof(res.route), "unmatched");
         http_error(&res, 413, "PayloadTooLarge", "the body is larger than %llu bytes",
                    (unsigned long long)s->max_body);
+    } else if (url == encoded_slash_in) {
+        snprintf(res.route, sizeof(res.route), "unmatched");
+        http_error(&res, 400, "BadRequest",
+                   "an encoded '/' (%%2F) is not allowed in a path: ids and names never hold one");
     } else {
         req.method = http_method_parse(method);
         req.path = url;
@@ -149,6 +174,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req.lookup_arg = conn;
         api_handle(s->g, &req, &res);
     }
+    encoded_slash_in = NULL;
     double secs = since(&x->start);
     /* A label from a known set: made-up methods must not fill the series table. */
     metrics_request(s->g->metrics, res.route[0] ? res.route : "unmatched",
@@ -258,14 +284,16 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
             flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
             MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->cert,
-            MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+            NULL, MHD_OPTION_HTTPS_MEM_CERT, s->cert, MHD_OPTION_HTTPS_MEM_KEY, s->key,
+            MHD_OPTION_END);
     else
-        s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-                                  MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        s->mhd =
+            MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+                             MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                             CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                             (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                             s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!s->mhd) {
         rc = kairos_error_set(err, -EADDRINUSE, "cannot listen on %s (in use, or a bad TLS pair)",
                               cfg->server.listen ? cfg->server.listen : "127.0.0.1:8080");
