@@ -2,8 +2,9 @@
  * cache.c - project records and token lookups cached in memory, dropped on
  * RADOS notifies from whichever process changed them (see kairos/cache.h).
  *
- * Two direct-mapped tables under one mutex: a lookup hashes its key to a
- * slot; a colliding key simply takes the slot. A notify names one key, or
+ * Two direct-mapped tables under one read-write lock (lookups share it,
+ * drops and stores take it alone): a lookup hashes its key to a slot; a
+ * colliding key simply takes the slot. A notify names one key, or
  * nothing we understand, which empties everything.
  *
  * A read-through races with a notify: a thread reads the old record from
@@ -47,7 +48,7 @@ struct slot {
 struct kairos_cache {
     struct kairos *k;
     uint64_t ttl_ms;
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock;  /* readers: lookups; writers: drops and stores */
     uint64_t gen;           /* bumped by every drop */
     bool watching;          /* the watch is up: entries may be served */
     uint64_t handle;        /* of the watch, while watching */
@@ -118,9 +119,9 @@ static void on_notify(void *arg, uint64_t notify_id, uint64_t handle, uint64_t n
     struct kairos_cache *c = arg;
 
     (void)notifier_id;
-    pthread_mutex_lock(&c->lock);
+    pthread_rwlock_wrlock(&c->lock);
     drop(c, data, len);
-    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->lock);
     /* Only now: the notifier waits for this, so its caller sees the change everywhere. */
     rados_notify_ack(c->k->meta, NOTIFY_OID, notify_id, handle, NULL, 0);
 }
@@ -132,10 +133,10 @@ static void on_watch_error(void *arg, uint64_t handle, int err)
     (void)handle;
     (void)err;
     /* Notifies may be lost from here on: serve nothing cached until watching again. */
-    pthread_mutex_lock(&c->lock);
+    pthread_rwlock_wrlock(&c->lock);
     c->watching = false;
     drop(c, "", 0);
-    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->lock);
 }
 
 /* Watch "kairos.notify"; a broken watch is replaced. Lock not held. */
@@ -145,12 +146,12 @@ static int watch(struct kairos_cache *c)
     bool had;
     int rc;
 
-    pthread_mutex_lock(&c->lock);
+    pthread_rwlock_wrlock(&c->lock);
     had = c->handle != 0;
     old = c->handle;
     c->handle = 0;
     c->last_watch_ms = mono_ms();
-    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->lock);
     if (had)
         rados_unwatch2(c->k->meta, old);
     /* The object must exist to be watched; making it twice is harmless. */
@@ -158,11 +159,11 @@ static int watch(struct kairos_cache *c)
     if (rc == 0)
         rc = rados_watch3(c->k->meta, NOTIFY_OID, &handle, on_notify, on_watch_error,
                           WATCH_TIMEOUT_S, c);
-    pthread_mutex_lock(&c->lock);
+    pthread_rwlock_wrlock(&c->lock);
     c->handle = rc == 0 ? handle : 0;
     c->watching = rc == 0;
     drop(c, "", 0);
-    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->lock);
     return rc;
 }
 
@@ -177,7 +178,7 @@ int kairos_cache_open(struct kairos *k, uint64_t ttl_ms, struct kairos_cache **o
         return kairos_error_set(err, -ENOMEM, "out of memory");
     c->k = k;
     c->ttl_ms = ttl_ms;
-    pthread_mutex_init(&c->lock, NULL);
+    pthread_rwlock_init(&c->lock, NULL);
     c->projects = calloc(SLOTS, sizeof(*c->projects));
     c->tokens = calloc(SLOTS, sizeof(*c->tokens));
     if (!c->projects || !c->tokens) {
@@ -201,7 +202,7 @@ void kairos_cache_close(struct kairos_cache *c)
         rados_unwatch2(c->k->meta, c->handle);
     /* No callback may run on @c once it is freed. */
     rados_watch_flush(c->k->rados);
-    pthread_mutex_destroy(&c->lock);
+    pthread_rwlock_destroy(&c->lock);
     free(c->projects);
     free(c->tokens);
     free(c);
@@ -217,16 +218,22 @@ static uint64_t usable(struct kairos_cache *c)
     bool retry;
     uint64_t gen;
 
-    pthread_mutex_lock(&c->lock);
+    /* The usual case, watching: a read lock, which the connection threads share. */
+    pthread_rwlock_rdlock(&c->lock);
+    gen = c->watching ? c->gen + 1 : 0;
+    pthread_rwlock_unlock(&c->lock);
+    if (gen)
+        return gen;
+    pthread_rwlock_wrlock(&c->lock);
     retry = !c->watching && mono_ms() - c->last_watch_ms >= REWATCH_MS;
     if (retry)
         c->last_watch_ms = mono_ms();
     gen = c->watching ? c->gen + 1 : 0;
-    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->lock);
     if (retry && watch(c) == 0) {
-        pthread_mutex_lock(&c->lock);
+        pthread_rwlock_wrlock(&c->lock);
         gen = c->watching ? c->gen + 1 : 0;
-        pthread_mutex_unlock(&c->lock);
+        pthread_rwlock_unlock(&c->lock);
     }
     return gen;
 }
@@ -248,18 +255,18 @@ static int lookup(struct kairos_cache *c, struct slot *table, const char *key, c
     int rc;
 
     if (gen) {
-        pthread_mutex_lock(&c->lock);
+        pthread_rwlock_rdlock(&c->lock);
         bool hit = s->used && strcmp(s->key, key) == 0 && now - s->fetched_ms < c->ttl_ms;
         if (hit)
             memcpy(out, &s->v, size);
-        pthread_mutex_unlock(&c->lock);
+        pthread_rwlock_unlock(&c->lock);
         if (hit)
             return 0;
     }
     rc = fetch(c, what, out, err);
     if (rc < 0 || !gen)
         return rc;
-    pthread_mutex_lock(&c->lock);
+    pthread_rwlock_wrlock(&c->lock);
     /* Nothing was dropped while we read: what we read is current. */
     if (c->gen + 1 == gen && c->watching) {
         s->used = true;
@@ -267,7 +274,7 @@ static int lookup(struct kairos_cache *c, struct slot *table, const char *key, c
         snprintf(s->key, sizeof(s->key), "%s", key);
         memcpy(&s->v, out, size);
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_rwlock_unlock(&c->lock);
     return 0;
 }
 

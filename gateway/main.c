@@ -17,6 +17,7 @@
 
 #include <kairos/kairos.h>
 
+#include "accesslog.h"
 #include "auth.h"
 #include "gateway.h"
 #include "metrics.h"
@@ -127,6 +128,8 @@ static int serve(const char *conf, const char *port_file)
         kairos_error_set(&err, rc, "cannot start workers: %s", strerror(-rc));
     if (rc == 0 && (rc = kairos_reconciler_start(g.k, on_reconcile, NULL)) < 0)
         kairos_error_set(&err, rc, "cannot start the reconciler: %s", strerror(-rc));
+    if (rc == 0 && (rc = accesslog_start()) < 0)
+        kairos_error_set(&err, rc, "cannot start the access log: %s", strerror(-rc));
     if (rc == 0)
         rc = server_start(&g, &srv, &err);
     if (rc == 0 && port_file && (rc = write_port(port_file, server_port(srv))) < 0)
@@ -141,6 +144,7 @@ static int serve(const char *conf, const char *port_file)
     fprintf(stderr, "kairosd: %s: finishing requests in flight\n", strsignal(sig));
 out:
     server_stop(srv, SHUTDOWN_GRACE);
+    accesslog_stop();
     ops_stop(g.ops);
     if (g.k)
         kairos_reconciler_stop(g.k);
