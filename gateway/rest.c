@@ -70,6 +70,18 @@ bool rest_name_param(const char *s, const char *what, struct http_response *res)
     return false;
 }
 
+/* The path /v1/projects/P/KIND/NAME: P (the caller's reach), KIND and NAME checked. */
+const char *rest_alloc_param(struct call *c, struct http_request *req, enum kairos_kind *kind,
+                             struct http_response *res)
+{
+    const char *project = rest_project_param(c, req, res);
+
+    if (!project || !rest_kind_param(req->params[1], kind, res) ||
+        !rest_name_param(req->params[2], kairos_kind_name(*kind), res))
+        return NULL;
+    return project;
+}
+
 /* ?limit= and ?after= of a listing. */
 bool rest_page_args(const struct http_request *req, unsigned *limit, const char **after,
                     struct http_response *res)

@@ -189,9 +189,7 @@ unsigned rest_alloc_show(void *ctx, struct http_request *req, struct http_respon
     json_t *info;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res))
+    if (!(project = rest_alloc_param(c, req, &kind, res)))
         return res->status;
     rc = alloc_info(c->g, project, kind, req->params[2], true, &info, &err);
     if (rc < 0)
@@ -211,10 +209,7 @@ unsigned rest_alloc_patch(void *ctx, struct http_request *req, struct http_respo
     bool ok = true, shrink;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res) ||
-        !(body = params_body(req, res, false)))
+    if (!(project = rest_alloc_param(c, req, &kind, res)) || !(body = params_body(req, res, false)))
         return res->status;
     shrink = params_bool(body, "shrink", false, &ok, res);
     if (!ok || !params_known(body, keys, "the request", res) ||
@@ -260,9 +255,7 @@ unsigned rest_alloc_delete(void *ctx, struct http_request *req, struct http_resp
     bool ok = true, force;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res))
+    if (!(project = rest_alloc_param(c, req, &kind, res)))
         return res->status;
     force = params_query_bool(req, "force", &ok, res);
     if (!ok)

@@ -28,9 +28,7 @@ unsigned rest_bindings_list(void *ctx, struct http_request *req, struct http_res
     json_t *items;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res) ||
+    if (!(project = rest_alloc_param(c, req, &kind, res)) ||
         !rest_page_args(req, &limit, &after, res))
         return res->status;
     rc = kairos_binding_list(c->g->k, project, kind, req->params[2], after, limit, &page, &err);
@@ -58,10 +56,7 @@ unsigned rest_binding_create(void *ctx, struct http_request *req, struct http_re
     bool ok = true, ro;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res) ||
-        !(body = params_body(req, res, false)))
+    if (!(project = rest_alloc_param(c, req, &kind, res)) || !(body = params_body(req, res, false)))
         return res->status;
     id = params_string(body, "id", &ok, res);
     ro = params_bool(body, "read_only", false, &ok, res);
@@ -94,9 +89,7 @@ unsigned rest_binding_show(void *ctx, struct http_request *req, struct http_resp
     const char *project;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res) ||
+    if (!(project = rest_alloc_param(c, req, &kind, res)) ||
         !rest_name_param(req->params[3], "binding", res))
         return res->status;
     rc = kairos_binding_get(c->g->k, project, kind, req->params[2], req->params[3], &b, &err);
@@ -113,9 +106,7 @@ unsigned rest_binding_delete(void *ctx, struct http_request *req, struct http_re
     const char *project;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res) ||
+    if (!(project = rest_alloc_param(c, req, &kind, res)) ||
         !rest_name_param(req->params[3], "binding", res))
         return res->status;
     rc = kairos_binding_delete(c->g->k, project, kind, req->params[2], req->params[3], &err);

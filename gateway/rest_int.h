@@ -37,6 +37,13 @@ bool rest_kind_param(const char *s, enum kairos_kind *kind, struct http_response
 /* A valid Kairos name (docs/openapi.json's pattern), or false after answering 400. */
 bool rest_name_param(const char *s, const char *what, struct http_response *res);
 
+/*
+ * The project (as rest_project_param()), kind and allocation name of a path
+ * /v1/projects/P/KIND/NAME[/...], or NULL after answering.
+ */
+const char *rest_alloc_param(struct call *c, struct http_request *req, enum kairos_kind *kind,
+                             struct http_response *res);
+
 /* ?limit= and ?after= of a listing. */
 bool rest_page_args(const struct http_request *req, unsigned *limit, const char **after,
                     struct http_response *res);

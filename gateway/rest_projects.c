@@ -196,19 +196,30 @@ out:
     return res->status;
 }
 
-unsigned rest_project_show(void *ctx, struct http_request *req, struct http_response *res)
+/* The project of the path, read (from the cache), or false after answering. */
+static bool project_read(struct call *c, struct http_request *req, struct kairos_project *p,
+                         struct http_response *res)
 {
-    struct call *c = ctx;
     struct kairos_error err = {0};
-    struct kairos_project p;
     const char *name = rest_project_param(c, req, res);
     int rc;
 
     if (!name)
+        return false;
+    rc = gateway_project_get(c->g, name, p, &err);
+    if (rc < 0) {
+        api_fail(c, res, KAIROS_VOLUME, rc, &err);
+        return false;
+    }
+    return true;
+}
+
+unsigned rest_project_show(void *ctx, struct http_request *req, struct http_response *res)
+{
+    struct kairos_project p;
+
+    if (!project_read(ctx, req, &p, res))
         return res->status;
-    rc = gateway_project_get(c->g, name, &p, &err);
-    if (rc < 0)
-        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     return http_json(res, 200, project_json(&p, true));
 }
 
@@ -233,17 +244,10 @@ unsigned rest_project_delete(void *ctx, struct http_request *req, struct http_re
 
 unsigned rest_quota_show(void *ctx, struct http_request *req, struct http_response *res)
 {
-    struct call *c = ctx;
-    struct kairos_error err = {0};
     struct kairos_project p;
-    const char *name = rest_project_param(c, req, res);
-    int rc;
 
-    if (!name)
+    if (!project_read(ctx, req, &p, res))
         return res->status;
-    rc = gateway_project_get(c->g, name, &p, &err);
-    if (rc < 0)
-        return api_fail(c, res, KAIROS_VOLUME, rc, &err);
     return http_json(res, 200, quota_json(&p.quota));
 }
 

@@ -26,9 +26,7 @@ unsigned rest_snapshots_list(void *ctx, struct http_request *req, struct http_re
     size_t n = 0;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) || !snapshot_kind(kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res))
+    if (!(project = rest_alloc_param(c, req, &kind, res)) || !snapshot_kind(kind, res))
         return res->status;
     items = json_array();
     if (kind == KAIROS_VOLUME) {
@@ -63,9 +61,7 @@ unsigned rest_snapshot_create(void *ctx, struct http_request *req, struct http_r
     bool ok = true;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) || !snapshot_kind(kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res) ||
+    if (!(project = rest_alloc_param(c, req, &kind, res)) || !snapshot_kind(kind, res) ||
         !(body = params_body(req, res, false)))
         return res->status;
     name = params_string(body, "name", &ok, res);
@@ -92,9 +88,7 @@ unsigned rest_snapshot_delete(void *ctx, struct http_request *req, struct http_r
     const char *project;
     int rc;
 
-    if (!(project = rest_project_param(c, req, res)) ||
-        !rest_kind_param(req->params[1], &kind, res) || !snapshot_kind(kind, res) ||
-        !rest_name_param(req->params[2], kairos_kind_name(kind), res) ||
+    if (!(project = rest_alloc_param(c, req, &kind, res)) || !snapshot_kind(kind, res) ||
         !rest_name_param(req->params[3], "snapshot", res))
         return res->status;
     rc = kind == KAIROS_VOLUME
