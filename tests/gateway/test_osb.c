@@ -142,6 +142,26 @@ static void catalog(void **state)
         assert_non_null(json_string_value(json_object_get(p, "id")));
         assert_true(json_integer_value(json_object_get(json_object_get(p, "metadata"), "size")) >
                     0);
+        /* Each plan says which of its operations answer 202 (issue 15), in words and in data. */
+        json_t *async = json_object_get(json_object_get(p, "metadata"), "asynchronous");
+        const char *kind = json_string_value(json_object_get(s, "id"));
+        assert_non_null(json_object_get(async, "provision"));
+        assert_string_equal(json_string_value(json_object_get(async, "bind")), "never");
+        assert_string_equal(json_string_value(json_object_get(async, "unbind")), "never");
+        const char *description = json_string_value(json_object_get(p, "description"));
+        assert_non_null(description);
+        assert_non_null(strstr(description, "Asynchronous (202, accepts_incomplete=true)"));
+        if (strcmp(kind, "kairos-volume") == 0) {
+            assert_string_equal(json_string_value(json_object_get(async, "provision")),
+                                "a clone (parameters.source)");
+            const char *update = json_string_value(json_object_get(async, "update"));
+            assert_non_null(update);
+            assert_non_null(strstr(update, "resize"));
+        } else {
+            assert_string_equal(json_string_value(json_object_get(async, "provision")), "never");
+            assert_string_equal(json_string_value(json_object_get(async, "update")), "never");
+            assert_string_equal(json_string_value(json_object_get(async, "deprovision")), "always");
+        }
     }
     assert_string_equal(json_string_value(json_object_get(json_array_get(services, 1), "id")),
                         "kairos-share");
