@@ -324,9 +324,9 @@ unsigned osb_fetch_instance(void *ctx, struct http_request *req, struct http_res
         return res->status;
     }
     out = json_pack("{s:s,s:s}", "service_id", in.service_id, "plan_id", in.plan_id);
-    json_object_set(out, "parameters",
-                    json_object_get(in.rec, "parameters") ? json_object_get(in.rec, "parameters")
-                                                          : json_object());
+    /* A record written before parameters were kept (an older kairosd's) has none. */
+    json_t *params = json_object_get(in.rec, "parameters");
+    json_object_set_new(out, "parameters", params ? json_incref(params) : json_object());
     instance_clear(&in);
     return http_json(res, 200, out);
 }
