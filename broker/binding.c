@@ -108,7 +108,7 @@ static int open_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn 
                               kairos_kind_name(st->kind), st->alloc, st->project,
                               alloc ? " (it is being created or deleted)" : "");
     } else if (rec && strcmp(state_of(rec), "active") != 0) {
-        rc = kairos_error_set(st->err, -EBUSY, "binding %s of %s %s is being %s", st->id,
+        rc = kairos_error_set(st->err, -EINPROGRESS, "binding %s of %s %s is being %s", st->id,
                               kairos_kind_name(st->kind), st->alloc,
                               strcmp(state_of(rec), "pending") == 0 ? "made" : "revoked");
     } else if (rec && kairos_json_u64(rec, "flags", 0) != st->flags) {

@@ -299,8 +299,8 @@ static int reserve_existing(struct step *st, json_t *rec)
     json_decref(have);
 
     if (rec_op(rec))
-        return kairos_error_set(st->err, -EBUSY, "%s %s: a %s is in progress", kname, st->name,
-                                rec_op(rec));
+        return kairos_error_set(st->err, -EINPROGRESS, "%s %s: a %s is in progress", kname,
+                                st->name, rec_op(rec));
     if (bytes != st->bytes)
         return kairos_error_set(st->err, -EEXIST, "%s %s exists with size %s", kname, st->name,
                                 kairos_size_format(bytes, a, sizeof(a)));
@@ -359,7 +359,7 @@ static int reserve_resize_step(void *arg, const struct kairos_kvs *kvs, struct k
         return kairos_error_set(st->err, -ENOENT, "no %s %s in project %s",
                                 kairos_kind_name(st->kind), st->name, st->project);
     if (rec_op(rec)) {
-        rc = kairos_error_set(st->err, -EBUSY, "%s %s: a %s is in progress",
+        rc = kairos_error_set(st->err, -EINPROGRESS, "%s %s: a %s is in progress",
                               kairos_kind_name(st->kind), st->name, rec_op(rec));
         goto out;
     }
@@ -405,7 +405,7 @@ static int reserve_delete_step(void *arg, const struct kairos_kvs *kvs, struct k
         return kairos_error_set(st->err, -ENOENT, "no %s %s in project %s",
                                 kairos_kind_name(st->kind), st->name, st->project);
     if (rec_op(rec)) {
-        rc = kairos_error_set(st->err, -EBUSY, "%s %s: a %s is in progress",
+        rc = kairos_error_set(st->err, -EINPROGRESS, "%s %s: a %s is in progress",
                               kairos_kind_name(st->kind), st->name, rec_op(rec));
     } else {
         uint64_t bytes = kairos_json_u64(rec, "bytes", 0);
@@ -467,11 +467,11 @@ static int run_reserve(struct step *st, kairos_store_step fn, struct kairos_rese
         rc = kairos_budget_acquire(st->k, st->project, st->need, st->held, st->err);
         if (rc < 0 && rc != -ESTALE)
             break;
-        rc = -EBUSY;
+        rc = -EAGAIN;
     }
     if (rc == -ENOENT)
         rc = kairos_error_set(st->err, -ENOENT, "no project %s", st->project);
-    else if (rc == -EBUSY)
+    else if (rc == -EAGAIN)
         kairos_error_set(st->err, rc, "project %s is too busy: try again", st->project);
     else if (rc < 0)
         kairos_error_set(st->err, rc, "project %s: ledger update failed: %s", st->project,

@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <string.h>
 
+/* What every message about a bad name says: the pattern of docs/openapi.json. */
+#define NAME_RULE "names match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+
 static bool name_char(char c, bool first)
 {
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
@@ -23,7 +26,7 @@ bool kairos_name_valid(const char *name)
         if (i >= KAIROS_NAME_MAX || !name_char(name[i], i == 0))
             return false;
     }
-    return true;
+    return name[i - 1] != '-';
 }
 
 int kairos_name_check(const char *name, const char *what, struct kairos_error *err)
@@ -38,10 +41,11 @@ int kairos_name_check(const char *name, const char *what, struct kairos_error *e
                                     KAIROS_NAME_MAX);
         if (!name_char(name[i], i == 0))
             return kairos_error_set(err, -EINVAL,
-                                    "%s name has a bad character at position %zu: names "
-                                    "match [a-z0-9][a-z0-9-]{0,62}",
-                                    what, i + 1);
+                                    "%s name has a bad character at position %zu: " NAME_RULE, what,
+                                    i + 1);
     }
+    if (name[i - 1] == '-')
+        return kairos_error_set(err, -EINVAL, "%s name ends in '-': " NAME_RULE, what);
     return 0;
 }
 

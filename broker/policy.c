@@ -99,7 +99,7 @@ static struct kairos_plan *plan_for(struct plans_state *st, const char *section,
     if (p->nplans && strcmp(p->plans[p->nplans - 1].name, section) == 0)
         return &p->plans[p->nplans - 1];
     if (!kairos_name_valid(section)) {
-        snprintf(msg, len, "plan name [%s] must match [a-z0-9][a-z0-9-]{0,62}", section);
+        snprintf(msg, len, "plan name [%s] must match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", section);
         *rc = -EINVAL;
         return NULL;
     }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "cache_int.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "project_int.h"
@@ -418,6 +419,7 @@ int kairos_project_set_quota(struct kairos *k, const char *name, const struct ka
         return kairos_error_set(err, rc, "no project %s", name);
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
+    kairos_cache_notify(k, "project", name);
     /*
      * The ledger holds the new quota already; a backend that could not
      * follow keeps the old native limit until the next change, and says so.
@@ -662,6 +664,7 @@ forget:
                                 "project %s: delete not finished (%s); the reconciler "
                                 "will retry",
                                 name, strerror(-rc));
+    kairos_cache_notify(k, "project", name);
     return 0;
 }
 
@@ -694,6 +697,7 @@ int kairos_project_delete(struct kairos *k, const char *name, unsigned flags,
         return kairos_error_set(err, rc, "no project %s", name);
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
+    kairos_cache_notify(k, "project", name);
     /* Listings show the state; the object already refuses new allocations. */
     index_key(idx.pkey, name);
     kairos_store_update(k->meta, KAIROS_INDEX_OID, ikeys, 1, false, index_state_step, &idx);

@@ -21,7 +21,9 @@ struct kairos_txn {
     rados_write_op_t op;
     int prval[TXN_MAX_CMP];
     unsigned ncmp;
-    int failed; /* a builder step failed: commit refuses */
+    int failed;  /* a builder step failed: commit refuses */
+    int keyed;   /* guarded key by key: gen is not written */
+    int removes; /* removes the object: nothing may write after, gen included */
 };
 
 void kairos_kvs_free(struct kairos_kvs *kvs)
@@ -318,6 +320,18 @@ struct kairos_txn *kairos_txn_new_blind(void)
     return txn_alloc();
 }
 
+struct kairos_txn *kairos_txn_new_keyed(void)
+{
+    struct kairos_txn *txn = txn_alloc();
+
+    if (!txn)
+        return NULL;
+    /* First: the OSD runs ops in order, and a cmp on a missing object fails. */
+    rados_write_op_create(txn->op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+    txn->keyed = 1;
+    return txn;
+}
+
 struct kairos_txn *kairos_txn_new(uint64_t gen, bool create)
 {
     struct kairos_txn *txn = txn_alloc();
@@ -377,6 +391,7 @@ void kairos_txn_rm(struct kairos_txn *txn, const char *key)
 
 void kairos_txn_remove(struct kairos_txn *txn)
 {
+    txn->removes = 1;
     rados_write_op_remove(txn->op);
 }
 
@@ -388,8 +403,11 @@ int kairos_txn_commit(struct kairos_txn *txn, rados_ioctx_t io, const char *oid)
     if (!txn || txn->failed)
         return -ENOMEM;
     /* Last, because the OSD runs ops in order: an exclusive create must come first. */
-    snprintf(next, sizeof(next), "%" PRIu64, next_gen());
-    kairos_txn_set(txn, GEN_KEY, next);
+    /* A write of gen after the remove would make the object again, holding gen alone. */
+    if (!txn->keyed && !txn->removes) {
+        snprintf(next, sizeof(next), "%" PRIu64, next_gen());
+        kairos_txn_set(txn, GEN_KEY, next);
+    }
     /* Fail with -ENOSPC on a full cluster instead of blocking the caller. */
     rc = rados_write_op_operate(txn->op, io, oid, NULL, LIBRADOS_OPERATION_FULL_TRY);
     return rc;
@@ -479,7 +497,8 @@ int kairos_store_update(rados_ioctx_t io, const char *oid, const char *const *ke
             return rc == KAIROS_STORE_NOOP ? 0 : rc;
         kairos_store_backoff(attempt);
     }
-    return -EBUSY;
+    /* Contention, not a conflict: the caller may try again later. */
+    return -EAGAIN;
 }
 
 static int rm_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)

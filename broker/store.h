@@ -115,7 +115,16 @@ struct kairos_txn *kairos_txn_new(uint64_t gen, bool create);
  */
 struct kairos_txn *kairos_txn_new_blind(void);
 
-/* Also require @key to be absent, or to hold exactly @val. */
+/*
+ * kairos_txn_new_keyed() - a write to an object whose keys are guarded one
+ * by one (a registry shard) rather than by gen: it creates the object if
+ * need be, leaves gen alone, and must guard itself with kairos_txn_expect()
+ * on every key whose absence or value it relies on. Writers of different
+ * keys of the object never collide.
+ */
+struct kairos_txn *kairos_txn_new_keyed(void);
+
+/* Also require @key to be absent (@val NULL or ""), or to hold exactly @val. */
 void kairos_txn_expect(struct kairos_txn *txn, const char *key, const char *val);
 
 void kairos_txn_set(struct kairos_txn *txn, const char *key, const char *val);
@@ -125,7 +134,7 @@ void kairos_txn_set_json(struct kairos_txn *txn, const char *key, const json_t *
 
 void kairos_txn_rm(struct kairos_txn *txn, const char *key);
 
-/* Remove the whole object in the same write (still guarded by gen). */
+/* Remove the whole object in the same write (still guarded by gen); gen goes with it. */
 void kairos_txn_remove(struct kairos_txn *txn);
 
 /*
@@ -146,7 +155,7 @@ void kairos_txn_free(struct kairos_txn *txn);
  */
 void kairos_store_backoff(unsigned attempt);
 
-/* Conflicts one update tolerates before it gives up with -EBUSY. */
+/* Conflicts one update tolerates before it gives up with -EAGAIN. */
 #define KAIROS_STORE_MAX_ATTEMPTS 400
 
 /*
@@ -175,7 +184,8 @@ typedef int (*kairos_store_step)(void *arg, const struct kairos_kvs *kvs, struct
  * With @create, a missing object is created by the same write, and @step
  * sees an empty @kvs. @step must not return -EAGAIN (reserved for retry).
  * Return: 0 (written or NOOP), @step's error, -ENOENT (no object and not
- * @create), -EBUSY (too many conflicts), or a librados error.
+ * @create), -EAGAIN (too many conflicts: contention, try again later), or
+ * a librados error.
  */
 int kairos_store_update(rados_ioctx_t io, const char *oid, const char *const *keys, size_t n,
                         bool create, kairos_store_step step, void *arg);

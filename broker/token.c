@@ -1,9 +1,13 @@
 /*
- * token.c - hashed bearer tokens in one omap object (see kairos/token.h).
+ * token.c - hashed bearer tokens, sharded over omap objects (see
+ * kairos/token.h).
  *
- * Keys: "h.<sha256>" -> {"id","project","created","life"} for lookups,
- * and "p.<project>/<id>" -> "<sha256>" for listings and revocations; both
- * are written and removed in one guarded write.
+ * A token lives in shard "kairos.tokens.<n>", n chosen by its id (which the
+ * token itself carries, so a lookup knows the shard) with the registry's
+ * hash and shard count. Keys: "h.<sha256>" -> {"id","project","created","life"}
+ * for lookups, and "p.<project>/<id>" -> "<sha256>" for listings and
+ * revocations; both are written and removed in one write guarded by those
+ * two keys alone. A listing reads the project's keys of every shard.
  *
  * A token belongs to one life of its project: "life" is the creation time
  * of the project it was made for. A lookup accepts it only while that
@@ -15,6 +19,7 @@
 #include <kairos/token.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,21 +28,66 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "cache_int.h"
 #include "kairos_int.h"
 #include "record.h"
+#include "registry_int.h"
 #include "store.h"
 
-#define TOKEN_OID  "kairos.tokens"
-#define TOKENS_MAX 1000
+#define TOKEN_BASE   "kairos.tokens"
+#define TOKEN_LEGACY "kairos.tokens" /* the single object of before the shards */
+#define TOKENS_MAX   1000
+
+/* The shard object of token @id. */
+static void token_oid(const struct kairos *k, const char *id, char *oid)
+{
+    kairos_shard_oid(oid, TOKEN_BASE, kairos_registry_shard(id, kairos_shard_count(k)));
+}
+
+/* A write of both keys of a token, each required absent: a new token. */
+static int put_token(struct kairos *k, const char *oid, const char *hkey, const char *pkey,
+                     const json_t *rec)
+{
+    struct kairos_txn *txn = kairos_txn_new_keyed();
+    int rc;
+
+    if (!txn)
+        return -ENOMEM;
+    kairos_txn_expect(txn, hkey, NULL);
+    kairos_txn_expect(txn, pkey, NULL);
+    kairos_txn_set_json(txn, hkey, rec);
+    kairos_txn_set(txn, pkey, hkey + 2);
+    rc = kairos_txn_commit(txn, k->meta, oid);
+    kairos_txn_free(txn);
+    return rc;
+}
+
+/*
+ * SHA-256, fetched from OpenSSL's provider once: EVP_sha256() would look it
+ * up at every digest, under a lock all request threads share.
+ */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 void kairos_token_hash(const char *token, char *hex)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
-    EVP_Digest(token, strlen(token), md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < n; i++)
-        sprintf(hex + 2 * i, "%02x", md[i]);
+    static const char digits[] = "0123456789abcdef";
+
+    pthread_once(&sha256_once, fetch_sha256);
+    EVP_Digest(token, strlen(token), md, &n, sha256 ? sha256 : EVP_sha256(), NULL);
+    /* By hand: on every request, sprintf() per byte costs more than the digest. */
+    for (unsigned i = 0; i < n; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 0xf];
+    }
     hex[2 * n] = '\0';
 }
 
@@ -55,15 +105,6 @@ static int id_valid(const char *id)
     return strspn(id, "0123456789abcdef") == KAIROS_TOKEN_ID_LEN;
 }
 
-struct tstep {
-    const char *project, *id;
-    char hkey[2 + KAIROS_TOKEN_HASH_LEN + 1];
-    char pkey[KAIROS_KEY_MAX];
-    uint64_t created;
-    uint64_t life; /* the project's creation time */
-    struct kairos_error *err;
-};
-
 /* Is @p the live project of life @life (0: any life)? */
 static int project_live(const struct kairos_project *p, uint64_t life, struct kairos_error *err)
 {
@@ -74,29 +115,14 @@ static int project_live(const struct kairos_project *p, uint64_t life, struct ka
     return 0;
 }
 
-static int create_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
-{
-    struct tstep *st = arg;
-    json_t *rec;
-
-    (void)kvs;
-    rec = json_pack("{s:s,s:s,s:I,s:I}", "id", st->id, "project", st->project, "created",
-                    (json_int_t)st->created, "life", (json_int_t)st->life);
-    if (!rec)
-        return -ENOMEM;
-    kairos_txn_set_json(txn, st->hkey, rec);
-    kairos_txn_set(txn, st->pkey, st->hkey + 2);
-    json_decref(rec);
-    return 0;
-}
-
 int kairos_token_create(struct kairos *k, const char *project, char *token,
                         struct kairos_token_info *info, struct kairos_error *err)
 {
-    char id[KAIROS_TOKEN_ID_LEN + 1], secret[65];
+    char id[KAIROS_TOKEN_ID_LEN + 1], secret[65], oid[KAIROS_SHARD_OID_MAX];
+    char hkey[2 + KAIROS_TOKEN_HASH_LEN + 1] = "h.", pkey[KAIROS_KEY_MAX];
     struct kairos_project p;
-    struct tstep st = {.project = project, .id = id, .err = err};
-    const char *keys[] = {st.hkey};
+    uint64_t created, life;
+    json_t *rec;
     int rc;
 
     token[0] = '\0';
@@ -105,15 +131,18 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
         rc = project_live(&p, 0, err);
     if (rc < 0)
         return rc;
-    st.life = p.created_ms;
+    life = p.created_ms;
     kairos_random_hex(id, KAIROS_TOKEN_ID_LEN / 2);
     kairos_random_hex(secret, 32);
     snprintf(token, KAIROS_TOKEN_LEN + 1, "kt_%s_%s", id, secret);
-    memcpy(st.hkey, "h.", 2);
-    kairos_token_hash(token, st.hkey + 2);
-    snprintf(st.pkey, sizeof(st.pkey), "p.%s/%s", project, id);
-    st.created = kairos_now_ms();
-    rc = kairos_store_update(k->meta, TOKEN_OID, keys, 1, true, create_step, &st);
+    kairos_token_hash(token, hkey + 2);
+    snprintf(pkey, sizeof(pkey), "p.%s/%s", project, id);
+    created = kairos_now_ms();
+    rec = json_pack("{s:s,s:s,s:I,s:I}", "id", id, "project", project, "created",
+                    (json_int_t)created, "life", (json_int_t)life);
+    token_oid(k, id, oid);
+    rc = rec ? put_token(k, oid, hkey, pkey, rec) : -ENOMEM;
+    json_decref(rec);
     if (rc < 0) {
         token[0] = '\0';
         return kairos_error_set(err, rc, "cannot store the token: %s", strerror(-rc));
@@ -124,7 +153,7 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
      */
     rc = kairos_project_get(k, project, &p, err);
     if (rc == 0)
-        rc = project_live(&p, st.life, err);
+        rc = project_live(&p, life, err);
     if (rc < 0) {
         kairos_token_revoke(k, project, id, NULL);
         token[0] = '\0';
@@ -133,7 +162,7 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
     if (info) {
         snprintf(info->id, sizeof(info->id), "%s", id);
         snprintf(info->project, sizeof(info->project), "%s", project);
-        info->created_ms = st.created;
+        info->created_ms = created;
     }
     return 0;
 }
@@ -166,7 +195,8 @@ static int info_from_json(const char *text, struct kairos_token_info *out, uint6
 int kairos_token_lookup(struct kairos *k, const char *token, struct kairos_token_info *out,
                         struct kairos_error *err)
 {
-    char hkey[2 + KAIROS_TOKEN_HASH_LEN + 1] = "h.";
+    char hkey[2 + KAIROS_TOKEN_HASH_LEN + 1] = "h.", id[KAIROS_TOKEN_ID_LEN + 1];
+    char oid[KAIROS_SHARD_OID_MAX];
     const char *keys[] = {hkey};
     struct kairos_project p;
     struct kairos_kvs kvs;
@@ -178,7 +208,11 @@ int kairos_token_lookup(struct kairos *k, const char *token, struct kairos_token
     if (!token_wellformed(token))
         return kairos_error_set(err, -EACCES, "invalid token");
     kairos_token_hash(token, hkey + 2);
-    rc = kairos_store_read(k->meta, TOKEN_OID, keys, 1, &gen, &kvs);
+    /* The id in the token picks the shard; the hash, not the id, finds the record. */
+    memcpy(id, token + 3, KAIROS_TOKEN_ID_LEN);
+    id[KAIROS_TOKEN_ID_LEN] = '\0';
+    token_oid(k, id, oid);
+    rc = kairos_store_read(k->meta, oid, keys, 1, &gen, &kvs);
     if (rc == -ENOENT)
         return kairos_error_set(err, -EACCES, "invalid token");
     if (rc < 0)
@@ -204,44 +238,66 @@ int kairos_token_lookup(struct kairos *k, const char *token, struct kairos_token
     return 0;
 }
 
-static int revoke_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
-{
-    struct tstep *st = arg;
-    const char *hash = kairos_kvs_get(kvs, st->pkey);
-
-    if (!hash)
-        return kairos_error_set(st->err, -ENOENT, "no token %s in project %s", st->id, st->project);
-    snprintf(st->hkey, sizeof(st->hkey), "h.%s", hash);
-    kairos_txn_rm(txn, st->hkey);
-    kairos_txn_rm(txn, st->pkey);
-    return 0;
-}
-
 int kairos_token_revoke(struct kairos *k, const char *project, const char *id,
                         struct kairos_error *err)
 {
-    struct tstep st = {.project = project, .id = id, .err = err};
-    const char *keys[] = {st.pkey};
+    char pkey[KAIROS_KEY_MAX], hkey[2 + KAIROS_TOKEN_HASH_LEN + 1], oid[KAIROS_SHARD_OID_MAX];
+    const char *keys[] = {pkey};
+    struct kairos_kvs kvs;
+    struct kairos_txn *txn;
+    const char *hash;
+    uint64_t gen;
     int rc;
 
     if (kairos_name_check(project, "project", err) < 0)
         return -EINVAL;
     if (!id_valid(id))
         return kairos_error_set(err, -EINVAL, "bad token id: %d hex digits", KAIROS_TOKEN_ID_LEN);
-    snprintf(st.pkey, sizeof(st.pkey), "p.%s/%s", project, id);
-    rc = kairos_store_update(k->meta, TOKEN_OID, keys, 1, false, revoke_step, &st);
-    if (rc == -ENOENT)
-        return kairos_error_set(err, rc, "no token %s in project %s", id, project);
+    snprintf(pkey, sizeof(pkey), "p.%s/%s", project, id);
+    token_oid(k, id, oid);
+    rc = kairos_store_read(k->meta, oid, keys, 1, &gen, &kvs);
+    hash = rc == 0 ? kairos_kvs_get(&kvs, pkey) : NULL;
+    if (rc < 0 && rc != -ENOENT)
+        return kairos_error_set(err, rc, "cannot revoke the token: %s", strerror(-rc));
+    if (!hash) {
+        kairos_kvs_free(&kvs);
+        return kairos_error_set(err, -ENOENT, "no token %s in project %s", id, project);
+    }
+    snprintf(hkey, sizeof(hkey), "h.%s", hash);
+    txn = kairos_txn_new_keyed();
+    if (txn) {
+        /* A token's keys only change together, so one guard is enough. */
+        kairos_txn_expect(txn, pkey, hash);
+        kairos_txn_rm(txn, hkey);
+        kairos_txn_rm(txn, pkey);
+    }
+    rc = txn ? kairos_txn_commit(txn, k->meta, oid) : -ENOMEM;
+    kairos_txn_free(txn);
+    kairos_kvs_free(&kvs);
+    /* Revoked meanwhile by another caller: gone all the same. */
+    if (rc == -ECANCELED)
+        return kairos_error_set(err, -ENOENT, "no token %s in project %s", id, project);
     if (rc < 0)
         return kairos_error_set(err, rc, "cannot revoke the token: %s", strerror(-rc));
+    kairos_cache_notify(k, "token", hkey + 2);
     return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const struct kairos_token_info *)a)->id,
+                  ((const struct kairos_token_info *)b)->id);
 }
 
 int kairos_token_list(struct kairos *k, const char *project, struct kairos_token_info **out,
                       size_t *count, struct kairos_error *err)
 {
     char prefix[KAIROS_KEY_MAX];
-    struct kairos_kvs kvs;
+    unsigned shards = kairos_shard_count(k);
+    char(*oids)[KAIROS_SHARD_OID_MAX] = NULL;
+    const char **oidp = NULL;
+    const char *prefixes[] = {prefix};
+    struct kairos_kvs *kvs = NULL;
     int rc;
 
     *out = NULL;
@@ -249,24 +305,47 @@ int kairos_token_list(struct kairos *k, const char *project, struct kairos_token
     if (kairos_name_check(project, "project", err) < 0)
         return -EINVAL;
     snprintf(prefix, sizeof(prefix), "p.%s/", project);
-    rc = kairos_store_list(k->meta, TOKEN_OID, prefix, NULL, TOKENS_MAX, &kvs);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return kairos_error_set(err, rc, "cannot list tokens: %s", strerror(-rc));
-    *out = calloc(kvs.n ? kvs.n : 1, sizeof(**out));
-    if (!*out) {
-        kairos_kvs_free(&kvs);
-        return kairos_error_set(err, -ENOMEM, "out of memory");
+    oids = calloc(shards, sizeof(*oids));
+    oidp = calloc(shards, sizeof(*oidp));
+    kvs = calloc(shards, sizeof(*kvs));
+    *out = calloc(TOKENS_MAX, sizeof(**out));
+    if (!oids || !oidp || !kvs || !*out) {
+        rc = kairos_error_set(err, -ENOMEM, "out of memory");
+        goto out;
     }
-    for (size_t i = 0; i < kvs.n; i++) {
-        struct kairos_token_info *t = &(*out)[*count];
-        snprintf(t->id, sizeof(t->id), "%s", kvs.v[i].key + strlen(prefix));
-        snprintf(t->project, sizeof(t->project), "%s", project);
-        (*count)++;
+    for (unsigned i = 0; i < shards; i++) {
+        kairos_shard_oid(oids[i], TOKEN_BASE, i);
+        oidp[i] = oids[i];
     }
-    kairos_kvs_free(&kvs);
-    return 0;
+    /* Every shard at once (a window of reads in flight): a listing is rare, a lookup is not. */
+    rc = kairos_store_scan_many(k->meta, oidp, shards, NULL, 0, prefixes, 1, TOKENS_MAX, kvs);
+    if (rc < 0) {
+        kairos_error_set(err, rc, "cannot list tokens: %s", strerror(-rc));
+        goto out;
+    }
+    for (unsigned i = 0; i < shards; i++) {
+        for (size_t j = 0; j < kvs[i].n && *count < TOKENS_MAX; j++) {
+            struct kairos_token_info *t = &(*out)[*count];
+            if (strncmp(kvs[i].v[j].key, prefix, strlen(prefix)) != 0)
+                continue;
+            snprintf(t->id, sizeof(t->id), "%s", kvs[i].v[j].key + strlen(prefix));
+            snprintf(t->project, sizeof(t->project), "%s", project);
+            (*count)++;
+        }
+    }
+    qsort(*out, *count, sizeof(**out), by_id);
+out:
+    for (unsigned i = 0; kvs && i < shards; i++)
+        kairos_kvs_free(&kvs[i]);
+    free(kvs);
+    free(oidp);
+    free(oids);
+    if (rc < 0) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    return rc;
 }
 
 int kairos_token_revoke_all(struct kairos *k, const char *project, struct kairos_error *err)
@@ -304,5 +383,41 @@ int kairos_token_read(const char *path, char *buf, size_t len, struct kairos_err
     buf[strcspn(buf, "\r\n")] = '\0';
     if (!buf[0])
         return kairos_error_set(err, -EINVAL, "%s: no token", path);
+    return 0;
+}
+
+/* A page of "kairos.tokens": each "h." record goes, with its "p." key, to the shard of its id. */
+static int copy_tokens(struct kairos *k, const struct kairos_kvs *page, uint64_t *moved)
+{
+    for (size_t i = 0; i < page->n; i++) {
+        char oid[KAIROS_SHARD_OID_MAX], pkey[KAIROS_KEY_MAX];
+        struct kairos_token_info t;
+        uint64_t life;
+        json_t *rec;
+        int rc;
+
+        if (strncmp(page->v[i].key, "h.", 2) != 0 ||
+            info_from_json(page->v[i].val, &t, &life) < 0 || !id_valid(t.id) ||
+            !kairos_name_valid(t.project))
+            continue;
+        rec = json_loads(page->v[i].val, 0, NULL);
+        snprintf(pkey, sizeof(pkey), "p.%s/%s", t.project, t.id);
+        token_oid(k, t.id, oid);
+        rc = rec ? put_token(k, oid, page->v[i].key, pkey, rec) : -ENOMEM;
+        json_decref(rec);
+        /* Already in its shard (an earlier, interrupted move): that copy stands. */
+        if (rc < 0 && rc != -ECANCELED)
+            return rc;
+        *moved += rc == 0;
+    }
+    return 0;
+}
+
+int kairos_token_migrate(struct kairos *k, uint64_t *moved, struct kairos_error *err)
+{
+    int rc = kairos_shard_migrate(k, TOKEN_LEGACY, copy_tokens, moved);
+
+    if (rc < 0)
+        return kairos_error_set(err, rc, "moving the tokens into shards: %s", strerror(-rc));
     return 0;
 }

@@ -125,7 +125,8 @@ int kairos_size_parse(const char *s, uint64_t *out)
     if (rc < 0)
         return rc;
     u = find_unit(size_units, sizeof(size_units) / sizeof(size_units[0]), unit_name, 0);
-    if (!u)
+    /* A fraction of a byte means nothing: "1.5" and "1.5B" are refused, "1.5K" is not. */
+    if (!u || (digits && u->mult == 1))
         return -EINVAL;
     return scale(whole, frac, digits, u->mult, KAIROS_SIZE_MAX, out);
 }

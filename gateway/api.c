@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth.h"
 #include "gateway.h"
@@ -15,6 +16,21 @@
 #include "rest.h"
 #include "router.h"
 #include "tenant.h"
+
+int gateway_project_get(struct gateway *g, const char *name, struct kairos_project *out,
+                        struct kairos_error *err)
+{
+    if (g->cache)
+        return kairos_cache_project_get(g->cache, name, out, err);
+    return kairos_project_get(g->k, name, out, err);
+}
+
+uint64_t gateway_retention_ms(const struct gateway *g)
+{
+    /* A day, as the config's default: also for a gateway made without a config (tests). */
+    return g->cfg && g->cfg->registry.retention_ms ? g->cfg->registry.retention_ms
+                                                   : 24ULL * 3600 * 1000;
+}
 
 static unsigned healthz(void *ctx, struct http_request *req, struct http_response *res)
 {
@@ -33,7 +49,7 @@ static unsigned metrics(void *ctx, struct http_request *req, struct http_respons
     struct call *c = ctx;
 
     (void)req;
-    res->text = metrics_render(c->g->metrics, c->g->k);
+    res->text = metrics_render(c->g->metrics);
     if (!res->text)
         return http_error(res, 500, "InternalError", "out of memory");
     res->type = "text/plain; version=0.0.4";
@@ -83,6 +99,16 @@ static const struct route *find(struct http_request *req, enum area *area, bool 
     return NULL;
 }
 
+/* Is @type (a Content-Type value) JSON: "application/json", parameters allowed? */
+static bool json_content(const char *type)
+{
+    static const char json[] = "application/json";
+    size_t n = sizeof(json) - 1;
+
+    return type && strncasecmp(type, json, n) == 0 &&
+           (type[n] == '\0' || type[n] == ';' || type[n] == ' ' || type[n] == '\t');
+}
+
 /* Route and check the version header; NULL after answering. */
 static const struct route *route(struct http_request *req, struct http_response *res,
                                  enum area *area)
@@ -102,6 +128,12 @@ static const struct route *route(struct http_request *req, struct http_response 
         return NULL;
     }
     snprintf(res->route, sizeof(res->route), "%s", r->pattern);
+    /* REST v1 reads JSON bodies only; OSB platforms may leave the type out, as the spec allows. */
+    if (*area == AREA_REST && req->body_len &&
+        !json_content(req->header(req->lookup_arg, "Content-Type"))) {
+        http_error(res, 415, "UnsupportedMediaType", "a request body must be application/json");
+        return NULL;
+    }
     if (*area == AREA_OSB) {
         v = osb_version_check(req->header(req->lookup_arg, "X-Broker-API-Version"));
         if (v) {
@@ -131,7 +163,7 @@ static bool authenticate(struct gateway *g, enum area area, struct http_request 
         http_error(res, 401, "Unauthorized", "HTTP Basic credentials of the broker are required");
         return false;
     }
-    rc = auth_check_bearer(g->auth, g->k, authz, who);
+    rc = auth_check_bearer(g->auth, g->k, g->cache, authz, who);
     if (rc == 0)
         return true;
     if (rc == -EACCES)

@@ -5,41 +5,22 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
-#define CACHE_SLOTS 256
-
 struct file_token {
     char hash[KAIROS_TOKEN_HASH_LEN + 1];
     struct principal who;
-};
-
-struct cache_slot {
-    char hash[KAIROS_TOKEN_HASH_LEN + 1];
-    char project[KAIROS_NAME_MAX + 1];
-    uint64_t expires_ms;
 };
 
 struct auth {
     struct file_token *tokens;
     size_t ntokens;
     char *basic; /* "user:password", or NULL: OSBAPI refused */
-    pthread_mutex_t lock;
-    struct cache_slot cache[CACHE_SLOTS];
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int parse_line(char *line, struct file_token *t, const char *path, unsigned lineno,
                       struct kairos_error *err)
@@ -104,7 +85,6 @@ int auth_open(const char *path, const char *broker_user, const char *broker_pass
     *out = NULL;
     if (!a)
         return kairos_error_set(err, -ENOMEM, "out of memory");
-    pthread_mutex_init(&a->lock, NULL);
     if (path)
         rc = load_file(a, path, err);
     if (rc == 0 && broker_user && broker_password &&
@@ -127,7 +107,6 @@ void auth_close(struct auth *a)
         explicit_bzero(a->basic, strlen(a->basic));
         free(a->basic);
     }
-    pthread_mutex_destroy(&a->lock);
     free(a);
 }
 
@@ -157,32 +136,8 @@ int auth_check_basic(struct auth *a, const char *authorization)
     return rc;
 }
 
-static bool cache_get(struct auth *a, const char *hash, char *project)
-{
-    struct cache_slot *s = &a->cache[strtoul(hash + 56, NULL, 16) % CACHE_SLOTS];
-    bool hit;
-
-    pthread_mutex_lock(&a->lock);
-    hit = strcmp(s->hash, hash) == 0 && s->expires_ms > now_ms();
-    if (hit)
-        memcpy(project, s->project, sizeof(s->project));
-    pthread_mutex_unlock(&a->lock);
-    return hit;
-}
-
-static void cache_put(struct auth *a, const char *hash, const char *project)
-{
-    struct cache_slot *s = &a->cache[strtoul(hash + 56, NULL, 16) % CACHE_SLOTS];
-
-    pthread_mutex_lock(&a->lock);
-    memcpy(s->hash, hash, sizeof(s->hash));
-    snprintf(s->project, sizeof(s->project), "%s", project);
-    s->expires_ms = now_ms() + AUTH_CACHE_MS;
-    pthread_mutex_unlock(&a->lock);
-}
-
-int auth_check_bearer(struct auth *a, struct kairos *k, const char *authorization,
-                      struct principal *who)
+int auth_check_bearer(struct auth *a, struct kairos *k, struct kairos_cache *cache,
+                      const char *authorization, struct principal *who)
 {
     char hash[KAIROS_TOKEN_HASH_LEN + 1];
     struct kairos_token_info info;
@@ -205,12 +160,10 @@ int auth_check_bearer(struct auth *a, struct kairos *k, const char *authorizatio
         *who = a->tokens[found].who;
         return 0;
     }
-    if (cache_get(a, hash, who->project))
-        return 0;
-    rc = kairos_token_lookup(k, token, &info, NULL);
+    rc = cache ? kairos_cache_token_lookup(cache, token, &info, NULL)
+               : kairos_token_lookup(k, token, &info, NULL);
     if (rc < 0)
         return rc;
     snprintf(who->project, sizeof(who->project), "%s", info.project);
-    cache_put(a, hash, info.project);
     return 0;
 }

@@ -8,8 +8,9 @@
  *                     <sha256-hex> admin
  *                     <sha256-hex> project:<name>
  *                 Project tokens made through the API live hashed in RADOS
- *                 (kairos/token.h). A lookup is cached for a few seconds,
- *                 so a revocation takes that long to reach every kairosd.
+ *                 (kairos/token.h), looked up through the gateway's cache
+ *                 (kairos/cache.h): a revocation reaches every kairosd
+ *                 before the revoking call returns.
  *
  * Secrets are compared in constant time and never logged.
  * Thread-safety: auth_check_* may be called from any thread.
@@ -20,9 +21,6 @@
 #include <kairos/kairos.h>
 
 #include "gateway.h"
-
-/* How long a token lookup in RADOS is trusted (a revocation's delay). */
-#define AUTH_CACHE_MS 5000
 
 struct auth;
 
@@ -39,11 +37,12 @@ void auth_close(struct auth *a);
 int auth_check_basic(struct auth *a, const char *authorization);
 
 /*
- * auth_check_bearer() - the principal of a bearer token.
+ * auth_check_bearer() - the principal of a bearer token: the tokens file's,
+ * else RADOS's through @cache (NULL: straight from @k).
  * Return: 0, -EACCES (missing, malformed or unknown token), or a librados
  * error (the cluster could not be asked).
  */
-int auth_check_bearer(struct auth *a, struct kairos *k, const char *authorization,
-                      struct principal *who);
+int auth_check_bearer(struct auth *a, struct kairos *k, struct kairos_cache *cache,
+                      const char *authorization, struct principal *who);
 
 #endif

@@ -19,10 +19,18 @@ struct gateway {
     struct kairos *k;
     const struct kairos_config *cfg;
     const struct kairos_policy *policy;
+    struct kairos_cache *cache; /* project records and token lookups; NULL: read through */
     struct auth *auth;
     struct metrics *metrics;
     struct ops *ops;
 };
+
+/* The project record @name, through the gateway's cache when it has one. */
+int gateway_project_get(struct gateway *g, const char *name, struct kairos_project *out,
+                        struct kairos_error *err);
+
+/* How long finished operations and deletions are remembered ([registry] retention). */
+uint64_t gateway_retention_ms(const struct gateway *g);
 
 /* Who is calling, once authenticated. */
 struct principal {

@@ -30,6 +30,9 @@ unsigned http_json(struct http_response *res, unsigned status, json_t *body)
     json_decref(res->body);
     res->body = body;
     res->status = status;
+    /* Every 503 is "come back later": say when. */
+    if (status == 503 && !res->retry)
+        res->retry = HTTP_RETRY_AFTER;
     return status;
 }
 
@@ -53,36 +56,36 @@ unsigned http_error(struct http_response *res, unsigned status, const char *erro
     return http_json(res, status, json_pack("{s:s,s:s}", "error", error, "description", msg));
 }
 
+/*
+ * One row per errno, so that a new mapping is one new line. Contention is
+ * never a conflict: -EAGAIN (a record too contended) and -EINPROGRESS
+ * (another request on the same name in flight) ask the client to come
+ * back, 409 says its request cannot be done as it stands.
+ */
+static const struct {
+    int rc;
+    unsigned status;
+} status_table[] = {
+    {-EINVAL, 400},     {-ENAMETOOLONG, 400}, {-ERANGE, 400},       {-EACCES, 403},
+    {-EPERM, 403},      {-ENOENT, 404},       {-EEXIST, 409},       {-EBUSY, 409},
+    {-ENOTEMPTY, 409},  {-ESTALE, 409},       {-EDQUOT, 422},       {-ENOSPC, 422},
+    {-ETIMEDOUT, 503},  {-ECONNREFUSED, 503}, {-EHOSTUNREACH, 503}, {-ENOTCONN, 503},
+    {-ECONNRESET, 503}, {-EAGAIN, 503},       {-EINPROGRESS, 503},  {-ESHUTDOWN, 503},
+};
+
 unsigned http_status_of(int rc)
 {
-    switch (rc) {
-    case -EINVAL:
-    case -ENAMETOOLONG:
-    case -ERANGE:
-        return 400;
-    case -EACCES:
-    case -EPERM:
-        return 403;
-    case -ENOENT:
-        return 404;
-    case -EEXIST:
-    case -EBUSY:
-    case -ENOTEMPTY:
-    case -ESTALE:
-        return 409;
-    case -EDQUOT:
-    case -ENOSPC:
-        return 422;
-    case -ETIMEDOUT:
-    case -ECONNREFUSED:
-    case -EHOSTUNREACH:
-    case -ENOTCONN:
-    case -ECONNRESET:
-    case -EAGAIN:
-        return 503;
-    default:
-        return 500;
+    for (size_t i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++) {
+        if (status_table[i].rc == rc)
+            return status_table[i].status;
     }
+    return 500;
+}
+
+const char *http_retry_of(unsigned status, int rc)
+{
+    (void)rc;
+    return status == 503 ? HTTP_RETRY_AFTER : NULL;
 }
 
 void http_response_clear(struct http_response *res)

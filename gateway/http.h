@@ -35,7 +35,7 @@ struct http_response {
     json_t *body;      /* owned; NULL for none */
     char *text;        /* owned; a non-JSON body (metrics), or NULL */
     const char *type;  /* content type of @text */
-    const char *retry; /* Retry-After value, or NULL */
+    const char *retry; /* Retry-After value (seconds, a static string), or NULL */
     char route[64];    /* route pattern, for metrics and logs */
 };
 
@@ -49,8 +49,18 @@ unsigned http_error(struct http_response *res, unsigned status, const char *erro
 /* Set @res to @status with @body (stolen). */
 unsigned http_json(struct http_response *res, unsigned status, json_t *body);
 
-/* The HTTP status for a libkairos error code. */
+/*
+ * http_status_of() - the HTTP status for a libkairos error code, from one
+ * table in http.c. Contention (-EAGAIN, -EINPROGRESS: try again) and an
+ * unreachable backend are 503, a real conflict 409.
+ */
 unsigned http_status_of(int rc);
+
+/* The Retry-After (seconds) to send with @status for @rc, or NULL. */
+const char *http_retry_of(unsigned status, int rc);
+
+/* Seconds a client should wait before asking again about contention or an operation. */
+#define HTTP_RETRY_AFTER "1"
 
 void http_response_clear(struct http_response *res);
 

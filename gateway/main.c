@@ -17,10 +17,12 @@
 
 #include <kairos/kairos.h>
 
+#include "accesslog.h"
 #include "auth.h"
 #include "gateway.h"
 #include "metrics.h"
 #include "ops.h"
+#include "osb.h"
 #include "server.h"
 
 #define DEFAULT_CONF   "/etc/kairos/kairos.conf"
@@ -99,6 +101,7 @@ static int serve(const char *conf, const char *port_file)
     struct kairos_policy *policy = NULL;
     struct kairos_error err = {0};
     struct server *srv = NULL;
+    struct kairos_registry_report rep;
     sigset_t stop;
     int sig = 0, rc;
 
@@ -114,19 +117,31 @@ static int serve(const char *conf, const char *port_file)
         rc = kairos_policy_load(cfg->policy.capacity, cfg->policy.plans, &policy, &err);
     if (rc == 0)
         rc = kairos_open(cfg, &g.k, &err);
+    /* Before any request: the shard count checked, older single objects moved in. */
+    if (rc == 0 && (rc = kairos_registry_open(g.k, &rep, &err)) == 0 &&
+        (rep.records_moved || rep.tokens_moved))
+        fprintf(stderr, "kairosd: moved %llu registry records and %llu tokens into %u shards\n",
+                (unsigned long long)rep.records_moved, (unsigned long long)rep.tokens_moved,
+                rep.shards);
+    if (rc == 0)
+        rc = kairos_cache_open(g.k, KAIROS_CACHE_TTL_MS, &g.cache, &err);
     if (rc == 0)
         rc = auth_open(cfg->server.tokens, cfg->server.broker_user, cfg->server.broker_password,
                        &g.auth, &err);
     if (rc == 0 && !(g.metrics = metrics_new()))
         rc = kairos_error_set(&err, -ENOMEM, "out of memory");
+    if (rc == 0 && (rc = metrics_start(g.metrics, g.k, METRICS_REFRESH_MS)) < 0)
+        kairos_error_set(&err, rc, "cannot start the metrics thread: %s", strerror(-rc));
     g.cfg = cfg;
     g.policy = policy;
     if (rc == 0 &&
         (rc = ops_start(&g, cfg->server.threads ? (unsigned)cfg->server.threads : OPS_WORKERS,
-                        &g.ops)) < 0)
+                        osb_swept_spaces, &g.ops)) < 0)
         kairos_error_set(&err, rc, "cannot start workers: %s", strerror(-rc));
     if (rc == 0 && (rc = kairos_reconciler_start(g.k, on_reconcile, g.metrics)) < 0)
         kairos_error_set(&err, rc, "cannot start the reconciler: %s", strerror(-rc));
+    if (rc == 0 && (rc = accesslog_start()) < 0)
+        kairos_error_set(&err, rc, "cannot start the access log: %s", strerror(-rc));
     if (rc == 0)
         rc = server_start(&g, &srv, &err);
     if (rc == 0 && port_file && (rc = write_port(port_file, server_port(srv))) < 0)
@@ -141,11 +156,13 @@ static int serve(const char *conf, const char *port_file)
     fprintf(stderr, "kairosd: %s: finishing requests in flight\n", strsignal(sig));
 out:
     server_stop(srv, SHUTDOWN_GRACE);
+    accesslog_stop();
     ops_stop(g.ops);
     if (g.k)
         kairos_reconciler_stop(g.k);
     metrics_free(g.metrics);
     auth_close(g.auth);
+    kairos_cache_close(g.cache);
     kairos_close(g.k);
     kairos_policy_free(policy);
     kairos_config_free(cfg);

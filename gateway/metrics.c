@@ -1,15 +1,21 @@
 /*
- * metrics.c - counters kept in a small table under one mutex; a request
- * takes the lock once, which is nothing beside its RADOS round trips.
+ * metrics.c - counters kept in a small append-only table: a request finds
+ * its series under a read lock and counts with atomic adds, so the
+ * connection threads never queue on each other; only a series seen for the
+ * first time takes the write lock. The gauges come from the capacity
+ * report, which reads every project: a thread renders them every
+ * METRICS_REFRESH_MS, and a scrape copies that text.
  */
 #include "metrics.h"
 
+#include <errno.h>
 #include <pthread.h>
-#include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_SERIES 256
 #define NBUCKETS   12
@@ -21,35 +27,49 @@ struct series {
     char route[64];
     char method[8];
     unsigned code;
-    uint64_t count;
+    atomic_uint_fast64_t count;
 };
 
 struct histogram {
     char route[64];
-    uint64_t buckets[NBUCKETS];
-    uint64_t count;
-    double sum;
+    atomic_uint_fast64_t buckets[NBUCKETS];
+    atomic_uint_fast64_t count;
+    atomic_uint_fast64_t sum_ns;
 };
 
 struct metrics {
-    pthread_mutex_t lock;
+    pthread_rwlock_t table; /* guards the series and histograms' existence */
     struct series series[MAX_SERIES];
     size_t nseries;
     struct histogram hist[MAX_SERIES];
     size_t nhist;
+    pthread_mutex_t lock; /* guards everything below */
     uint64_t provisions[KAIROS_KIND_COUNT], refusals[KAIROS_KIND_COUNT];
     /* Drift, from the reconciler passes this process ran. */
     bool drift_seen;
     unsigned drift_last, drift_partial;
     uint64_t drift_total, drift_acted, drift_revoked, drift_scanned, drift_passes;
+
+    /* The gauges' text as last rendered, and the thread that renders it. */
+    char *gauges;
+    struct kairos *k;
+    uint64_t interval_ms;
+    pthread_t refresher;
+    bool running, stopping;
+    pthread_cond_t wake;
 };
+
+static void render_gauges(struct kairos *k, FILE *f);
 
 struct metrics *metrics_new(void)
 {
     struct metrics *m = calloc(1, sizeof(*m));
 
-    if (m)
+    if (m) {
+        pthread_rwlock_init(&m->table, NULL);
         pthread_mutex_init(&m->lock, NULL);
+        pthread_cond_init(&m->wake, NULL);
+    }
     return m;
 }
 
@@ -57,52 +77,128 @@ void metrics_free(struct metrics *m)
 {
     if (!m)
         return;
+    if (m->running) {
+        pthread_mutex_lock(&m->lock);
+        m->stopping = true;
+        pthread_cond_signal(&m->wake);
+        pthread_mutex_unlock(&m->lock);
+        pthread_join(m->refresher, NULL);
+    }
+    pthread_cond_destroy(&m->wake);
     pthread_mutex_destroy(&m->lock);
+    pthread_rwlock_destroy(&m->table);
+    free(m->gauges);
     free(m);
 }
 
-static struct histogram *hist_of(struct metrics *m, const char *route)
+/* The gauges, read from the cluster now (outside the lock: it takes a while). */
+static void refresh(struct metrics *m)
 {
-    for (size_t i = 0; i < m->nhist; i++) {
-        if (strcmp(m->hist[i].route, route) == 0)
-            return &m->hist[i];
-    }
-    if (m->nhist == MAX_SERIES)
-        return NULL;
-    snprintf(m->hist[m->nhist].route, sizeof(m->hist[0].route), "%s", route);
-    return &m->hist[m->nhist++];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (!f)
+        return;
+    render_gauges(m->k, f);
+    fclose(f);
+    pthread_mutex_lock(&m->lock);
+    free(m->gauges);
+    m->gauges = text;
+    pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_request(struct metrics *m, const char *route, const char *method, unsigned code,
-                     double seconds)
+static void *refresher(void *arg)
 {
-    struct series *s = NULL;
-    struct histogram *h;
+    struct metrics *m = arg;
+    struct timespec until;
 
     pthread_mutex_lock(&m->lock);
+    while (!m->stopping) {
+        pthread_mutex_unlock(&m->lock);
+        refresh(m);
+        pthread_mutex_lock(&m->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(m->interval_ms / 1000);
+        until.tv_nsec += (long)(m->interval_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        while (!m->stopping && pthread_cond_timedwait(&m->wake, &m->lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+int metrics_start(struct metrics *m, struct kairos *k, uint64_t interval_ms)
+{
+    m->k = k;
+    m->interval_ms = interval_ms ? interval_ms : METRICS_REFRESH_MS;
+    /* The first reading before the first scrape. */
+    refresh(m);
+    if (pthread_create(&m->refresher, NULL, refresher, m) != 0)
+        return -EAGAIN;
+    m->running = true;
+    return 0;
+}
+
+/* The series and histogram of a request; with @add, made if missing. Table lock held. */
+static bool find(struct metrics *m, const char *route, const char *method, unsigned code, bool add,
+                 struct series **sp, struct histogram **hp)
+{
+    struct series *s = NULL;
+    struct histogram *h = NULL;
+
     for (size_t i = 0; i < m->nseries && !s; i++) {
         if (m->series[i].code == code && strcmp(m->series[i].route, route) == 0 &&
             strcmp(m->series[i].method, method) == 0)
             s = &m->series[i];
     }
-    if (!s && m->nseries < MAX_SERIES) {
+    for (size_t i = 0; i < m->nhist && !h; i++) {
+        if (strcmp(m->hist[i].route, route) == 0)
+            h = &m->hist[i];
+    }
+    /* A full table counts nothing more rather than fail the request. */
+    if (add && !s && m->nseries < MAX_SERIES) {
         s = &m->series[m->nseries++];
         snprintf(s->route, sizeof(s->route), "%s", route);
         snprintf(s->method, sizeof(s->method), "%s", method);
         s->code = code;
     }
+    if (add && !h && m->nhist < MAX_SERIES) {
+        h = &m->hist[m->nhist++];
+        snprintf(h->route, sizeof(h->route), "%s", route);
+    }
+    *sp = s;
+    *hp = h;
+    return add || (s && h);
+}
+
+void metrics_request(struct metrics *m, const char *route, const char *method, unsigned code,
+                     double seconds)
+{
+    struct series *s;
+    struct histogram *h;
+
+    pthread_rwlock_rdlock(&m->table);
+    if (!find(m, route, method, code, false, &s, &h)) {
+        pthread_rwlock_unlock(&m->table);
+        pthread_rwlock_wrlock(&m->table);
+        find(m, route, method, code, true, &s, &h);
+    }
     if (s)
-        s->count++;
-    h = hist_of(m, route);
+        atomic_fetch_add(&s->count, 1);
     if (h) {
         for (int b = 0; b < NBUCKETS; b++) {
             if (seconds <= bucket_le[b])
-                h->buckets[b]++;
+                atomic_fetch_add(&h->buckets[b], 1);
         }
-        h->count++;
-        h->sum += seconds;
+        atomic_fetch_add(&h->count, 1);
+        atomic_fetch_add(&h->sum_ns, (uint_fast64_t)(seconds * 1e9));
     }
-    pthread_mutex_unlock(&m->lock);
+    pthread_rwlock_unlock(&m->table);
 }
 
 void metrics_provision(struct metrics *m, enum kairos_kind kind)
@@ -167,21 +263,22 @@ static void render_counters(struct metrics *m, FILE *f)
     for (size_t i = 0; i < m->nseries; i++)
         fprintf(f, "kairos_http_requests_total{route=\"%s\",method=\"%s\",code=\"%u\"} %llu\n",
                 m->series[i].route, m->series[i].method, m->series[i].code,
-                (unsigned long long)m->series[i].count);
+                (unsigned long long)atomic_load(&m->series[i].count));
     fputs("# HELP kairos_http_request_duration_seconds Time to answer, by route.\n"
           "# TYPE kairos_http_request_duration_seconds histogram\n",
           f);
     for (size_t i = 0; i < m->nhist; i++) {
-        const struct histogram *h = &m->hist[i];
+        struct histogram *h = &m->hist[i];
+        uint64_t count = atomic_load(&h->count);
         for (int b = 0; b < NBUCKETS; b++)
             fprintf(f, "kairos_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                    h->route, bucket_le[b], (unsigned long long)h->buckets[b]);
+                    h->route, bucket_le[b], (unsigned long long)atomic_load(&h->buckets[b]));
         fprintf(f, "kairos_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-                h->route, (unsigned long long)h->count);
+                h->route, (unsigned long long)count);
         fprintf(f, "kairos_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", h->route,
-                h->sum);
+                (double)atomic_load(&h->sum_ns) / 1e9);
         fprintf(f, "kairos_http_request_duration_seconds_count{route=\"%s\"} %llu\n", h->route,
-                (unsigned long long)h->count);
+                (unsigned long long)count);
     }
     fputs("# HELP kairos_provisions_total Allocations made, by kind.\n"
           "# TYPE kairos_provisions_total counter\n"
@@ -226,7 +323,7 @@ static void render_gauges(struct kairos *k, FILE *f)
     }
 }
 
-char *metrics_render(struct metrics *m, struct kairos *k)
+char *metrics_render(struct metrics *m)
 {
     char *text = NULL;
     size_t len = 0;
@@ -234,11 +331,14 @@ char *metrics_render(struct metrics *m, struct kairos *k)
 
     if (!f)
         return NULL;
+    pthread_rwlock_rdlock(&m->table);
     pthread_mutex_lock(&m->lock);
     render_counters(m, f);
     render_drift(m, f);
+    if (m->gauges)
+        fputs(m->gauges, f);
     pthread_mutex_unlock(&m->lock);
-    render_gauges(k, f);
+    pthread_rwlock_unlock(&m->table);
     fclose(f);
     return text;
 }

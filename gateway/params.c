@@ -7,6 +7,36 @@
 
 #include <kairos/kairos.h>
 
+/*
+ * What is wrong with a body, in our words: jansson's own texts can name its
+ * options ("JSON_ALLOW_NUL") or quote bytes of the body, neither of which
+ * helps a caller.
+ */
+static const char *json_problem(const json_error_t *e)
+{
+    switch (json_error_code(e)) {
+    case json_error_invalid_utf8:
+        return "the text is not valid UTF-8";
+    case json_error_premature_end_of_input:
+        return "the body ends too early";
+    case json_error_end_of_input_expected:
+        return "something follows the JSON value";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        return "strings may not contain \\u0000";
+    case json_error_duplicate_key:
+        return "a key appears twice in an object";
+    case json_error_numeric_overflow:
+        return "a number is too large";
+    case json_error_stack_overflow:
+        return "the JSON nests too deeply";
+    case json_error_out_of_memory:
+        return "out of memory";
+    default:
+        return "not valid JSON";
+    }
+}
+
 json_t *params_body(const struct http_request *req, struct http_response *res, bool empty_ok)
 {
     json_error_t e;
@@ -21,7 +51,7 @@ json_t *params_body(const struct http_request *req, struct http_response *res, b
     j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
     if (!j) {
         http_error(res, 400, "BadRequest", "malformed JSON at line %d column %d: %s", e.line,
-                   e.column, e.text);
+                   e.column, json_problem(&e));
         return NULL;
     }
     if (!json_is_object(j)) {

@@ -16,11 +16,4 @@
 extern const struct route rest_routes[];
 extern const size_t rest_nroutes;
 
-struct call;
-
-/* For other route tables: the checks every REST handler makes, answering on failure. */
-bool rest_admin(struct call *c, struct http_response *res);
-const char *rest_project(struct call *c, struct http_request *req, struct http_response *res);
-bool rest_name(const char *s, const char *what, struct http_response *res);
-
 #endif

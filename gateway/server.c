@@ -16,6 +16,7 @@
 
 #include <microhttpd.h>
 
+#include "accesslog.h"
 #include "metrics.h"
 
 #define CONNECTION_LIMIT  512
@@ -79,22 +80,55 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (res->retry)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, res->retry);
     ok = MHD_queue_response(conn, res->status, r);
     MHD_destroy_response(r);
     return ok;
 }
 
-/* One line per request; never a header or a body, so never a secret. */
+/*
+ * An encoded '/' (%2F) in the path would decode into a path separator and
+ * so into another route. libmicrohttpd decodes the path (and each query
+ * argument) through this callback before the request reaches on_request(),
+ * on the connection's own thread: the callback remembers which decoded
+ * string held one, and on_request() refuses a path that is that string.
+ * Query values may hold %2F freely.
+ */
+static _Thread_local const char *encoded_slash_in;
+
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    if (strstr(s, "%2F") || strstr(s, "%2f"))
+        encoded_slash_in = s;
+    return MHD_http_unescape(s);
+}
+
+/*
+ * One line per request; never a header or a body, so never a secret.
+ * Batched (accesslog.h): no system call and no stdio lock on a request.
+ */
 static void log_request(const char *method, const char *url, const struct http_response *res,
                         double seconds)
 {
     const char *error = res->body ? json_string_value(json_object_get(res->body, "error")) : NULL;
-    char path[128];
+    char line[ACCESSLOG_LINE_MAX];
+    int n;
 
     /* The path only: query strings may carry ids, never secrets, but stay short. */
-    snprintf(path, sizeof(path), "%.*s", (int)strcspn(url, "?"), url);
-    fprintf(stderr, "kairosd: method=%s path=%s route=%s status=%u ms=%.1f%s%s\n", method, path,
-            res->route, res->status, seconds * 1000, error ? " error=" : "", error ? error : "");
+    n = snprintf(line, sizeof(line),
+                 "kairosd: method=%s path=%.*s route=%s status=%u ms=%.1f%s%s\n", method,
+                 (int)(strcspn(url, "?") < 128 ? strcspn(url, "?") : 128), url, res->route,
+                 res->status, seconds * 1000, error ? " error=" : "", error ? error : "");
+    if (n <= 0)
+        return;
+    if ((size_t)n >= sizeof(line)) {
+        n = sizeof(line) - 1;
+        line[n - 1] = '\n';
+    }
+    accesslog_line(line, (size_t)n);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -139,6 +173,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(res.route, sizeof(res.route), "unmatched");
         http_error(&res, 413, "PayloadTooLarge", "the body is larger than %llu bytes",
                    (unsigned long long)s->max_body);
+    } else if (url == encoded_slash_in) {
+        snprintf(res.route, sizeof(res.route), "unmatched");
+        http_error(&res, 400, "BadRequest",
+                   "an encoded '/' (%%2F) is not allowed in a path: ids and names never hold one");
     } else {
         req.method = http_method_parse(method);
         req.path = url;
@@ -149,6 +187,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req.lookup_arg = conn;
         api_handle(s->g, &req, &res);
     }
+    encoded_slash_in = NULL;
     double secs = since(&x->start);
     /* A label from a known set: made-up methods must not fill the series table. */
     metrics_request(s->g->metrics, res.route[0] ? res.route : "unmatched",
@@ -258,14 +297,16 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
             flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
             MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->cert,
-            MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+            NULL, MHD_OPTION_HTTPS_MEM_CERT, s->cert, MHD_OPTION_HTTPS_MEM_KEY, s->key,
+            MHD_OPTION_END);
     else
-        s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-                                  MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        s->mhd =
+            MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+                             MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                             CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                             (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                             s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!s->mhd) {
         rc = kairos_error_set(err, -EADDRINUSE, "cannot listen on %s (in use, or a bad TLS pair)",
                               cfg->server.listen ? cfg->server.listen : "127.0.0.1:8080");

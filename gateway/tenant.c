@@ -12,7 +12,7 @@
 
 #include "gateway.h"
 #include "params.h"
-#include "rest.h"
+#include "rest_int.h"
 
 static json_t *finding_json(const struct kairos_drift_finding *f)
 {
@@ -50,7 +50,7 @@ static unsigned drift_show(void *ctx, struct http_request *req, struct http_resp
     struct kairos_error err = {0};
     struct kairos_drift_finding *f = NULL;
     enum kairos_drift_policy policy;
-    const char *project = rest_project(c, req, res);
+    const char *project = rest_project_param(c, req, res);
     json_t *items;
     size_t n = 0;
     int rc;
@@ -76,7 +76,7 @@ static unsigned policy_show(void *ctx, struct http_request *req, struct http_res
     struct call *c = ctx;
     struct kairos_error err = {0};
     enum kairos_drift_policy policy;
-    const char *project = rest_project(c, req, res);
+    const char *project = rest_project_param(c, req, res);
     int rc;
 
     if (!project)
@@ -98,7 +98,7 @@ static unsigned policy_set(void *ctx, struct http_request *req, struct http_resp
     bool ok = true;
     int rc;
 
-    if (!rest_admin(c, res) || !(project = rest_project(c, req, res)) ||
+    if (!rest_admin_only(c, res) || !(project = rest_project_param(c, req, res)) ||
         !(body = params_body(req, res, false)))
         return res->status;
     if (!params_known(body, keys, "the request", res))
@@ -129,7 +129,8 @@ static unsigned lock_break(void *ctx, struct http_request *req, struct http_resp
     bool ok = true, force;
     int rc;
 
-    if (!(project = rest_project(c, req, res)) || !rest_name(req->params[1], "volume", res))
+    if (!(project = rest_project_param(c, req, res)) ||
+        !rest_name_param(req->params[1], "volume", res))
         return res->status;
     force = params_query_bool(req, "force", &ok, res);
     if (!ok)

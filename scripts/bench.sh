@@ -5,7 +5,10 @@
 #   scripts/bench.sh provision [seconds]  volume and share provisions/s beside
 #                                         rbd_create and mgr subvolume create
 #   scripts/bench.sh kairosd [seconds]    kairosd under wrk: authenticated GETs
-#                                         and provisioning at 32 connections
+#                                         beside a bare libmicrohttpd server, and
+#                                         provisioning at 32 connections
+#   scripts/bench.sh osb [seconds]        OSB cycles/s over two kairosd with 100
+#                                         and 100,000 instances registered
 #   scripts/bench.sh drift [images [projects [rate]]]
 #                                         the drift scan: objects/s and a full
 #                                         pass over 10000 images, beside a
@@ -23,14 +26,15 @@
 # docs/PERFORMANCE.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd|drift|fs|csi [args]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd|osb|drift|fs|csi [args]" >&2; exit 2; }
 name=$1
 shift
 scripts/install-deps >/dev/null
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DKAIROS_BUILD_TESTS=OFF >/dev/null
 targets=("bench_$name")
 [ "$name" = fs ] && targets=(bench_fs kairosfs)
-[ "$name" = kairosd ] && targets=(kairosd bench_provision)
+[ "$name" = kairosd ] && targets=(kairosd bench_provision bench_bare_mhd)
+[ "$name" = osb ] && targets=(kairosd bench_osb)
 [ "$name" = csi ] && targets=(kairosd kairos-csi kairosfs bench_cycle)
 cmake --build build-bench -j"$(nproc)" --target "${targets[@]}" >/dev/null
 dir=$PWD/build-bench/cluster
@@ -39,8 +43,8 @@ trap 'scripts/minicluster stop "$dir" >/dev/null' EXIT
 # (memstore holds only what is written: a few MiB here).
 [ "$name" = drift ] && export MINICLUSTER_MEMSTORE_BYTES=$((16 * 1024 * 1024 * 1024))
 scripts/minicluster start "$dir" >&2
-if [ "$name" = kairosd ]; then
-    KAIROS_CONF=$dir/kairos.conf BUILD=$PWD/build-bench bench/bench_kairosd.sh "$@"
+if [ "$name" = kairosd ] || [ "$name" = osb ]; then
+    KAIROS_CONF=$dir/kairos.conf BUILD=$PWD/build-bench "bench/bench_$name.sh" "$@"
 elif [ "$name" = csi ]; then
     KAIROS_CONF=$dir/kairos.conf BUILD=$PWD/build-bench bench/bench_csi.sh "$@"
 elif [ "$name" = fs ]; then

@@ -65,8 +65,8 @@ struct kairos_binding_page {
  *
  * Return: 0; -EINVAL (bad names or flags); -ENOENT (no such allocation, it
  * is still being created, or the project is being deleted); -EEXIST (bound
- * already with other access); -EBUSY (that binding is being made or
- * revoked); -EOPNOTSUPP (the kind cannot be bound); or a backend or
+ * already with other access); -EINPROGRESS (that binding is being made or
+ * revoked: try again); -EOPNOTSUPP (the kind cannot be bound); or a backend or
  * librados error (nothing is left behind).
  */
 int kairos_binding_create(struct kairos *k, const char *project, enum kairos_kind kind,

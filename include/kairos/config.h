@@ -11,7 +11,8 @@
  *               connect_timeout = 3s, timeout = 15s
  *   [server]    listen = 127.0.0.1:8080, tls_cert, tls_key, tokens,
  *               broker_user, broker_password, max_body = 1M, threads = 4,
- *               timeout = 30s
+ *               timeout = 30s, async_bytes = 1T
+ *   [registry]  shards = 64, retention = 1d
  *   [policy]    capacity = policies/capacity.ini, plans = policies/plans.ini
  *   [reconcile] lease = 5m, interval = 1m, scan_rate = 1000
  *   [client]    url = http://127.0.0.1:8080, token_file
@@ -70,12 +71,18 @@ struct kairos_config {
         uint64_t max_body;
         uint64_t threads;
         uint64_t timeout_ms;
+        uint64_t async_bytes; /* a resize by this much, or a volume delete this large, is async */
     } server;
 
     struct {
         char *capacity; /* capacity policy file */
         char *plans;    /* quota plans file */
     } policy;
+
+    struct {
+        uint64_t shards;       /* omap objects the registry and tokens spread over */
+        uint64_t retention_ms; /* finished operations and deletions are remembered this long */
+    } registry;
 
     struct {
         uint64_t lease_ms;    /* an intent older than this is stale */

@@ -21,6 +21,7 @@
 
 #include <kairos/binding.h>
 #include <kairos/bucket.h>
+#include <kairos/cache.h>
 #include <kairos/capacity.h>
 #include <kairos/config.h>
 #include <kairos/drift.h>

@@ -113,8 +113,9 @@ struct kairos_audit {
  * Return: 0; -EINVAL (bad name, kind or size); -ENOENT (no such project,
  * or it is being deleted); -EDQUOT (project quota; @err names the limit);
  * -ENOSPC (cluster capacity); -EEXIST (exists with other size or
- * attributes); -EBUSY (another request on that name is in flight); or a
- * librados error.
+ * attributes); -EINPROGRESS (another request on that name is in flight:
+ * try again); -EAGAIN (the project's record is too contended: try again);
+ * or a librados error.
  */
 int kairos_ledger_reserve(struct kairos *k, const struct kairos_alloc_req *req,
                           struct kairos_reservation **out, struct kairos_error *err);
@@ -132,7 +133,7 @@ int kairos_ledger_reserve_resize(struct kairos *k, const char *project, enum kai
 /**
  * kairos_ledger_reserve_delete() - open a delete intent. Quota is freed at
  * commit. A stale delete intent is rolled forward by the reconciler.
- * Return: 0, -EINVAL, -ENOENT, -EBUSY, or a librados error.
+ * Return: 0, -EINVAL, -ENOENT, -EINPROGRESS, -EAGAIN, or a librados error.
  */
 int kairos_ledger_reserve_delete(struct kairos *k, const char *project, enum kairos_kind kind,
                                  const char *name, struct kairos_reservation **out,

@@ -3,7 +3,8 @@
  *
  * A name becomes part of a RADOS object name, an RBD namespace, a CephFS
  * path and a cephx entity, so it is checked before it reaches any of them:
- * [a-z0-9][a-z0-9-]{0,62}. No dot, slash, space or upper case, so it can
+ * [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? (DNS-label style, as docs/openapi.json
+ * says: no trailing '-'). No dot, slash, space or upper case, so it can
  * never climb a path, split a key, or alias another name.
  *
  * Pure functions; thread-safe.
@@ -26,7 +27,7 @@ extern "C" {
 #define KAIROS_OWNER_ID_MAX 128
 
 /**
- * kairos_name_valid() - true when @name matches [a-z0-9][a-z0-9-]{0,62}.
+ * kairos_name_valid() - true when @name matches [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?.
  * @name: may be NULL (not valid).
  */
 bool kairos_name_valid(const char *name);

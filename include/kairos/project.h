@@ -7,7 +7,7 @@
  * An index object lists names (paged) and maps a platform owner (an
  * OpenStack project id, a Kubernetes namespace) to its project.
  *
- * Names match [a-z0-9][a-z0-9-]{0,62} and are checked before they reach any
+ * Names match [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? and are checked before they reach any
  * object name. All functions are thread-safe on a shared handle and safe
  * against other kairosd processes.
  */

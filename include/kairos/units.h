@@ -4,7 +4,14 @@
  * Sizes follow the Ceph tools: a bare letter is binary (10G = 10 GiB, as in
  * `rbd create --size 10G`), the IEC forms are binary (1.5PiB), and the SI
  * forms with a B are decimal (147TB = 147e12 bytes). Letters are not case
- * sensitive. A fraction is allowed and rounded down to whole bytes.
+ * sensitive. The grammar, the one docs/openapi.json gives for a size string:
+ *
+ *     [0-9]+ [B]?                                   whole bytes
+ *     [0-9]+ ( "." [0-9]{1,18} )? [KMGTPE] ( "iB" | "B" )?
+ *
+ * A fraction needs a unit of K or more ("1.5" and "1.5B" are refused) and
+ * is rounded down to whole bytes. kairosctl and kairosd both read sizes
+ * with kairos_size_parse(), so a size means the same on either side.
  *
  * All functions are pure and thread-safe.
  */

@@ -4,6 +4,8 @@
  * "go on to the handler") without crashing, leaking or reading out of
  * bounds.
  *
+ * It also runs the OSB context rule (osb_context_valid()) on the body.
+ *
  * Input: a request as text:
  *     METHOD /path?query
  *     Header: value
@@ -21,6 +23,7 @@
 #include "http.h"
 #include "gateway.h"
 #include "osb.h"
+#include "osb_int.h"
 #include "params.h"
 
 #define MAX_HEADERS 16
@@ -81,6 +84,9 @@ static void read_body(const struct http_request *req)
         const json_t *p = json_object_get(body, "parameters");
         if (json_is_object(p))
             params_size(p, "size", &size, &res);
+        /* The OSB context rule: which project a provision names, or a 400. */
+        http_response_clear(&res);
+        osb_context_valid(body, &res);
     }
     params_query_bool(req, "accepts_incomplete", &ok, &res);
     json_decref(body);

@@ -23,10 +23,18 @@ struct kd {
     char dir[64];
     char conf[128];
     char log[128];
+    const char *server_extra; /* more [server] lines, or NULL */
+    const char *conf_extra;   /* more sections at the end, or NULL */
 };
 
 /* Start kairosd (@binary) on $KAIROS_CONF's cluster; fail the test if it does not come up. */
 void kd_start(struct kd *kd, const char *binary);
+/*
+ * kd_start_conf() - kd_start() with @server_extra appended to its [server]
+ * section and @conf_extra (other sections) after it; either may be NULL.
+ */
+void kd_start_conf(struct kd *kd, const char *binary, const char *server_extra,
+                   const char *conf_extra);
 /* kd_start() over TLS, with a self-signed certificate for 127.0.0.1. */
 void kd_start_tls(struct kd *kd, const char *binary);
 /* SIGTERM; Return: the exit status (0 for a clean, graceful stop). */
@@ -42,6 +50,24 @@ enum kd_as { KD_NOBODY, KD_ADMIN, KD_OSB, KD_TOKEN };
  */
 long kd_call(struct kd *kd, const char *method, const char *path, enum kd_as as, const char *token,
              const char *body, json_t **out);
+
+/* What kd_request() got back. */
+struct kd_reply {
+    long status;    /* 0: kairosd could not be reached */
+    json_t *body;   /* parsed JSON, or NULL; the caller decrefs */
+    char retry[16]; /* the Retry-After header, or "" */
+    char type[64];  /* the Content-Type header, or "" */
+};
+
+/*
+ * kd_request() - kd_call() with extra raw headers (@hdrs, NULL-terminated,
+ * may be NULL; "Name:" alone sends no such header) and the response's
+ * headers of interest in @out. KD_OSB adds "X-Broker-API-Version: 2.17"
+ * unless @hdrs names that header; every call is JSON unless @hdrs names a
+ * Content-Type.
+ */
+void kd_request(struct kd *kd, const char *method, const char *path, enum kd_as as,
+                const char *token, const char *const *hdrs, const char *body, struct kd_reply *out);
 
 /* kd_call() with extra raw headers (NULL-terminated), for header tests. */
 long kd_call_headers(struct kd *kd, const char *method, const char *path, const char *const *hdrs,

@@ -90,6 +90,9 @@ static void projects_and_quotas(void **state)
     assert_int_equal(ctl("quota set %s volume.bytes=64M", P), 0);
     /* Bad input: exit 2, and nothing changed. */
     assert_int_equal(ctl("quota set %s volume.bytes=12Q", P), 2);
+    /* Sizes read as kairosd reads them (one parser): "1.5" is no size, here as there. */
+    assert_int_equal(ctl("quota set %s volume.bytes=1.5", P), 2);
+    assert_int_equal(ctl("quota set %s volume.bytes=1.5B", P), 2);
     assert_int_equal(ctl("quota set %s colour=red", P), 2);
     assert_int_equal(ctl("project create Bad_Name"), 2);
     assert_int_equal(ctl("project"), 2);

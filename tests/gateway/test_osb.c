@@ -142,6 +142,26 @@ static void catalog(void **state)
         assert_non_null(json_string_value(json_object_get(p, "id")));
         assert_true(json_integer_value(json_object_get(json_object_get(p, "metadata"), "size")) >
                     0);
+        /* Each plan says which of its operations answer 202 (issue 15), in words and in data. */
+        json_t *async = json_object_get(json_object_get(p, "metadata"), "asynchronous");
+        const char *kind = json_string_value(json_object_get(s, "id"));
+        assert_non_null(json_object_get(async, "provision"));
+        assert_string_equal(json_string_value(json_object_get(async, "bind")), "never");
+        assert_string_equal(json_string_value(json_object_get(async, "unbind")), "never");
+        const char *description = json_string_value(json_object_get(p, "description"));
+        assert_non_null(description);
+        assert_non_null(strstr(description, "Asynchronous (202, accepts_incomplete=true)"));
+        if (strcmp(kind, "kairos-volume") == 0) {
+            assert_string_equal(json_string_value(json_object_get(async, "provision")),
+                                "a clone (parameters.source)");
+            const char *update = json_string_value(json_object_get(async, "update"));
+            assert_non_null(update);
+            assert_non_null(strstr(update, "resize"));
+        } else {
+            assert_string_equal(json_string_value(json_object_get(async, "provision")), "never");
+            assert_string_equal(json_string_value(json_object_get(async, "update")), "never");
+            assert_string_equal(json_string_value(json_object_get(async, "deprovision")), "always");
+        }
     }
     assert_string_equal(json_string_value(json_object_get(json_array_get(services, 1), "id")),
                         "kairos-share");
@@ -269,13 +289,15 @@ static void kubernetes_volume_flow(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "size")), 128 * 1024 * 1024);
     json_decref(j);
 
-    /* Deprovision: 200, then 410; last_operation says 410 too. */
+    /* Deprovision: 200, then 410; last_operation says "succeeded" for the retention. */
     assert_int_equal(delete_instance(iid, "kairos-volume", "kairos-volume-small", false, NULL),
                      200);
     assert_int_equal(delete_instance(iid, "kairos-volume", "kairos-volume-small", false, NULL),
                      410);
     snprintf(path, sizeof(path), "/v2/service_instances/%s/last_operation", iid);
-    assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, NULL), 410);
+    assert_int_equal(kd_call(&KD, "GET", path, KD_OSB, NULL, NULL, &j), 200);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "succeeded");
+    json_decref(j);
     free(body);
 }
 

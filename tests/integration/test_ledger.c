@@ -105,7 +105,7 @@ static void reserve_commit_release(void **state)
     /* The same request while it is in flight: busy, not a second reservation. */
     assert_int_equal(
         reserve(&T, p, KAIROS_VOLUME, "vol", 10 * MiB, "{\"plan\":\"small\"}", &again, &err),
-        -EBUSY);
+        -EINPROGRESS);
     assert_int_equal(kairos_ledger_commit(T.k, res, &err), 0);
     /* Committing twice is harmless; releasing what was committed is not allowed. */
     assert_int_equal(kairos_ledger_commit(T.k, res, &err), 0);
@@ -257,7 +257,7 @@ static void resize_and_delete(void **state)
     usage(&T, p, &u);
     assert_true(u.kind[KAIROS_VOLUME].alloc_bytes == 40 * MiB);
     assert_int_equal(kairos_ledger_reserve_delete(T.k, p, KAIROS_VOLUME, "v", &other, &err),
-                     -EBUSY);
+                     -EINPROGRESS);
     assert_int_equal(kairos_ledger_release(T.k, res, &err), 0);
     kairos_reservation_free(res);
     usage(&T, p, &u);

@@ -5,6 +5,7 @@
  */
 #include "harness.h"
 
+#include <kairos/registry.h>
 #include <kairos/token.h>
 
 #include "record.h"
@@ -297,7 +298,7 @@ static void tokens_belong_to_one_life(void **state)
     struct kairos_quota q = kt_quota(KAIROS_VOLUME, 100 << 20, 10);
     struct kairos_token_info info;
     struct kairos_error err = {0};
-    char name[64], oid[128], hkey[80], pkey[128], rec[512], meta[1024], rec2[1024];
+    char name[64], oid[128], toid[128], hkey[80], pkey[128], rec[512], meta[1024], rec2[1024];
     char early[KAIROS_TOKEN_LEN + 1], missed[KAIROS_TOKEN_LEN + 1], token[KAIROS_TOKEN_LEN + 1];
     rados_ioctx_t io;
     char *at;
@@ -313,7 +314,10 @@ static void tokens_belong_to_one_life(void **state)
     memcpy(hkey, "h.", 2);
     kairos_token_hash(missed, hkey + 2);
     snprintf(pkey, sizeof(pkey), "p.%s/%s", name, info.id);
-    meta_get(io, "kairos.tokens", hkey, rec, sizeof(rec));
+    /* The token's shard, as kairos_token_create() picks it by the token's id. */
+    snprintf(toid, sizeof(toid), "kairos.tokens.%u",
+             kairos_registry_shard(info.id, T.cfg->registry.shards));
+    meta_get(io, toid, hkey, rec, sizeof(rec));
 
     /* A delete under way (the state a crash or a slow cascade leaves). */
     kairos_project_oid(oid, name);
@@ -332,8 +336,8 @@ static void tokens_belong_to_one_life(void **state)
 
     /* The delete ends; the missed record comes back, as the race would have left it. */
     assert_int_equal(kairos_project_delete(T.k, name, KAIROS_DELETE_FORCE, &err), 0);
-    meta_set(io, "kairos.tokens", hkey, rec);
-    meta_set(io, "kairos.tokens", pkey, hkey + 2);
+    meta_set(io, toid, hkey, rec);
+    meta_set(io, toid, pkey, hkey + 2);
     assert_int_equal(kairos_project_create(T.k, name, NULL, &q, &err), 0);
     kairos_error_clear(&err);
     assert_int_equal(kairos_token_lookup(T.k, missed, &info, &err), -EACCES);

@@ -4,6 +4,7 @@
  * request gets before a handler runs (api_route_only).
  */
 #include <errno.h>
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include "auth.h"
 #include "gateway.h"
 #include "http.h"
+#include "openapi.h"
 #include "osb.h"
 #include "params.h"
 #include "router.h"
@@ -124,8 +126,10 @@ static void strict_bodies(void **state)
     assert_int_equal(res.status, 400);
     http_response_clear(&res);
     json_decref(j);
-    const char *sizes[] = {"{\"size\":0}", "{\"size\":-1}", "{\"size\":\"big\"}", "{\"size\":1.5}",
-                           "{\"size\":\"99999999999P\"}"};
+    const char *sizes[] = {"{\"size\":0}",       "{\"size\":-1}",
+                           "{\"size\":\"big\"}", "{\"size\":1.5}",
+                           "{\"size\":\"1.5\"}", "{\"size\":\"1.5B\"}",
+                           "{\"size\":\"1 G\"}", "{\"size\":\"99999999999P\"}"};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         r = request(HTTP_POST, "/x", sizes[i]);
         j = params_body(&r, &res, false);
@@ -134,6 +138,164 @@ static void strict_bodies(void **state)
         http_response_clear(&res);
         json_decref(j);
     }
+}
+
+/* What a malformed body is told names no library internals (jansson's options, its wording). */
+static void json_errors_in_our_words(void **state)
+{
+    const char *bad[] = {"{\"a\":\"\\u0000\"}", "{\"a\\u0000b\":1}",
+                         "{\"a\":1}x",          "{\"a\":",
+                         "{\"a\":\"\xff\"}",    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+                         "{\"a\":1,\"a\":2}",   "{\"a\":1e999999}"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct http_response res = {0};
+        struct http_request r = request(HTTP_POST, "/x", bad[i]);
+        const char *d;
+        assert_null(params_body(&r, &res, false));
+        assert_int_equal(res.status, 400);
+        d = json_string_value(json_object_get(res.body, "description"));
+        assert_non_null(d);
+        if (strstr(d, "JSON_") || strstr(d, "near") || strstr(d, "jansson"))
+            fail_msg("body %zu: '%s' leaks the parser's words", i, d);
+        http_response_clear(&res);
+    }
+}
+
+/* Contention asks the client to come back (503, Retry-After); a conflict is 409. */
+static void status_of_errors(void **state)
+{
+    struct http_response res = {0};
+
+    (void)state;
+    assert_int_equal(http_status_of(-EAGAIN), 503);
+    assert_int_equal(http_status_of(-EINPROGRESS), 503);
+    assert_int_equal(http_status_of(-EBUSY), 409);
+    assert_int_equal(http_status_of(-EEXIST), 409);
+    assert_int_equal(http_status_of(-ENOENT), 404);
+    assert_int_equal(http_status_of(-EIO), 500);
+    http_error(&res, 503, "ServiceUnavailable", "busy");
+    assert_non_null(res.retry);
+    http_response_clear(&res);
+    http_error(&res, 409, "Conflict", "no");
+    assert_null(res.retry);
+    http_response_clear(&res);
+}
+
+static const char *plain_text(void *arg, const char *name)
+{
+    (void)arg;
+    return strcmp(name, "Content-Type") == 0 ? "text/plain" : NULL;
+}
+
+static const char *json_utf8(void *arg, const char *name)
+{
+    (void)arg;
+    return strcmp(name, "Content-Type") == 0 ? "Application/JSON; charset=utf-8" : NULL;
+}
+
+static const char *osb_no_type(void *arg, const char *name)
+{
+    (void)arg;
+    return strcmp(name, "X-Broker-API-Version") == 0 ? "2.14" : NULL;
+}
+
+/* REST v1 reads application/json bodies only (415); OSB platforms may leave the type out. */
+static void content_types(void **state)
+{
+    struct http_response res = {0};
+    struct http_request r = request(HTTP_POST, "/v1/projects", "{\"name\":\"a\"}");
+
+    (void)state;
+    api_route_only(&r, &res);
+    assert_int_equal(res.status, 415);
+    http_response_clear(&res);
+    r.header = plain_text;
+    api_route_only(&r, &res);
+    assert_int_equal(res.status, 415);
+    assert_string_equal(json_string_value(json_object_get(res.body, "error")),
+                        "UnsupportedMediaType");
+    http_response_clear(&res);
+    r.header = json_utf8;
+    api_route_only(&r, &res);
+    assert_int_equal(res.status, 0);
+    http_response_clear(&res);
+    /* No body, no type needed. */
+    r = request(HTTP_POST, "/v1/projects/p/volumes/v/flatten", NULL);
+    api_route_only(&r, &res);
+    assert_int_equal(res.status, 0);
+    http_response_clear(&res);
+    r = request(HTTP_PUT, "/v2/service_instances/x", "{}");
+    r.header = osb_no_type;
+    api_route_only(&r, &res);
+    assert_int_equal(res.status, 0);
+    http_response_clear(&res);
+}
+
+/* docs/openapi.json's size pattern and kairos_size_parse() accept the same strings. */
+static void size_grammar_is_the_documented_one(void **state)
+{
+    static const char *const samples[] = {
+        "0",
+        "4096",
+        "4096B",
+        "4096b",
+        "1K",
+        "1k",
+        "1KB",
+        "1KiB",
+        "1kib",
+        "500G",
+        "1.5P",
+        "1.5PiB",
+        "0.5K",
+        "147TB",
+        "7E",
+        "1.5",
+        "1.5B",
+        "1.5b",
+        "1 G",
+        " 1G",
+        "1G ",
+        "G",
+        "1X",
+        "1.G",
+        ".5G",
+        "1..5G",
+        "1e9",
+        "0x10",
+        "-1",
+        "+1",
+        "",
+        "1GiBB",
+        "1iB",
+        "1.0000000000000000001G",
+        "1.000000000000000001G",
+    };
+    json_t *doc = json_loads(kairosd_openapi_json, 0, NULL);
+    const char *pattern = json_string_value(json_object_get(
+        json_array_get(
+            json_object_get(
+                json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"),
+                                "Size"),
+                "oneOf"),
+            1),
+        "pattern"));
+    regex_t re;
+
+    (void)state;
+    assert_non_null(pattern);
+    assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        uint64_t n;
+        bool documented = regexec(&re, samples[i], 0, NULL, 0) == 0;
+        bool parsed = kairos_size_parse(samples[i], &n) == 0;
+        if (documented != parsed)
+            fail_msg("'%s': the pattern says %d, the parser %d", samples[i], documented, parsed);
+    }
+    regfree(&re);
+    json_decref(doc);
 }
 
 static void basic_auth(void **state)
@@ -197,9 +359,16 @@ static void error_bodies_are_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(router_params),           cmocka_unit_test(osb_version),
-        cmocka_unit_test(strict_bodies),           cmocka_unit_test(basic_auth),
-        cmocka_unit_test(answers_before_handlers), cmocka_unit_test(error_bodies_are_json),
+        cmocka_unit_test(router_params),
+        cmocka_unit_test(osb_version),
+        cmocka_unit_test(strict_bodies),
+        cmocka_unit_test(basic_auth),
+        cmocka_unit_test(answers_before_handlers),
+        cmocka_unit_test(error_bodies_are_json),
+        cmocka_unit_test(json_errors_in_our_words),
+        cmocka_unit_test(status_of_errors),
+        cmocka_unit_test(content_types),
+        cmocka_unit_test(size_grammar_is_the_documented_one),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,6 +67,10 @@ static void size_rejects(void **state)
     assert_bad_size("1e9", -EINVAL);
     assert_bad_size("0x10", -EINVAL);
     assert_bad_size("1.0000000000000000001G", -EINVAL);
+    /* A fraction of a byte: refused, bare or with B. */
+    assert_bad_size("1.5", -EINVAL);
+    assert_bad_size("1.5B", -EINVAL);
+    assert_bad_size("0.0", -EINVAL);
     /* More than 2^63 - 1. */
     assert_bad_size("9223372036854775808", -ERANGE);
     assert_bad_size("8E", -ERANGE);
