@@ -455,7 +455,11 @@ static int run_reserve(struct step *st, kairos_store_step fn, struct kairos_rese
     st->out = calloc(1, sizeof(*st->out));
     if (!st->out)
         return kairos_error_set(st->err, -ENOMEM, "out of memory");
-    kairos_random_hex(st->out->intent, KAIROS_INTENT_ID_LEN / 2);
+    rc = kairos_random_hex(st->out->intent, KAIROS_INTENT_ID_LEN / 2);
+    if (rc < 0) {
+        kairos_reservation_free(st->out);
+        return kairos_error_set(st->err, rc, "no random intent id: %s", strerror(-rc));
+    }
     kairos_project_oid(oid, st->project);
     for (int round = 0; round < BUDGET_ROUNDS; round++) {
         pthread_mutex_t *stripe = kairos_project_stripe(st->k, st->project);

@@ -86,8 +86,11 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
     rc = kairos_project_get(k, project, &p, err);
     if (rc < 0)
         return rc;
-    kairos_random_hex(id, KAIROS_TOKEN_ID_LEN / 2);
-    kairos_random_hex(secret, 32);
+    rc = kairos_random_hex(id, KAIROS_TOKEN_ID_LEN / 2);
+    if (rc == 0)
+        rc = kairos_random_hex(secret, 32);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "no random token: %s", strerror(-rc));
     snprintf(token, KAIROS_TOKEN_LEN + 1, "kt_%s_%s", id, secret);
     memcpy(st.hkey, "h.", 2);
     kairos_token_hash(token, st.hkey + 2);

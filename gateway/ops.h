@@ -30,13 +30,17 @@ int ops_start(struct gateway *g, unsigned workers, struct ops **out);
 /* Finish every queued and running operation, then stop the workers. */
 void ops_stop(struct ops *o);
 
-/* ops_id_new() - a fresh operation id into @id (OPS_ID_LEN + 1 bytes). */
+/*
+ * ops_id_new() - a fresh random operation id into @id (OPS_ID_LEN + 1
+ * bytes); "" when the kernel gives no random bytes, which ops_submit()
+ * refuses with -EIO.
+ */
 void ops_id_new(char *id);
 
 /*
  * ops_submit() - record operation @id as in progress and queue @fn(@arg).
  * @arg is freed with free() when done, or now if the submit fails.
- * Return: 0, -ESHUTDOWN (stopping), or the registry's error.
+ * Return: 0, -ESHUTDOWN (stopping), -EIO (an empty @id), or the registry's error.
  */
 int ops_submit(struct ops *o, const char *id, const char *description, ops_fn fn, void *arg,
                struct kairos_error *err);
