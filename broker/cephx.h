@@ -42,6 +42,14 @@ int kairos_cephx_revoke(struct kairos *k, const char *entity, struct kairos_erro
 json_t *kairos_cephx_credentials(struct kairos *k, const char *entity, const char *key,
                                  struct kairos_error *err);
 
+/*
+ * kairos_cephx_mon_host() - ceph.conf's mon_host for the monitor map
+ * @monmap ("mon dump" as JSON): "[v2:ADDR,v1:ADDR],[...]", however long.
+ * @out: malloc'ed on success.
+ * Return: 0, -EIO (no monitor address in the map), or -ENOMEM.
+ */
+int kairos_cephx_mon_host(const json_t *monmap, char **out);
+
 /* kairos_credentials_dump() - @creds as malloc'ed JSON text; steals @creds. */
 char *kairos_credentials_dump(json_t *creds);
 
