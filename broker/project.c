@@ -201,6 +201,12 @@ int kairos_project_create(struct kairos *k, const char *name, const struct kairo
     rc = kairos_store_update(k->meta, KAIROS_INDEX_OID, ikeys, 1, false, index_state_step, &st);
     /* The project exists and admits; a stale "creating" is only cosmetic. */
     (void)rc;
+    /*
+     * Its first slice of cluster budget, ahead of its first allocation, so
+     * that the first allocations of many new projects do not all meet on
+     * kairos.cluster. Best effort: without it, the first allocation takes one.
+     */
+    kairos_budget_acquire(k, name, 0, 0, NULL);
     return 0;
 }
 

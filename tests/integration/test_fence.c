@@ -1,0 +1,288 @@
+/*
+ * test_fence.c - steps that outlive their lease are refused.
+ *
+ * A broker can stall (a paused VM, a swapping host, SIGSTOP) between two
+ * steps of a budget transfer for longer than the reconciler's lease. The
+ * reconciler then finishes or undoes the transfer; when the broker wakes,
+ * its next step must be refused, or the cluster budget no longer counts
+ * what projects hold and the cluster can be over-admitted (invariant 2).
+ * Children stop themselves at the fault points "budget.taken" (an
+ * acquirer between take and give) and "budget.shed" (a trimmer between
+ * its project and cluster steps); the test runs the reconciler past the
+ * lease, resumes them, and checks that the budget is exact and that the
+ * cluster admits no more than its limit.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "budget.h"
+
+#define MiB ((uint64_t)1 << 20)
+/* A short lease, so that "past the lease" takes seconds. */
+#define LEASE_MS 2000
+/* Waiting for a child to reach its fault point. */
+#define STOP_WAIT_S 60
+
+/* 64 MiB of budget, volumes counted in full. */
+static const char policy[] = "[capacity]\nusable = 64M\nfull_ratio = 1\nheadroom = 0\n"
+                             "[overcommit]\nvolume = 1\nshare = 1\nbucket = 1\n";
+static const char *self;
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+    nanosleep(&ts, NULL);
+}
+
+static void open_fenced(struct kt *t, const char *pool)
+{
+    kt_open_isolated(t, policy, pool);
+    t->cfg->reconcile.lease_ms = LEASE_MS;
+}
+
+static void new_project(struct kt *t, char *name, size_t len)
+{
+    struct kairos_error err = {0};
+    struct kairos_quota q;
+
+    kairos_quota_unlimited(&q);
+    kt_name(name, len, "fence");
+    if (kairos_project_create(t->k, name, NULL, &q, &err) < 0)
+        fail_msg("project create: %s", err.msg);
+}
+
+static void reserve_commit(struct kt *t, const char *project, const char *name, uint64_t bytes)
+{
+    struct kairos_alloc_req req = {
+        .project = project, .kind = KAIROS_VOLUME, .name = name, .bytes = bytes};
+    struct kairos_reservation *res;
+    struct kairos_error err = {0};
+
+    if (kairos_ledger_reserve(t->k, &req, &res, &err) < 0)
+        fail_msg("reserve %s/%s: %s", project, name, err.msg);
+    assert_int_equal(kairos_ledger_commit(t->k, res, &err), 0);
+    kairos_reservation_free(res);
+}
+
+/* Child: one budget step, stopped at the fault point the parent chose. */
+static int child_main(char **argv)
+{
+    struct kairos_error err = {0};
+    struct kt t;
+    int rc;
+
+    open_fenced(&t, argv[2]);
+    if (strcmp(argv[1], "--acquire") == 0) {
+        struct kairos_alloc_req req = {
+            .project = argv[3], .kind = KAIROS_VOLUME, .name = "acquired", .bytes = 8 * MiB};
+        struct kairos_reservation *res = NULL;
+        rc = kairos_ledger_reserve(t.k, &req, &res, &err);
+        if (rc == 0)
+            rc = kairos_ledger_commit(t.k, res, &err);
+        kairos_reservation_free(res);
+    } else {
+        rc = kairos_budget_trim(t.k, argv[3], 0, &err);
+    }
+    if (rc < 0)
+        fprintf(stderr, "child %s: %s\n", argv[1], err.msg);
+    kt_close(&t);
+    return rc < 0 ? 1 : 0;
+}
+
+/* Start a child that stops itself at @point; return once it has. */
+static pid_t start_stopped(const char *what, const char *pool, const char *project,
+                           const char *point)
+{
+    char fault[128];
+    int status;
+    pid_t pid;
+
+    snprintf(fault, sizeof(fault), "%s=stop", point);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("KAIROS_FAULT", fault, 1);
+        execl("/proc/self/exe", self, what, pool, project, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < STOP_WAIT_S * 10; i++) {
+        pid_t r = waitpid(pid, &status, WUNTRACED | WNOHANG);
+        if (r == pid && WIFSTOPPED(status))
+            return pid;
+        if (r == pid)
+            fail_msg("the %s child ended before %s (status %d)", what, point, status);
+        sleep_ms(100);
+    }
+    kill(pid, SIGKILL);
+    fail_msg("the %s child did not reach %s", what, point);
+    return -1;
+}
+
+/* Resume a stopped child and wait for its exit status. */
+static int resume(pid_t pid)
+{
+    int status;
+
+    kill(pid, SIGCONT);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void pass_after_lease(struct kt *t)
+{
+    struct kairos_reconcile_report rep;
+    struct kairos_error err = {0};
+
+    sleep_ms(LEASE_MS + 200);
+    if (kairos_reconcile_run(t->k, 0, &rep, &err) < 0)
+        fail_msg("reconcile: %s", err.msg);
+    assert_false(rep.skipped);
+    print_message("reconciler: %u transfers, %u errors %s\n", rep.transfers, rep.errors,
+                  rep.last_error);
+    assert_int_equal(rep.errors, 0);
+}
+
+/*
+ * Invariant 2, as it can be checked from outside: the cluster counts
+ * exactly what the projects hold, and filling the cluster to refusal never
+ * admits more effective bytes than its limit.
+ */
+static void assert_budget_exact(struct kt *t, char projects[][64], int n)
+{
+    struct kairos_capacity_report cap;
+    struct kairos_error err = {0};
+    uint64_t granted = 0, grants = 0, eff = 0;
+    char filler[64];
+    int i, refused = 0;
+
+    for (i = 0; i < n; i++) {
+        struct kairos_audit a;
+        assert_int_equal(kairos_ledger_audit(t->k, projects[i], &a, &err), 0);
+        kt_assert_consistent(t, projects[i]);
+        grants += a.grant;
+    }
+    assert_int_equal(kairos_budget_granted(t->k, &granted, &err), 0);
+    if (granted != grants)
+        fail_msg("the cluster counts %" PRIu64 " bytes granted, projects hold %" PRIu64, granted,
+                 grants);
+    /* Fill what is left, 1 MiB at a time, until the cluster refuses. */
+    new_project(t, filler, sizeof(filler));
+    for (i = 0; i < 128 && !refused; i++) {
+        struct kairos_alloc_req req = {
+            .project = filler, .kind = KAIROS_VOLUME, .name = NULL, .bytes = MiB};
+        struct kairos_reservation *res;
+        char name[32];
+        int rc;
+        snprintf(name, sizeof(name), "fill-%d", i);
+        req.name = name;
+        kairos_error_clear(&err);
+        rc = kairos_ledger_reserve(t->k, &req, &res, &err);
+        if (rc == -ENOSPC) {
+            refused = 1;
+            break;
+        }
+        if (rc < 0)
+            fail_msg("fill: %s", err.msg);
+        kairos_ledger_commit(t->k, res, &err);
+        kairos_reservation_free(res);
+    }
+    assert_true(refused);
+    for (i = 0; i < n; i++) {
+        struct kairos_audit a;
+        assert_int_equal(kairos_ledger_audit(t->k, projects[i], &a, &err), 0);
+        eff += a.counted_eff;
+    }
+    {
+        struct kairos_audit a;
+        assert_int_equal(kairos_ledger_audit(t->k, filler, &a, &err), 0);
+        eff += a.counted_eff;
+    }
+    assert_int_equal(kairos_capacity_get(t->k, &cap, &err), 0);
+    print_message("admitted %" PRIu64 " of a %" PRIu64 " byte limit\n", eff, cap.limit);
+    if (eff > cap.limit)
+        fail_msg("over-admitted: %" PRIu64 " effective bytes allocated, limit %" PRIu64, eff,
+                 cap.limit);
+    assert_int_equal(kairos_project_delete(t->k, filler, KAIROS_DELETE_FORCE, &err), 0);
+}
+
+static void paused_acquirer_refused(void **state)
+{
+    char projects[1][64];
+    struct kt t;
+    pid_t pid;
+
+    (void)state;
+    open_fenced(&t, NULL);
+    new_project(&t, projects[0], sizeof(projects[0]));
+    /* The acquirer takes its slice from the cluster, then stops. */
+    pid = start_stopped("--acquire", t.pool, projects[0], "budget.taken");
+    /* Past the lease the reconciler voids the slice and takes it back... */
+    pass_after_lease(&t);
+    /* ...and a lease later forgets the void marker. */
+    pass_after_lease(&t);
+    pass_after_lease(&t);
+    /* Awake, the acquirer's stale give must be refused; it takes a new slice. */
+    assert_int_equal(resume(pid), 0);
+    assert_budget_exact(&t, projects, 1);
+    assert_int_equal(kairos_project_delete(t.k, projects[0], KAIROS_DELETE_FORCE, NULL), 0);
+    kt_close(&t);
+}
+
+static void paused_trimmer_refused(void **state)
+{
+    struct kairos_error err = {0};
+    char projects[2][64];
+    struct kairos_reservation *res;
+    struct kt t;
+    pid_t pid;
+
+    (void)state;
+    open_fenced(&t, NULL);
+    new_project(&t, projects[0], sizeof(projects[0]));
+    /* A bystander holds budget, so a second credit cannot hide below zero. */
+    new_project(&t, projects[1], sizeof(projects[1]));
+    reserve_commit(&t, projects[1], "held", 8 * MiB);
+    /* Hold a large slice, then free what it was for: all slack. */
+    reserve_commit(&t, projects[0], "big", 16 * MiB);
+    assert_int_equal(
+        kairos_ledger_reserve_delete(t.k, projects[0], KAIROS_VOLUME, "big", &res, &err), 0);
+    assert_int_equal(kairos_ledger_commit(t.k, res, &err), 0);
+    kairos_reservation_free(res);
+    /* The trimmer gives the slack up on the project's side, then stops. */
+    pid = start_stopped("--trim", t.pool, projects[0], "budget.shed");
+    /* The reconciler credits the cluster, then clears and forgets its marker. */
+    pass_after_lease(&t);
+    pass_after_lease(&t);
+    pass_after_lease(&t);
+    pass_after_lease(&t);
+    /* Awake, the trimmer's stale credit must be refused. */
+    assert_int_equal(resume(pid), 0);
+    assert_budget_exact(&t, projects, 2);
+    assert_int_equal(kairos_project_delete(t.k, projects[0], KAIROS_DELETE_FORCE, NULL), 0);
+    assert_int_equal(kairos_project_delete(t.k, projects[1], KAIROS_DELETE_FORCE, NULL), 0);
+    kt_close(&t);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(paused_acquirer_refused),
+        cmocka_unit_test(paused_trimmer_refused),
+    };
+
+    self = argv[0];
+    if (argc == 4 && (strcmp(argv[1], "--acquire") == 0 || strcmp(argv[1], "--trim") == 0))
+        return child_main(argv);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
