@@ -11,11 +11,15 @@
  * its project and cluster steps); the test runs the reconciler past the
  * lease, resumes them, and checks that the budget is exact and that the
  * cluster admits no more than its limit.
+ *
+ * Also: the reconciler's lock stays held through a backend call longer
+ * than the lock's own duration, so no second pass runs beside it.
  */
 #include "harness.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,11 +278,104 @@ static void paused_trimmer_refused(void **state)
     kt_close(&t);
 }
 
+/* ---- the reconciler's lock ---- */
+
+struct slow {
+    struct kt *t;
+    unsigned ms;
+};
+
+static int slow_probe(void *arg, const char *project, const char *name, uint64_t *bytes,
+                      struct kairos_error *err)
+{
+    (void)arg;
+    (void)project;
+    (void)name;
+    (void)err;
+    *bytes = 0;
+    return 1;
+}
+
+/* A destroy slower than the reconciler's lock lasts. */
+static int slow_destroy(void *arg, const char *project, const char *name, struct kairos_error *err)
+{
+    struct slow *s = arg;
+
+    (void)project;
+    (void)name;
+    (void)err;
+    sleep_ms(s->ms);
+    return 0;
+}
+
+struct second {
+    struct kt *t;
+    struct kairos_reconcile_report rep;
+    int rc;
+};
+
+static void *second_pass(void *arg)
+{
+    struct second *s = arg;
+    struct kairos_error err = {0};
+    struct kairos *k2;
+
+    /* Well inside the first pass's slow destroy, past its lock's first term. */
+    sleep_ms(LEASE_MS + 1500);
+    /* The policy file was read at open and removed since: a new one for this handle. */
+    free(s->t->cfg->policy.capacity);
+    s->t->cfg->policy.capacity = kt_write_temp("capacity.ini", policy);
+    s->rc = kairos_open(s->t->cfg, &k2, &err);
+    if (s->rc == 0) {
+        s->rc = kairos_reconcile_run(k2, 1, &s->rep, &err);
+        kairos_close(k2);
+    }
+    return NULL;
+}
+
+static void lock_held_through_slow_call(void **state)
+{
+    struct slow s;
+    struct kairos_kind_ops ops = {.probe = slow_probe, .destroy = slow_destroy, .arg = &s};
+    struct kairos_reconcile_report rep;
+    struct kairos_error err = {0};
+    struct kairos_reservation *res;
+    struct second sec = {0};
+    char project[64];
+    pthread_t th;
+    struct kt t;
+
+    (void)state;
+    open_fenced(&t, NULL);
+    /* The lock lasts lease + 1 s = 3 s; the destroy takes three times that. */
+    s = (struct slow){&t, 3 * (LEASE_MS + 1000)};
+    new_project(&t, project, sizeof(project));
+    kt_backend_register(&t, KAIROS_VOLUME);
+    reserve_commit(&t, project, "doomed", MiB);
+    assert_int_equal(kt_object_create(&t, project, "doomed", MiB), 0);
+    /* A delete that died: the reconciler rolls it forward through the slow destroy. */
+    assert_int_equal(
+        kairos_ledger_reserve_delete(t.k, project, KAIROS_VOLUME, "doomed", &res, &err), 0);
+    kairos_reservation_free(res);
+    assert_int_equal(kairos_kind_register(t.k, KAIROS_VOLUME, &ops), 0);
+    sec.t = &t;
+    pthread_create(&th, NULL, second_pass, &sec);
+    assert_int_equal(kairos_reconcile_run(t.k, 1, &rep, &err), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(sec.rc, 0);
+    assert_false(rep.skipped);
+    assert_int_equal(rep.committed, 1);
+    if (!sec.rep.skipped)
+        fail_msg("a second reconciler pass ran beside the first: its lock lapsed");
+    kt_close(&t);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(paused_acquirer_refused),
         cmocka_unit_test(paused_trimmer_refused),
+        cmocka_unit_test(lock_held_through_slow_call),
     };
 
     self = argv[0];
