@@ -44,17 +44,17 @@ uint64_t kairos_budget_chunk(struct kairos *k)
 }
 
 /*
- * The fence of a transfer: its initiator may finish a step only this long
- * after the step it started from (give after take, credit after shed, a
- * reconciler's credit after its read). The reconciler treats a transfer as
- * abandoned only after a whole lease, and keeps each marker a whole lease
- * after the last step that could still read it, so a paused or slow
- * initiator is refused instead of applying a transfer twice or too late;
- * clocks may differ by up to half a lease.
+ * The fence of a transfer (kairos_fence_ms()): its initiator may finish a
+ * step only this long after the step it started from (give after take,
+ * credit after shed, a reconciler's credit after its read). The reconciler
+ * treats a transfer as abandoned only after a whole lease, and keeps each
+ * marker a whole lease after the last step that could still read it, so a
+ * paused or slow initiator is refused instead of applying a transfer twice
+ * or too late.
  */
 static uint64_t fence_ms(struct kairos *k)
 {
-    return k->cfg->reconcile.lease_ms / 2;
+    return kairos_fence_ms(k);
 }
 
 /* How long a marker ("void", "d.") outlives what may still read it. */

@@ -115,6 +115,11 @@ void kairos_close(struct kairos *k)
     free(k);
 }
 
+uint64_t kairos_fence_ms(const struct kairos *k)
+{
+    return k->cfg->reconcile.lease_ms / 2;
+}
+
 const struct kairos_config *kairos_get_config(const struct kairos *k)
 {
     return k->cfg;

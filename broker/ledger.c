@@ -251,6 +251,7 @@ static void open_intent(struct step *st, struct kairos_txn *txn, json_t *rec)
     /* The exact bytes written, which a one-write commit will expect. */
     free(st->out->record);
     st->out->record = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+    st->out->intent_ms = now;
     idx = json_pack("{s:s,s:s,s:I}", "intent", st->out->intent, "op", kairos_op_name(st->op), "ts",
                     (json_int_t)now);
     kairos_txn_set_json(txn, st->ikey, idx);

@@ -111,7 +111,11 @@ static int settle_intent(struct pass *p, struct kairos_reservation *res, uint64_
         p->rep->left++;
         return 0;
     }
-    exists = ops.probe(ops.arg, res->project, res->name, &bytes, err);
+    /* A create counts only what carries its own intent's tag. */
+    if (res->op == KAIROS_OP_CREATE && ops.claim)
+        exists = ops.claim(ops.arg, res->project, res->name, res->intent, &bytes, err);
+    else
+        exists = ops.probe(ops.arg, res->project, res->name, &bytes, err);
     if (exists < 0) {
         p->rep->left++;
         return exists;

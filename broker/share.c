@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 
 #include <cephfs/libcephfs.h>
 
 #include "binding_int.h"
 #include "cephx.h"
+#include "fault.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
@@ -127,6 +129,58 @@ static uint64_t quota_value(uint64_t limit)
     return limit == KAIROS_UNLIMITED ? 0 : limit;
 }
 
+/* ---- intent tags ---- */
+
+/*
+ * A share's directory carries the id of the intent that made it, so that a
+ * request, its cleanup and the reconciler adopt or remove only what that
+ * intent made.
+ */
+#define TAG_XATTR "user.kairos.intent"
+
+/* The tag of @path into @tag: 0, -ENODATA (untagged), -ENOENT, or an error. */
+static int dir_tag(struct ceph_mount_info *cm, const char *path, char tag[KAIROS_INTENT_ID_LEN + 1])
+{
+    int n = ceph_getxattr(cm, path, TAG_XATTR, tag, KAIROS_INTENT_ID_LEN);
+
+    if (n == -ERANGE) {
+        snprintf(tag, KAIROS_INTENT_ID_LEN + 1, "?");
+        return 0;
+    }
+    tag[n > 0 ? n : 0] = '\0';
+    return n < 0 ? n : 0;
+}
+
+/*
+ * Tag @path with @intent unless it carries a tag already (the MDS makes
+ * XATTR_CREATE atomic): of a request and the reconciler racing for an
+ * untagged directory exactly one wins.
+ * Return: 0 (tagged @intent now or before), -EEXIST (another tag), or an error.
+ */
+static int claim_dir(struct ceph_mount_info *cm, const char *path, const char *intent)
+{
+    char tag[KAIROS_INTENT_ID_LEN + 1];
+    int rc = ceph_setxattr(cm, path, TAG_XATTR, intent, strlen(intent), XATTR_CREATE);
+
+    if (rc != -EEXIST)
+        return rc;
+    rc = dir_tag(cm, path, tag);
+    if (rc < 0)
+        return rc;
+    return strcmp(tag, intent) == 0 ? 0 : -EEXIST;
+}
+
+/* 1 when @path carries @intent's tag, 0 when not (or is gone), or an error. */
+static int dir_is_ours(struct ceph_mount_info *cm, const char *path, const char *intent)
+{
+    char tag[KAIROS_INTENT_ID_LEN + 1];
+    int rc = dir_tag(cm, path, tag);
+
+    if (rc == -ENOENT || rc == -ENODATA)
+        return 0;
+    return rc < 0 ? rc : strcmp(tag, intent) == 0;
+}
+
 /* A share's RADOS namespace in the data pool: "<project>.<share>" ('.' is in no name). */
 static void share_namespace(char *buf, const char *project, const char *name)
 {
@@ -201,12 +255,19 @@ static int ensure_project_dir(struct kairos *k, struct ceph_mount_info *cm, cons
 
 /* ---- create and resize ---- */
 
-/* mkdir the share, with its project directory made ready first if need be. */
+/*
+ * mkdir the share, with its project directory made ready first if need
+ * be, and tag it with @intent. A directory of that name this intent did
+ * not make is never adopted: it is another request's, and -EEXIST.
+ * *@made: made here; *@tagged: it carries @intent's tag.
+ */
 static int make_share_dir(struct kairos *k, struct ceph_mount_info *cm, const char *project,
-                          const char *path, bool *existed, struct kairos_error *err)
+                          const char *path, const char *intent, bool *made, bool *tagged,
+                          struct kairos_error *err)
 {
     int rc = 0;
 
+    *made = *tagged = false;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!kairos_nameset_has(&k->shares->ready, project)) {
             rc = ensure_project_dir(k, cm, project, err);
@@ -220,12 +281,23 @@ static int make_share_dir(struct kairos *k, struct ceph_mount_info *cm, const ch
             break;
         kairos_nameset_remove(&k->shares->ready, project);
     }
-    *existed = rc == -EEXIST;
-    /* Made by an earlier attempt at this request: the mode and quota below settle it. */
-    if (*existed)
-        rc = ceph_chmod(cm, path, SHARE_MODE);
+    if (rc == -EEXIST) {
+        rc = dir_is_ours(cm, path, intent);
+        if (rc == 0)
+            return kairos_error_set(err, -EEXIST, "%s exists, not made by this request", path);
+        if (rc < 0)
+            return kairos_error_set(err, rc, "cannot read %s: %s", path, strerror(-rc));
+        *tagged = true;
+        return 0;
+    }
     if (rc < 0)
         return kairos_error_set(err, rc, "cannot make %s: %s", path, strerror(-rc));
+    *made = true;
+    kairos_fault("share.create.mkdir");
+    rc = claim_dir(cm, path, intent);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot tag %s: %s", path, strerror(-rc));
+    *tagged = true;
     return 0;
 }
 
@@ -244,6 +316,8 @@ static int finish_share(struct ceph_mount_info *cm, const char *path, const char
 
     share_namespace(ns, project, name);
     rc = ensure_namespace(cm, path, ns, err);
+    if (rc == 0)
+        kairos_fault("share.create.namespace");
     /* A new directory has no file limit; an old one may have a stale one. */
     if (rc == 0 && (max_files || existed))
         rc = set_u64(cm, path, "ceph.quota.max_files", max_files, err);
@@ -253,18 +327,16 @@ static int finish_share(struct ceph_mount_info *cm, const char *path, const char
 }
 
 static int make_share(struct kairos *k, struct ceph_mount_info *cm, const char *project,
-                      const char *name, uint64_t bytes, uint64_t max_files, bool *made,
-                      struct kairos_error *err)
+                      const char *name, uint64_t bytes, uint64_t max_files, const char *intent,
+                      bool *made, bool *tagged, struct kairos_error *err)
 {
     char path[KAIROS_SHARE_PATH_MAX];
-    bool existed;
     int rc;
 
     share_path(k, path, project, name);
-    rc = make_share_dir(k, cm, project, path, &existed, err);
-    *made = rc == 0;
+    rc = make_share_dir(k, cm, project, path, intent, made, tagged, err);
     if (rc == 0)
-        rc = finish_share(cm, path, project, name, bytes, max_files, existed, err);
+        rc = finish_share(cm, path, project, name, bytes, max_files, !*made, err);
     return rc;
 }
 
@@ -279,7 +351,7 @@ int kairos_share_create(struct kairos *k, const char *project, const char *name,
     struct kairos_reservation *res = NULL;
     struct ceph_mount_info *cm;
     char attrs[64], path[KAIROS_SHARE_PATH_MAX];
-    bool made = false;
+    bool made = false, tagged = false;
     int rc;
 
     if (max_files > KAIROS_SIZE_MAX)
@@ -291,23 +363,27 @@ int kairos_share_create(struct kairos *k, const char *project, const char *name,
     rc = kairos_ledger_reserve(k, &req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault("share.create.reserved");
+    share_path(k, path, project, name);
     rc = mount_fs(k, &cm, err);
     if (rc == 0)
-        rc = make_share(k, cm, project, name, bytes, max_files, &made, err);
+        rc = make_share(k, cm, project, name, bytes, max_files, res->intent, &made, &tagged, err);
     if (rc < 0) {
-        /* Nothing committed owns the directory: no half-made share stays behind. */
-        if (made) {
-            share_path(k, path, project, name);
-            remove_tree(k, cm, path, NULL, NULL);
-        }
-        kairos_ledger_release(k, res, NULL);
+        /*
+         * No half-made share stays behind: what this request made and
+         * tagged goes; a directory made but not tagged stays under the
+         * intent, for the reconciler to claim or remove.
+         */
+        if (tagged && remove_tree(k, cm, path, NULL, NULL) < 0)
+            goto out;
+        if (!made || tagged)
+            kairos_ledger_release(k, res, NULL);
         goto out;
     }
+    kairos_fault("share.create.quota");
     rc = kairos_ledger_commit(k, res, err);
-    if (rc == -ESTALE) {
-        share_path(k, path, project, name);
+    if (rc == -ESTALE && dir_is_ours(cm, path, res->intent) == 1)
         remove_tree(k, cm, path, NULL, NULL);
-    }
 out:
     kairos_reservation_free(res);
     return rc;
@@ -337,17 +413,27 @@ int kairos_share_resize(struct kairos *k, const char *project, const char *name,
     rc = kairos_ledger_reserve_resize(k, project, KAIROS_SHARE, name, bytes, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault("share.resize.reserved");
     share_path(k, path, project, name);
     rc = mount_fs(k, &cm, err);
     if (rc == 0)
         rc = set_u64(cm, path, "ceph.quota.max_bytes", bytes, err);
+    if (rc == 0)
+        kairos_fault("share.resize.done");
     if (rc < 0)
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
-    /* Rolled back by the reconciler meanwhile: the ledger holds the old size, so must the quota. */
-    if (rc == -ESTALE)
-        set_u64(cm, path, "ceph.quota.max_bytes", cur.bytes, NULL);
+    /*
+     * Rolled back by the reconciler meanwhile: the quota follows the size
+     * the ledger holds now, which a later resize may have set, not the one
+     * read before this request's reservation.
+     */
+    if (rc == -ESTALE && kairos_ledger_get(k, project, KAIROS_SHARE, name, &cur, NULL) == 0) {
+        if (!cur.pending)
+            set_u64(cm, path, "ceph.quota.max_bytes", cur.bytes, NULL);
+        kairos_alloc_clear(&cur);
+    }
 out:
     kairos_reservation_free(res);
     return rc;
@@ -390,19 +476,22 @@ int kairos_share_snapshot_create(struct kairos *k, const char *project, const ch
     rc = kairos_ledger_reserve(k, &req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault("share.snapshot.reserved");
     snap_path(k, path, project, share, snap);
     rc = mount_fs(k, &cm, err);
-    if (rc == 0) {
-        rc = ceph_mkdir(cm, path, 0755);
-        if (rc == -EEXIST)
-            rc = 0;
-        if (rc < 0)
-            kairos_error_set(err, rc, "cannot snapshot %s: %s", path, strerror(-rc));
-    }
+    /* A snapshot this request did not make is another's: never adopted. */
+    if (rc == 0 && (rc = ceph_mkdir(cm, path, 0755)) < 0)
+        kairos_error_set(err, rc,
+                         rc == -EEXIST ? "snapshot %s exists, not made by this request"
+                                       : "cannot snapshot %s",
+                         path);
+    if (rc == 0)
+        kairos_fault("share.snapshot.made");
     if (rc < 0)
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
+    /* Made here, so ours to remove. */
     if (rc == -ESTALE)
         ceph_rmdir(cm, path);
 out:
@@ -441,7 +530,10 @@ int kairos_share_snapshot_delete(struct kairos *k, const char *project, const ch
     rc = kairos_ledger_reserve_delete(k, project, KAIROS_SNAPSHOT, sname, &res, err);
     if (rc < 0)
         return rc;
+    kairos_fault("share.snapshot-delete.reserved");
     rc = remove_snap(k, project, share, snap, err);
+    if (rc == 0)
+        kairos_fault("share.snapshot-delete.removed");
     return kairos_ledger_settle(k, res, rc, err);
 }
 
@@ -604,9 +696,12 @@ static int destroy(struct kairos *k, const char *project, const char *name,
         rc = mount_fs(k, &cm, err);
     if (rc < 0)
         return rc;
+    kairos_fault("share.delete.unbound");
     rc = kairos_share_snapshot_list(k, project, name, &snaps, &n, NULL);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = remove_snap(k, project, name, snaps[i].name, err);
+        if (rc == 0)
+            kairos_fault("share.delete.snapshot-removed");
         snap_alloc_name(sname, sizeof(sname), name, snaps[i].name);
         if (rc == 0)
             rc = kairos_ledger_purge(k, project, KAIROS_SNAPSHOT, sname, err);
@@ -645,7 +740,10 @@ int kairos_share_delete(struct kairos *k, const char *project, const char *name,
     rc = kairos_ledger_reserve_delete(k, project, KAIROS_SHARE, name, &res, err);
     if (rc < 0)
         return rc;
+    kairos_fault("share.delete.reserved");
     rc = destroy(k, project, name, res, err);
+    if (rc == 0)
+        kairos_fault("share.delete.removed");
     return kairos_ledger_settle(k, res, rc, err);
 }
 
@@ -718,6 +816,29 @@ static int op_probe(void *arg, const char *project, const char *name, uint64_t *
     if (rc == -ENODATA)
         rc = finish_recorded(k, cm, path, project, name, bytes, err);
     return rc < 0 ? kairos_error_set(err, rc, "cannot probe %s: %s", path, strerror(-rc)) : 1;
+}
+
+static int op_claim(void *arg, const char *project, const char *name, const char *intent,
+                    uint64_t *bytes, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    char path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    int rc = mount_fs(k, &cm, err);
+
+    if (rc < 0)
+        return rc;
+    share_path(k, path, project, name);
+    rc = claim_dir(cm, path, intent);
+    /* None, or another request's: not ours to adopt or remove. */
+    if (rc == -ENOENT || rc == -EEXIST)
+        return 0;
+    if (rc == 0)
+        rc = get_u64(cm, path, "ceph.quota.max_bytes", bytes);
+    /* Made, not finished: finish it as recorded. */
+    if (rc == -ENODATA)
+        rc = finish_recorded(k, cm, path, project, name, bytes, err);
+    return rc < 0 ? kairos_error_set(err, rc, "cannot claim %s: %s", path, strerror(-rc)) : 1;
 }
 
 static int op_destroy(void *arg, const char *project, const char *name, struct kairos_error *err)
@@ -853,6 +974,7 @@ int kairos_shares_init(struct kairos *k, struct kairos_error *err)
 {
     struct kairos_kind_ops ops = {
         .probe = op_probe,
+        .claim = op_claim,
         .destroy = op_destroy,
         .used = op_used,
         .teardown = op_teardown,

@@ -20,6 +20,7 @@
 
 #include "binding_int.h"
 #include "cephx.h"
+#include "fault.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
@@ -102,19 +103,132 @@ static void snap_name(char *buf, size_t len, const char *volume, const char *sna
     snprintf(buf, len, "volume:%s@%s", volume, snap);
 }
 
+/* ---- intent tags ---- */
+
+/*
+ * An image carries the id of the intent that created it as image metadata
+ * (rbd image-meta get IMAGE kairos.intent.<project>.<name>), so that a
+ * request, its cleanup and the reconciler adopt or remove only what that
+ * intent made. The key names the image: a clone inherits its parent's
+ * metadata, and with it the parent's tag.
+ */
+#define TAG_PREFIX "kairos.intent."
+/* How librbd keeps image metadata: omap keys of the image's header object. */
+#define META_OMAP_PREFIX "metadata_"
+#define TAG_KEY_MAX      (sizeof(META_OMAP_PREFIX TAG_PREFIX) + 2 * KAIROS_NAME_MAX + 2)
+/* Room for an RBD image id (librbd makes them 12 to 20 hex digits). */
+#define RBD_ID_MAX 64
+
+struct image_ref {
+    rados_ioctx_t io; /* the project's namespace */
+    rbd_image_t img;
+    const char *project, *name;
+};
+
+/* The tag of the image into @tag: 0, -ENOENT (untagged), or an error. Another length is "?". */
+static int image_tag(const struct image_ref *r, char tag[KAIROS_INTENT_ID_LEN + 1])
+{
+    char key[TAG_KEY_MAX];
+    size_t len = KAIROS_INTENT_ID_LEN + 1;
+    int rc;
+
+    snprintf(key, sizeof(key), TAG_PREFIX "%s.%s", r->project, r->name);
+    rc = rbd_metadata_get(r->img, key, tag, &len);
+    if (rc == -ERANGE) {
+        snprintf(tag, KAIROS_INTENT_ID_LEN + 1, "?");
+        return 0;
+    }
+    if (rc < 0)
+        tag[0] = '\0';
+    return rc;
+}
+
+/*
+ * Give the image the tag @intent unless it carries one already: one
+ * guarded write to its header, so that of a request and the reconciler
+ * racing for an untagged image exactly one wins.
+ * Return: 0 (tagged @intent now or before), -EEXIST (another tag), or an error.
+ */
+static int claim_image(const struct image_ref *r, const char *intent)
+{
+    char key[TAG_KEY_MAX], id[RBD_ID_MAX], oid[RBD_ID_MAX + 16], tag[KAIROS_INTENT_ID_LEN + 1];
+    const char *k = key;
+    size_t klen, vlen = strlen(intent);
+    rados_write_op_t op;
+    int prval = 0, rc = rbd_get_id(r->img, id, sizeof(id));
+
+    if (rc < 0)
+        return rc;
+    snprintf(key, sizeof(key), META_OMAP_PREFIX TAG_PREFIX "%s.%s", r->project, r->name);
+    klen = strlen(key);
+    snprintf(oid, sizeof(oid), "rbd_header.%s", id);
+    op = rados_create_write_op();
+    if (!op)
+        return -ENOMEM;
+    rados_write_op_assert_exists(op);
+    /* An absent key compares as empty. */
+    rados_write_op_omap_cmp(op, key, LIBRADOS_CMPXATTR_OP_EQ, "", 0, &prval);
+    rados_write_op_omap_set2(op, &k, &intent, &klen, &vlen, 1);
+    rc = rados_write_op_operate(op, r->io, oid, NULL, LIBRADOS_OPERATION_FULL_TRY);
+    rados_release_write_op(op);
+    if (rc != -ECANCELED)
+        return rc;
+    rc = image_tag(r, tag);
+    if (rc < 0)
+        return rc;
+    return strcmp(tag, intent) == 0 ? 0 : -EEXIST;
+}
+
+/*
+ * Open @name and check it is @intent's. Return: 1 (tagged @intent), 0 (no
+ * such image, or another's), or an error.
+ */
+static int is_ours(rados_ioctx_t io, const char *project, const char *name, const char *intent)
+{
+    struct image_ref r = {io, NULL, project, name};
+    char tag[KAIROS_INTENT_ID_LEN + 1];
+    int rc = rbd_open_read_only(io, name, &r.img, NULL);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = image_tag(&r, tag);
+    rbd_close(r.img);
+    if (rc == -ENOENT)
+        return 0;
+    return rc < 0 ? rc : strcmp(tag, intent) == 0;
+}
+
+/* Remove @name if @intent made it; another request's image stays. */
+static void remove_ours(rados_ioctx_t io, const char *project, const char *name, const char *intent)
+{
+    if (is_ours(io, project, name, intent) == 1)
+        rbd_remove(io, name);
+}
+
 /* ---- create and clone ---- */
 
 struct source {
     const char *project, *volume, *snap;
 };
 
-static int make_image(struct kairos *k, rados_ioctx_t io, const char *name, uint64_t bytes,
-                      const struct source *src, struct kairos_error *err)
+/*
+ * Create @name (or clone it from @src) and tag it with @intent. An image
+ * of that name that this intent did not make is never adopted: it is
+ * another request's (or not Kairos's), and -EEXIST.
+ * *@made: the image was made here, whether or not the tag followed.
+ */
+static int make_image(struct kairos *k, rados_ioctx_t io, const char *project, const char *name,
+                      uint64_t bytes, const struct source *src, const char *intent, bool *made,
+                      struct kairos_error *err)
 {
+    struct image_ref r = {io, NULL, project, name};
     rbd_image_options_t opts;
     rados_ioctx_t pio = NULL;
     int rc;
 
+    *made = false;
     rbd_image_options_create(&opts);
     rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES, VOLUME_FEATURES);
     if (!src) {
@@ -129,17 +243,25 @@ static int make_image(struct kairos *k, rados_ioctx_t io, const char *name, uint
     if (pio)
         rados_ioctx_destroy(pio);
     if (rc == -EEXIST) {
-        /* Left by an earlier attempt at this very request? Then it is ours. */
-        rbd_image_t img;
-        uint64_t size = 0;
-        if (rbd_open_read_only(io, name, &img, NULL) == 0) {
-            rbd_get_size(img, &size);
-            rbd_close(img);
-        }
-        rc = size == bytes ? 0 : -EEXIST;
+        rc = is_ours(io, project, name, intent);
+        if (rc == 0)
+            return kairos_error_set(err, -EEXIST,
+                                    "an RBD image %s exists that this request did not make", name);
+        return rc < 0
+                   ? kairos_error_set(err, rc, "cannot open RBD image %s: %s", name, strerror(-rc))
+                   : 0;
     }
     if (rc < 0)
         return kairos_error_set(err, rc, "cannot create RBD image %s: %s", name, strerror(-rc));
+    *made = true;
+    kairos_fault(src ? "volume.clone.made" : "volume.create.made");
+    rc = rbd_open_read_only(io, name, &r.img, NULL);
+    if (rc == 0) {
+        rc = claim_image(&r, intent);
+        rbd_close(r.img);
+    }
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot tag RBD image %s: %s", name, strerror(-rc));
     return 0;
 }
 
@@ -148,14 +270,16 @@ static int provision(struct kairos *k, const struct kairos_alloc_req *req, const
 {
     struct kairos_reservation *res = NULL;
     rados_ioctx_t io = NULL;
+    bool made = false;
     int rc;
 
     rc = kairos_ledger_reserve(k, req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault(src ? "volume.clone.reserved" : "volume.create.reserved");
     rc = open_ns(k, req->project, true, &io, err);
     if (rc == 0)
-        rc = make_image(k, io, req->name, req->bytes, src, err);
+        rc = make_image(k, io, req->project, req->name, req->bytes, src, res->intent, &made, err);
     /* The namespace went under another broker (project deleted and made again). */
     if (rc == -ENOENT && !src) {
         kairos_nameset_remove(&k->volumes->known, req->project);
@@ -165,16 +289,20 @@ static int provision(struct kairos *k, const struct kairos_alloc_req *req, const
         kairos_error_clear(err);
         rc = open_ns(k, req->project, true, &io, err);
         if (rc == 0)
-            rc = make_image(k, io, req->name, req->bytes, src, err);
+            rc = make_image(k, io, req->project, req->name, req->bytes, src, res->intent, &made,
+                            err);
     }
     if (rc < 0) {
-        kairos_ledger_release(k, res, NULL);
+        /* An image made but not tagged stays under the intent: the reconciler claims it. */
+        if (!made)
+            kairos_ledger_release(k, res, NULL);
         goto out;
     }
+    kairos_fault(src ? "volume.clone.tagged" : "volume.create.tagged");
     rc = kairos_ledger_commit(k, res, err);
     /* The reconciler gave up on us: the image must not outlive its record. */
     if (rc == -ESTALE)
-        rbd_remove(io, req->name);
+        remove_ours(io, req->project, req->name, res->intent);
 out:
     if (io)
         rados_ioctx_destroy(io);
@@ -239,6 +367,35 @@ static int no_progress(uint64_t offset, uint64_t total, void *arg)
     return 0;
 }
 
+/*
+ * A resize the reconciler rolled back meanwhile: bring the image back to
+ * the size the ledger holds now (another resize may have been committed
+ * since), never below the image's own size: shrinking in a rollback would
+ * cut data written meanwhile. A grow that cannot be undone that way is
+ * recorded instead, if the quota still admits it.
+ */
+static void resize_rolled_back(struct kairos *k, const char *project, const char *name,
+                               rbd_image_t img)
+{
+    struct kairos_reservation *res = NULL;
+    struct kairos_alloc a;
+    uint64_t size = 0;
+
+    if (kairos_ledger_get(k, project, KAIROS_VOLUME, name, &a, NULL) < 0)
+        return;
+    kairos_alloc_clear(&a);
+    if (rbd_get_size(img, &size) < 0 || size == a.bytes)
+        return;
+    if (size < a.bytes) {
+        rbd_resize2(img, a.bytes, false, no_progress, NULL);
+        return;
+    }
+    if (kairos_ledger_reserve_resize(k, project, KAIROS_VOLUME, name, size, &res, NULL) == 0 &&
+        !res->existing)
+        kairos_ledger_commit(k, res, NULL);
+    kairos_reservation_free(res);
+}
+
 int kairos_volume_resize(struct kairos *k, const char *project, const char *name, uint64_t bytes,
                          unsigned flags, struct kairos_error *err)
 {
@@ -264,18 +421,21 @@ int kairos_volume_resize(struct kairos *k, const char *project, const char *name
     rc = kairos_ledger_reserve_resize(k, project, KAIROS_VOLUME, name, bytes, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault("volume.resize.reserved");
     rc = open_ns(k, project, false, &io, err);
     if (rc == 0 && (rc = rbd_open(io, name, &img, NULL)) < 0)
         kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name, strerror(-rc));
-    if (rc == 0 && (rc = rbd_resize2(img, bytes, bytes < cur.bytes, no_progress, NULL)) < 0)
+    /* Shrinking only as far as the reservation said, from the size it saw. */
+    if (rc == 0 && (rc = rbd_resize2(img, bytes, bytes < res->old_bytes, no_progress, NULL)) < 0)
         kairos_error_set(err, rc, "cannot resize volume %s/%s: %s", project, name, strerror(-rc));
+    if (rc == 0)
+        kairos_fault("volume.resize.done");
     if (rc < 0)
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
-    /* Rolled back by the reconciler meanwhile: the ledger holds the old size, so must the image. */
     if (rc == -ESTALE)
-        rbd_resize2(img, cur.bytes, cur.bytes < bytes, no_progress, NULL);
+        resize_rolled_back(k, project, name, img);
 out:
     close_image(io, img);
     kairos_reservation_free(res);
@@ -327,20 +487,23 @@ int kairos_volume_snapshot_create(struct kairos *k, const char *project, const c
     rc = kairos_ledger_reserve(k, &req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault("volume.snapshot.reserved");
     rc = open_ns(k, project, false, &io, err);
     if (rc == 0 && (rc = rbd_open(io, volume, &img, NULL)) < 0)
         kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, volume, strerror(-rc));
-    if (rc == 0) {
-        rc = rbd_snap_create(img, snap);
-        if (rc == -EEXIST)
-            rc = 0; /* made by an earlier attempt at this request */
-        if (rc < 0)
-            kairos_error_set(err, rc, "cannot snapshot %s/%s: %s", project, volume, strerror(-rc));
-    }
+    /* A snapshot this request did not make is another's: never adopted. */
+    if (rc == 0 && (rc = rbd_snap_create(img, snap)) < 0)
+        kairos_error_set(err, rc,
+                         rc == -EEXIST ? "snapshot %s/%s@%s exists, not made by this request"
+                                       : "cannot snapshot %s/%s@%s",
+                         project, volume, snap);
+    if (rc == 0)
+        kairos_fault("volume.snapshot.made");
     if (rc < 0)
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
+    /* Made here, so ours to remove. */
     if (rc == -ESTALE && img)
         rbd_snap_remove(img, snap);
 out:
@@ -407,7 +570,10 @@ int kairos_volume_snapshot_delete(struct kairos *k, const char *project, const c
     rc = kairos_ledger_reserve_delete(k, project, KAIROS_SNAPSHOT, sname, &res, err);
     if (rc < 0)
         return rc;
+    kairos_fault("volume.snapshot-delete.reserved");
     rc = remove_snap(k, project, volume, snap, err);
+    if (rc == 0)
+        kairos_fault("volume.snapshot-delete.removed");
     return kairos_ledger_settle(k, res, rc, err);
 }
 
@@ -485,6 +651,7 @@ static int destroy(struct kairos *k, const char *project, const char *name,
     rc = kairos_binding_purge(k, project, KAIROS_VOLUME, name, err);
     if (rc < 0)
         return rc;
+    kairos_fault("volume.delete.unbound");
     rc = open_ns(k, project, false, &io, err);
     if (rc < 0)
         return rc;
@@ -492,6 +659,8 @@ static int destroy(struct kairos *k, const char *project, const char *name,
         n = rbd_snap_list(img, snaps, &max);
         for (int i = 0; i < n && rc == 0; i++) {
             rc = remove_snap(k, project, name, snaps[i].name, err);
+            if (rc == 0)
+                kairos_fault("volume.delete.snapshot-removed");
             snap_name(sname, sizeof(sname), name, snaps[i].name);
             if (rc == 0)
                 rc = kairos_ledger_purge(k, project, KAIROS_SNAPSHOT, sname, err);
@@ -578,7 +747,10 @@ int kairos_volume_delete(struct kairos *k, const char *project, const char *name
     rc = kairos_ledger_reserve_delete(k, project, KAIROS_VOLUME, name, &res, err);
     if (rc < 0)
         return rc;
+    kairos_fault("volume.delete.reserved");
     rc = destroy(k, project, name, err);
+    if (rc == 0)
+        kairos_fault("volume.delete.removed");
     return kairos_ledger_settle(k, res, rc, err);
 }
 
@@ -695,6 +867,54 @@ static int op_probe(void *arg, const char *project, const char *name, uint64_t *
     return rc;
 }
 
+static int op_claim(void *arg, const char *project, const char *name, const char *intent,
+                    uint64_t *bytes, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    struct image_ref r = {NULL, NULL, project, name};
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    uint64_t recorded = 0, unused;
+    int rc = open_ns(k, project, false, &io, err);
+
+    if (rc < 0)
+        return rc;
+    rc = rbd_open_read_only(io, name, &img, NULL);
+    if (rc == -ENOENT) {
+        rc = 0;
+        goto out;
+    }
+    r.io = io;
+    r.img = img;
+    if (rc == 0)
+        rc = claim_image(&r, intent);
+    if (rc == -EEXIST) {
+        rc = 0; /* another request's image: not ours to adopt or remove */
+        goto out;
+    }
+    if (rc == 0)
+        rc = rbd_get_size(img, bytes);
+    if (rc == 0)
+        rc = kairos_ledger_recorded(k, project, KAIROS_VOLUME, name, "", &recorded, &unused, err);
+    if (rc < 0) {
+        kairos_error_set(err, rc, "cannot claim volume %s/%s: %s", project, name, strerror(-rc));
+        goto out;
+    }
+    rc = 1;
+    /* Claimed, but not the size asked for (left by an older attempt): ours to remove. */
+    if (*bytes != recorded) {
+        rbd_close(img);
+        img = NULL;
+        rc = rbd_remove(io, name);
+        rc = rc < 0 && rc != -ENOENT ? kairos_error_set(err, rc, "cannot remove %s/%s: %s", project,
+                                                        name, strerror(-rc))
+                                     : 0;
+    }
+out:
+    close_image(io, img);
+    return rc;
+}
+
 static int op_destroy(void *arg, const char *project, const char *name, struct kairos_error *err)
 {
     return destroy(arg, project, name, err);
@@ -760,8 +980,6 @@ static void cap_add(char *cap, const char *access, const char *pool, const char 
              suffix);
 }
 
-/* Room for an RBD image id (librbd makes them 12 to 20 hex digits). */
-#define RBD_ID_MAX 64
 /* A clone's ancestry is short; this bounds a loop over a corrupt one. */
 #define ANCESTORS_MAX 16
 
@@ -930,6 +1148,7 @@ int kairos_volumes_init(struct kairos *k, struct kairos_error *err)
 {
     struct kairos_kind_ops ops = {
         .probe = op_probe,
+        .claim = op_claim,
         .destroy = op_destroy,
         .used = op_used,
         .teardown = op_teardown,

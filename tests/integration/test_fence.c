@@ -12,6 +12,13 @@
  * lease, resumes them, and checks that the budget is exact and that the
  * cluster admits no more than its limit.
  *
+ * The same for requests against the real backends: a create or resize
+ * paused past its lease, whose intent the reconciler rolled back, wakes up
+ * after another request has made or resized the same allocation. It must
+ * neither adopt nor remove what the other made (intent tags), and a resize
+ * it no longer owns goes back to the size the ledger holds now, never
+ * shrinking the volume.
+ *
  * Also: the reconciler's lock stays held through a backend call longer
  * than the lock's own duration, so no second pass runs beside it.
  */
@@ -19,6 +26,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +35,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cephfs/libcephfs.h>
+#include <kairos/bucket.h>
+#include <kairos/share.h>
+#include <kairos/volume.h>
+#include <rbd/librbd.h>
 
 #include "budget.h"
 
@@ -78,15 +92,31 @@ static void reserve_commit(struct kt *t, const char *project, const char *name, 
     kairos_reservation_free(res);
 }
 
-/* Child: one budget step, stopped at the fault point the parent chose. */
-static int child_main(char **argv)
+/*
+ * Child: one step, stopped at the fault point the parent chose.
+ * argv: self --what POOL PROJECT [NAME BYTES]
+ */
+static int child_main(int argc, char **argv)
 {
     struct kairos_error err = {0};
+    const char *what = argv[1], *project = argv[3];
+    const char *name = argc > 4 ? argv[4] : NULL;
+    uint64_t bytes = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
     struct kt t;
     int rc;
 
     open_fenced(&t, argv[2]);
-    if (strcmp(argv[1], "--acquire") == 0) {
+    if (strcmp(what, "--volume-create") == 0) {
+        rc = kairos_volume_create(t.k, project, name, bytes, &err);
+    } else if (strcmp(what, "--volume-resize") == 0) {
+        rc = kairos_volume_resize(t.k, project, name, bytes, 0, &err);
+    } else if (strcmp(what, "--share-create") == 0) {
+        rc = kairos_share_create(t.k, project, name, bytes, 0, &err);
+    } else if (strcmp(what, "--share-resize") == 0) {
+        rc = kairos_share_resize(t.k, project, name, bytes, 0, &err);
+    } else if (strcmp(what, "--bucket-create") == 0) {
+        rc = kairos_bucket_create(t.k, project, name, bytes, 0, &err);
+    } else if (strcmp(what, "--acquire") == 0) {
         struct kairos_alloc_req req = {
             .project = argv[3], .kind = KAIROS_VOLUME, .name = "acquired", .bytes = 8 * MiB};
         struct kairos_reservation *res = NULL;
@@ -95,28 +125,32 @@ static int child_main(char **argv)
             rc = kairos_ledger_commit(t.k, res, &err);
         kairos_reservation_free(res);
     } else {
-        rc = kairos_budget_trim(t.k, argv[3], 0, &err);
+        rc = kairos_budget_trim(t.k, project, 0, &err);
     }
     if (rc < 0)
-        fprintf(stderr, "child %s: %s\n", argv[1], err.msg);
+        fprintf(stderr, "child %s: %s\n", what, err.msg);
     kt_close(&t);
     return rc < 0 ? 1 : 0;
 }
 
 /* Start a child that stops itself at @point; return once it has. */
-static pid_t start_stopped(const char *what, const char *pool, const char *project,
-                           const char *point)
+static pid_t start_stopped_op(const char *what, const char *pool, const char *project,
+                              const char *name, uint64_t bytes, const char *point)
 {
-    char fault[128];
+    char fault[128], size[32];
     int status;
     pid_t pid;
 
     snprintf(fault, sizeof(fault), "%s=stop", point);
+    snprintf(size, sizeof(size), "%" PRIu64, bytes);
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         setenv("KAIROS_FAULT", fault, 1);
-        execl("/proc/self/exe", self, what, pool, project, (char *)NULL);
+        if (name)
+            execl("/proc/self/exe", self, what, pool, project, name, size, (char *)NULL);
+        else
+            execl("/proc/self/exe", self, what, pool, project, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < STOP_WAIT_S * 10; i++) {
@@ -132,7 +166,13 @@ static pid_t start_stopped(const char *what, const char *pool, const char *proje
     return -1;
 }
 
-/* Resume a stopped child and wait for its exit status. */
+static pid_t start_stopped(const char *what, const char *pool, const char *project,
+                           const char *point)
+{
+    return start_stopped_op(what, pool, project, NULL, 0, point);
+}
+
+/* Resume a stopped child and wait for its exit status (1: its request failed). */
 static int resume(pid_t pid)
 {
     int status;
@@ -278,6 +318,221 @@ static void paused_trimmer_refused(void **state)
     kt_close(&t);
 }
 
+/* ---- requests against the real backends ---- */
+
+static void backend_project(struct kt *t, char *name, size_t len)
+{
+    new_project(t, name, len);
+}
+
+/* Open @image in @project's RBD namespace with the test's own client. */
+static void open_image(struct kt *t, const char *project, const char *image, rados_ioctx_t *io,
+                       rbd_image_t *img)
+{
+    assert_int_equal(rados_ioctx_create(t->rados, t->cfg->pools.block, io), 0);
+    rados_ioctx_set_namespace(*io, project);
+    if (rbd_open(*io, image, img, NULL) < 0)
+        fail_msg("volume %s/%s is gone", project, image);
+}
+
+static uint64_t ledger_bytes(struct kt *t, const char *project, enum kairos_kind kind,
+                             const char *name)
+{
+    struct kairos_error err = {0};
+    struct kairos_alloc a;
+
+    if (kairos_ledger_get(t->k, project, kind, name, &a, &err) < 0)
+        fail_msg("%s %s/%s: %s", kairos_kind_name(kind), project, name, err.msg);
+    assert_false(a.pending);
+    kairos_alloc_clear(&a);
+    return a.bytes;
+}
+
+static void volume_create_race(void **state)
+{
+    struct kairos_error err = {0};
+    char project[64], buf[16];
+    rados_ioctx_t io;
+    rbd_image_t img;
+    struct kt t;
+    pid_t pid;
+
+    (void)state;
+    open_fenced(&t, NULL);
+    backend_project(&t, project, sizeof(project));
+    /* A's create stops after its reservation; the reconciler rolls it back. */
+    pid = start_stopped_op("--volume-create", t.pool, project, "race", 8 * MiB,
+                           "volume.create.reserved");
+    pass_after_lease(&t);
+    /* B makes the volume of that name, committed, and writes to it. */
+    assert_int_equal(kairos_volume_create(t.k, project, "race", 8 * MiB, &err), 0);
+    open_image(&t, project, "race", &io, &img);
+    assert_int_equal(rbd_write(img, 0, 4, "data"), 4);
+    rbd_close(img);
+    rados_ioctx_destroy(io);
+    /* A wakes: the image it meets is B's, neither adopted nor removed. */
+    assert_int_equal(resume(pid), 1);
+    assert_int_equal(ledger_bytes(&t, project, KAIROS_VOLUME, "race"), 8 * MiB);
+    open_image(&t, project, "race", &io, &img);
+    assert_int_equal(rbd_read(img, 0, 4, buf), 4);
+    assert_memory_equal(buf, "data", 4);
+    rbd_close(img);
+    rados_ioctx_destroy(io);
+    assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
+    kt_close(&t);
+}
+
+static void volume_resize_rolled_back(void **state)
+{
+    struct kairos_error err = {0};
+    char project[64], buf[4];
+    uint64_t size;
+    rados_ioctx_t io;
+    rbd_image_t img;
+    struct kt t;
+    pid_t pid;
+
+    (void)state;
+    open_fenced(&t, NULL);
+    backend_project(&t, project, sizeof(project));
+    assert_int_equal(kairos_volume_create(t.k, project, "grow", 8 * MiB, &err), 0);
+    /* A's grow to 16 MiB stops after its reservation; the reconciler rolls it back. */
+    pid = start_stopped_op("--volume-resize", t.pool, project, "grow", 16 * MiB,
+                           "volume.resize.reserved");
+    pass_after_lease(&t);
+    /* B grows it to 12 MiB, committed, and writes past the old end. */
+    assert_int_equal(kairos_volume_resize(t.k, project, "grow", 12 * MiB, 0, &err), 0);
+    open_image(&t, project, "grow", &io, &img);
+    assert_int_equal(rbd_write(img, 10 * MiB, 4, "past"), 4);
+    assert_int_equal(rbd_flush(img), 0);
+    rbd_close(img);
+    rados_ioctx_destroy(io);
+    /* A wakes, grows to 16 MiB and finds its intent gone: no shrink, data kept. */
+    resume(pid);
+    open_image(&t, project, "grow", &io, &img);
+    assert_int_equal(rbd_get_size(img, &size), 0);
+    assert_int_equal(rbd_read(img, 10 * MiB, 4, buf), 4);
+    assert_memory_equal(buf, "past", 4);
+    rbd_close(img);
+    rados_ioctx_destroy(io);
+    if (size < 12 * MiB)
+        fail_msg("the rollback shrank the volume to %" PRIu64 " bytes", size);
+    assert_int_equal(ledger_bytes(&t, project, KAIROS_VOLUME, "grow"), size);
+    assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
+    kt_close(&t);
+}
+
+static struct ceph_mount_info *mount_cephfs(struct kt *t)
+{
+    struct ceph_mount_info *m;
+
+    assert_int_equal(ceph_create(&m, t->cfg->ceph.client + strlen("client.")), 0);
+    assert_int_equal(ceph_conf_read_file(m, t->cfg->ceph.conf), 0);
+    if (t->cfg->ceph.keyring)
+        ceph_conf_set(m, "keyring", t->cfg->ceph.keyring);
+    assert_int_equal(ceph_select_filesystem(m, t->cfg->pools.cephfs_name), 0);
+    assert_int_equal(ceph_mount(m, "/"), 0);
+    return m;
+}
+
+static uint64_t share_quota(struct ceph_mount_info *m, const char *path)
+{
+    char v[32];
+    int n = ceph_getxattr(m, path, "ceph.quota.max_bytes", v, sizeof(v) - 1);
+
+    assert_true(n > 0);
+    v[n] = '\0';
+    return strtoull(v, NULL, 10);
+}
+
+static void share_create_race(void **state)
+{
+    struct kairos_error err = {0};
+    struct ceph_mount_info *m;
+    char project[64], path[256], file[300];
+    struct ceph_statx stx;
+    struct kt t;
+    pid_t pid;
+    int fd;
+
+    (void)state;
+    open_fenced(&t, NULL);
+    m = mount_cephfs(&t);
+    backend_project(&t, project, sizeof(project));
+    pid = start_stopped_op("--share-create", t.pool, project, "race", 8 * MiB,
+                           "share.create.reserved");
+    pass_after_lease(&t);
+    /* B makes the share of that name, committed, with a file in it. */
+    assert_int_equal(kairos_share_create(t.k, project, "race", 4 * MiB, 0, &err), 0);
+    snprintf(path, sizeof(path), "%s/%s/race", t.cfg->pools.share_root, project);
+    snprintf(file, sizeof(file), "%s/kept", path);
+    fd = ceph_open(m, file, O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    ceph_close(m, fd);
+    /* A wakes: the directory it meets is B's, neither adopted nor removed. */
+    assert_int_equal(resume(pid), 1);
+    assert_int_equal(ceph_statx(m, file, &stx, CEPH_STATX_MODE, 0), 0);
+    assert_int_equal(share_quota(m, path), 4 * MiB);
+    assert_int_equal(ledger_bytes(&t, project, KAIROS_SHARE, "race"), 4 * MiB);
+    ceph_unmount(m);
+    ceph_release(m);
+    assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
+    kt_close(&t);
+}
+
+static void share_resize_rolled_back(void **state)
+{
+    struct kairos_error err = {0};
+    struct ceph_mount_info *m;
+    char project[64], path[256];
+    struct kt t;
+    pid_t pid;
+
+    (void)state;
+    open_fenced(&t, NULL);
+    m = mount_cephfs(&t);
+    backend_project(&t, project, sizeof(project));
+    assert_int_equal(kairos_share_create(t.k, project, "grow", 8 * MiB, 0, &err), 0);
+    pid = start_stopped_op("--share-resize", t.pool, project, "grow", 16 * MiB,
+                           "share.resize.reserved");
+    pass_after_lease(&t);
+    assert_int_equal(kairos_share_resize(t.k, project, "grow", 12 * MiB, 0, &err), 0);
+    /* A wakes, sets 16 MiB and finds its intent gone: the quota follows the ledger. */
+    resume(pid);
+    snprintf(path, sizeof(path), "%s/%s/grow", t.cfg->pools.share_root, project);
+    assert_int_equal(share_quota(m, path), ledger_bytes(&t, project, KAIROS_SHARE, "grow"));
+    assert_int_equal(share_quota(m, path), 12 * MiB);
+    ceph_unmount(m);
+    ceph_release(m);
+    assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
+    kt_close(&t);
+}
+
+static void bucket_create_race(void **state)
+{
+    struct kairos_error err = {0};
+    struct kairos_bucket_info info;
+    char project[64];
+    struct kt t;
+    pid_t pid;
+
+    (void)state;
+    open_fenced(&t, NULL);
+    backend_project(&t, project, sizeof(project));
+    pid = start_stopped_op("--bucket-create", t.pool, project, "race-bucket", 8 * MiB,
+                           "bucket.create.reserved");
+    pass_after_lease(&t);
+    assert_int_equal(kairos_bucket_create(t.k, project, "race-bucket", 4 * MiB, 0, &err), 0);
+    /* A wakes: the bucket it meets is B's, neither adopted nor removed. */
+    assert_int_equal(resume(pid), 1);
+    if (kairos_bucket_info(t.k, project, "race-bucket", &info, &err) < 0)
+        fail_msg("bucket race-bucket: %s", err.msg);
+    assert_int_equal(info.size, 4 * MiB);
+    assert_int_equal(ledger_bytes(&t, project, KAIROS_BUCKET, "race-bucket"), 4 * MiB);
+    assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
+    kt_close(&t);
+}
+
 /* ---- the reconciler's lock ---- */
 
 struct slow {
@@ -373,13 +628,14 @@ static void lock_held_through_slow_call(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(paused_acquirer_refused),
-        cmocka_unit_test(paused_trimmer_refused),
-        cmocka_unit_test(lock_held_through_slow_call),
+        cmocka_unit_test(paused_acquirer_refused), cmocka_unit_test(paused_trimmer_refused),
+        cmocka_unit_test(volume_create_race),      cmocka_unit_test(volume_resize_rolled_back),
+        cmocka_unit_test(share_create_race),       cmocka_unit_test(share_resize_rolled_back),
+        cmocka_unit_test(bucket_create_race),      cmocka_unit_test(lock_held_through_slow_call),
     };
 
     self = argv[0];
-    if (argc == 4 && (strcmp(argv[1], "--acquire") == 0 || strcmp(argv[1], "--trim") == 0))
-        return child_main(argv);
+    if (argc >= 4 && strncmp(argv[1], "--", 2) == 0)
+        return child_main(argc, argv);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
