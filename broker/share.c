@@ -619,61 +619,148 @@ int kairos_share_snapshot_list(struct kairos *k, const char *project, const char
 
 /* ---- delete ---- */
 
+/*
+ * A tree is removed by directory handles, never by path strings: a share
+ * may hold a tree far deeper than any path buffer (or PATH_MAX), and its
+ * delete must still finish. Each level is an open directory and its inode
+ * reference; the walk goes down into a subdirectory as it meets it, and
+ * removes a directory from its parent's handle once it is empty.
+ */
+struct level {
+    struct Inode *in;
+    struct ceph_dir_result *dir;
+    char name[NAME_MAX + 1]; /* in the parent */
+};
+
 struct tree {
     struct kairos *k;
     struct ceph_mount_info *cm;
+    const UserPerm *perms;
     const struct kairos_reservation *res; /* kept fresh while the tree goes */
     uint64_t touched_ms;
-    char path[4096];
+    struct level *levels;
+    size_t depth, cap;
 };
 
-static int remove_entry(void *arg, const struct dirent *de);
-
-/* Remove everything under t->path, depth first; t->path is restored on return. */
-static int empty_dir(struct tree *t)
+/* A long delete must not look like a dead one to the reconciler. */
+static void keep_fresh(struct tree *t)
 {
-    return for_each_entry(t->cm, t->path, remove_entry, t);
-}
-
-static int remove_entry(void *arg, const struct dirent *de)
-{
-    struct tree *t = arg;
-    size_t len = strlen(t->path);
-    int rc;
-
-    if (len + 1 + strlen(de->d_name) >= sizeof(t->path))
-        return -ENAMETOOLONG;
-    snprintf(t->path + len, sizeof(t->path) - len, "/%s", de->d_name);
-    if (de->d_type == DT_DIR) {
-        rc = empty_dir(t);
-        if (rc == 0)
-            rc = ceph_rmdir(t->cm, t->path);
-    } else {
-        rc = ceph_unlink(t->cm, t->path);
-    }
-    t->path[len] = '\0';
-    /* A long delete must not look like a dead one to the reconciler. */
     if (t->res && kairos_now_ms() - t->touched_ms > t->k->cfg->reconcile.lease_ms / 4) {
         kairos_ledger_touch(t->k, t->res, NULL);
         t->touched_ms = kairos_now_ms();
     }
-    return rc == -ENOENT ? 0 : rc;
 }
+
+/* Open directory @in (a reference the level takes over) as the next level down. */
+static int push_level(struct tree *t, struct Inode *in, const char *name)
+{
+    struct level *l;
+    int rc;
+
+    if (t->depth == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        struct level *grown = realloc(t->levels, cap * sizeof(*grown));
+        if (!grown) {
+            ceph_ll_put(t->cm, in);
+            return -ENOMEM;
+        }
+        t->levels = grown;
+        t->cap = cap;
+    }
+    l = &t->levels[t->depth];
+    l->in = in;
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    rc = ceph_ll_opendir(t->cm, in, &l->dir, t->perms);
+    if (rc < 0) {
+        ceph_ll_put(t->cm, in);
+        return rc;
+    }
+    t->depth++;
+    return 0;
+}
+
+static void pop_level(struct tree *t)
+{
+    struct level *l = &t->levels[--t->depth];
+
+    ceph_ll_releasedir(t->cm, l->dir);
+    ceph_ll_put(t->cm, l->in);
+}
+
+/*
+ * One pass over the tree under the top level: files unlinked, directories
+ * emptied and removed. Return: 0, or the first error (levels stay open for
+ * the caller to close).
+ */
+static int empty_tree(struct tree *t)
+{
+    size_t top = t->depth;
+
+    while (t->depth >= top) {
+        struct level *l = &t->levels[t->depth - 1];
+        struct ceph_statx stx;
+        struct dirent de;
+        struct Inode *in = NULL;
+        int rc = ceph_readdirplus_r(t->cm, l->dir, &de, &stx, CEPH_STATX_MODE, 0, &in);
+
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            /* This level is empty: up, and remove it from its parent. */
+            char name[NAME_MAX + 1];
+            if (t->depth == top)
+                return 0;
+            snprintf(name, sizeof(name), "%s", l->name);
+            pop_level(t);
+            rc = ceph_ll_rmdir(t->cm, t->levels[t->depth - 1].in, name, t->perms);
+            if (rc < 0 && rc != -ENOENT)
+                return rc;
+            keep_fresh(t);
+            continue;
+        }
+        if (strcmp(de.d_name, ".") == 0 || strcmp(de.d_name, "..") == 0) {
+            ceph_ll_put(t->cm, in);
+            continue;
+        }
+        if (S_ISDIR(stx.stx_mode)) {
+            rc = push_level(t, in, de.d_name);
+        } else {
+            rc = ceph_ll_unlink(t->cm, l->in, de.d_name, t->perms);
+            ceph_ll_put(t->cm, in);
+            keep_fresh(t);
+        }
+        if (rc < 0 && rc != -ENOENT)
+            return rc;
+    }
+    return 0;
+}
+
+/* Passes over a tree before giving up: entries removed under a listing may hide others. */
+#define TREE_PASSES 3
 
 static int remove_tree(struct kairos *k, struct ceph_mount_info *cm, const char *path,
                        const struct kairos_reservation *res, struct kairos_error *err)
 {
-    struct tree *t = calloc(1, sizeof(*t));
-    int rc;
+    struct tree t = {
+        .k = k, .cm = cm, .perms = ceph_mount_perms(cm), .res = res, .touched_ms = kairos_now_ms()};
+    struct ceph_statx stx;
+    struct Inode *in;
+    int rc = 0;
 
-    if (!t)
-        return kairos_error_set(err, -ENOMEM, "out of memory");
-    *t = (struct tree){.k = k, .cm = cm, .res = res, .touched_ms = kairos_now_ms()};
-    snprintf(t->path, sizeof(t->path), "%s", path);
-    rc = empty_dir(t);
-    if (rc == 0)
-        rc = ceph_rmdir(cm, path);
-    free(t);
+    for (int pass = 0; pass < TREE_PASSES; pass++) {
+        rc = ceph_ll_walk(cm, path, &in, &stx, CEPH_STATX_MODE, 0, t.perms);
+        if (rc == 0)
+            rc = push_level(&t, in, "");
+        if (rc == 0)
+            rc = empty_tree(&t);
+        while (t.depth)
+            pop_level(&t);
+        if (rc == 0)
+            rc = ceph_rmdir(cm, path);
+        if (rc != -ENOTEMPTY)
+            break;
+    }
+    free(t.levels);
     if (rc == -ENOENT)
         rc = 0;
     if (rc < 0)
