@@ -334,14 +334,15 @@ int kairos_project_list(struct kairos *k, const char *start_after, unsigned max,
 
 struct quota_step {
     const char *name;
-    const struct kairos_quota *quota;
+    const struct kairos_quota *patch; /* KAIROS_QUOTA_KEEP: leave as it is */
+    struct kairos_quota merged;       /* what was written */
     unsigned flags;
     struct kairos_error *err;
 };
 
 static int below_usage(const struct quota_step *st, const struct kairos_counts *c)
 {
-    const struct kairos_quota *q = st->quota;
+    const struct kairos_quota *q = &st->merged;
     char a[KAIROS_SIZE_STR_MAX], b[KAIROS_SIZE_STR_MAX];
     uint64_t total = 0;
 
@@ -367,6 +368,13 @@ static int below_usage(const struct quota_step *st, const struct kairos_counts *
     return 0;
 }
 
+static void merge_limit(uint64_t *into, uint64_t patch)
+{
+    if (patch != KAIROS_QUOTA_KEEP)
+        *into = patch;
+}
+
+/* The patch applied to the quota as read in the same guarded step. */
 static int set_quota_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
 {
     struct quota_step *st = arg;
@@ -382,53 +390,108 @@ static int set_quota_step(void *arg, const struct kairos_kvs *kvs, struct kairos
     json_decref(meta);
     if (rc < 0)
         return rc;
+    q = kairos_kvs_json(kvs, "quota");
+    kairos_quota_from_json(q, &st->merged);
+    json_decref(q);
+    for (int i = 0; i < KAIROS_KIND_COUNT; i++) {
+        merge_limit(&st->merged.kind[i].bytes, st->patch->kind[i].bytes);
+        merge_limit(&st->merged.kind[i].count, st->patch->kind[i].count);
+    }
+    merge_limit(&st->merged.total_bytes, st->patch->total_bytes);
     l = kairos_kvs_json(kvs, "ledger");
     kairos_counts_from_json(l, &c);
     json_decref(l);
     if (!(st->flags & KAIROS_QUOTA_BELOW_USAGE) && below_usage(st, &c) < 0)
         return -EBUSY;
-    q = kairos_quota_to_json(st->quota);
+    q = kairos_quota_to_json(&st->merged);
     kairos_txn_set_json(txn, "quota", q);
     json_decref(q);
     return 0;
 }
 
-/* Let each backend mirror the quota where Ceph can hold it (CephFS, RGW). */
-static int apply_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
-                       struct kairos_error *err)
+/* Rounds of "apply the quota, read it again" before leaving it to the next change. */
+#define APPLY_ROUNDS 3
+
+/*
+ * Let each backend mirror the quota where Ceph can hold it (CephFS, RGW),
+ * as the ledger holds it now: two updates racing each apply the latest
+ * quota they can read, and one that finds it changed after applying
+ * applies it again.
+ */
+static int apply_quota(struct kairos *k, const char *name, struct kairos_error *err)
 {
-    for (int kind = 0; kind < KAIROS_KIND_COUNT; kind++) {
-        struct kairos_kind_ops ops;
-        if (kairos_kind_ops_get(k, kind, &ops) < 0 || !ops.apply_quota)
-            continue;
-        int rc = ops.apply_quota(ops.arg, name, quota, err);
-        if (rc < 0)
-            return rc;
+    struct kairos_project p, again;
+    int rc = kairos_project_get(k, name, &p, err);
+
+    for (int round = 0; rc == 0 && round < APPLY_ROUNDS; round++) {
+        for (int kind = 0; rc == 0 && kind < KAIROS_KIND_COUNT; kind++) {
+            struct kairos_kind_ops ops;
+            if (kairos_kind_ops_get(k, kind, &ops) < 0 || !ops.apply_quota)
+                continue;
+            rc = ops.apply_quota(ops.arg, name, &p.quota, err);
+        }
+        if (rc == 0)
+            rc = kairos_project_get(k, name, &again, err);
+        if (rc < 0 || memcmp(&again.quota, &p.quota, sizeof(p.quota)) == 0)
+            break;
+        p = again;
     }
-    return 0;
+    return rc;
+}
+
+static int check_patch(const struct kairos_quota *patch, struct kairos_error *err)
+{
+    struct kairos_quota q;
+
+    if (!patch)
+        return kairos_error_set(err, -EINVAL, "no quota");
+    /* KEEP is no limit of its own: check the rest as a quota. */
+    q = *patch;
+    for (int i = 0; i < KAIROS_KIND_COUNT; i++) {
+        if (q.kind[i].bytes == KAIROS_QUOTA_KEEP)
+            q.kind[i].bytes = KAIROS_UNLIMITED;
+        if (q.kind[i].count == KAIROS_QUOTA_KEEP)
+            q.kind[i].count = KAIROS_UNLIMITED;
+    }
+    if (q.total_bytes == KAIROS_QUOTA_KEEP)
+        q.total_bytes = KAIROS_UNLIMITED;
+    return kairos_quota_check(&q, err);
+}
+
+int kairos_project_update_quota(struct kairos *k, const char *name,
+                                const struct kairos_quota *patch, unsigned flags,
+                                struct kairos_quota *out, struct kairos_error *err)
+{
+    struct quota_step st = {.name = name, .patch = patch, .flags = flags, .err = err};
+    const char *keys[] = {"meta", "ledger", "quota"};
+    char oid[KAIROS_KEY_MAX];
+    int rc;
+
+    if (kairos_name_check(name, "project", err) < 0 || check_patch(patch, err) < 0)
+        return -EINVAL;
+    if (flags & ~KAIROS_QUOTA_BELOW_USAGE)
+        return kairos_error_set(err, -EINVAL, "unknown quota flags");
+    kairos_project_oid(oid, name);
+    rc = kairos_store_update(k->meta, oid, keys, 3, false, set_quota_step, &st);
+    if (rc == -ENOENT)
+        return kairos_error_set(err, rc, "no project %s", name);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
+    if (out)
+        *out = st.merged;
+    /*
+     * The ledger holds the new quota already; a backend that could not
+     * follow keeps the old native limit until the next change, and says so.
+     */
+    return apply_quota(k, name, err);
 }
 
 int kairos_project_set_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
                              unsigned flags, struct kairos_error *err)
 {
-    struct quota_step st = {.name = name, .quota = quota, .flags = flags, .err = err};
-    const char *keys[] = {"meta", "ledger"};
-    char oid[KAIROS_KEY_MAX];
-    int rc;
-
-    if (kairos_name_check(name, "project", err) < 0 || kairos_quota_check(quota, err) < 0)
+    if (kairos_quota_check(quota, err) < 0)
         return -EINVAL;
-    kairos_project_oid(oid, name);
-    rc = kairos_store_update(k->meta, oid, keys, 2, false, set_quota_step, &st);
-    if (rc == -ENOENT)
-        return kairos_error_set(err, rc, "no project %s", name);
-    if (rc < 0)
-        return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
-    /*
-     * The ledger holds the new quota already; a backend that could not
-     * follow keeps the old native limit until the next change, and says so.
-     */
-    return apply_quota(k, name, quota, err);
+    return kairos_project_update_quota(k, name, quota, flags, NULL, err);
 }
 
 /* ---- delete ---- */

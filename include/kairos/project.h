@@ -114,6 +114,22 @@ void kairos_project_page_free(struct kairos_project_page *page);
 int kairos_project_set_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
                              unsigned flags, struct kairos_error *err);
 
+/* In a quota patch: leave this limit as it is. */
+#define KAIROS_QUOTA_KEEP (UINT64_MAX - 1)
+
+/**
+ * kairos_project_update_quota() - change some limits of @name's quota.
+ * @patch: each limit is a new value, KAIROS_UNLIMITED, or KAIROS_QUOTA_KEEP
+ *         to leave it as it is. Read and written in one guarded step, so
+ *         concurrent updates of different limits all land.
+ * @out:   if not NULL, the quota as written.
+ * The native limits (CephFS, RGW) follow as kairos_project_set_quota() says.
+ * Return: as kairos_project_set_quota().
+ */
+int kairos_project_update_quota(struct kairos *k, const char *name,
+                                const struct kairos_quota *patch, unsigned flags,
+                                struct kairos_quota *out, struct kairos_error *err);
+
 /**
  * kairos_project_delete() - delete @name.
  * Refused with -EBUSY while the project holds allocations, unless @flags
