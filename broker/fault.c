@@ -5,6 +5,7 @@
 
 #ifdef KAIROS_FAULT_POINTS
 
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -71,4 +72,17 @@ void kairos_fault(const char *point)
         raise(SIGSTOP);
 }
 
+int kairos_fault_error(const char *point)
+{
+    const char *spec = getenv("KAIROS_FAULT"), *action;
+    size_t alen = 0;
+
+    if (spec && (action = action_of(spec, point, &alen)) && alen == 4 &&
+        strncmp(action, "fail", 4) == 0) {
+        report(point);
+        return -EIO;
+    }
+    kairos_fault(point);
+    return 0;
+}
 #endif

@@ -12,7 +12,8 @@
  * acts at the first of those points it reaches: "kill" (SIGKILL to itself)
  * or "stop" (SIGSTOP, for a test that resumes it with SIGCONT later; the
  * resumed process then runs on past every point). "trace" only reports
- * each point it names. A point ending in '*' matches every point it
+ * each point it names; "fail" makes a point marked with kairos_fault_error()
+ * fail its step with -EIO, every time. A point ending in '*' matches every point it
  * prefixes.
  * With KAIROS_FAULT_FD=<fd>, each point that acts is first written there
  * as one line, so the test knows where its child died. Without the
@@ -26,10 +27,17 @@
 
 #ifdef KAIROS_FAULT_POINTS
 void kairos_fault(const char *point);
+/* kairos_fault(), and -EIO when the action for @point is "fail" (every time). */
+int kairos_fault_error(const char *point);
 #else
 static inline void kairos_fault(const char *point)
 {
     (void)point;
+}
+static inline int kairos_fault_error(const char *point)
+{
+    (void)point;
+    return 0;
 }
 #endif
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "fault.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "project_int.h"
@@ -98,16 +99,19 @@ struct create_step {
     char pkey[KAIROS_KEY_MAX];
     char okey[KAIROS_KEY_MAX];
     const char *state; /* index state to write */
+    uint64_t ts;       /* of the "creating" entry this call wrote */
+    json_t *creating;  /* index_add_step(): the entry of another create, if any */
     struct kairos_error *err;
 };
 
-static void set_index_entry(struct kairos_txn *txn, const struct create_step *st)
+static void set_index_entry(struct kairos_txn *txn, struct create_step *st)
 {
     static const struct kairos_owner nobody;
     json_t *o = kairos_owner_to_json(st->owner ? st->owner : &nobody);
-    json_t *e = json_pack("{s:o,s:s,s:I}", "owner", o, "state", st->state, "ts",
-                          (json_int_t)kairos_now_ms());
+    json_t *e;
 
+    st->ts = kairos_now_ms();
+    e = json_pack("{s:o,s:s,s:I}", "owner", o, "state", st->state, "ts", (json_int_t)st->ts);
     kairos_txn_set_json(txn, st->pkey, e);
     json_decref(e);
 }
@@ -120,9 +124,15 @@ static int index_add_step(void *arg, const struct kairos_kvs *kvs, struct kairos
     const char *state = json_string_value(json_object_get(entry, "state"));
     int rc = 0;
 
-    if (entry && state && strcmp(state, "deleting") == 0)
+    json_decref(st->creating);
+    st->creating = NULL;
+    if (entry && state && strcmp(state, "deleting") == 0) {
         rc = kairos_error_set(st->err, -EBUSY, "project %s is still being deleted", st->name);
-    else if (entry)
+    } else if (entry && state && strcmp(state, "creating") == 0) {
+        /* Another create, perhaps long dead: the caller settles it first. */
+        st->creating = json_incref(entry);
+        rc = -EINPROGRESS;
+    } else if (entry)
         rc = kairos_error_set(st->err, -EEXIST, "project %s exists", st->name);
     else if (mapped)
         rc = kairos_error_set(st->err, -EEXIST, "owner %s:%s already belongs to project %s",
@@ -172,6 +182,103 @@ static int object_create_step(void *arg, const struct kairos_kvs *kvs, struct ka
     return 0;
 }
 
+/* ---- a create cut short ---- */
+
+struct rollback_step {
+    const char *name;
+    uint64_t ts; /* of the "creating" entry to remove */
+    char pkey[KAIROS_KEY_MAX];
+    char okey[KAIROS_KEY_MAX];
+};
+
+/* Remove a "creating" index entry, and its owner's mapping, if it is still the one at @ts. */
+static int rollback_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
+{
+    struct rollback_step *st = arg;
+    json_t *entry = kairos_kvs_json(kvs, st->pkey);
+    const char *state = json_string_value(json_object_get(entry, "state"));
+    const char *mapped = kairos_kvs_get(kvs, st->okey);
+    int rc = 0;
+
+    if (!entry || !state || strcmp(state, "creating") != 0 ||
+        kairos_json_u64(entry, "ts", 0) != st->ts) {
+        rc = KAIROS_STORE_NOOP;
+    } else {
+        kairos_txn_rm(txn, st->pkey);
+        if (mapped && strcmp(mapped, st->name) == 0)
+            kairos_txn_rm(txn, st->okey);
+    }
+    json_decref(entry);
+    return rc;
+}
+
+static int forget_creating(struct kairos *k, const char *name, const json_t *entry, uint64_t ts)
+{
+    struct rollback_step st = {.name = name, .ts = ts};
+    const char *keys[] = {st.pkey, st.okey};
+    struct kairos_owner owner;
+
+    index_key(st.pkey, name);
+    kairos_owner_from_json(json_object_get(entry, "owner"), &owner);
+    if (has_owner(&owner))
+        owner_key(st.okey, &owner);
+    else
+        snprintf(st.okey, sizeof(st.okey), "o.");
+    return kairos_store_update(k->meta, KAIROS_INDEX_OID, keys, 2, false, rollback_step, &st);
+}
+
+static int project_exists(struct kairos *k, const char *oid);
+
+/*
+ * A "creating" index entry, as the reconciler would settle it: the object
+ * exists (the create got through) -> active; no object and the entry is
+ * older than the lease (its creator is past its fence) -> forgotten.
+ * Return: 1 (active), 0 (forgotten: the name is free), -EAGAIN (fresh:
+ * its creator may still be at work), or a librados error.
+ */
+static int settle_creating(struct kairos *k, const char *name, const json_t *entry)
+{
+    uint64_t ts = kairos_json_u64(entry, "ts", 0);
+    char oid[KAIROS_KEY_MAX];
+    int rc;
+
+    kairos_project_oid(oid, name);
+    rc = project_exists(k, oid);
+    if (rc == 0)
+        return kairos_project_mark_active(k, name) < 0 ? -EAGAIN : 1;
+    if (rc != -ENOENT)
+        return rc;
+    if (ts + k->cfg->reconcile.lease_ms > kairos_now_ms())
+        return -EAGAIN;
+    rc = forget_creating(k, name, entry, ts);
+    return rc < 0 ? rc : 0;
+}
+
+/* The index entry of @name (decref it), or NULL; *@rc a read error. */
+static json_t *index_entry(struct kairos *k, const char *name, int *rc)
+{
+    char pkey[KAIROS_KEY_MAX];
+    const char *keys[] = {pkey};
+    struct kairos_kvs kvs;
+    json_t *entry;
+    uint64_t gen;
+
+    index_key(pkey, name);
+    *rc = kairos_store_read(k->meta, KAIROS_INDEX_OID, keys, 1, &gen, &kvs);
+    if (*rc == -ENOENT)
+        *rc = 0;
+    entry = *rc == 0 ? kairos_kvs_json(&kvs, pkey) : NULL;
+    kairos_kvs_free(&kvs);
+    return entry;
+}
+
+static bool is_creating(const json_t *entry)
+{
+    const char *state = json_string_value(json_object_get(entry, "state"));
+
+    return state && strcmp(state, "creating") == 0;
+}
+
 int kairos_project_create(struct kairos *k, const char *name, const struct kairos_owner *owner,
                           const struct kairos_quota *quota, struct kairos_error *err)
 {
@@ -190,13 +297,36 @@ int kairos_project_create(struct kairos *k, const char *name, const struct kairo
         snprintf(st.okey, sizeof(st.okey), "o.");
     st.state = "creating";
     rc = kairos_store_update(k->meta, KAIROS_INDEX_OID, ikeys, 2, true, index_add_step, &st);
+    /* A create cut short before: settle it as the reconciler would, then try once more. */
+    if (rc == -EINPROGRESS) {
+        rc = settle_creating(k, name, st.creating);
+        if (rc == 0)
+            rc =
+                kairos_store_update(k->meta, KAIROS_INDEX_OID, ikeys, 2, true, index_add_step, &st);
+        else if (rc == 1)
+            rc = kairos_error_set(err, -EEXIST, "project %s exists", name);
+        if (rc == -EAGAIN || rc == -EINPROGRESS)
+            rc = kairos_error_set(err, -EBUSY, "project %s is being created; try again", name);
+    }
+    json_decref(st.creating);
     if (rc < 0)
         return kairos_error_set(err, rc, "project index: %s", strerror(-rc));
+    kairos_fault("project.create.indexed");
     kairos_project_oid(oid, name);
-    rc = kairos_store_update(k->meta, oid, NULL, 0, true, object_create_step, &st);
-    if (rc < 0)
-        /* The index says "creating"; the reconciler removes the entry. */
+    rc = kairos_fault_error("project.create.object");
+    /* Within the fence only: past it, the reconciler may have forgotten the entry. */
+    if (rc == 0 && kairos_now_ms() >= st.ts + kairos_fence_ms(k))
+        rc = -ETIMEDOUT;
+    if (rc == 0)
+        rc = kairos_store_update(k->meta, oid, NULL, 0, true, object_create_step, &st);
+    if (rc < 0) {
+        /* Undone at once: no project stays "creating" after a failed create. */
+        json_t *entry = json_pack("{s:o}", "owner",
+                                  kairos_owner_to_json(owner ? owner : &(struct kairos_owner){0}));
+        forget_creating(k, name, entry, st.ts);
+        json_decref(entry);
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
+    }
     st.state = "active";
     rc = kairos_store_update(k->meta, KAIROS_INDEX_OID, ikeys, 1, false, index_state_step, &st);
     /* The project exists and admits; a stale "creating" is only cosmetic. */
@@ -222,6 +352,26 @@ static void project_from_meta(struct kairos_project *p, const char *name, const 
     p->created_ms = kairos_json_u64(meta, "created", 0);
 }
 
+/* A project without its object: one still being created shows as such. */
+static int creating_project(struct kairos *k, const char *name, struct kairos_project *out,
+                            struct kairos_error *err)
+{
+    int rc;
+    json_t *entry = index_entry(k, name, &rc);
+
+    if (rc < 0)
+        return kairos_error_set(err, rc, "project index: %s", strerror(-rc));
+    if (!is_creating(entry)) {
+        json_decref(entry);
+        return kairos_error_set(err, -ENOENT, "no project %s", name);
+    }
+    project_from_meta(out, name, entry);
+    out->created_ms = kairos_json_u64(entry, "ts", 0);
+    kairos_quota_unlimited(&out->quota);
+    json_decref(entry);
+    return 0;
+}
+
 int kairos_project_get(struct kairos *k, const char *name, struct kairos_project *out,
                        struct kairos_error *err)
 {
@@ -238,13 +388,13 @@ int kairos_project_get(struct kairos *k, const char *name, struct kairos_project
     kairos_project_oid(oid, name);
     rc = kairos_store_read(k->meta, oid, keys, 2, &gen, &kvs);
     if (rc == -ENOENT)
-        return kairos_error_set(err, rc, "no project %s", name);
+        return creating_project(k, name, out, err);
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
     meta = kairos_kvs_json(&kvs, "meta");
     q = kairos_kvs_json(&kvs, "quota");
     if (!meta) {
-        rc = kairos_error_set(err, -ENOENT, "no project %s", name);
+        rc = -ENOENT;
     } else {
         project_from_meta(out, name, meta);
         kairos_quota_from_json(q, &out->quota);
@@ -252,7 +402,7 @@ int kairos_project_get(struct kairos *k, const char *name, struct kairos_project
     json_decref(meta);
     json_decref(q);
     kairos_kvs_free(&kvs);
-    return rc;
+    return rc == -ENOENT ? creating_project(k, name, out, err) : rc;
 }
 
 int kairos_project_find(struct kairos *k, const struct kairos_owner *owner, char *name,
@@ -281,7 +431,29 @@ int kairos_project_find(struct kairos *k, const struct kairos_owner *owner, char
         rc = kairos_error_set(err, -ENOENT, "no project belongs to %s:%s", owner->platform,
                               owner->id);
     kairos_kvs_free(&kvs);
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    /* Being created: wait for it, or settle a create that was cut short. */
+    json_t *entry = index_entry(k, name, &rc);
+    if (rc == 0 && is_creating(entry)) {
+        rc = settle_creating(k, name, entry);
+        if (rc == 0) {
+            /* Forgotten: the owner has no project now. */
+            name[0] = '\0';
+            rc = kairos_error_set(err, -ENOENT, "no project belongs to %s:%s", owner->platform,
+                                  owner->id);
+        } else if (rc == 1) {
+            rc = 0;
+        }
+    }
+    json_decref(entry);
+    if (rc == -EAGAIN)
+        kairos_error_set(err, rc, "project %s is being created; try again", name);
+    else if (rc < 0)
+        kairos_error_set(err, rc, "project index: %s", strerror(-rc));
+    if (rc < 0 && rc != -ENOENT)
+        name[0] = '\0';
+    return rc;
 }
 
 void kairos_project_page_free(struct kairos_project_page *page)
@@ -743,6 +915,26 @@ int kairos_project_mark_active(struct kairos *k, const char *name)
     return kairos_store_update(k->meta, KAIROS_INDEX_OID, keys, 1, false, index_state_step, &st);
 }
 
+/* Delete a project that has no object: one whose create was cut short goes. */
+static int delete_creating(struct kairos *k, const char *name, struct kairos_error *err)
+{
+    int rc;
+    json_t *entry = index_entry(k, name, &rc);
+
+    if (rc == 0 && !is_creating(entry))
+        rc = kairos_error_set(err, -ENOENT, "no project %s", name);
+    else if (rc == 0)
+        rc = settle_creating(k, name, entry);
+    json_decref(entry);
+    if (rc == 1)
+        return kairos_error_set(err, -EBUSY, "project %s was just created; try again", name);
+    if (rc == -EAGAIN)
+        return kairos_error_set(err, -EBUSY, "project %s is being created; try again", name);
+    if (rc < 0 && rc != -ENOENT)
+        return kairos_error_set(err, rc, "project index: %s", strerror(-rc));
+    return rc;
+}
+
 int kairos_project_delete(struct kairos *k, const char *name, unsigned flags,
                           struct kairos_error *err)
 {
@@ -760,7 +952,7 @@ int kairos_project_delete(struct kairos *k, const char *name, unsigned flags,
     kairos_project_oid(oid, name);
     rc = kairos_store_update(k->meta, oid, keys, 2, false, mark_deleting_step, &st);
     if (rc == -ENOENT)
-        return kairos_error_set(err, rc, "no project %s", name);
+        return delete_creating(k, name, err);
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
     /* Listings show the state; the object already refuses new allocations. */
