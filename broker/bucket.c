@@ -237,6 +237,7 @@ static int make_owner(struct kairos *k, const char *project, struct kairos_error
         rc = mark_project(k, project, err);
     if (rc < 0)
         return rc;
+    kairos_fault("bucket.owner.marked");
     owner_uid(uid, project);
     snprintf(display, sizeof(display), "Kairos project %s", project);
     rc = kairos_rgw_user_create(rgw, uid, display, max_buckets(&p.quota), NULL, &e);
@@ -253,11 +254,12 @@ static int make_owner(struct kairos *k, const char *project, struct kairos_error
 
 /*
  * The owner's user description (decref it) and S3 key (pointing into it).
- * With @make, the owner is made first unless this handle already did.
+ * With @make (the reservation of a create), the owner is made first unless
+ * this handle already did.
  * Return: 0, -ENOENT (no owner and not @make), or a radosgw error.
  */
-static int owner_key(struct kairos *k, const char *project, bool make, json_t **user,
-                     struct kairos_rgw_key *key, struct kairos_error *err)
+static int owner_key(struct kairos *k, const char *project, const struct kairos_reservation *make,
+                     json_t **user, struct kairos_rgw_key *key, struct kairos_error *err)
 {
     struct kairos_buckets *b = k->buckets;
     struct kairos_error e = {0};
@@ -267,6 +269,10 @@ static int owner_key(struct kairos *k, const char *project, bool make, json_t **
     *user = NULL;
     owner_uid(uid, project);
     for (int attempt = 0; attempt < 2; attempt++) {
+        /* Past its fence the project may be torn down: never make its owner again then. */
+        if (make && kairos_now_ms() >= make->intent_ms + kairos_fence_ms(k))
+            return kairos_error_set(err, -ETIMEDOUT, "bucket %s/%s: the request outlived its fence",
+                                    project, make->name);
         if (make && !kairos_nameset_has(&b->ready, project)) {
             rc = make_owner(k, project, err);
             if (rc < 0)
@@ -386,7 +392,7 @@ static int make_bucket(struct kairos *k, const struct kairos_reservation *res, u
     int rc;
 
     *made = *tagged = false;
-    rc = owner_key(k, project, true, &owner, &key, err);
+    rc = owner_key(k, project, res, &owner, &key, err);
     if (rc < 0)
         return rc;
     rc = read_tag(k, project, name, tag, err);
@@ -731,7 +737,7 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
     if (rc < 0)
         return rc;
     rgw = k->buckets->rgw;
-    rc = owner_key(k, project, false, &owner, &owner_k, err);
+    rc = owner_key(k, project, NULL, &owner, &owner_k, err);
     /* Granted before the user exists, so the user never has other access than its record says. */
     if (rc == 0)
         rc = sync_policy(k, project, name, NULL, &owner_k, err);
@@ -780,7 +786,7 @@ static int op_unbind(void *arg, const char *project, const char *name, const cha
     rc = kairos_rgw_user_remove(k->buckets->rgw, uid, false, err);
     if (rc < 0)
         return rc;
-    rc = owner_key(k, project, false, &owner, &owner_k, &e);
+    rc = owner_key(k, project, NULL, &owner, &owner_k, &e);
     if (rc == 0)
         rc = sync_policy(k, project, name, id, &owner_k, &e);
     json_decref(owner);
@@ -850,7 +856,7 @@ static int op_claim(void *arg, const char *project, const char *name, const char
     if (rc == -ENOENT)
         return 0;
     if (rc == 0 && !tag[0]) {
-        rc = owner_key(k, project, false, &owner, &key, err);
+        rc = owner_key(k, project, NULL, &owner, &key, err);
         if (rc == 0)
             rc = kairos_rgw_s3_tag_bucket(k->buckets->rgw, &key, name, TAG_KEY, intent, err);
         json_decref(owner);

@@ -737,13 +737,18 @@ struct cascade {
     struct kairos *k;
     unsigned left;
     int first_rc;
+    uint64_t newest; /* the latest intent found open, in ms */
     struct kairos_error *err;
 };
 
 static int cascade_alloc(void *arg, const struct kairos_alloc *a)
 {
     struct cascade *c = arg;
-    int rc = cascade_one(c->k, a->project, a->kind, a->name, c->err);
+    int rc;
+
+    if (a->pending && a->intent_ms > c->newest)
+        c->newest = a->intent_ms;
+    rc = cascade_one(c->k, a->project, a->kind, a->name, c->err);
 
     if (rc < 0) {
         c->left++;
@@ -752,10 +757,10 @@ static int cascade_alloc(void *arg, const struct kairos_alloc *a)
     return 0;
 }
 
-static int cascade_pass(struct kairos *k, const char *project, unsigned *left,
+static int cascade_pass(struct kairos *k, const char *project, unsigned *left, uint64_t *newest,
                         struct kairos_error *err)
 {
-    struct cascade c = {k, 0, 0, err};
+    struct cascade c = {k, 0, 0, *newest, err};
 
     *left = 0;
     for (size_t i = 0; i < sizeof(cascade_order) / sizeof(cascade_order[0]); i++) {
@@ -764,17 +769,20 @@ static int cascade_pass(struct kairos *k, const char *project, unsigned *left,
             return kairos_error_set(err, rc, "project %s: %s", project, strerror(-rc));
     }
     *left = c.left;
+    *newest = c.newest;
     return c.left ? c.first_rc : 0;
 }
 
-static int cascade(struct kairos *k, const char *project, struct kairos_error *err)
+static int cascade(struct kairos *k, const char *project, uint64_t *newest,
+                   struct kairos_error *err)
 {
     unsigned left = 0;
     int rc = 0;
 
+    *newest = 0;
     for (int pass = 0; pass < CASCADE_PASSES; pass++) {
         struct kairos_error pass_err = {0};
-        rc = cascade_pass(k, project, &left, &pass_err);
+        rc = cascade_pass(k, project, &left, newest, &pass_err);
         if (rc == 0)
             return 0;
         if (pass == CASCADE_PASSES - 1)
@@ -870,6 +878,7 @@ int kairos_project_finish_delete(struct kairos *k, const char *name,
     struct delete_step st = {.name = name, .err = err};
     const char *keys[] = {"ledger"};
     char oid[KAIROS_KEY_MAX];
+    uint64_t newest = 0;
     int rc;
 
     if (owner)
@@ -879,7 +888,16 @@ int kairos_project_finish_delete(struct kairos *k, const char *name,
     if (rc == -ENOENT)
         goto forget;
     if (rc == 0)
-        rc = cascade(k, name, err);
+        rc = cascade(k, name, &newest, err);
+    /*
+     * A create reserved just before the delete may still be at work, and
+     * would make the project's namespace, directory or RGW owner again
+     * after a teardown now. It acts only within its fence; the teardown
+     * waits until then, and the reconciler, which finishes a delete a
+     * whole lease after it began, does it.
+     */
+    if (rc == 0 && newest && kairos_now_ms() < newest + kairos_fence_ms(k))
+        return 0;
     if (rc == 0)
         rc = teardown(k, name, err);
     if (rc == 0)

@@ -261,14 +261,19 @@ static int ensure_project_dir(struct kairos *k, struct ceph_mount_info *cm, cons
  * not make is never adopted: it is another request's, and -EEXIST.
  * *@made: made here; *@tagged: it carries @intent's tag.
  */
-static int make_share_dir(struct kairos *k, struct ceph_mount_info *cm, const char *project,
-                          const char *path, const char *intent, bool *made, bool *tagged,
-                          struct kairos_error *err)
+static int make_share_dir(struct kairos *k, struct ceph_mount_info *cm,
+                          const struct kairos_reservation *res, const char *path, bool *made,
+                          bool *tagged, struct kairos_error *err)
 {
+    const char *project = res->project, *intent = res->intent;
     int rc = 0;
 
     *made = *tagged = false;
     for (int attempt = 0; attempt < 2; attempt++) {
+        /* Past its fence the project may be torn down: never make its directory again then. */
+        if (kairos_now_ms() >= res->intent_ms + kairos_fence_ms(k))
+            return kairos_error_set(err, -ETIMEDOUT, "share %s/%s: the request outlived its fence",
+                                    project, res->name);
         if (!kairos_nameset_has(&k->shares->ready, project)) {
             rc = ensure_project_dir(k, cm, project, err);
             if (rc < 0)
@@ -326,17 +331,17 @@ static int finish_share(struct ceph_mount_info *cm, const char *path, const char
     return rc;
 }
 
-static int make_share(struct kairos *k, struct ceph_mount_info *cm, const char *project,
-                      const char *name, uint64_t bytes, uint64_t max_files, const char *intent,
-                      bool *made, bool *tagged, struct kairos_error *err)
+static int make_share(struct kairos *k, struct ceph_mount_info *cm,
+                      const struct kairos_reservation *res, uint64_t max_files, bool *made,
+                      bool *tagged, struct kairos_error *err)
 {
     char path[KAIROS_SHARE_PATH_MAX];
     int rc;
 
-    share_path(k, path, project, name);
-    rc = make_share_dir(k, cm, project, path, intent, made, tagged, err);
+    share_path(k, path, res->project, res->name);
+    rc = make_share_dir(k, cm, res, path, made, tagged, err);
     if (rc == 0)
-        rc = finish_share(cm, path, project, name, bytes, max_files, !*made, err);
+        rc = finish_share(cm, path, res->project, res->name, res->bytes, max_files, !*made, err);
     return rc;
 }
 
@@ -367,7 +372,7 @@ int kairos_share_create(struct kairos *k, const char *project, const char *name,
     share_path(k, path, project, name);
     rc = mount_fs(k, &cm, err);
     if (rc == 0)
-        rc = make_share(k, cm, project, name, bytes, max_files, res->intent, &made, &tagged, err);
+        rc = make_share(k, cm, res, max_files, &made, &tagged, err);
     if (rc < 0) {
         /*
          * No half-made share stays behind: what this request made and
@@ -415,7 +420,12 @@ int kairos_share_resize(struct kairos *k, const char *project, const char *name,
         goto out;
     kairos_fault("share.resize.reserved");
     share_path(k, path, project, name);
-    rc = mount_fs(k, &cm, err);
+    /* Past its fence the resize may be rolled back: never touch the quota then. */
+    if (kairos_now_ms() >= res->intent_ms + kairos_fence_ms(k))
+        rc = kairos_error_set(err, -ETIMEDOUT, "share %s/%s: the request outlived its fence",
+                              project, name);
+    else
+        rc = mount_fs(k, &cm, err);
     if (rc == 0)
         rc = set_u64(cm, path, "ceph.quota.max_bytes", bytes, err);
     if (rc == 0)

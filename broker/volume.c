@@ -265,6 +265,19 @@ static int make_image(struct kairos *k, rados_ioctx_t io, const char *project, c
     return 0;
 }
 
+/*
+ * A request acts on its project's resources only within its fence (see
+ * kairos_fence_ms()): a project delete tears them down only past it.
+ */
+static int past_fence(struct kairos *k, const struct kairos_reservation *res,
+                      struct kairos_error *err)
+{
+    if (kairos_now_ms() < res->intent_ms + kairos_fence_ms(k))
+        return 0;
+    return kairos_error_set(err, -ETIMEDOUT, "%s %s/%s: the request outlived its fence",
+                            kairos_kind_name(res->kind), res->project, res->name);
+}
+
 static int provision(struct kairos *k, const struct kairos_alloc_req *req, const struct source *src,
                      struct kairos_error *err)
 {
@@ -277,11 +290,14 @@ static int provision(struct kairos *k, const struct kairos_alloc_req *req, const
     if (rc < 0 || res->existing)
         goto out;
     kairos_fault(src ? "volume.clone.reserved" : "volume.create.reserved");
-    rc = open_ns(k, req->project, true, &io, err);
+    /* Past its fence the project may be torn down: never make its namespace again then. */
+    rc = past_fence(k, res, err);
+    if (rc == 0)
+        rc = open_ns(k, req->project, true, &io, err);
     if (rc == 0)
         rc = make_image(k, io, req->project, req->name, req->bytes, src, res->intent, &made, err);
     /* The namespace went under another broker (project deleted and made again). */
-    if (rc == -ENOENT && !src) {
+    if (rc == -ENOENT && !src && past_fence(k, res, err) == 0) {
         kairos_nameset_remove(&k->volumes->known, req->project);
         if (io)
             rados_ioctx_destroy(io);
@@ -422,7 +438,9 @@ int kairos_volume_resize(struct kairos *k, const char *project, const char *name
     if (rc < 0 || res->existing)
         goto out;
     kairos_fault("volume.resize.reserved");
-    rc = open_ns(k, project, false, &io, err);
+    rc = past_fence(k, res, err);
+    if (rc == 0)
+        rc = open_ns(k, project, false, &io, err);
     if (rc == 0 && (rc = rbd_open(io, name, &img, NULL)) < 0)
         kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name, strerror(-rc));
     /* Shrinking only as far as the reservation said, from the size it saw. */

@@ -137,7 +137,9 @@ int kairos_project_update_quota(struct kairos *k, const char *name,
  * through its kind's backend and released, the backends tear down the
  * project's namespace, directory and user, and the project's share of the
  * cluster budget is returned. An interrupted delete is finished by the
- * reconciler.
+ * reconciler. So is the teardown when a create was under way as the
+ * delete began (it could make the namespace, directory or user again):
+ * the project shows as deleting until the reconciler's pass a lease later.
  * Return: 0, -EINVAL, -ENOENT, -EBUSY, or a backend or librados error.
  */
 int kairos_project_delete(struct kairos *k, const char *name, unsigned flags,

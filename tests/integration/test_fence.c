@@ -43,6 +43,7 @@
 #include <rbd/librbd.h>
 
 #include "budget.h"
+#include "rgw.h"
 
 #define MiB ((uint64_t)1 << 20)
 /* A short lease, so that "past the lease" takes seconds. */
@@ -62,10 +63,17 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* The test's lease; a child takes its parent's from KT_LEASE_MS. */
+static uint64_t lease_ms = LEASE_MS;
+
 static void open_fenced(struct kt *t, const char *pool)
 {
+    const char *lease = getenv("KT_LEASE_MS");
+
+    if (lease)
+        lease_ms = strtoull(lease, NULL, 10);
     kt_open_isolated(t, policy, pool);
-    t->cfg->reconcile.lease_ms = LEASE_MS;
+    t->cfg->reconcile.lease_ms = lease_ms;
 }
 
 static void new_project(struct kt *t, char *name, size_t len)
@@ -146,6 +154,9 @@ static pid_t start_stopped_op(const char *what, const char *pool, const char *pr
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        char lease[32];
+        snprintf(lease, sizeof(lease), "%" PRIu64, lease_ms);
+        setenv("KT_LEASE_MS", lease, 1);
         setenv("KAIROS_FAULT", fault, 1);
         if (name)
             execl("/proc/self/exe", self, what, pool, project, name, size, (char *)NULL);
@@ -188,7 +199,7 @@ static void pass_after_lease(struct kt *t)
     struct kairos_reconcile_report rep;
     struct kairos_error err = {0};
 
-    sleep_ms(LEASE_MS + 200);
+    sleep_ms((unsigned)lease_ms + 200);
     if (kairos_reconcile_run(t->k, 0, &rep, &err) < 0)
         fail_msg("reconcile: %s", err.msg);
     assert_false(rep.skipped);
@@ -320,6 +331,27 @@ static void paused_trimmer_refused(void **state)
 
 /* ---- requests against the real backends ---- */
 
+/*
+ * In these, the reconciler rolls a paused request back while the request
+ * is still within its fence (a pass with a lease of 1 ms, as when clocks
+ * disagree), so that what guards the backend objects themselves is tested:
+ * intent tags, and resizes that follow the committed size. Past its fence
+ * a request stops before touching anything (forced_delete_races_creates).
+ */
+#define OPEN_FENCE_LEASE_MS 20000
+
+static void pass_now(struct kt *t)
+{
+    struct kairos_reconcile_report rep;
+    struct kairos_error err = {0};
+
+    if (kairos_reconcile_run(t->k, 1, &rep, &err) < 0)
+        fail_msg("reconcile: %s", err.msg);
+    assert_false(rep.skipped);
+    assert_int_equal(rep.errors, 0);
+    assert_true(rep.released >= 1);
+}
+
 static void backend_project(struct kt *t, char *name, size_t len)
 {
     new_project(t, name, len);
@@ -358,12 +390,13 @@ static void volume_create_race(void **state)
     pid_t pid;
 
     (void)state;
+    lease_ms = OPEN_FENCE_LEASE_MS;
     open_fenced(&t, NULL);
     backend_project(&t, project, sizeof(project));
     /* A's create stops after its reservation; the reconciler rolls it back. */
     pid = start_stopped_op("--volume-create", t.pool, project, "race", 8 * MiB,
                            "volume.create.reserved");
-    pass_after_lease(&t);
+    pass_now(&t);
     /* B makes the volume of that name, committed, and writes to it. */
     assert_int_equal(kairos_volume_create(t.k, project, "race", 8 * MiB, &err), 0);
     open_image(&t, project, "race", &io, &img);
@@ -380,6 +413,7 @@ static void volume_create_race(void **state)
     rados_ioctx_destroy(io);
     assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
     kt_close(&t);
+    lease_ms = LEASE_MS;
 }
 
 static void volume_resize_rolled_back(void **state)
@@ -393,13 +427,14 @@ static void volume_resize_rolled_back(void **state)
     pid_t pid;
 
     (void)state;
+    lease_ms = OPEN_FENCE_LEASE_MS;
     open_fenced(&t, NULL);
     backend_project(&t, project, sizeof(project));
     assert_int_equal(kairos_volume_create(t.k, project, "grow", 8 * MiB, &err), 0);
     /* A's grow to 16 MiB stops after its reservation; the reconciler rolls it back. */
     pid = start_stopped_op("--volume-resize", t.pool, project, "grow", 16 * MiB,
                            "volume.resize.reserved");
-    pass_after_lease(&t);
+    pass_now(&t);
     /* B grows it to 12 MiB, committed, and writes past the old end. */
     assert_int_equal(kairos_volume_resize(t.k, project, "grow", 12 * MiB, 0, &err), 0);
     open_image(&t, project, "grow", &io, &img);
@@ -420,6 +455,7 @@ static void volume_resize_rolled_back(void **state)
     assert_int_equal(ledger_bytes(&t, project, KAIROS_VOLUME, "grow"), size);
     assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
     kt_close(&t);
+    lease_ms = LEASE_MS;
 }
 
 static struct ceph_mount_info *mount_cephfs(struct kt *t)
@@ -456,12 +492,13 @@ static void share_create_race(void **state)
     int fd;
 
     (void)state;
+    lease_ms = OPEN_FENCE_LEASE_MS;
     open_fenced(&t, NULL);
     m = mount_cephfs(&t);
     backend_project(&t, project, sizeof(project));
     pid = start_stopped_op("--share-create", t.pool, project, "race", 8 * MiB,
                            "share.create.reserved");
-    pass_after_lease(&t);
+    pass_now(&t);
     /* B makes the share of that name, committed, with a file in it. */
     assert_int_equal(kairos_share_create(t.k, project, "race", 4 * MiB, 0, &err), 0);
     snprintf(path, sizeof(path), "%s/%s/race", t.cfg->pools.share_root, project);
@@ -478,6 +515,7 @@ static void share_create_race(void **state)
     ceph_release(m);
     assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
     kt_close(&t);
+    lease_ms = LEASE_MS;
 }
 
 static void share_resize_rolled_back(void **state)
@@ -489,13 +527,14 @@ static void share_resize_rolled_back(void **state)
     pid_t pid;
 
     (void)state;
+    lease_ms = OPEN_FENCE_LEASE_MS;
     open_fenced(&t, NULL);
     m = mount_cephfs(&t);
     backend_project(&t, project, sizeof(project));
     assert_int_equal(kairos_share_create(t.k, project, "grow", 8 * MiB, 0, &err), 0);
     pid = start_stopped_op("--share-resize", t.pool, project, "grow", 16 * MiB,
                            "share.resize.reserved");
-    pass_after_lease(&t);
+    pass_now(&t);
     assert_int_equal(kairos_share_resize(t.k, project, "grow", 12 * MiB, 0, &err), 0);
     /* A wakes, sets 16 MiB and finds its intent gone: the quota follows the ledger. */
     resume(pid);
@@ -506,6 +545,7 @@ static void share_resize_rolled_back(void **state)
     ceph_release(m);
     assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
     kt_close(&t);
+    lease_ms = LEASE_MS;
 }
 
 static void bucket_create_race(void **state)
@@ -517,11 +557,12 @@ static void bucket_create_race(void **state)
     pid_t pid;
 
     (void)state;
+    lease_ms = OPEN_FENCE_LEASE_MS;
     open_fenced(&t, NULL);
     backend_project(&t, project, sizeof(project));
     pid = start_stopped_op("--bucket-create", t.pool, project, "race-bucket", 8 * MiB,
                            "bucket.create.reserved");
-    pass_after_lease(&t);
+    pass_now(&t);
     assert_int_equal(kairos_bucket_create(t.k, project, "race-bucket", 4 * MiB, 0, &err), 0);
     /* A wakes: the bucket it meets is B's, neither adopted nor removed. */
     assert_int_equal(resume(pid), 1);
@@ -531,6 +572,68 @@ static void bucket_create_race(void **state)
     assert_int_equal(ledger_bytes(&t, project, KAIROS_BUCKET, "race-bucket"), 4 * MiB);
     assert_int_equal(kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err), 0);
     kt_close(&t);
+    lease_ms = LEASE_MS;
+}
+
+/*
+ * Creates of each kind reserved just before a forced project delete, and
+ * still at work after it: none may leave the project's RBD namespace, its
+ * directory or its RGW owner behind once the delete is done.
+ */
+static void forced_delete_races_creates(void **state)
+{
+    struct kairos_error err = {0};
+    struct kairos_project pr;
+    struct ceph_mount_info *m;
+    struct kairos_rgw *rgw;
+    struct ceph_statx stx;
+    char project[64], path[256], uid[128];
+    json_t *user = NULL;
+    rados_ioctx_t io;
+    bool exists = true;
+    pid_t pids[3];
+    struct kt t;
+
+    (void)state;
+    /* A lease long enough for the creates to work within their fences. */
+    lease_ms = 10000;
+    open_fenced(&t, NULL);
+    m = mount_cephfs(&t);
+    assert_int_equal(kairos_rgw_open(t.cfg, &rgw, &err), 0);
+    backend_project(&t, project, sizeof(project));
+    pids[0] = start_stopped_op("--volume-create", t.pool, project, "late", 4 * MiB,
+                               "volume.create.reserved");
+    pids[1] = start_stopped_op("--share-create", t.pool, project, "late", 4 * MiB,
+                               "share.create.reserved");
+    pids[2] = start_stopped_op("--bucket-create", t.pool, project, "late-bucket", 4 * MiB,
+                               "bucket.owner.marked");
+    if (kairos_project_delete(t.k, project, KAIROS_DELETE_FORCE, &err) < 0)
+        fail_msg("forced delete: %s", err.msg);
+    /* The creates go on: namespace, directory, owner made again, then found rolled back. */
+    for (int i = 0; i < 3; i++)
+        resume(pids[i]);
+    /* The reconciler finishes the delete a lease after it began. */
+    pass_after_lease(&t);
+    assert_int_equal(kairos_project_get(t.k, project, &pr, &err), -ENOENT);
+    assert_int_equal(rados_ioctx_create(t.rados, t.cfg->pools.block, &io), 0);
+    assert_int_equal(rbd_namespace_exists(io, project, &exists), 0);
+    rados_ioctx_destroy(io);
+    if (exists)
+        fail_msg("the RBD namespace of deleted project %s was made again", project);
+    snprintf(path, sizeof(path), "%s/%s", t.cfg->pools.share_root, project);
+    if (ceph_statx(m, path, &stx, CEPH_STATX_MODE, 0) != -ENOENT)
+        fail_msg("the directory of deleted project %s was made again", project);
+    snprintf(uid, sizeof(uid), "kairos_%s$owner", project);
+    for (char *c = uid; *c != '$'; c++)
+        *c = *c == '-' ? '_' : *c;
+    if (kairos_rgw_user_get(rgw, uid, &user, &err) != -ENOENT)
+        fail_msg("the RGW owner %s of deleted project %s was made again", uid, project);
+    json_decref(user);
+    kairos_rgw_close(rgw);
+    ceph_unmount(m);
+    ceph_release(m);
+    kt_close(&t);
+    lease_ms = LEASE_MS;
 }
 
 /* ---- the reconciler's lock ---- */
@@ -628,10 +731,15 @@ static void lock_held_through_slow_call(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(paused_acquirer_refused), cmocka_unit_test(paused_trimmer_refused),
-        cmocka_unit_test(volume_create_race),      cmocka_unit_test(volume_resize_rolled_back),
-        cmocka_unit_test(share_create_race),       cmocka_unit_test(share_resize_rolled_back),
-        cmocka_unit_test(bucket_create_race),      cmocka_unit_test(lock_held_through_slow_call),
+        cmocka_unit_test(paused_acquirer_refused),
+        cmocka_unit_test(paused_trimmer_refused),
+        cmocka_unit_test(volume_create_race),
+        cmocka_unit_test(volume_resize_rolled_back),
+        cmocka_unit_test(share_create_race),
+        cmocka_unit_test(share_resize_rolled_back),
+        cmocka_unit_test(bucket_create_race),
+        cmocka_unit_test(forced_delete_races_creates),
+        cmocka_unit_test(lock_held_through_slow_call),
     };
 
     self = argv[0];
