@@ -1091,6 +1091,35 @@ int kairos_ledger_purge(struct kairos *k, const char *project, enum kairos_kind 
     return 0;
 }
 
+struct purge_prefix {
+    struct kairos *k;
+    const char *prefix;
+    struct kairos_error *err;
+};
+
+static int purge_if_prefixed(void *arg, const struct kairos_alloc *a)
+{
+    struct purge_prefix *pp = arg;
+
+    if (strncmp(a->name, pp->prefix, strlen(pp->prefix)) != 0)
+        return 0;
+    return kairos_ledger_purge(pp->k, a->project, a->kind, a->name, pp->err);
+}
+
+int kairos_ledger_purge_prefix(struct kairos *k, const char *project, enum kairos_kind kind,
+                               const char *prefix, struct kairos_error *err)
+{
+    struct purge_prefix pp = {k, prefix, err};
+    int rc = kairos_ledger_each(k, project, kind, purge_if_prefixed, &pp);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0 && (!err || !err->code))
+        kairos_error_set(err, rc, "project %s: cannot list %s records: %s", project,
+                         kairos_kind_name(kind), strerror(-rc));
+    return rc;
+}
+
 int kairos_ledger_recorded(struct kairos *k, const char *project, enum kairos_kind kind,
                            const char *name, const char *key, uint64_t *bytes, uint64_t *attr,
                            struct kairos_error *err)

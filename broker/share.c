@@ -809,6 +809,11 @@ static int destroy(struct kairos *k, const char *project, const char *name,
     share_path(k, path, project, name);
     if (rc == 0)
         rc = remove_tree(k, cm, path, res, err);
+    /* Records of snapshots removed by a broker killed before it purged them. */
+    if (rc == 0) {
+        snap_alloc_name(sname, sizeof(sname), name, "");
+        rc = kairos_ledger_purge_prefix(k, project, KAIROS_SNAPSHOT, sname, err);
+    }
     return rc;
 }
 

@@ -651,6 +651,25 @@ out:
 
 /* ---- delete ---- */
 
+/* Remove snapshot @id of @volume from RBD's trash namespace (its clones are gone). */
+static int remove_trashed_snap(rados_ioctx_t io, const char *project, const char *volume,
+                               uint64_t id, struct kairos_error *err)
+{
+    rbd_image_t img = NULL;
+    int rc = rbd_open(io, volume, &img, NULL);
+
+    if (rc == 0) {
+        rc = rbd_snap_remove_by_id(img, id);
+        rbd_close(img);
+    }
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot remove trashed snapshot %" PRIu64 " of %s/%s: %s", id,
+                         project, volume, strerror(-rc));
+    return rc;
+}
+
 /*
  * Remove the image and every RBD snapshot of it (dropping the ledger
  * records of those snapshots), after revoking its bindings. Used by delete,
@@ -676,6 +695,17 @@ static int destroy(struct kairos *k, const char *project, const char *name,
     if (rbd_open_read_only(io, name, &img, NULL) == 0) {
         n = rbd_snap_list(img, snaps, &max);
         for (int i = 0; i < n && rc == 0; i++) {
+            rbd_snap_namespace_type_t type = RBD_SNAP_NAMESPACE_TYPE_USER;
+            /*
+             * A snapshot removed while a clone used it waits in RBD's trash,
+             * and stays there if the clone's removal was cut short: it has
+             * no name to remove it by, and would block the image's removal.
+             */
+            rbd_snap_get_namespace_type(img, snaps[i].id, &type);
+            if (type == RBD_SNAP_NAMESPACE_TYPE_TRASH) {
+                rc = remove_trashed_snap(io, project, name, snaps[i].id, err);
+                continue;
+            }
             rc = remove_snap(k, project, name, snaps[i].name, err);
             if (rc == 0)
                 kairos_fault("volume.delete.snapshot-removed");
@@ -696,6 +726,11 @@ static int destroy(struct kairos *k, const char *project, const char *name,
                              strerror(-rc));
     }
     rados_ioctx_destroy(io);
+    /* Records of snapshots removed by a broker killed before it purged them. */
+    if (rc == 0) {
+        snap_name(sname, sizeof(sname), name, "");
+        rc = kairos_ledger_purge_prefix(k, project, KAIROS_SNAPSHOT, sname, err);
+    }
     return rc;
 }
 
