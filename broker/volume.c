@@ -360,6 +360,16 @@ int kairos_volume_clone(struct kairos *k, const char *project, const char *name,
                                          src_volume, src_snap)
                       : 0;
     kairos_alloc_clear(&snap);
+    /*
+     * Nor a volume being deleted: its delete, finished by the reconciler
+     * without asking again, would move the snapshot under the clone into
+     * RBD's trash and fail on the image.
+     */
+    if (rc == 0 && kairos_ledger_get(k, src_project, KAIROS_VOLUME, src_volume, &snap, NULL) == 0) {
+        if (snap.pending && snap.op == KAIROS_OP_DELETE)
+            rc = kairos_error_set(err, -EBUSY, "volume %s is being deleted", src_volume);
+        kairos_alloc_clear(&snap);
+    }
     if (rc == 0)
         rc = open_image(k, src_project, src_volume, src_snap, &io, &img, err);
     if (rc == 0)

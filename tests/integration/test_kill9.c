@@ -454,14 +454,12 @@ static void check_volumes(struct kt *t, const char *project, const struct kairos
             rbd_snap_get_namespace_type(img, sn[i].id, &type);
             /*
              * A snapshot removed while a clone used it waits in RBD's trash
-             * until its last clone goes; librbd purges it then, unless the
-             * clone's removal is killed in between (a gap in librbd's own
-             * remove). Reported, not yet swept: see docs/RELIABILITY.md.
+             * until its last clone goes. One left behind holds space, not
+             * data anyone sees; a delete removes it. Reported, not yet
+             * swept: see docs/RELIABILITY.md.
              */
             if (type == RBD_SNAP_NAMESPACE_TYPE_TRASH) {
-                print_message("known gap: RBD trash snapshot %s/%s@%s left by a killed clone "
-                              "removal\n",
-                              project, n, sn[i].name);
+                print_message("known gap: RBD trash snapshot %s/%s@%s\n", project, n, sn[i].name);
                 continue;
             }
             if (!has_snapshot(snapp, "volume", n, sn[i].name))
