@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "binding_int.h"
+#include "fault.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "record.h"
@@ -199,8 +200,11 @@ int kairos_binding_create(struct kairos *k, const char *project, enum kairos_kin
     rc = update(&st, open_step);
     if (rc < 0)
         goto out;
+    kairos_fault("binding.create.recorded");
     /* Bound before: the backend's get-or-create hands out the same key. */
     rc = ops.bind(ops.arg, project, alloc, id, flags, &creds, err);
+    if (rc == 0)
+        kairos_fault("binding.create.granted");
     if (rc == 0 && !st.exists)
         rc = update(&st, activate_step);
     if (rc < 0 && !st.exists) {
@@ -242,10 +246,14 @@ static int revoke_binding(struct bstep *st)
 
     if (rc == 0)
         rc = update(st, revoke_step);
-    if (rc == 0)
+    if (rc == 0) {
+        kairos_fault("binding.delete.recorded");
         rc = ops.unbind(ops.arg, st->project, st->alloc, st->id, st->err);
-    if (rc == 0)
+    }
+    if (rc == 0) {
+        kairos_fault("binding.delete.revoked");
         rc = update(st, forget_step);
+    }
     return rc == -ESTALE ? 0 : rc;
 }
 

@@ -34,6 +34,7 @@
 #include "binding_int.h"
 #include "bucket_int.h"
 #include "cephx.h"
+#include "fault.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
@@ -51,6 +52,12 @@
 /* Rounds of "write the policy, read the records again" before leaving it to the others. */
 #define POLICY_ROUNDS 5
 #define LIST_MAX      1000
+/*
+ * The bucket tag naming the intent that made a bucket, so that a request,
+ * its cleanup and the reconciler adopt or remove only what that intent
+ * made (see kairos/kind.h, claim).
+ */
+#define TAG_KEY "kairos-intent"
 /* radosgw's max_buckets: 0 is no limit, -1 forbids creating any. */
 #define RGW_NO_LIMIT   0
 #define RGW_NO_BUCKETS (-1)
@@ -230,24 +237,29 @@ static int make_owner(struct kairos *k, const char *project, struct kairos_error
         rc = mark_project(k, project, err);
     if (rc < 0)
         return rc;
+    kairos_fault("bucket.owner.marked");
     owner_uid(uid, project);
     snprintf(display, sizeof(display), "Kairos project %s", project);
     rc = kairos_rgw_user_create(rgw, uid, display, max_buckets(&p.quota), NULL, &e);
     if (rc < 0 && rc != -EEXIST)
         return pass(err, rc, &e);
+    kairos_fault("bucket.owner.made");
     rc = owner_quota(k, project, &p.quota, err);
     if (rc == 0)
         rc = kairos_rgw_user_quota(rgw, uid, KAIROS_RGW_BUCKET_QUOTA, 0, 0, err);
+    if (rc == 0)
+        kairos_fault("bucket.owner.quota");
     return rc;
 }
 
 /*
  * The owner's user description (decref it) and S3 key (pointing into it).
- * With @make, the owner is made first unless this handle already did.
+ * With @make (the reservation of a create), the owner is made first unless
+ * this handle already did.
  * Return: 0, -ENOENT (no owner and not @make), or a radosgw error.
  */
-static int owner_key(struct kairos *k, const char *project, bool make, json_t **user,
-                     struct kairos_rgw_key *key, struct kairos_error *err)
+static int owner_key(struct kairos *k, const char *project, const struct kairos_reservation *make,
+                     json_t **user, struct kairos_rgw_key *key, struct kairos_error *err)
 {
     struct kairos_buckets *b = k->buckets;
     struct kairos_error e = {0};
@@ -257,6 +269,10 @@ static int owner_key(struct kairos *k, const char *project, bool make, json_t **
     *user = NULL;
     owner_uid(uid, project);
     for (int attempt = 0; attempt < 2; attempt++) {
+        /* Past its fence the project may be torn down: never make its owner again then. */
+        if (make && kairos_now_ms() >= make->intent_ms + kairos_fence_ms(k))
+            return kairos_error_set(err, -ETIMEDOUT, "bucket %s/%s: the request outlived its fence",
+                                    project, make->name);
         if (make && !kairos_nameset_has(&b->ready, project)) {
             rc = make_owner(k, project, err);
             if (rc < 0)
@@ -303,30 +319,111 @@ static int remove_bucket(struct kairos *k, const char *project, const char *name
 }
 
 /*
- * Make the owner if need be, the bucket, and its quota. On failure,
- * *@left is true when a bucket was made and could not be removed again.
+ * The intent tag of bucket @name into @tag ("" when untagged).
+ * Return: 0, -ENOENT (no such bucket), or a request error.
  */
-static int make_bucket(struct kairos *k, const char *project, const char *name, uint64_t bytes,
-                       uint64_t max_objects, bool *left, struct kairos_error *err)
+static int read_tag(struct kairos *k, const char *project, const char *name,
+                    char tag[KAIROS_INTENT_ID_LEN + 1], struct kairos_error *err)
 {
+    char tenant[KAIROS_BUCKET_TENANT_MAX + 1];
+    struct kairos_error e = {0};
+    const char *t;
+    json_t *b = NULL;
+    int rc;
+
+    tenant_of(tenant, project);
+    rc = kairos_rgw_bucket_stats(k->buckets->rgw, tenant, name, &b, &e);
+    if (rc == 0) {
+        t = kairos_rgw_bucket_tag(b, TAG_KEY);
+        snprintf(tag, KAIROS_INTENT_ID_LEN + 1, "%s", t ? t : "");
+    }
+    json_decref(b);
+    return rc == -ENOENT ? rc : pass(err, rc, &e);
+}
+
+/* Remove bucket @name if @intent made it; another request's bucket stays. */
+static int remove_ours(struct kairos *k, const char *project, const char *name, const char *intent)
+{
+    char tag[KAIROS_INTENT_ID_LEN + 1];
+    int rc = read_tag(k, project, name, tag, NULL);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0 || strcmp(tag, intent) != 0)
+        return rc;
+    return remove_bucket(k, project, name, true, NULL);
+}
+
+/*
+ * A create that failed after radosgw may have made its bucket: remove the
+ * bucket if it is there untagged, while the request is within its fence.
+ * Return: 0 (the name is free), or a negative errno (it may not be).
+ */
+static int drop_untagged(struct kairos *k, const struct kairos_reservation *res)
+{
+    char tag[KAIROS_INTENT_ID_LEN + 1];
+    int rc;
+
+    if (kairos_now_ms() >= res->intent_ms + kairos_fence_ms(k))
+        return -ETIMEDOUT;
+    rc = read_tag(k, res->project, res->name, tag, NULL);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == 0 && tag[0])
+        return -EEXIST;
+    return rc < 0 ? rc : remove_bucket(k, res->project, res->name, true, NULL);
+}
+
+/*
+ * Make the owner if need be, the bucket, its intent tag and its quota. A
+ * bucket of that name this intent did not make is never adopted: it is
+ * another request's, and -EEXIST. radosgw has no compare-and-set for
+ * tags, so the tag is written only within the request's fence, while no
+ * reconciler may act on the intent. *@made: the bucket may exist because
+ * of this call; *@tagged: it carries the intent's tag.
+ */
+static int make_bucket(struct kairos *k, const struct kairos_reservation *res, uint64_t max_objects,
+                       bool *made, bool *tagged, struct kairos_error *err)
+{
+    const char *project = res->project, *name = res->name;
+    char tag[KAIROS_INTENT_ID_LEN + 1];
     struct kairos_rgw_key key;
     json_t *owner = NULL;
     int rc;
 
-    rc = owner_key(k, project, true, &owner, &key, err);
+    *made = *tagged = false;
+    rc = owner_key(k, project, res, &owner, &key, err);
     if (rc < 0)
         return rc;
-    rc = kairos_rgw_s3_create_bucket(k->buckets->rgw, &key, name, err);
+    rc = read_tag(k, project, name, tag, err);
+    if (rc == 0) {
+        if (strcmp(tag, res->intent) != 0) {
+            rc = kairos_error_set(err, -EEXIST, "bucket %s exists, not made by this request", name);
+            goto out;
+        }
+        *tagged = true;
+    } else if (rc == -ENOENT) {
+        kairos_error_clear(err);
+        rc = kairos_rgw_s3_create_bucket(k->buckets->rgw, &key, name, err);
+        /* Lost in the middle, radosgw may have made it all the same. */
+        *made = rc == 0 || rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EIO;
+        if (rc == 0)
+            kairos_fault("bucket.create.made");
+        if (rc == 0 && kairos_now_ms() >= res->intent_ms + kairos_fence_ms(k))
+            rc = kairos_error_set(err, -ETIMEDOUT,
+                                  "bucket %s: the request outlived its fence; the reconciler "
+                                  "settles it",
+                                  name);
+        if (rc == 0)
+            rc = kairos_rgw_s3_tag_bucket(k->buckets->rgw, &key, name, TAG_KEY, res->intent, err);
+        *tagged = rc == 0;
+        if (rc == 0)
+            kairos_fault("bucket.create.tagged");
+    }
+    if (rc == 0)
+        rc = bucket_quota(k, project, name, res->bytes, max_objects, err);
+out:
     json_decref(owner);
-    /* Lost in the middle, radosgw may have made it all the same. */
-    if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EIO)
-        *left = remove_bucket(k, project, name, true, NULL) < 0;
-    if (rc < 0)
-        return rc;
-    rc = bucket_quota(k, project, name, bytes, max_objects, err);
-    /* Made but not finished: it must not stay (it holds nothing yet, see make_owner()). */
-    if (rc < 0)
-        *left = remove_bucket(k, project, name, true, NULL) < 0;
     return rc;
 }
 
@@ -336,7 +433,7 @@ int kairos_bucket_create(struct kairos *k, const char *project, const char *name
     struct kairos_alloc_req req = {
         .project = project, .kind = KAIROS_BUCKET, .name = name, .bytes = bytes};
     struct kairos_reservation *res = NULL;
-    bool left = false;
+    bool made = false, tagged = false;
     char attrs[64];
     int rc;
 
@@ -354,20 +451,28 @@ int kairos_bucket_create(struct kairos *k, const char *project, const char *name
     rc = kairos_ledger_reserve(k, &req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
-    rc = make_bucket(k, project, name, bytes, max_objects, &left, err);
+    kairos_fault("bucket.create.reserved");
+    rc = make_bucket(k, res, max_objects, &made, &tagged, err);
     if (rc < 0) {
         /*
-         * A bucket that radosgw would not take back stays under the intent,
-         * not forgotten: the reconciler finishes it (see op_probe()).
+         * What this request made goes, before the reservation: tagged,
+         * or untagged while the request is within its fence (nothing else
+         * acts on the name then). A bucket radosgw would not take back
+         * stays under the intent, not forgotten: the reconciler claims or
+         * drops it (see op_claim()).
          */
-        if (!left)
-            kairos_ledger_release(k, res, NULL);
+        if (tagged && remove_bucket(k, project, name, true, NULL) < 0)
+            goto out;
+        if (made && !tagged && drop_untagged(k, res) < 0)
+            goto out;
+        kairos_ledger_release(k, res, NULL);
         goto out;
     }
+    kairos_fault("bucket.create.quota");
     rc = kairos_ledger_commit(k, res, err);
     /* The reconciler gave up on us: the bucket must not outlive its record. */
     if (rc == -ESTALE)
-        remove_bucket(k, project, name, true, NULL);
+        remove_ours(k, project, name, res->intent);
 out:
     kairos_reservation_free(res);
     return rc;
@@ -441,8 +546,11 @@ int kairos_bucket_delete(struct kairos *k, const char *project, const char *name
     rc = kairos_ledger_reserve_delete(k, project, KAIROS_BUCKET, name, &res, err);
     if (rc < 0)
         return rc;
+    kairos_fault("bucket.delete.reserved");
     /* Unforced, radosgw itself refuses a bucket that filled meanwhile. */
     rc = destroy(k, project, name, force, err);
+    if (rc == 0)
+        kairos_fault("bucket.delete.removed");
     return kairos_ledger_settle(k, res, rc, err);
 }
 
@@ -629,7 +737,7 @@ static int op_bind(void *arg, const char *project, const char *name, const char 
     if (rc < 0)
         return rc;
     rgw = k->buckets->rgw;
-    rc = owner_key(k, project, false, &owner, &owner_k, err);
+    rc = owner_key(k, project, NULL, &owner, &owner_k, err);
     /* Granted before the user exists, so the user never has other access than its record says. */
     if (rc == 0)
         rc = sync_policy(k, project, name, NULL, &owner_k, err);
@@ -678,7 +786,7 @@ static int op_unbind(void *arg, const char *project, const char *name, const cha
     rc = kairos_rgw_user_remove(k->buckets->rgw, uid, false, err);
     if (rc < 0)
         return rc;
-    rc = owner_key(k, project, false, &owner, &owner_k, &e);
+    rc = owner_key(k, project, NULL, &owner, &owner_k, &e);
     if (rc == 0)
         rc = sync_policy(k, project, name, id, &owner_k, &e);
     json_decref(owner);
@@ -725,6 +833,48 @@ static int op_probe(void *arg, const char *project, const char *name, uint64_t *
         rc = finish_quota(k, project, name, bytes, err);
     json_decref(b);
     return rc < 0 ? rc : 1;
+}
+
+/*
+ * A create's bucket, if it is the intent's: tagged by it, or not tagged at
+ * all (the create died before its tag; no request acts on the name once
+ * its intent is past the fence, so the tag written here stays).
+ */
+static int op_claim(void *arg, const char *project, const char *name, const char *intent,
+                    uint64_t *bytes, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    char tenant[KAIROS_BUCKET_TENANT_MAX + 1];
+    char tag[KAIROS_INTENT_ID_LEN + 1];
+    struct kairos_error e = {0};
+    struct kairos_rgw_key key;
+    json_t *owner = NULL, *b = NULL;
+    int rc;
+
+    *bytes = 0;
+    rc = read_tag(k, project, name, tag, err);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == 0 && !tag[0]) {
+        rc = owner_key(k, project, NULL, &owner, &key, err);
+        if (rc == 0)
+            rc = kairos_rgw_s3_tag_bucket(k->buckets->rgw, &key, name, TAG_KEY, intent, err);
+        json_decref(owner);
+        if (rc == 0)
+            rc = read_tag(k, project, name, tag, err);
+    }
+    if (rc < 0)
+        return rc == -ENOENT ? 0 : rc;
+    if (strcmp(tag, intent) != 0)
+        return 0; /* another request's bucket: not ours to adopt or remove */
+    tenant_of(tenant, project);
+    rc = kairos_rgw_bucket_stats(k->buckets->rgw, tenant, name, &b, &e);
+    if (rc == 0 && json_is_true(json_object_get(json_object_get(b, "bucket_quota"), "enabled")))
+        *bytes = quota_field(b, "max_size");
+    else if (rc == 0)
+        rc = finish_quota(k, project, name, bytes, err);
+    json_decref(b);
+    return rc < 0 ? pass(err, rc, &e) : 1;
 }
 
 static int op_destroy(void *arg, const char *project, const char *name, struct kairos_error *err)
@@ -792,6 +942,7 @@ int kairos_buckets_init(struct kairos *k, struct kairos_error *err)
 {
     struct kairos_kind_ops ops = {
         .probe = op_probe,
+        .claim = op_claim,
         .destroy = op_destroy,
         .used = op_used,
         .teardown = op_teardown,

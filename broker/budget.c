@@ -9,6 +9,7 @@
 
 #include <kairos/units.h>
 
+#include "fault.h"
 #include "kairos_int.h"
 #include "record.h"
 #include "store.h"
@@ -22,6 +23,15 @@
  */
 #define CHUNK_DIVISOR 1024
 #define SPARE_DIVISOR 16
+/*
+ * A project's first slices are granted ahead of its needs: at least
+ * 1/FLOOR_DIVISOR of the limit (still within the bounds above, so they
+ * shrink as the cluster fills), so that a young project does not come back
+ * to kairos.cluster for each of its first allocations. Projects without
+ * use hold at most (projects / FLOOR_DIVISOR) of the limit in all, and give
+ * it back when the cluster runs tight (see kairos_budget_tight()).
+ */
+#define FLOOR_DIVISOR 65536
 /* A refused slice first takes back every project's spare, at most this often. */
 #define RECLAIM_INTERVAL_MS 10000
 #define TXID_BYTES          8
@@ -31,6 +41,26 @@
 uint64_t kairos_budget_chunk(struct kairos *k)
 {
     return kairos_budget_limit(k) / CHUNK_DIVISOR;
+}
+
+/*
+ * The fence of a transfer (kairos_fence_ms()): its initiator may finish a
+ * step only this long after the step it started from (give after take,
+ * credit after shed, a reconciler's credit after its read). The reconciler
+ * treats a transfer as abandoned only after a whole lease, and keeps each
+ * marker a whole lease after the last step that could still read it, so a
+ * paused or slow initiator is refused instead of applying a transfer twice
+ * or too late.
+ */
+static uint64_t fence_ms(struct kairos *k)
+{
+    return kairos_fence_ms(k);
+}
+
+/* How long a marker ("void", "d.") outlives what may still read it. */
+static uint64_t retention_ms(struct kairos *k, uint64_t lease_ms)
+{
+    return lease_ms > k->cfg->reconcile.lease_ms ? lease_ms : k->cfg->reconcile.lease_ms;
 }
 
 uint64_t kairos_budget_limit(struct kairos *k)
@@ -76,12 +106,16 @@ static void set_granted(struct kairos_txn *txn, uint64_t granted)
     json_decref(b);
 }
 
-static void set_transfer(struct kairos_txn *txn, const char *key, const char *what, uint64_t amount)
+/* Record a transfer step; returns its time, which fences the next step. */
+static uint64_t set_transfer(struct kairos_txn *txn, const char *key, const char *what,
+                             uint64_t amount)
 {
-    json_t *t = json_pack("{s:I,s:I}", what, (json_int_t)amount, "ts", (json_int_t)kairos_now_ms());
+    uint64_t now = kairos_now_ms();
+    json_t *t = json_pack("{s:I,s:I}", what, (json_int_t)amount, "ts", (json_int_t)now);
 
     kairos_txn_set_json(txn, key, t);
     json_decref(t);
+    return now;
 }
 
 struct grant_step {
@@ -90,6 +124,7 @@ struct grant_step {
     uint64_t need;
     uint64_t held; /* the project's grant when it asked */
     uint64_t amount;
+    uint64_t take_ms; /* when the cluster side was taken */
     char key[KAIROS_KEY_MAX];
     struct kairos_error *err;
 };
@@ -101,7 +136,7 @@ static int take_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn 
     uint64_t limit = kairos_budget_limit(st->k);
     uint64_t granted = granted_of(kvs);
     uint64_t left = limit > granted ? limit - granted : 0;
-    uint64_t spare;
+    uint64_t spare, cap;
     char a[KAIROS_SIZE_STR_MAX], b[KAIROS_SIZE_STR_MAX], c[KAIROS_SIZE_STR_MAX];
 
     if (st->need > left)
@@ -111,20 +146,28 @@ static int take_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn 
                                 kairos_size_format(granted, a, sizeof(a)),
                                 kairos_size_format(limit, b, sizeof(b)),
                                 kairos_size_format(st->need, c, sizeof(c)));
+    /* Holdings at most double, but never below the floor granted ahead. */
+    cap = st->held > st->need ? st->held : st->need;
+    if (cap < limit / FLOOR_DIVISOR)
+        cap = limit / FLOOR_DIVISOR;
     spare = (left - st->need) / SPARE_DIVISOR;
     if (spare > kairos_budget_chunk(st->k))
         spare = kairos_budget_chunk(st->k);
-    if (spare > st->held && spare > st->need)
-        spare = st->held > st->need ? st->held : st->need;
+    if (spare > cap)
+        spare = cap;
     st->amount = st->need + spare;
+    if (st->amount == 0)
+        return KAIROS_STORE_NOOP;
     set_granted(txn, granted + st->amount);
-    set_transfer(txn, st->key, "amount", st->amount);
+    st->take_ms = set_transfer(txn, st->key, "amount", st->amount);
     return 0;
 }
 
 /*
  * Project side of an acquire: add the slice unless the reconciler voided
- * it, or the project is being deleted (its final trim may already be done).
+ * it, the project is being deleted (its final trim may already be done),
+ * or the take is older than the fence (the reconciler may have taken the
+ * slice back, and its void marker may be gone).
  */
 static int give_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
 {
@@ -135,6 +178,8 @@ static int give_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn 
     int deleting;
 
     if (kairos_kvs_get(kvs, st->key))
+        return -ESTALE;
+    if (kairos_now_ms() >= st->take_ms + fence_ms(st->k))
         return -ESTALE;
     meta = kairos_kvs_json(kvs, "meta");
     state = json_string_value(json_object_get(meta, "state"));
@@ -193,11 +238,16 @@ int kairos_budget_acquire(struct kairos *k, const char *project, uint64_t need, 
     const char *pkeys[] = {"meta", "ledger", st.key};
     int rc;
 
-    kairos_random_hex(txid, TXID_BYTES);
+    rc = kairos_random_hex(txid, TXID_BYTES);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "no random transfer id: %s", strerror(-rc));
     cluster_key(st.key, "t", project, txid);
     rc = take(k, &st);
     if (rc < 0)
         return rc == -ENOSPC ? rc : kairos_error_set(err, rc, "cluster budget: %s", strerror(-rc));
+    if (st.amount == 0)
+        return 0;
+    kairos_fault("budget.taken");
 
     kairos_project_oid(oid, project);
     project_key(st.key, txid);
@@ -215,9 +265,12 @@ int kairos_budget_acquire(struct kairos *k, const char *project, uint64_t need, 
 }
 
 struct return_step {
+    struct kairos *k;
     const char *project;
     uint64_t keep;
     uint64_t amount;
+    uint64_t deadline_ms; /* credit: refused from then on (the fence) */
+    uint64_t shed_ms;     /* shed: when the project side gave the slack up */
     char key[KAIROS_KEY_MAX];
 };
 
@@ -239,11 +292,15 @@ static int shed_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn 
     l = kairos_counts_to_json(&c);
     kairos_txn_set_json(txn, "ledger", l);
     json_decref(l);
-    set_transfer(txn, st->key, "return", st->amount);
+    st->shed_ms = set_transfer(txn, st->key, "return", st->amount);
     return 0;
 }
 
-/* Cluster side of a return, at most once: the "d." marker says it was applied. */
+/*
+ * Cluster side of a return, at most once: the "d." marker says it was
+ * applied. Past its deadline a credit is refused: the marker may be gone
+ * by then, and the reconciler finishes the return instead.
+ */
 static int credit_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
 {
     struct return_step *st = arg;
@@ -251,46 +308,74 @@ static int credit_step(void *arg, const struct kairos_kvs *kvs, struct kairos_tx
 
     if (kairos_kvs_get(kvs, st->key))
         return KAIROS_STORE_NOOP;
+    if (kairos_now_ms() >= st->deadline_ms)
+        return -ESTALE;
     set_granted(txn, granted > st->amount ? granted - st->amount : 0);
     set_transfer(txn, st->key, "returned", st->amount);
     return 0;
 }
 
+/* Remove a key of a project's object while the step's deadline holds. */
+static int rm_fenced_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
+{
+    struct return_step *st = arg;
+
+    if (!kairos_kvs_get(kvs, st->key))
+        return KAIROS_STORE_NOOP;
+    if (kairos_now_ms() >= st->deadline_ms)
+        return -ESTALE;
+    kairos_txn_rm(txn, st->key);
+    return 0;
+}
+
 /*
  * Credit the cluster (once, by the "d." marker) and drop the project's
- * record. The marker outlives both: only the reconciler, one pass at a
- * time, removes it once stale, so a late second credit always finds it.
+ * record, both before @deadline_ms. The marker outlives both: the
+ * reconciler removes it only a whole lease after it saw the project's
+ * record gone, so a late second credit always finds it.
  */
-static int finish_return(struct kairos *k, const char *project, const char *txid, uint64_t amount)
+static int finish_return(struct kairos *k, const char *project, const char *txid, uint64_t amount,
+                         uint64_t deadline_ms)
 {
-    struct return_step st = {.project = project, .amount = amount};
+    struct return_step st = {
+        .k = k, .project = project, .amount = amount, .deadline_ms = deadline_ms};
     const char *ckeys[] = {"budget", st.key};
-    char oid[KAIROS_KEY_MAX], pkey[KAIROS_KEY_MAX];
+    const char *pkeys[] = {st.key};
+    char oid[KAIROS_KEY_MAX];
     int rc;
 
     cluster_key(st.key, "d", project, txid);
     rc = kairos_store_update(k->meta, KAIROS_CLUSTER_OID, ckeys, 2, true, credit_step, &st);
     if (rc < 0)
         return rc;
+    kairos_fault("budget.credited");
     kairos_project_oid(oid, project);
-    project_key(pkey, txid);
-    return kairos_store_rm_key(k->meta, oid, pkey);
+    project_key(st.key, txid);
+    rc = kairos_store_update(k->meta, oid, pkeys, 1, false, rm_fenced_step, &st);
+    return rc == -ENOENT ? 0 : rc;
 }
 
 int kairos_budget_trim(struct kairos *k, const char *project, uint64_t keep,
                        struct kairos_error *err)
 {
-    struct return_step st = {.project = project, .keep = keep};
+    struct return_step st = {.k = k, .project = project, .keep = keep};
     const char *pkeys[] = {"ledger"};
     char txid[2 * TXID_BYTES + 1], oid[KAIROS_KEY_MAX];
     int rc;
 
-    kairos_random_hex(txid, TXID_BYTES);
+    rc = kairos_random_hex(txid, TXID_BYTES);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "no random transfer id: %s", strerror(-rc));
     project_key(st.key, txid);
     kairos_project_oid(oid, project);
     rc = kairos_store_update(k->meta, oid, pkeys, 1, false, shed_step, &st);
-    if (rc == 0 && st.amount)
-        rc = finish_return(k, project, txid, st.amount);
+    if (rc == 0 && st.amount) {
+        kairos_fault("budget.shed");
+        rc = finish_return(k, project, txid, st.amount, st.shed_ms + fence_ms(k));
+    }
+    /* Past its fence: the record stays, and the reconciler credits it once. */
+    if (rc == -ESTALE)
+        rc = 0;
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: returning budget failed: %s", project,
                                 strerror(-rc));
@@ -341,11 +426,16 @@ int kairos_budget_granted(struct kairos *k, uint64_t *granted, struct kairos_err
 
 /* ---- reconciliation ---- */
 
+static bool older_than(const json_t *t, const char *field, uint64_t ms)
+{
+    uint64_t ts = kairos_json_u64(t, field, 0);
+
+    return ts + ms <= kairos_now_ms();
+}
+
 static bool stale(const json_t *t, uint64_t lease_ms)
 {
-    uint64_t ts = kairos_json_u64(t, "ts", 0);
-
-    return ts + lease_ms <= kairos_now_ms();
+    return older_than(t, "ts", lease_ms);
 }
 
 /* Parse "<prefix>.<project>.<txid>" from a cluster key. */
@@ -364,7 +454,11 @@ static int split_cluster_key(const char *key, char *project, char *txid)
 /* void_step(): the slice was applied after all. */
 #define SLICE_APPLIED 2
 
-/* Void an unapplied slice on the project, so a slow acquirer cannot apply it later. */
+/*
+ * Void an unapplied slice on the project, so a slow acquirer that read the
+ * project before this write cannot apply it later (its guarded write
+ * fails, and it reads the marker). One that reads later is past its fence.
+ */
 static int void_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
 {
     const char *key = arg;
@@ -398,7 +492,11 @@ static int undo_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn 
     return 0;
 }
 
-/* A stale "t." record on the cluster: an acquire that did not finish. */
+/*
+ * A stale "t." record on the cluster: an acquire that did not finish. The
+ * project's void marker stays; the project's own reconciliation removes it
+ * once no acquirer can read it any more (kairos_budget_reconcile_project()).
+ */
 static int reconcile_take(struct kairos *k, const char *ckey, const json_t *t)
 {
     char project[KAIROS_NAME_MAX + 1], txid[2 * TXID_BYTES + 1];
@@ -420,27 +518,73 @@ static int reconcile_take(struct kairos *k, const char *ckey, const json_t *t)
     }
     if (rc < 0 && rc != -ENOENT)
         return rc;
-    rc = kairos_store_update(k->meta, KAIROS_CLUSTER_OID, ckeys, 2, false, undo_step, &undo);
-    if (rc == 0)
-        rc = kairos_store_rm_key(k->meta, oid, pkey);
-    return rc;
+    return kairos_store_update(k->meta, KAIROS_CLUSTER_OID, ckeys, 2, false, undo_step, &undo);
 }
 
-/* A stale "d." marker: a return whose cluster side is done. */
-static int reconcile_returned(struct kairos *k, const char *ckey)
+/* Remove @key of @oid if present; *@had says whether it was. */
+struct rm_had {
+    const char *key;
+    bool had;
+};
+
+static int rm_had_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
+{
+    struct rm_had *st = arg;
+
+    st->had = kairos_kvs_get(kvs, st->key) != NULL;
+    if (!st->had)
+        return KAIROS_STORE_NOOP;
+    kairos_txn_rm(txn, st->key);
+    return 0;
+}
+
+/* Stamp a "d." marker with the time its project record was seen gone. */
+static int clear_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
+{
+    const char *key = arg;
+    json_t *t = kairos_kvs_json(kvs, key);
+
+    if (!t)
+        return KAIROS_STORE_NOOP;
+    json_object_set_new(t, "cleared", json_integer((json_int_t)kairos_now_ms()));
+    kairos_txn_set_json(txn, key, t);
+    json_decref(t);
+    return 0;
+}
+
+/*
+ * A stale "d." marker: a return whose cluster side is done. First its
+ * project record goes (if a crash left it) and the marker notes when;
+ * the marker itself goes a whole lease later, once no reader of that
+ * record can still be before its deadline.
+ * Return: 1 (done something), 0 (not yet), or a negative errno.
+ */
+static int reconcile_returned(struct kairos *k, const char *ckey, const json_t *t,
+                              uint64_t retention)
 {
     char project[KAIROS_NAME_MAX + 1], txid[2 * TXID_BYTES + 1];
     char oid[KAIROS_KEY_MAX], pkey[KAIROS_KEY_MAX];
+    const char *ckeys[] = {ckey};
+    const char *pkeys[] = {pkey};
+    struct rm_had rm = {.key = pkey};
     int rc;
 
+    if (json_object_get(t, "cleared")) {
+        if (!older_than(t, "cleared", retention))
+            return 0;
+        rc = kairos_store_rm_key(k->meta, KAIROS_CLUSTER_OID, ckey);
+        return rc < 0 ? rc : 1;
+    }
     if (split_cluster_key(ckey, project, txid) == 0) {
         kairos_project_oid(oid, project);
         project_key(pkey, txid);
-        rc = kairos_store_rm_key(k->meta, oid, pkey);
-        if (rc < 0)
+        rc = kairos_store_update(k->meta, oid, pkeys, 1, false, rm_had_step, &rm);
+        if (rc < 0 && rc != -ENOENT)
             return rc;
     }
-    return kairos_store_rm_key(k->meta, KAIROS_CLUSTER_OID, ckey);
+    rc =
+        kairos_store_update(k->meta, KAIROS_CLUSTER_OID, ckeys, 1, false, clear_step, (void *)ckey);
+    return rc < 0 ? rc : 1;
 }
 
 struct cluster_walk {
@@ -458,9 +602,11 @@ static int cluster_page(void *arg, const struct kairos_kvs *kvs)
         json_t *t = json_loads(kvs->v[i].val, 0, NULL);
         int r = 0;
         if (stale(t, w->lease_ms)) {
-            r = w->returns ? reconcile_returned(w->k, kvs->v[i].key)
-                           : reconcile_take(w->k, kvs->v[i].key, t);
-            if (r == 0)
+            if (w->returns)
+                r = reconcile_returned(w->k, kvs->v[i].key, t, retention_ms(w->k, w->lease_ms));
+            else
+                r = reconcile_take(w->k, kvs->v[i].key, t) == 0 ? 1 : -EIO;
+            if (r > 0)
                 w->rep->transfers++;
         }
         json_decref(t);
@@ -486,6 +632,61 @@ int kairos_budget_reconcile_cluster(struct kairos *k, uint64_t lease_ms,
     return rc == -ENOENT ? 0 : rc;
 }
 
+/*
+ * One stale "t." record of a project, read afresh (a page of records may
+ * be old by now): the deadline of any credit it leads to starts here.
+ * Return: 1 (settled), 0 (nothing to do yet), or a negative errno.
+ */
+static int reconcile_record(struct kairos *k, const char *project, const char *oid,
+                            const char *pkey, uint64_t lease_ms)
+{
+    const char *txid = pkey + 2, *keys[] = {pkey};
+    char ckey[KAIROS_KEY_MAX];
+    const char *ckeys[] = {ckey};
+    struct kairos_kvs kvs, ckvs;
+    uint64_t gen, read_ms = kairos_now_ms();
+    json_t *t;
+    int rc = kairos_store_read(k->meta, oid, keys, 1, &gen, &kvs);
+
+    if (rc < 0)
+        return rc == -ENOENT ? 0 : rc;
+    t = kairos_kvs_json(&kvs, pkey);
+    kairos_kvs_free(&kvs);
+    if (!t || !stale(t, lease_ms)) {
+        json_decref(t);
+        return 0;
+    }
+    cluster_key(ckey, "t", project, txid);
+    if (json_object_get(t, "return")) {
+        rc =
+            finish_return(k, project, txid, kairos_json_u64(t, "return", 0), read_ms + fence_ms(k));
+    } else if (json_object_get(t, "applied")) {
+        /*
+         * Applied: the cluster's record is bookkeeping too. It goes
+         * first, so that once the project object is gone (a delete
+         * settles here) no pass can take it for an acquire that never
+         * reached the project and credit the slice a second time.
+         */
+        rc = kairos_store_rm_key(k->meta, KAIROS_CLUSTER_OID, ckey);
+        if (rc == 0)
+            rc = kairos_store_rm_key(k->meta, oid, pkey);
+    } else if (!older_than(t, "ts", retention_ms(k, lease_ms))) {
+        /* "void", not yet a lease old: a paused acquirer may still read it. */
+        rc = 1;
+    } else {
+        /* "void": the cluster side undoes it; once its record is gone, this goes. */
+        rc = kairos_store_read(k->meta, KAIROS_CLUSTER_OID, ckeys, 1, &gen, &ckvs);
+        if (rc == -ENOENT)
+            memset(&ckvs, 0, sizeof(ckvs));
+        if (rc == 0 || rc == -ENOENT)
+            rc = kairos_kvs_get(&ckvs, ckey) ? 1 : kairos_store_rm_key(k->meta, oid, pkey);
+        kairos_kvs_free(&ckvs);
+    }
+    json_decref(t);
+    /* 1 above means "not yet": nothing was settled. */
+    return rc < 0 ? rc : rc == 0;
+}
+
 int kairos_budget_reconcile_project(struct kairos *k, const char *project,
                                     const struct kairos_kvs *transfers, uint64_t lease_ms,
                                     struct kairos_reconcile_report *rep)
@@ -494,53 +695,21 @@ int kairos_budget_reconcile_project(struct kairos *k, const char *project,
 
     kairos_project_oid(oid, project);
     for (size_t i = 0; i < transfers->n; i++) {
-        const char *txid = transfers->v[i].key + 2;
+        const char *key = transfers->v[i].key;
         json_t *t;
-        int rc = 0;
+        int rc;
 
-        if (strncmp(transfers->v[i].key, "t.", 2) != 0)
+        if (strncmp(key, "t.", 2) != 0)
             continue;
         t = json_loads(transfers->v[i].val, 0, NULL);
-        if (!stale(t, lease_ms)) {
-            json_decref(t);
-            continue;
-        }
-        if (json_object_get(t, "return")) {
-            rc = finish_return(k, project, txid, kairos_json_u64(t, "return", 0));
-        } else if (json_object_get(t, "applied")) {
-            /*
-             * Applied: the cluster's record is bookkeeping too. It goes
-             * first, so that once the project object is gone (a delete
-             * settles here) no pass can take it for an acquire that never
-             * reached the project and credit the slice a second time.
-             */
-            char ckey[KAIROS_KEY_MAX];
-            cluster_key(ckey, "t", project, txid);
-            rc = kairos_store_rm_key(k->meta, KAIROS_CLUSTER_OID, ckey);
-            if (rc == 0)
-                rc = kairos_store_rm_key(k->meta, oid, transfers->v[i].key);
-        } else {
-            /* "void": the cluster side undoes it; if its record is gone,
-             * this one is only bookkeeping. */
-            char ckey[KAIROS_KEY_MAX];
-            const char *ckeys[] = {ckey};
-            struct kairos_kvs ckvs;
-            uint64_t gen;
-            cluster_key(ckey, "t", project, txid);
-            rc = kairos_store_read(k->meta, KAIROS_CLUSTER_OID, ckeys, 1, &gen, &ckvs);
-            if (rc == -ENOENT)
-                rc = 0;
-            if (rc == 0 && !kairos_kvs_get(&ckvs, ckey))
-                rc = kairos_store_rm_key(k->meta, oid, transfers->v[i].key);
-            kairos_kvs_free(&ckvs);
-        }
+        rc = stale(t, lease_ms) ? reconcile_record(k, project, oid, key, lease_ms) : 0;
         json_decref(t);
-        if (rc == 0) {
+        if (rc > 0) {
             rep->transfers++;
-        } else {
+        } else if (rc < 0) {
             rep->errors++;
             snprintf(rep->last_error, sizeof(rep->last_error), "project %s transfer %s: %s",
-                     project, txid, strerror(-rc));
+                     project, key + 2, strerror(-rc));
         }
     }
     return 0;

@@ -18,6 +18,18 @@
  * Every crash point errs on the side of less budget, never more. The
  * reconciler finishes or undoes what was cut short, and clears the records
  * of finished moves once they are older than the lease.
+ *
+ * Every step is fenced, so a broker that stalls between two steps for
+ * longer than the lease (a paused VM, SIGSTOP) cannot apply a move the
+ * reconciler has settled meanwhile: a give is refused half a lease after
+ * its take, a credit half a lease after its shed (or after the read of the
+ * record it finishes), and the reconciler's markers ("void" on the
+ * project, "d." on the cluster) live a whole lease after the last moment
+ * a fenced step could still read them.
+ *
+ * New projects get their first slice ahead, with the project, and at least
+ * 1/65536 of the limit: their first allocations do not meet on
+ * kairos.cluster.
  */
 #ifndef KAIROS_BUDGET_H
 #define KAIROS_BUDGET_H

@@ -89,38 +89,57 @@ int kairos_cephx_revoke(struct kairos *k, const char *entity, struct kairos_erro
     return rc == -ENOENT ? 0 : rc;
 }
 
-int kairos_cephx_mon_host(struct kairos *k, char **out, struct kairos_error *err)
+int kairos_cephx_mon_host(const json_t *monmap, char **out)
 {
-    char buf[KAIROS_MON_HOST_MAX];
-    json_t *map = NULL, *m, *a;
+    const json_t *m, *a;
     size_t i, j, len = 0;
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, &len);
+
+    *out = NULL;
+    if (!f)
+        return -ENOMEM;
+    /* "[v2:a:p,v1:a:p],[...]": however many monitors and addresses there are. */
+    json_array_foreach(json_object_get(monmap, "mons"), i, m)
+    {
+        const json_t *addrs = json_object_get(json_object_get(m, "public_addrs"), "addrvec");
+        fprintf(f, "%s[", i ? "," : "");
+        json_array_foreach(addrs, j, a)
+        {
+            const char *type = json_string_value(json_object_get(a, "type"));
+            const char *addr = json_string_value(json_object_get(a, "addr"));
+            fprintf(f, "%s%s:%s", j ? "," : "", type ? type : "v1", addr ? addr : "");
+        }
+        fputc(']', f);
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return -ENOMEM;
+    }
+    if (len == 0) {
+        free(buf);
+        return -EIO;
+    }
+    *out = buf;
+    return 0;
+}
+
+int kairos_cephx_cluster_mon_host(struct kairos *k, char **out, struct kairos_error *err)
+{
+    json_t *map = NULL;
     int rc;
 
     *out = NULL;
     rc = mon(k, json_pack("{s:s,s:s}", "prefix", "mon dump", "format", "json"), &map, err);
     if (rc < 0)
         return rc;
-    buf[0] = '\0';
-    json_array_foreach(json_object_get(map, "mons"), i, m)
-    {
-        json_t *addrs = json_object_get(json_object_get(m, "public_addrs"), "addrvec");
-        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s[", i ? "," : "");
-        json_array_foreach(addrs, j, a)
-        {
-            const char *type = json_string_value(json_object_get(a, "type"));
-            const char *addr = json_string_value(json_object_get(a, "addr"));
-            if (len < sizeof(buf))
-                len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s:%s", j ? "," : "",
-                                        type ? type : "v1", addr ? addr : "");
-        }
-        if (len < sizeof(buf))
-            len += (size_t)snprintf(buf + len, sizeof(buf) - len, "]");
-    }
+    rc = kairos_cephx_mon_host(map, out);
     json_decref(map);
-    if (len == 0 || len >= sizeof(buf))
-        return kairos_error_set(err, -EIO, "cannot read monitor addresses from the monitor map");
-    *out = strdup(buf);
-    return *out ? 0 : kairos_error_set(err, -ENOMEM, "out of memory");
+    if (rc == -EIO)
+        return kairos_error_set(err, rc, "cannot read monitor addresses from the monitor map");
+    if (rc < 0)
+        return kairos_error_set(err, rc, "out of memory");
+    return 0;
 }
 
 json_t *kairos_cephx_credentials(struct kairos *k, const char *entity, const char *key,
@@ -129,7 +148,7 @@ json_t *kairos_cephx_credentials(struct kairos *k, const char *entity, const cha
     char *hosts = NULL, *keyring = NULL;
     json_t *c = NULL;
 
-    if (kairos_cephx_mon_host(k, &hosts, err) < 0)
+    if (kairos_cephx_cluster_mon_host(k, &hosts, err) < 0)
         return NULL;
     if (asprintf(&keyring, "[%s]\n\tkey = %s\n", entity, key) < 0) {
         kairos_error_set(err, -ENOMEM, "out of memory");

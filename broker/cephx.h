@@ -43,11 +43,19 @@ json_t *kairos_cephx_credentials(struct kairos *k, const char *entity, const cha
                                  struct kairos_error *err);
 
 /*
- * kairos_cephx_mon_host() - "[v2:a:p,v1:a:p],[...]" from the monitor map,
- * as ceph.conf's mon_host takes it. @out: malloc'ed.
+ * kairos_cephx_mon_host() - ceph.conf's mon_host for the monitor map
+ * @monmap ("mon dump" as JSON): "[v2:ADDR,v1:ADDR],[...]", however long.
+ * @out: malloc'ed on success.
+ * Return: 0, -EIO (no monitor address in the map), or -ENOMEM.
+ */
+int kairos_cephx_mon_host(const json_t *monmap, char **out);
+
+/**
+ * kairos_cephx_cluster_mon_host() - that string from the cluster's monitor
+ * map, as ceph.conf's mon_host takes it. @out: malloc'ed.
  * Return: 0 or the monitor's error (-EIO for an unreadable map).
  */
-int kairos_cephx_mon_host(struct kairos *k, char **out, struct kairos_error *err);
+int kairos_cephx_cluster_mon_host(struct kairos *k, char **out, struct kairos_error *err);
 
 /* kairos_credentials_dump() - @creds as malloc'ed JSON text; steals @creds. */
 char *kairos_credentials_dump(json_t *creds);

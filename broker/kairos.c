@@ -116,6 +116,11 @@ void kairos_close(struct kairos *k)
     free(k);
 }
 
+uint64_t kairos_fence_ms(const struct kairos *k)
+{
+    return k->cfg->reconcile.lease_ms / 2;
+}
+
 const struct kairos_config *kairos_get_config(const struct kairos *k)
 {
     return k->cfg;
@@ -153,7 +158,7 @@ int kairos_cluster_info(struct kairos *k, struct kairos_cluster_info *out, struc
     rc = rados_cluster_fsid(k->rados, out->fsid, sizeof(out->fsid));
     if (rc < 0)
         return kairos_error_set(err, rc, "cannot read the cluster's fsid: %s", strerror(-rc));
-    rc = kairos_cephx_mon_host(k, &hosts, err);
+    rc = kairos_cephx_cluster_mon_host(k, &hosts, err);
     if (rc < 0)
         return rc;
     snprintf(out->mon_host, sizeof(out->mon_host), "%s", hosts);

@@ -67,6 +67,15 @@ int kairos_kind_ops_get(struct kairos *k, enum kairos_kind kind, struct kairos_k
 int kairos_mon_json(struct kairos *k, const char *cmd, json_t **out, struct kairos_error *err);
 
 /*
+ * kairos_fence_ms() - how long after it opened its intent (or started a
+ * budget transfer) a request may still act on what the intent covers: half
+ * a lease. The reconciler settles an intent only a whole lease after it,
+ * so the two never act on the same thing at once, with clocks up to half a
+ * lease apart.
+ */
+uint64_t kairos_fence_ms(const struct kairos *k);
+
+/*
  * kairos_budget_limit() - effective bytes the cluster admits in all:
  * usable * (full_ratio - headroom).
  */

@@ -251,6 +251,7 @@ static void open_intent(struct step *st, struct kairos_txn *txn, json_t *rec)
     /* The exact bytes written, which a one-write commit will expect. */
     free(st->out->record);
     st->out->record = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+    st->out->intent_ms = now;
     idx = json_pack("{s:s,s:s,s:I}", "intent", st->out->intent, "op", kairos_op_name(st->op), "ts",
                     (json_int_t)now);
     kairos_txn_set_json(txn, st->ikey, idx);
@@ -455,7 +456,11 @@ static int run_reserve(struct step *st, kairos_store_step fn, struct kairos_rese
     st->out = calloc(1, sizeof(*st->out));
     if (!st->out)
         return kairos_error_set(st->err, -ENOMEM, "out of memory");
-    kairos_random_hex(st->out->intent, KAIROS_INTENT_ID_LEN / 2);
+    rc = kairos_random_hex(st->out->intent, KAIROS_INTENT_ID_LEN / 2);
+    if (rc < 0) {
+        kairos_reservation_free(st->out);
+        return kairos_error_set(st->err, rc, "no random intent id: %s", strerror(-rc));
+    }
     kairos_project_oid(oid, st->project);
     for (int round = 0; round < BUDGET_ROUNDS; round++) {
         pthread_mutex_t *stripe = kairos_project_stripe(st->k, st->project);
@@ -1084,6 +1089,35 @@ int kairos_ledger_purge(struct kairos *k, const char *project, enum kairos_kind 
         return kairos_error_set(err, rc, "project %s: ledger update failed: %s", project,
                                 strerror(-rc));
     return 0;
+}
+
+struct purge_prefix {
+    struct kairos *k;
+    const char *prefix;
+    struct kairos_error *err;
+};
+
+static int purge_if_prefixed(void *arg, const struct kairos_alloc *a)
+{
+    struct purge_prefix *pp = arg;
+
+    if (strncmp(a->name, pp->prefix, strlen(pp->prefix)) != 0)
+        return 0;
+    return kairos_ledger_purge(pp->k, a->project, a->kind, a->name, pp->err);
+}
+
+int kairos_ledger_purge_prefix(struct kairos *k, const char *project, enum kairos_kind kind,
+                               const char *prefix, struct kairos_error *err)
+{
+    struct purge_prefix pp = {k, prefix, err};
+    int rc = kairos_ledger_each(k, project, kind, purge_if_prefixed, &pp);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0 && (!err || !err->code))
+        kairos_error_set(err, rc, "project %s: cannot list %s records: %s", project,
+                         kairos_kind_name(kind), strerror(-rc));
+    return rc;
 }
 
 int kairos_ledger_recorded(struct kairos *k, const char *project, enum kairos_kind kind,

@@ -27,6 +27,17 @@ int kairos_ledger_purge(struct kairos *k, const char *project, enum kairos_kind 
                         const char *name, struct kairos_error *err);
 
 /*
+ * kairos_ledger_purge_prefix() - kairos_ledger_purge() of every record of
+ * @kind in @project whose name starts with @prefix: the snapshot records of
+ * a destroyed volume or share ("volume:NAME@"), whether or not the backend
+ * still had the snapshot (a kill between its removal and its record's
+ * purge leaves a record the backend no longer lists).
+ * Return: 0 (also for no project) or a librados error.
+ */
+int kairos_ledger_purge_prefix(struct kairos *k, const char *project, enum kairos_kind kind,
+                               const char *prefix, struct kairos_error *err);
+
+/*
  * kairos_ledger_settle() - end @res by the outcome @rc of the work it
  * reserved for: release it when @rc < 0 (and return @rc), commit it
  * otherwise. @res is freed either way.

@@ -22,6 +22,7 @@
 
 #include "budget.h"
 #include "cache_int.h"
+#include "fault.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "project_int.h"
@@ -99,16 +100,19 @@ struct create_step {
     char pkey[KAIROS_KEY_MAX];
     char okey[KAIROS_KEY_MAX];
     const char *state; /* index state to write */
+    uint64_t ts;       /* of the "creating" entry this call wrote */
+    json_t *creating;  /* index_add_step(): the entry of another create, if any */
     struct kairos_error *err;
 };
 
-static void set_index_entry(struct kairos_txn *txn, const struct create_step *st)
+static void set_index_entry(struct kairos_txn *txn, struct create_step *st)
 {
     static const struct kairos_owner nobody;
     json_t *o = kairos_owner_to_json(st->owner ? st->owner : &nobody);
-    json_t *e = json_pack("{s:o,s:s,s:I}", "owner", o, "state", st->state, "ts",
-                          (json_int_t)kairos_now_ms());
+    json_t *e;
 
+    st->ts = kairos_now_ms();
+    e = json_pack("{s:o,s:s,s:I}", "owner", o, "state", st->state, "ts", (json_int_t)st->ts);
     kairos_txn_set_json(txn, st->pkey, e);
     json_decref(e);
 }
@@ -121,9 +125,15 @@ static int index_add_step(void *arg, const struct kairos_kvs *kvs, struct kairos
     const char *state = json_string_value(json_object_get(entry, "state"));
     int rc = 0;
 
-    if (entry && state && strcmp(state, "deleting") == 0)
+    json_decref(st->creating);
+    st->creating = NULL;
+    if (entry && state && strcmp(state, "deleting") == 0) {
         rc = kairos_error_set(st->err, -EBUSY, "project %s is still being deleted", st->name);
-    else if (entry)
+    } else if (entry && state && strcmp(state, "creating") == 0) {
+        /* Another create, perhaps long dead: the caller settles it first. */
+        st->creating = json_incref(entry);
+        rc = -EINPROGRESS;
+    } else if (entry)
         rc = kairos_error_set(st->err, -EEXIST, "project %s exists", st->name);
     else if (mapped)
         rc = kairos_error_set(st->err, -EEXIST, "owner %s:%s already belongs to project %s",
@@ -173,6 +183,103 @@ static int object_create_step(void *arg, const struct kairos_kvs *kvs, struct ka
     return 0;
 }
 
+/* ---- a create cut short ---- */
+
+struct rollback_step {
+    const char *name;
+    uint64_t ts; /* of the "creating" entry to remove */
+    char pkey[KAIROS_KEY_MAX];
+    char okey[KAIROS_KEY_MAX];
+};
+
+/* Remove a "creating" index entry, and its owner's mapping, if it is still the one at @ts. */
+static int rollback_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
+{
+    struct rollback_step *st = arg;
+    json_t *entry = kairos_kvs_json(kvs, st->pkey);
+    const char *state = json_string_value(json_object_get(entry, "state"));
+    const char *mapped = kairos_kvs_get(kvs, st->okey);
+    int rc = 0;
+
+    if (!entry || !state || strcmp(state, "creating") != 0 ||
+        kairos_json_u64(entry, "ts", 0) != st->ts) {
+        rc = KAIROS_STORE_NOOP;
+    } else {
+        kairos_txn_rm(txn, st->pkey);
+        if (mapped && strcmp(mapped, st->name) == 0)
+            kairos_txn_rm(txn, st->okey);
+    }
+    json_decref(entry);
+    return rc;
+}
+
+static int forget_creating(struct kairos *k, const char *name, const json_t *entry, uint64_t ts)
+{
+    struct rollback_step st = {.name = name, .ts = ts};
+    const char *keys[] = {st.pkey, st.okey};
+    struct kairos_owner owner;
+
+    index_key(st.pkey, name);
+    kairos_owner_from_json(json_object_get(entry, "owner"), &owner);
+    if (has_owner(&owner))
+        owner_key(st.okey, &owner);
+    else
+        snprintf(st.okey, sizeof(st.okey), "o.");
+    return kairos_store_update(k->meta, KAIROS_INDEX_OID, keys, 2, false, rollback_step, &st);
+}
+
+static int project_exists(struct kairos *k, const char *oid);
+
+/*
+ * A "creating" index entry, as the reconciler would settle it: the object
+ * exists (the create got through) -> active; no object and the entry is
+ * older than the lease (its creator is past its fence) -> forgotten.
+ * Return: 1 (active), 0 (forgotten: the name is free), -EAGAIN (fresh:
+ * its creator may still be at work), or a librados error.
+ */
+static int settle_creating(struct kairos *k, const char *name, const json_t *entry)
+{
+    uint64_t ts = kairos_json_u64(entry, "ts", 0);
+    char oid[KAIROS_KEY_MAX];
+    int rc;
+
+    kairos_project_oid(oid, name);
+    rc = project_exists(k, oid);
+    if (rc == 0)
+        return kairos_project_mark_active(k, name) < 0 ? -EAGAIN : 1;
+    if (rc != -ENOENT)
+        return rc;
+    if (ts + k->cfg->reconcile.lease_ms > kairos_now_ms())
+        return -EAGAIN;
+    rc = forget_creating(k, name, entry, ts);
+    return rc < 0 ? rc : 0;
+}
+
+/* The index entry of @name (decref it), or NULL; *@rc a read error. */
+static json_t *index_entry(struct kairos *k, const char *name, int *rc)
+{
+    char pkey[KAIROS_KEY_MAX];
+    const char *keys[] = {pkey};
+    struct kairos_kvs kvs;
+    json_t *entry;
+    uint64_t gen;
+
+    index_key(pkey, name);
+    *rc = kairos_store_read(k->meta, KAIROS_INDEX_OID, keys, 1, &gen, &kvs);
+    if (*rc == -ENOENT)
+        *rc = 0;
+    entry = *rc == 0 ? kairos_kvs_json(&kvs, pkey) : NULL;
+    kairos_kvs_free(&kvs);
+    return entry;
+}
+
+static bool is_creating(const json_t *entry)
+{
+    const char *state = json_string_value(json_object_get(entry, "state"));
+
+    return state && strcmp(state, "creating") == 0;
+}
+
 int kairos_project_create(struct kairos *k, const char *name, const struct kairos_owner *owner,
                           const struct kairos_quota *quota, struct kairos_error *err)
 {
@@ -191,17 +298,46 @@ int kairos_project_create(struct kairos *k, const char *name, const struct kairo
         snprintf(st.okey, sizeof(st.okey), "o.");
     st.state = "creating";
     rc = kairos_store_update(k->meta, KAIROS_INDEX_OID, ikeys, 2, true, index_add_step, &st);
+    /* A create cut short before: settle it as the reconciler would, then try once more. */
+    if (rc == -EINPROGRESS) {
+        rc = settle_creating(k, name, st.creating);
+        if (rc == 0)
+            rc =
+                kairos_store_update(k->meta, KAIROS_INDEX_OID, ikeys, 2, true, index_add_step, &st);
+        else if (rc == 1)
+            rc = kairos_error_set(err, -EEXIST, "project %s exists", name);
+        if (rc == -EAGAIN || rc == -EINPROGRESS)
+            rc = kairos_error_set(err, -EBUSY, "project %s is being created; try again", name);
+    }
+    json_decref(st.creating);
     if (rc < 0)
         return kairos_error_set(err, rc, "project index: %s", strerror(-rc));
+    kairos_fault("project.create.indexed");
     kairos_project_oid(oid, name);
-    rc = kairos_store_update(k->meta, oid, NULL, 0, true, object_create_step, &st);
-    if (rc < 0)
-        /* The index says "creating"; the reconciler removes the entry. */
+    rc = kairos_fault_error("project.create.object");
+    /* Within the fence only: past it, the reconciler may have forgotten the entry. */
+    if (rc == 0 && kairos_now_ms() >= st.ts + kairos_fence_ms(k))
+        rc = -ETIMEDOUT;
+    if (rc == 0)
+        rc = kairos_store_update(k->meta, oid, NULL, 0, true, object_create_step, &st);
+    if (rc < 0) {
+        /* Undone at once: no project stays "creating" after a failed create. */
+        json_t *entry = json_pack("{s:o}", "owner",
+                                  kairos_owner_to_json(owner ? owner : &(struct kairos_owner){0}));
+        forget_creating(k, name, entry, st.ts);
+        json_decref(entry);
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
+    }
     st.state = "active";
     rc = kairos_store_update(k->meta, KAIROS_INDEX_OID, ikeys, 1, false, index_state_step, &st);
     /* The project exists and admits; a stale "creating" is only cosmetic. */
     (void)rc;
+    /*
+     * Its first slice of cluster budget, ahead of its first allocation, so
+     * that the first allocations of many new projects do not all meet on
+     * kairos.cluster. Best effort: without it, the first allocation takes one.
+     */
+    kairos_budget_acquire(k, name, 0, 0, NULL);
     return 0;
 }
 
@@ -215,6 +351,26 @@ static void project_from_meta(struct kairos_project *p, const char *name, const 
     kairos_owner_from_json(json_object_get(meta, "owner"), &p->owner);
     p->state = kairos_project_state_parse(state);
     p->created_ms = kairos_json_u64(meta, "created", 0);
+}
+
+/* A project without its object: one still being created shows as such. */
+static int creating_project(struct kairos *k, const char *name, struct kairos_project *out,
+                            struct kairos_error *err)
+{
+    int rc;
+    json_t *entry = index_entry(k, name, &rc);
+
+    if (rc < 0)
+        return kairos_error_set(err, rc, "project index: %s", strerror(-rc));
+    if (!is_creating(entry)) {
+        json_decref(entry);
+        return kairos_error_set(err, -ENOENT, "no project %s", name);
+    }
+    project_from_meta(out, name, entry);
+    out->created_ms = kairos_json_u64(entry, "ts", 0);
+    kairos_quota_unlimited(&out->quota);
+    json_decref(entry);
+    return 0;
 }
 
 int kairos_project_get(struct kairos *k, const char *name, struct kairos_project *out,
@@ -233,13 +389,13 @@ int kairos_project_get(struct kairos *k, const char *name, struct kairos_project
     kairos_project_oid(oid, name);
     rc = kairos_store_read(k->meta, oid, keys, 2, &gen, &kvs);
     if (rc == -ENOENT)
-        return kairos_error_set(err, rc, "no project %s", name);
+        return creating_project(k, name, out, err);
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
     meta = kairos_kvs_json(&kvs, "meta");
     q = kairos_kvs_json(&kvs, "quota");
     if (!meta) {
-        rc = kairos_error_set(err, -ENOENT, "no project %s", name);
+        rc = -ENOENT;
     } else {
         project_from_meta(out, name, meta);
         kairos_quota_from_json(q, &out->quota);
@@ -247,7 +403,7 @@ int kairos_project_get(struct kairos *k, const char *name, struct kairos_project
     json_decref(meta);
     json_decref(q);
     kairos_kvs_free(&kvs);
-    return rc;
+    return rc == -ENOENT ? creating_project(k, name, out, err) : rc;
 }
 
 int kairos_project_find(struct kairos *k, const struct kairos_owner *owner, char *name,
@@ -276,7 +432,29 @@ int kairos_project_find(struct kairos *k, const struct kairos_owner *owner, char
         rc = kairos_error_set(err, -ENOENT, "no project belongs to %s:%s", owner->platform,
                               owner->id);
     kairos_kvs_free(&kvs);
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    /* Being created: wait for it, or settle a create that was cut short. */
+    json_t *entry = index_entry(k, name, &rc);
+    if (rc == 0 && is_creating(entry)) {
+        rc = settle_creating(k, name, entry);
+        if (rc == 0) {
+            /* Forgotten: the owner has no project now. */
+            name[0] = '\0';
+            rc = kairos_error_set(err, -ENOENT, "no project belongs to %s:%s", owner->platform,
+                                  owner->id);
+        } else if (rc == 1) {
+            rc = 0;
+        }
+    }
+    json_decref(entry);
+    if (rc == -EAGAIN)
+        kairos_error_set(err, rc, "project %s is being created; try again", name);
+    else if (rc < 0)
+        kairos_error_set(err, rc, "project index: %s", strerror(-rc));
+    if (rc < 0 && rc != -ENOENT)
+        name[0] = '\0';
+    return rc;
 }
 
 void kairos_project_page_free(struct kairos_project_page *page)
@@ -329,14 +507,15 @@ int kairos_project_list(struct kairos *k, const char *start_after, unsigned max,
 
 struct quota_step {
     const char *name;
-    const struct kairos_quota *quota;
+    const struct kairos_quota *patch; /* KAIROS_QUOTA_KEEP: leave as it is */
+    struct kairos_quota merged;       /* what was written */
     unsigned flags;
     struct kairos_error *err;
 };
 
 static int below_usage(const struct quota_step *st, const struct kairos_counts *c)
 {
-    const struct kairos_quota *q = st->quota;
+    const struct kairos_quota *q = &st->merged;
     char a[KAIROS_SIZE_STR_MAX], b[KAIROS_SIZE_STR_MAX];
     uint64_t total = 0;
 
@@ -362,6 +541,13 @@ static int below_usage(const struct quota_step *st, const struct kairos_counts *
     return 0;
 }
 
+static void merge_limit(uint64_t *into, uint64_t patch)
+{
+    if (patch != KAIROS_QUOTA_KEEP)
+        *into = patch;
+}
+
+/* The patch applied to the quota as read in the same guarded step. */
 static int set_quota_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
 {
     struct quota_step *st = arg;
@@ -377,54 +563,109 @@ static int set_quota_step(void *arg, const struct kairos_kvs *kvs, struct kairos
     json_decref(meta);
     if (rc < 0)
         return rc;
+    q = kairos_kvs_json(kvs, "quota");
+    kairos_quota_from_json(q, &st->merged);
+    json_decref(q);
+    for (int i = 0; i < KAIROS_KIND_COUNT; i++) {
+        merge_limit(&st->merged.kind[i].bytes, st->patch->kind[i].bytes);
+        merge_limit(&st->merged.kind[i].count, st->patch->kind[i].count);
+    }
+    merge_limit(&st->merged.total_bytes, st->patch->total_bytes);
     l = kairos_kvs_json(kvs, "ledger");
     kairos_counts_from_json(l, &c);
     json_decref(l);
     if (!(st->flags & KAIROS_QUOTA_BELOW_USAGE) && below_usage(st, &c) < 0)
         return -EBUSY;
-    q = kairos_quota_to_json(st->quota);
+    q = kairos_quota_to_json(&st->merged);
     kairos_txn_set_json(txn, "quota", q);
     json_decref(q);
     return 0;
 }
 
-/* Let each backend mirror the quota where Ceph can hold it (CephFS, RGW). */
-static int apply_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
-                       struct kairos_error *err)
+/* Rounds of "apply the quota, read it again" before leaving it to the next change. */
+#define APPLY_ROUNDS 3
+
+/*
+ * Let each backend mirror the quota where Ceph can hold it (CephFS, RGW),
+ * as the ledger holds it now: two updates racing each apply the latest
+ * quota they can read, and one that finds it changed after applying
+ * applies it again.
+ */
+static int apply_quota(struct kairos *k, const char *name, struct kairos_error *err)
 {
-    for (int kind = 0; kind < KAIROS_KIND_COUNT; kind++) {
-        struct kairos_kind_ops ops;
-        if (kairos_kind_ops_get(k, kind, &ops) < 0 || !ops.apply_quota)
-            continue;
-        int rc = ops.apply_quota(ops.arg, name, quota, err);
-        if (rc < 0)
-            return rc;
+    struct kairos_project p, again;
+    int rc = kairos_project_get(k, name, &p, err);
+
+    for (int round = 0; rc == 0 && round < APPLY_ROUNDS; round++) {
+        for (int kind = 0; rc == 0 && kind < KAIROS_KIND_COUNT; kind++) {
+            struct kairos_kind_ops ops;
+            if (kairos_kind_ops_get(k, kind, &ops) < 0 || !ops.apply_quota)
+                continue;
+            rc = ops.apply_quota(ops.arg, name, &p.quota, err);
+        }
+        if (rc == 0)
+            rc = kairos_project_get(k, name, &again, err);
+        if (rc < 0 || memcmp(&again.quota, &p.quota, sizeof(p.quota)) == 0)
+            break;
+        p = again;
     }
-    return 0;
+    return rc;
 }
 
-int kairos_project_set_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
-                             unsigned flags, struct kairos_error *err)
+static int check_patch(const struct kairos_quota *patch, struct kairos_error *err)
 {
-    struct quota_step st = {.name = name, .quota = quota, .flags = flags, .err = err};
-    const char *keys[] = {"meta", "ledger"};
+    struct kairos_quota q;
+
+    if (!patch)
+        return kairos_error_set(err, -EINVAL, "no quota");
+    /* KEEP is no limit of its own: check the rest as a quota. */
+    q = *patch;
+    for (int i = 0; i < KAIROS_KIND_COUNT; i++) {
+        if (q.kind[i].bytes == KAIROS_QUOTA_KEEP)
+            q.kind[i].bytes = KAIROS_UNLIMITED;
+        if (q.kind[i].count == KAIROS_QUOTA_KEEP)
+            q.kind[i].count = KAIROS_UNLIMITED;
+    }
+    if (q.total_bytes == KAIROS_QUOTA_KEEP)
+        q.total_bytes = KAIROS_UNLIMITED;
+    return kairos_quota_check(&q, err);
+}
+
+int kairos_project_update_quota(struct kairos *k, const char *name,
+                                const struct kairos_quota *patch, unsigned flags,
+                                struct kairos_quota *out, struct kairos_error *err)
+{
+    struct quota_step st = {.name = name, .patch = patch, .flags = flags, .err = err};
+    const char *keys[] = {"meta", "ledger", "quota"};
     char oid[KAIROS_KEY_MAX];
     int rc;
 
-    if (kairos_name_check(name, "project", err) < 0 || kairos_quota_check(quota, err) < 0)
+    if (kairos_name_check(name, "project", err) < 0 || check_patch(patch, err) < 0)
         return -EINVAL;
+    if (flags & ~KAIROS_QUOTA_BELOW_USAGE)
+        return kairos_error_set(err, -EINVAL, "unknown quota flags");
     kairos_project_oid(oid, name);
-    rc = kairos_store_update(k->meta, oid, keys, 2, false, set_quota_step, &st);
+    rc = kairos_store_update(k->meta, oid, keys, 3, false, set_quota_step, &st);
     if (rc == -ENOENT)
         return kairos_error_set(err, rc, "no project %s", name);
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
     kairos_cache_notify(k, "project", name);
+    if (out)
+        *out = st.merged;
     /*
      * The ledger holds the new quota already; a backend that could not
      * follow keeps the old native limit until the next change, and says so.
      */
-    return apply_quota(k, name, quota, err);
+    return apply_quota(k, name, err);
+}
+
+int kairos_project_set_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
+                             unsigned flags, struct kairos_error *err)
+{
+    if (kairos_quota_check(quota, err) < 0)
+        return -EINVAL;
+    return kairos_project_update_quota(k, name, quota, flags, NULL, err);
 }
 
 /* ---- delete ---- */
@@ -498,13 +739,18 @@ struct cascade {
     struct kairos *k;
     unsigned left;
     int first_rc;
+    uint64_t newest; /* the latest intent found open, in ms */
     struct kairos_error *err;
 };
 
 static int cascade_alloc(void *arg, const struct kairos_alloc *a)
 {
     struct cascade *c = arg;
-    int rc = cascade_one(c->k, a->project, a->kind, a->name, c->err);
+    int rc;
+
+    if (a->pending && a->intent_ms > c->newest)
+        c->newest = a->intent_ms;
+    rc = cascade_one(c->k, a->project, a->kind, a->name, c->err);
 
     if (rc < 0) {
         c->left++;
@@ -513,10 +759,10 @@ static int cascade_alloc(void *arg, const struct kairos_alloc *a)
     return 0;
 }
 
-static int cascade_pass(struct kairos *k, const char *project, unsigned *left,
+static int cascade_pass(struct kairos *k, const char *project, unsigned *left, uint64_t *newest,
                         struct kairos_error *err)
 {
-    struct cascade c = {k, 0, 0, err};
+    struct cascade c = {k, 0, 0, *newest, err};
 
     *left = 0;
     for (size_t i = 0; i < sizeof(cascade_order) / sizeof(cascade_order[0]); i++) {
@@ -525,17 +771,20 @@ static int cascade_pass(struct kairos *k, const char *project, unsigned *left,
             return kairos_error_set(err, rc, "project %s: %s", project, strerror(-rc));
     }
     *left = c.left;
+    *newest = c.newest;
     return c.left ? c.first_rc : 0;
 }
 
-static int cascade(struct kairos *k, const char *project, struct kairos_error *err)
+static int cascade(struct kairos *k, const char *project, uint64_t *newest,
+                   struct kairos_error *err)
 {
     unsigned left = 0;
     int rc = 0;
 
+    *newest = 0;
     for (int pass = 0; pass < CASCADE_PASSES; pass++) {
         struct kairos_error pass_err = {0};
-        rc = cascade_pass(k, project, &left, &pass_err);
+        rc = cascade_pass(k, project, &left, newest, &pass_err);
         if (rc == 0)
             return 0;
         if (pass == CASCADE_PASSES - 1)
@@ -631,6 +880,7 @@ int kairos_project_finish_delete(struct kairos *k, const char *name,
     struct delete_step st = {.name = name, .err = err};
     const char *keys[] = {"ledger"};
     char oid[KAIROS_KEY_MAX];
+    uint64_t newest = 0;
     int rc;
 
     if (owner)
@@ -640,7 +890,16 @@ int kairos_project_finish_delete(struct kairos *k, const char *name,
     if (rc == -ENOENT)
         goto forget;
     if (rc == 0)
-        rc = cascade(k, name, err);
+        rc = cascade(k, name, &newest, err);
+    /*
+     * A create reserved just before the delete may still be at work, and
+     * would make the project's namespace, directory or RGW owner again
+     * after a teardown now. It acts only within its fence; the teardown
+     * waits until then, and the reconciler, which finishes a delete a
+     * whole lease after it began, does it.
+     */
+    if (rc == 0 && newest && kairos_now_ms() < newest + kairos_fence_ms(k))
+        return 0;
     if (rc == 0)
         rc = teardown(k, name, err);
     if (rc == 0)
@@ -677,6 +936,26 @@ int kairos_project_mark_active(struct kairos *k, const char *name)
     return kairos_store_update(k->meta, KAIROS_INDEX_OID, keys, 1, false, index_state_step, &st);
 }
 
+/* Delete a project that has no object: one whose create was cut short goes. */
+static int delete_creating(struct kairos *k, const char *name, struct kairos_error *err)
+{
+    int rc;
+    json_t *entry = index_entry(k, name, &rc);
+
+    if (rc == 0 && !is_creating(entry))
+        rc = kairos_error_set(err, -ENOENT, "no project %s", name);
+    else if (rc == 0)
+        rc = settle_creating(k, name, entry);
+    json_decref(entry);
+    if (rc == 1)
+        return kairos_error_set(err, -EBUSY, "project %s was just created; try again", name);
+    if (rc == -EAGAIN)
+        return kairos_error_set(err, -EBUSY, "project %s is being created; try again", name);
+    if (rc < 0 && rc != -ENOENT)
+        return kairos_error_set(err, rc, "project index: %s", strerror(-rc));
+    return rc;
+}
+
 int kairos_project_delete(struct kairos *k, const char *name, unsigned flags,
                           struct kairos_error *err)
 {
@@ -694,7 +973,7 @@ int kairos_project_delete(struct kairos *k, const char *name, unsigned flags,
     kairos_project_oid(oid, name);
     rc = kairos_store_update(k->meta, oid, keys, 2, false, mark_deleting_step, &st);
     if (rc == -ENOENT)
-        return kairos_error_set(err, rc, "no project %s", name);
+        return delete_creating(k, name, err);
     if (rc < 0)
         return kairos_error_set(err, rc, "project %s: %s", name, strerror(-rc));
     kairos_cache_notify(k, "project", name);

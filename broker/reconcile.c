@@ -4,6 +4,7 @@
 #include <kairos/reconcile.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,25 +29,61 @@ struct pass {
     struct kairos_reconcile_report *rep;
     char cookie[17];         /* of the pass's lock */
     struct timeval duration; /* of the lock */
-    uint64_t locked_ms;      /* when it was taken or last renewed */
+
+    /* The keeper renews the lock while the pass runs (see keep_lock()). */
+    pthread_t keeper;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    bool done; /* the pass is over: the keeper stops */
+    bool lost; /* a renewal failed: another pass may hold the lock */
 };
 
 /*
- * Keep the pass's lock, renewed once half of its time is spent: a long
- * pass (a cascade removing a big share tree) must not let a second pass
- * start beside it. False when the lock went to another pass meanwhile.
+ * Keep the pass's lock, renewed every third of its duration, for as long
+ * as the pass runs: a single backend call (a destroy of a big share tree,
+ * a purge of a full bucket) may outlast the lock, and a second pass must
+ * not start beside it. If the process stops (SIGSTOP, a frozen VM), the
+ * keeper stops too and the lock lapses, as it should; a renewal then fails
+ * and the pass gives up at its next step.
  */
+static void *keep_lock(void *arg)
+{
+    struct pass *p = arg;
+    uint64_t every_ms = (uint64_t)p->duration.tv_sec * 1000 / 3;
+
+    pthread_mutex_lock(&p->mu);
+    while (!p->done && !p->lost) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(every_ms / 1000);
+        until.tv_nsec += (long)(every_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&p->wake, &p->mu, &until) == 0 || p->done)
+            continue;
+        pthread_mutex_unlock(&p->mu);
+        int rc =
+            rados_lock_exclusive(p->k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, p->cookie,
+                                 "kairos reconciler pass", &p->duration, LIBRADOS_LOCK_FLAG_RENEW);
+        pthread_mutex_lock(&p->mu);
+        if (rc < 0)
+            p->lost = true;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* False when the lock may have gone to another pass: stop. */
 static bool hold_lock(struct pass *p)
 {
-    uint64_t now = kairos_now_ms(), ms = (uint64_t)p->duration.tv_sec * 1000;
+    bool held;
 
-    if (now - p->locked_ms < ms / 2)
-        return true;
-    if (rados_lock_exclusive(p->k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, p->cookie,
-                             "kairos reconciler pass", &p->duration, LIBRADOS_LOCK_FLAG_RENEW) < 0)
-        return false;
-    p->locked_ms = now;
-    return true;
+    pthread_mutex_lock(&p->mu);
+    held = !p->lost;
+    pthread_mutex_unlock(&p->mu);
+    return held;
 }
 
 static void note_error(struct pass *p, int rc, const char *what, const char *msg)
@@ -75,7 +112,11 @@ static int settle_intent(struct pass *p, struct kairos_reservation *res, uint64_
         p->rep->left++;
         return 0;
     }
-    exists = ops.probe(ops.arg, res->project, res->name, &bytes, err);
+    /* A create counts only what carries its own intent's tag. */
+    if (res->op == KAIROS_OP_CREATE && ops.claim)
+        exists = ops.claim(ops.arg, res->project, res->name, res->intent, &bytes, err);
+    else
+        exists = ops.probe(ops.arg, res->project, res->name, &bytes, err);
     if (exists < 0) {
         p->rep->left++;
         return exists;
@@ -193,6 +234,9 @@ static void reconcile_binding(struct pass *p, const char *project, const char *j
 static int intents_page(struct pass *p, const char *project, const struct kairos_kvs *kvs)
 {
     for (size_t i = 0; i < kvs->n; i++) {
+        /* Each may call a backend: stop as soon as the lock may be another pass's. */
+        if (!hold_lock(p))
+            return -ENOLCK;
         if (strncmp(kvs->v[i].key, "i.", 2) == 0)
             reconcile_intent(p, project, kvs->v[i].key, kvs->v[i].val);
         else if (strncmp(kvs->v[i].key, "j.", 2) == 0)
@@ -250,8 +294,9 @@ static int reconcile_project(struct pass *p, const char *name, const json_t *ent
         if (rc == 0)
             rc = for_each_key(p, name, "t.", transfers_page);
     } else {
-        intents_page(p, name, scan);
-        transfers_page(p, name, scan);
+        rc = intents_page(p, name, scan);
+        if (rc == 0)
+            transfers_page(p, name, scan);
     }
     mstate = json_string_value(json_object_get(meta, "state"));
     if (rc == 0 && mstate && strcmp(mstate, "deleting") == 0 &&
@@ -323,7 +368,8 @@ static int reconcile_projects(struct pass *p)
     return rc == -ENOENT ? 0 : rc;
 }
 
-static bool keep_lock(void *arg)
+/* The drift scan's check between steps: the pass still holds its lock. */
+static bool still_locked(void *arg)
 {
     return hold_lock(arg);
 }
@@ -338,7 +384,7 @@ static int scan_drift(struct pass *p)
     const struct kairos_config *cfg = p->k->cfg;
     struct kairos_drift_ctx ctx = {.rate = (double)cfg->reconcile.scan_rate,
                                    .deadline_ms = kairos_now_ms() + cfg->reconcile.interval_ms,
-                                   .keep = keep_lock,
+                                   .keep = still_locked,
                                    .keep_arg = p};
     struct kairos_error err = {0};
     int rc;
@@ -362,8 +408,9 @@ int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reco
     /* The lock lapses on its own if its holder dies mid-pass. */
     p.duration.tv_sec = (time_t)(k->cfg->reconcile.lease_ms / 1000 + 1);
     p.duration.tv_usec = 0;
-    kairos_random_hex(p.cookie, 8);
-    p.locked_ms = kairos_now_ms();
+    rc = kairos_random_hex(p.cookie, 8);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "reconciler: no random lock cookie: %s", strerror(-rc));
     rc = rados_lock_exclusive(k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, p.cookie,
                               "kairos reconciler pass", &p.duration, 0);
     if (rc == -EBUSY || rc == -EEXIST) {
@@ -372,14 +419,26 @@ int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reco
     }
     if (rc < 0)
         return kairos_error_set(err, rc, "reconciler lock: %s", strerror(-rc));
-    kairos_capacity_refresh(k, NULL);
-    p.tight = kairos_budget_tight(k);
-    rc = reconcile_projects(&p);
-    /* After the projects: their finished returns leave markers to clear. */
-    if (rc == 0 && hold_lock(&p))
-        kairos_budget_reconcile_cluster(k, p.lease_ms, rep);
-    if (rc == 0 && hold_lock(&p))
-        rc = scan_drift(&p);
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.wake, NULL);
+    rc = -pthread_create(&p.keeper, NULL, keep_lock, &p);
+    if (rc == 0) {
+        kairos_capacity_refresh(k, NULL);
+        p.tight = kairos_budget_tight(k);
+        rc = reconcile_projects(&p);
+        /* After the projects: their finished returns leave markers to clear. */
+        if (rc == 0 && hold_lock(&p))
+            kairos_budget_reconcile_cluster(k, p.lease_ms, rep);
+        if (rc == 0 && hold_lock(&p))
+            rc = scan_drift(&p);
+        pthread_mutex_lock(&p.mu);
+        p.done = true;
+        pthread_cond_signal(&p.wake);
+        pthread_mutex_unlock(&p.mu);
+        pthread_join(p.keeper, NULL);
+    }
+    pthread_cond_destroy(&p.wake);
+    pthread_mutex_destroy(&p.mu);
     rados_unlock(k->meta, KAIROS_RECONCILER_OID, LOCK_NAME, p.cookie);
     if (rc == -ENOLCK)
         return kairos_error_set(err, rc, "reconciler: the pass outlived its lock and stopped");

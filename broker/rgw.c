@@ -602,6 +602,11 @@ int kairos_rgw_bucket_remove(struct kairos_rgw *rgw, const char *tenant, const c
     return rc;
 }
 
+const char *kairos_rgw_bucket_tag(const json_t *bucket, const char *tag)
+{
+    return json_string_value(json_object_get(json_object_get(bucket, "tagset"), tag));
+}
+
 uint64_t kairos_rgw_usage_sum(const json_t *bucket, const char *field)
 {
     const char *category;
@@ -658,5 +663,37 @@ int kairos_rgw_s3_set_policy(struct kairos_rgw *rgw, const struct kairos_rgw_key
         rc = 0;
     if (rc < 0)
         kairos_error_set(err, rc, "%s", e.msg);
+    return rc;
+}
+
+int kairos_rgw_s3_tag_bucket(struct kairos_rgw *rgw, const struct kairos_rgw_key *key,
+                             const char *bucket, const char *tag, const char *value,
+                             struct kairos_error *err)
+{
+    struct kairos_rgw_call call = {
+        .method = "PUT", .query = "tagging", .content_type = "application/xml", .as = key};
+    char *path = NULL, *body = NULL;
+    int rc;
+
+    /* Tags are names and hex ids here, nothing XML would need escaped. */
+    if (strpbrk(tag, "<>&\"'") || strpbrk(value, "<>&\"'"))
+        return kairos_error_set(err, -EINVAL, "bad bucket tag");
+    if (asprintf(&path, "/%s", bucket) < 0)
+        path = NULL;
+    if (path && asprintf(&body,
+                         "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
+                         "<Tag><Key>%s</Key><Value>%s</Value></Tag></TagSet></Tagging>",
+                         tag, value) < 0)
+        body = NULL;
+    if (!path || !body) {
+        free(path);
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    }
+    call.path = path;
+    call.body = body;
+    call.body_len = strlen(body);
+    rc = kairos_rgw_request(rgw, &call, NULL, err);
+    free(path);
+    free(body);
     return rc;
 }

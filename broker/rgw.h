@@ -192,6 +192,18 @@ int kairos_rgw_s3_create_bucket(struct kairos_rgw *rgw, const struct kairos_rgw_
 int kairos_rgw_s3_set_policy(struct kairos_rgw *rgw, const struct kairos_rgw_key *key,
                              const char *bucket, const char *policy, struct kairos_error *err);
 
+/**
+ * kairos_rgw_s3_tag_bucket() - set @bucket's tags to the one tag @tag =
+ * @value (names and ids: no XML special characters), as the owner of @key.
+ * Return: 0, -ENOENT (no such bucket), -EINVAL, or a request error.
+ */
+int kairos_rgw_s3_tag_bucket(struct kairos_rgw *rgw, const struct kairos_rgw_key *key,
+                             const char *bucket, const char *tag, const char *value,
+                             struct kairos_error *err);
+
+/* kairos_rgw_bucket_tag() - the value of tag @tag in kairos_rgw_bucket_stats() JSON, or NULL. */
+const char *kairos_rgw_bucket_tag(const json_t *bucket, const char *tag);
+
 /* kairos_rgw_usage_sum() - the sum of @field over the categories of a bucket's "usage". */
 uint64_t kairos_rgw_usage_sum(const json_t *bucket, const char *field);
 

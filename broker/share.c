@@ -17,12 +17,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/xattr.h>
 
 #include <cephfs/libcephfs.h>
 
 #include "binding_int.h"
 #include "cephx.h"
 #include "evict.h"
+#include "fault.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
@@ -134,6 +136,58 @@ static uint64_t quota_value(uint64_t limit)
     return limit == KAIROS_UNLIMITED ? 0 : limit;
 }
 
+/* ---- intent tags ---- */
+
+/*
+ * A share's directory carries the id of the intent that made it, so that a
+ * request, its cleanup and the reconciler adopt or remove only what that
+ * intent made.
+ */
+#define TAG_XATTR "user.kairos.intent"
+
+/* The tag of @path into @tag: 0, -ENODATA (untagged), -ENOENT, or an error. */
+static int dir_tag(struct ceph_mount_info *cm, const char *path, char tag[KAIROS_INTENT_ID_LEN + 1])
+{
+    int n = ceph_getxattr(cm, path, TAG_XATTR, tag, KAIROS_INTENT_ID_LEN);
+
+    if (n == -ERANGE) {
+        snprintf(tag, KAIROS_INTENT_ID_LEN + 1, "?");
+        return 0;
+    }
+    tag[n > 0 ? n : 0] = '\0';
+    return n < 0 ? n : 0;
+}
+
+/*
+ * Tag @path with @intent unless it carries a tag already (the MDS makes
+ * XATTR_CREATE atomic): of a request and the reconciler racing for an
+ * untagged directory exactly one wins.
+ * Return: 0 (tagged @intent now or before), -EEXIST (another tag), or an error.
+ */
+static int claim_dir(struct ceph_mount_info *cm, const char *path, const char *intent)
+{
+    char tag[KAIROS_INTENT_ID_LEN + 1];
+    int rc = ceph_setxattr(cm, path, TAG_XATTR, intent, strlen(intent), XATTR_CREATE);
+
+    if (rc != -EEXIST)
+        return rc;
+    rc = dir_tag(cm, path, tag);
+    if (rc < 0)
+        return rc;
+    return strcmp(tag, intent) == 0 ? 0 : -EEXIST;
+}
+
+/* 1 when @path carries @intent's tag, 0 when not (or is gone), or an error. */
+static int dir_is_ours(struct ceph_mount_info *cm, const char *path, const char *intent)
+{
+    char tag[KAIROS_INTENT_ID_LEN + 1];
+    int rc = dir_tag(cm, path, tag);
+
+    if (rc == -ENOENT || rc == -ENODATA)
+        return 0;
+    return rc < 0 ? rc : strcmp(tag, intent) == 0;
+}
+
 /* A share's RADOS namespace in the data pool: "<project>.<share>" ('.' is in no name). */
 static void share_namespace(char *buf, const char *project, const char *name)
 {
@@ -208,13 +262,25 @@ static int ensure_project_dir(struct kairos *k, struct ceph_mount_info *cm, cons
 
 /* ---- create and resize ---- */
 
-/* mkdir the share, with its project directory made ready first if need be. */
-static int make_share_dir(struct kairos *k, struct ceph_mount_info *cm, const char *project,
-                          const char *path, bool *existed, struct kairos_error *err)
+/*
+ * mkdir the share, with its project directory made ready first if need
+ * be, and tag it with @intent. A directory of that name this intent did
+ * not make is never adopted: it is another request's, and -EEXIST.
+ * *@made: made here; *@tagged: it carries @intent's tag.
+ */
+static int make_share_dir(struct kairos *k, struct ceph_mount_info *cm,
+                          const struct kairos_reservation *res, const char *path, bool *made,
+                          bool *tagged, struct kairos_error *err)
 {
+    const char *project = res->project, *intent = res->intent;
     int rc = 0;
 
+    *made = *tagged = false;
     for (int attempt = 0; attempt < 2; attempt++) {
+        /* Past its fence the project may be torn down: never make its directory again then. */
+        if (kairos_now_ms() >= res->intent_ms + kairos_fence_ms(k))
+            return kairos_error_set(err, -ETIMEDOUT, "share %s/%s: the request outlived its fence",
+                                    project, res->name);
         if (!kairos_nameset_has(&k->shares->ready, project)) {
             rc = ensure_project_dir(k, cm, project, err);
             if (rc < 0)
@@ -227,12 +293,23 @@ static int make_share_dir(struct kairos *k, struct ceph_mount_info *cm, const ch
             break;
         kairos_nameset_remove(&k->shares->ready, project);
     }
-    *existed = rc == -EEXIST;
-    /* Made by an earlier attempt at this request: the mode and quota below settle it. */
-    if (*existed)
-        rc = ceph_chmod(cm, path, SHARE_MODE);
+    if (rc == -EEXIST) {
+        rc = dir_is_ours(cm, path, intent);
+        if (rc == 0)
+            return kairos_error_set(err, -EEXIST, "%s exists, not made by this request", path);
+        if (rc < 0)
+            return kairos_error_set(err, rc, "cannot read %s: %s", path, strerror(-rc));
+        *tagged = true;
+        return 0;
+    }
     if (rc < 0)
         return kairos_error_set(err, rc, "cannot make %s: %s", path, strerror(-rc));
+    *made = true;
+    kairos_fault("share.create.mkdir");
+    rc = claim_dir(cm, path, intent);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot tag %s: %s", path, strerror(-rc));
+    *tagged = true;
     return 0;
 }
 
@@ -251,6 +328,8 @@ static int finish_share(struct ceph_mount_info *cm, const char *path, const char
 
     share_namespace(ns, project, name);
     rc = ensure_namespace(cm, path, ns, err);
+    if (rc == 0)
+        kairos_fault("share.create.namespace");
     /* A new directory has no file limit; an old one may have a stale one. */
     if (rc == 0 && (max_files || existed))
         rc = set_u64(cm, path, "ceph.quota.max_files", max_files, err);
@@ -259,19 +338,17 @@ static int finish_share(struct ceph_mount_info *cm, const char *path, const char
     return rc;
 }
 
-static int make_share(struct kairos *k, struct ceph_mount_info *cm, const char *project,
-                      const char *name, uint64_t bytes, uint64_t max_files, bool *made,
-                      struct kairos_error *err)
+static int make_share(struct kairos *k, struct ceph_mount_info *cm,
+                      const struct kairos_reservation *res, uint64_t max_files, bool *made,
+                      bool *tagged, struct kairos_error *err)
 {
     char path[KAIROS_SHARE_PATH_MAX];
-    bool existed;
     int rc;
 
-    share_path(k, path, project, name);
-    rc = make_share_dir(k, cm, project, path, &existed, err);
-    *made = rc == 0;
+    share_path(k, path, res->project, res->name);
+    rc = make_share_dir(k, cm, res, path, made, tagged, err);
     if (rc == 0)
-        rc = finish_share(cm, path, project, name, bytes, max_files, existed, err);
+        rc = finish_share(cm, path, res->project, res->name, res->bytes, max_files, !*made, err);
     return rc;
 }
 
@@ -286,7 +363,7 @@ int kairos_share_create(struct kairos *k, const char *project, const char *name,
     struct kairos_reservation *res = NULL;
     struct ceph_mount_info *cm;
     char attrs[64], path[KAIROS_SHARE_PATH_MAX];
-    bool made = false;
+    bool made = false, tagged = false;
     int rc;
 
     if (max_files > KAIROS_SIZE_MAX)
@@ -298,23 +375,27 @@ int kairos_share_create(struct kairos *k, const char *project, const char *name,
     rc = kairos_ledger_reserve(k, &req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault("share.create.reserved");
+    share_path(k, path, project, name);
     rc = mount_fs(k, &cm, err);
     if (rc == 0)
-        rc = make_share(k, cm, project, name, bytes, max_files, &made, err);
+        rc = make_share(k, cm, res, max_files, &made, &tagged, err);
     if (rc < 0) {
-        /* Nothing committed owns the directory: no half-made share stays behind. */
-        if (made) {
-            share_path(k, path, project, name);
-            remove_tree(k, cm, path, NULL, NULL);
-        }
-        kairos_ledger_release(k, res, NULL);
+        /*
+         * No half-made share stays behind: what this request made and
+         * tagged goes; a directory made but not tagged stays under the
+         * intent, for the reconciler to claim or remove.
+         */
+        if (tagged && remove_tree(k, cm, path, NULL, NULL) < 0)
+            goto out;
+        if (!made || tagged)
+            kairos_ledger_release(k, res, NULL);
         goto out;
     }
+    kairos_fault("share.create.quota");
     rc = kairos_ledger_commit(k, res, err);
-    if (rc == -ESTALE) {
-        share_path(k, path, project, name);
+    if (rc == -ESTALE && dir_is_ours(cm, path, res->intent) == 1)
         remove_tree(k, cm, path, NULL, NULL);
-    }
 out:
     kairos_reservation_free(res);
     return rc;
@@ -496,7 +577,7 @@ int kairos_share_clone(struct kairos *k, const char *project, const char *name,
     char stage[KAIROS_SHARE_PATH_MAX], path[KAIROS_SHARE_PATH_MAX];
     struct ceph_statx stx;
     struct kairos_alloc src;
-    bool existed;
+    bool made = false, tagged = false;
     int rc;
 
     if (kairos_name_check(project, "project", err) < 0 ||
@@ -533,7 +614,7 @@ int kairos_share_clone(struct kairos *k, const char *project, const char *name,
     /* What an attempt that died left here is not worth keeping. */
     rc = remove_tree(k, cm, stage, NULL, err);
     if (rc == 0)
-        rc = make_share_dir(k, cm, project, stage, &existed, err);
+        rc = make_share_dir(k, cm, res, stage, &made, &tagged, err);
     if (rc == 0)
         rc = finish_share(cm, stage, project, name, req.bytes, 0, false, err);
     if (rc == 0)
@@ -580,17 +661,32 @@ int kairos_share_resize(struct kairos *k, const char *project, const char *name,
     rc = kairos_ledger_reserve_resize(k, project, KAIROS_SHARE, name, bytes, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault("share.resize.reserved");
     share_path(k, path, project, name);
-    rc = mount_fs(k, &cm, err);
+    /* Past its fence the resize may be rolled back: never touch the quota then. */
+    if (kairos_now_ms() >= res->intent_ms + kairos_fence_ms(k))
+        rc = kairos_error_set(err, -ETIMEDOUT, "share %s/%s: the request outlived its fence",
+                              project, name);
+    else
+        rc = mount_fs(k, &cm, err);
     if (rc == 0)
         rc = set_u64(cm, path, "ceph.quota.max_bytes", bytes, err);
+    if (rc == 0)
+        kairos_fault("share.resize.done");
     if (rc < 0)
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
-    /* Rolled back by the reconciler meanwhile: the ledger holds the old size, so must the quota. */
-    if (rc == -ESTALE)
-        set_u64(cm, path, "ceph.quota.max_bytes", cur.bytes, NULL);
+    /*
+     * Rolled back by the reconciler meanwhile: the quota follows the size
+     * the ledger holds now, which a later resize may have set, not the one
+     * read before this request's reservation.
+     */
+    if (rc == -ESTALE && kairos_ledger_get(k, project, KAIROS_SHARE, name, &cur, NULL) == 0) {
+        if (!cur.pending)
+            set_u64(cm, path, "ceph.quota.max_bytes", cur.bytes, NULL);
+        kairos_alloc_clear(&cur);
+    }
 out:
     kairos_reservation_free(res);
     return rc;
@@ -633,19 +729,22 @@ int kairos_share_snapshot_create(struct kairos *k, const char *project, const ch
     rc = kairos_ledger_reserve(k, &req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault("share.snapshot.reserved");
     snap_path(k, path, project, share, snap);
     rc = mount_fs(k, &cm, err);
-    if (rc == 0) {
-        rc = ceph_mkdir(cm, path, 0755);
-        if (rc == -EEXIST)
-            rc = 0;
-        if (rc < 0)
-            kairos_error_set(err, rc, "cannot snapshot %s: %s", path, strerror(-rc));
-    }
+    /* A snapshot this request did not make is another's: never adopted. */
+    if (rc == 0 && (rc = ceph_mkdir(cm, path, 0755)) < 0)
+        kairos_error_set(err, rc,
+                         rc == -EEXIST ? "snapshot %s exists, not made by this request"
+                                       : "cannot snapshot %s",
+                         path);
+    if (rc == 0)
+        kairos_fault("share.snapshot.made");
     if (rc < 0)
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
+    /* Made here, so ours to remove. */
     if (rc == -ESTALE)
         ceph_rmdir(cm, path);
 out:
@@ -684,7 +783,10 @@ int kairos_share_snapshot_delete(struct kairos *k, const char *project, const ch
     rc = kairos_ledger_reserve_delete(k, project, KAIROS_SNAPSHOT, sname, &res, err);
     if (rc < 0)
         return rc;
+    kairos_fault("share.snapshot-delete.reserved");
     rc = remove_snap(k, project, share, snap, err);
+    if (rc == 0)
+        kairos_fault("share.snapshot-delete.removed");
     return kairos_ledger_settle(k, res, rc, err);
 }
 
@@ -792,61 +894,148 @@ static int count_snapshots(struct kairos *k, const char *project, const char *na
     return 0;
 }
 
+/*
+ * A tree is removed by directory handles, never by path strings: a share
+ * may hold a tree far deeper than any path buffer (or PATH_MAX), and its
+ * delete must still finish. Each level is an open directory and its inode
+ * reference; the walk goes down into a subdirectory as it meets it, and
+ * removes a directory from its parent's handle once it is empty.
+ */
+struct level {
+    struct Inode *in;
+    struct ceph_dir_result *dir;
+    char name[NAME_MAX + 1]; /* in the parent */
+};
+
 struct tree {
     struct kairos *k;
     struct ceph_mount_info *cm;
+    const UserPerm *perms;
     const struct kairos_reservation *res; /* kept fresh while the tree goes */
     uint64_t touched_ms;
-    char path[4096];
+    struct level *levels;
+    size_t depth, cap;
 };
 
-static int remove_entry(void *arg, const struct dirent *de);
-
-/* Remove everything under t->path, depth first; t->path is restored on return. */
-static int empty_dir(struct tree *t)
+/* A long delete must not look like a dead one to the reconciler. */
+static void keep_fresh(struct tree *t)
 {
-    return for_each_entry(t->cm, t->path, remove_entry, t);
-}
-
-static int remove_entry(void *arg, const struct dirent *de)
-{
-    struct tree *t = arg;
-    size_t len = strlen(t->path);
-    int rc;
-
-    if (len + 1 + strlen(de->d_name) >= sizeof(t->path))
-        return -ENAMETOOLONG;
-    snprintf(t->path + len, sizeof(t->path) - len, "/%s", de->d_name);
-    if (de->d_type == DT_DIR) {
-        rc = empty_dir(t);
-        if (rc == 0)
-            rc = ceph_rmdir(t->cm, t->path);
-    } else {
-        rc = ceph_unlink(t->cm, t->path);
-    }
-    t->path[len] = '\0';
-    /* A long delete must not look like a dead one to the reconciler. */
     if (t->res && kairos_now_ms() - t->touched_ms > t->k->cfg->reconcile.lease_ms / 4) {
         kairos_ledger_touch(t->k, t->res, NULL);
         t->touched_ms = kairos_now_ms();
     }
-    return rc == -ENOENT ? 0 : rc;
 }
+
+/* Open directory @in (a reference the level takes over) as the next level down. */
+static int push_level(struct tree *t, struct Inode *in, const char *name)
+{
+    struct level *l;
+    int rc;
+
+    if (t->depth == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        struct level *grown = realloc(t->levels, cap * sizeof(*grown));
+        if (!grown) {
+            ceph_ll_put(t->cm, in);
+            return -ENOMEM;
+        }
+        t->levels = grown;
+        t->cap = cap;
+    }
+    l = &t->levels[t->depth];
+    l->in = in;
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    rc = ceph_ll_opendir(t->cm, in, &l->dir, t->perms);
+    if (rc < 0) {
+        ceph_ll_put(t->cm, in);
+        return rc;
+    }
+    t->depth++;
+    return 0;
+}
+
+static void pop_level(struct tree *t)
+{
+    struct level *l = &t->levels[--t->depth];
+
+    ceph_ll_releasedir(t->cm, l->dir);
+    ceph_ll_put(t->cm, l->in);
+}
+
+/*
+ * One pass over the tree under the top level: files unlinked, directories
+ * emptied and removed. Return: 0, or the first error (levels stay open for
+ * the caller to close).
+ */
+static int empty_tree(struct tree *t)
+{
+    size_t top = t->depth;
+
+    while (t->depth >= top) {
+        struct level *l = &t->levels[t->depth - 1];
+        struct ceph_statx stx;
+        struct dirent de;
+        struct Inode *in = NULL;
+        int rc = ceph_readdirplus_r(t->cm, l->dir, &de, &stx, CEPH_STATX_MODE, 0, &in);
+
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            /* This level is empty: up, and remove it from its parent. */
+            char name[NAME_MAX + 1];
+            if (t->depth == top)
+                return 0;
+            snprintf(name, sizeof(name), "%s", l->name);
+            pop_level(t);
+            rc = ceph_ll_rmdir(t->cm, t->levels[t->depth - 1].in, name, t->perms);
+            if (rc < 0 && rc != -ENOENT)
+                return rc;
+            keep_fresh(t);
+            continue;
+        }
+        if (strcmp(de.d_name, ".") == 0 || strcmp(de.d_name, "..") == 0) {
+            ceph_ll_put(t->cm, in);
+            continue;
+        }
+        if (S_ISDIR(stx.stx_mode)) {
+            rc = push_level(t, in, de.d_name);
+        } else {
+            rc = ceph_ll_unlink(t->cm, l->in, de.d_name, t->perms);
+            ceph_ll_put(t->cm, in);
+            keep_fresh(t);
+        }
+        if (rc < 0 && rc != -ENOENT)
+            return rc;
+    }
+    return 0;
+}
+
+/* Passes over a tree before giving up: entries removed under a listing may hide others. */
+#define TREE_PASSES 3
 
 static int remove_tree(struct kairos *k, struct ceph_mount_info *cm, const char *path,
                        const struct kairos_reservation *res, struct kairos_error *err)
 {
-    struct tree *t = calloc(1, sizeof(*t));
-    int rc;
+    struct tree t = {
+        .k = k, .cm = cm, .perms = ceph_mount_perms(cm), .res = res, .touched_ms = kairos_now_ms()};
+    struct ceph_statx stx;
+    struct Inode *in;
+    int rc = 0;
 
-    if (!t)
-        return kairos_error_set(err, -ENOMEM, "out of memory");
-    *t = (struct tree){.k = k, .cm = cm, .res = res, .touched_ms = kairos_now_ms()};
-    snprintf(t->path, sizeof(t->path), "%s", path);
-    rc = empty_dir(t);
-    if (rc == 0)
-        rc = ceph_rmdir(cm, path);
-    free(t);
+    for (int pass = 0; pass < TREE_PASSES; pass++) {
+        rc = ceph_ll_walk(cm, path, &in, &stx, CEPH_STATX_MODE, 0, t.perms);
+        if (rc == 0)
+            rc = push_level(&t, in, "");
+        if (rc == 0)
+            rc = empty_tree(&t);
+        while (t.depth)
+            pop_level(&t);
+        if (rc == 0)
+            rc = ceph_rmdir(cm, path);
+        if (rc != -ENOTEMPTY)
+            break;
+    }
+    free(t.levels);
     if (rc == -ENOENT)
         rc = 0;
     if (rc < 0)
@@ -869,9 +1058,12 @@ static int destroy(struct kairos *k, const char *project, const char *name,
         rc = mount_fs(k, &cm, err);
     if (rc < 0)
         return rc;
+    kairos_fault("share.delete.unbound");
     rc = kairos_share_snapshot_list(k, project, name, &snaps, &n, NULL);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = remove_snap(k, project, name, snaps[i].name, err);
+        if (rc == 0)
+            kairos_fault("share.delete.snapshot-removed");
         snap_alloc_name(sname, sizeof(sname), name, snaps[i].name);
         if (rc == 0)
             rc = kairos_ledger_purge(k, project, KAIROS_SNAPSHOT, sname, err);
@@ -882,6 +1074,11 @@ static int destroy(struct kairos *k, const char *project, const char *name,
     share_path(k, path, project, name);
     if (rc == 0)
         rc = remove_tree(k, cm, path, res, err);
+    /* Records of snapshots removed by a broker killed before it purged them. */
+    if (rc == 0) {
+        snap_alloc_name(sname, sizeof(sname), name, "");
+        rc = kairos_ledger_purge_prefix(k, project, KAIROS_SNAPSHOT, sname, err);
+    }
     return rc;
 }
 
@@ -918,7 +1115,10 @@ int kairos_share_delete(struct kairos *k, const char *project, const char *name,
     rc = kairos_ledger_reserve_delete(k, project, KAIROS_SHARE, name, &res, err);
     if (rc < 0)
         return rc;
+    kairos_fault("share.delete.reserved");
     rc = destroy(k, project, name, res, err);
+    if (rc == 0)
+        kairos_fault("share.delete.removed");
     return kairos_ledger_settle(k, res, rc, err);
 }
 
@@ -995,6 +1195,29 @@ static int op_probe(void *arg, const char *project, const char *name, uint64_t *
     if (rc == -ENODATA)
         rc = finish_recorded(k, cm, path, project, name, bytes, err);
     return rc < 0 ? kairos_error_set(err, rc, "cannot probe %s: %s", path, strerror(-rc)) : 1;
+}
+
+static int op_claim(void *arg, const char *project, const char *name, const char *intent,
+                    uint64_t *bytes, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    char path[KAIROS_SHARE_PATH_MAX];
+    struct ceph_mount_info *cm;
+    int rc = mount_fs(k, &cm, err);
+
+    if (rc < 0)
+        return rc;
+    share_path(k, path, project, name);
+    rc = claim_dir(cm, path, intent);
+    /* None, or another request's: not ours to adopt or remove. */
+    if (rc == -ENOENT || rc == -EEXIST)
+        return 0;
+    if (rc == 0)
+        rc = kairos_share_xattr_u64(cm, path, "ceph.quota.max_bytes", bytes);
+    /* Made, not finished: finish it as recorded. */
+    if (rc == -ENODATA)
+        rc = finish_recorded(k, cm, path, project, name, bytes, err);
+    return rc < 0 ? kairos_error_set(err, rc, "cannot claim %s: %s", path, strerror(-rc)) : 1;
 }
 
 static int op_destroy(void *arg, const char *project, const char *name, struct kairos_error *err)
@@ -1156,6 +1379,7 @@ int kairos_shares_init(struct kairos *k, struct kairos_error *err)
 {
     struct kairos_kind_ops ops = {
         .probe = op_probe,
+        .claim = op_claim,
         .destroy = op_destroy,
         .used = op_used,
         .teardown = op_teardown,

@@ -289,16 +289,33 @@ static int add_cmp(struct kairos_txn *txn, const char *key, const char *val)
     return 0;
 }
 
-/* A new generation: random, so that a writer that did not read can still move it. */
-static uint64_t next_gen(void)
+/*
+ * Fill @buf with @len random bytes from the kernel. A read this small only
+ * fails when interrupted (retried) or when the kernel has no source at all;
+ * then no id is made: a guessable or repeated id (an intent, a token) would
+ * be worse than a failed request.
+ */
+static int random_bytes(void *buf, size_t len)
 {
-    uint64_t g = 0;
+    ssize_t n;
 
-    while (g == 0) {
-        if (getrandom(&g, sizeof(g), 0) != sizeof(g))
-            g = (uint64_t)rand() << 32 | (uint64_t)rand();
-    }
-    return g;
+    do {
+        n = getrandom(buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return (size_t)n == len ? 0 : -EIO;
+}
+
+/* A new generation: random, so that a writer that did not read can still move it. */
+static int next_gen(uint64_t *g)
+{
+    int rc;
+
+    do {
+        rc = random_bytes(g, sizeof(*g));
+    } while (rc == 0 && *g == 0);
+    return rc;
 }
 
 static struct kairos_txn *txn_alloc(void)
@@ -398,14 +415,18 @@ void kairos_txn_remove(struct kairos_txn *txn)
 int kairos_txn_commit(struct kairos_txn *txn, rados_ioctx_t io, const char *oid)
 {
     char next[24];
+    uint64_t gen;
     int rc;
 
     if (!txn || txn->failed)
         return -ENOMEM;
+    rc = next_gen(&gen);
+    if (rc < 0)
+        return rc;
     /* Last, because the OSD runs ops in order: an exclusive create must come first. */
     /* A write of gen after the remove would make the object again, holding gen alone. */
     if (!txn->keyed && !txn->removes) {
-        snprintf(next, sizeof(next), "%" PRIu64, next_gen());
+        snprintf(next, sizeof(next), "%" PRIu64, gen);
         kairos_txn_set(txn, GEN_KEY, next);
     }
     /* Fail with -ENOSPC on a full cluster instead of blocking the caller. */
@@ -436,21 +457,20 @@ void kairos_store_backoff(unsigned attempt)
     nanosleep(&ts, NULL);
 }
 
-void kairos_random_hex(char *out, size_t nbytes)
+int kairos_random_hex(char *out, size_t nbytes)
 {
-    unsigned char buf[64];
-    size_t i;
+    unsigned char buf[KAIROS_RANDOM_MAX];
+    int rc;
 
-    if (nbytes > sizeof(buf))
-        nbytes = sizeof(buf);
-    if (getrandom(buf, nbytes, 0) != (ssize_t)nbytes) {
-        /* getrandom on Linux only fails this small read when interrupted. */
-        for (i = 0; i < nbytes; i++)
-            buf[i] = (unsigned char)rand();
-    }
-    for (i = 0; i < nbytes; i++)
+    out[0] = '\0';
+    if (nbytes == 0 || nbytes > sizeof(buf))
+        return -EINVAL;
+    rc = random_bytes(buf, nbytes);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < nbytes; i++)
         sprintf(out + 2 * i, "%02x", buf[i]);
-    out[2 * nbytes] = '\0';
+    return 0;
 }
 
 uint64_t kairos_now_ms(void)

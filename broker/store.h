@@ -142,7 +142,8 @@ void kairos_txn_remove(struct kairos_txn *txn);
  * Return: 0; -ECANCELED when gen moved (read again and retry); -ENOENT
  * (no object and no create); -EEXIST (create of an existing object);
  * -ENOMEM if building the txn failed; -ENOSPC when the cluster is full;
- * or a librados error.
+ * the kernel's errno when it gives no random bytes for the new gen; or a
+ * librados error.
  */
 int kairos_txn_commit(struct kairos_txn *txn, rados_ioctx_t io, const char *oid);
 
@@ -159,9 +160,13 @@ void kairos_store_backoff(unsigned attempt);
 #define KAIROS_STORE_MAX_ATTEMPTS 400
 
 /*
- * kairos_random_hex() - @nbytes random bytes as hex into @out (2*nbytes+1).
+ * kairos_random_hex() - @nbytes (1..KAIROS_RANDOM_MAX) random bytes from
+ * the kernel as hex into @out (2*nbytes+1). There is no weaker fallback:
+ * when the kernel gives none, no id is made and the caller fails.
+ * Return: 0, -EINVAL (bad @nbytes), or the kernel's errno (@out is "").
  */
-void kairos_random_hex(char *out, size_t nbytes);
+#define KAIROS_RANDOM_MAX 64
+int kairos_random_hex(char *out, size_t nbytes);
 
 /* Milliseconds since the epoch (wall clock: intents are compared across hosts). */
 uint64_t kairos_now_ms(void);

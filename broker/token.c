@@ -132,8 +132,11 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
     if (rc < 0)
         return rc;
     life = p.created_ms;
-    kairos_random_hex(id, KAIROS_TOKEN_ID_LEN / 2);
-    kairos_random_hex(secret, 32);
+    rc = kairos_random_hex(id, KAIROS_TOKEN_ID_LEN / 2);
+    if (rc == 0)
+        rc = kairos_random_hex(secret, 32);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "no random token: %s", strerror(-rc));
     snprintf(token, KAIROS_TOKEN_LEN + 1, "kt_%s_%s", id, secret);
     kairos_token_hash(token, hkey + 2);
     snprintf(pkey, sizeof(pkey), "p.%s/%s", project, id);

@@ -21,6 +21,7 @@
 #include "binding_int.h"
 #include "cephx.h"
 #include "evict.h"
+#include "fault.h"
 #include "kairos_int.h"
 #include "ledger_int.h"
 #include "nameset.h"
@@ -137,19 +138,132 @@ static void snap_name(char *buf, size_t len, const char *volume, const char *sna
     snprintf(buf, len, "volume:%s@%s", volume, snap);
 }
 
+/* ---- intent tags ---- */
+
+/*
+ * An image carries the id of the intent that created it as image metadata
+ * (rbd image-meta get IMAGE kairos.intent.<project>.<name>), so that a
+ * request, its cleanup and the reconciler adopt or remove only what that
+ * intent made. The key names the image: a clone inherits its parent's
+ * metadata, and with it the parent's tag.
+ */
+#define TAG_PREFIX "kairos.intent."
+/* How librbd keeps image metadata: omap keys of the image's header object. */
+#define META_OMAP_PREFIX "metadata_"
+#define TAG_KEY_MAX      (sizeof(META_OMAP_PREFIX TAG_PREFIX) + 2 * KAIROS_NAME_MAX + 2)
+/* Room for an RBD image id (librbd makes them 12 to 20 hex digits). */
+#define RBD_ID_MAX 64
+
+struct image_ref {
+    rados_ioctx_t io; /* the project's namespace */
+    rbd_image_t img;
+    const char *project, *name;
+};
+
+/* The tag of the image into @tag: 0, -ENOENT (untagged), or an error. Another length is "?". */
+static int image_tag(const struct image_ref *r, char tag[KAIROS_INTENT_ID_LEN + 1])
+{
+    char key[TAG_KEY_MAX];
+    size_t len = KAIROS_INTENT_ID_LEN + 1;
+    int rc;
+
+    snprintf(key, sizeof(key), TAG_PREFIX "%s.%s", r->project, r->name);
+    rc = rbd_metadata_get(r->img, key, tag, &len);
+    if (rc == -ERANGE) {
+        snprintf(tag, KAIROS_INTENT_ID_LEN + 1, "?");
+        return 0;
+    }
+    if (rc < 0)
+        tag[0] = '\0';
+    return rc;
+}
+
+/*
+ * Give the image the tag @intent unless it carries one already: one
+ * guarded write to its header, so that of a request and the reconciler
+ * racing for an untagged image exactly one wins.
+ * Return: 0 (tagged @intent now or before), -EEXIST (another tag), or an error.
+ */
+static int claim_image(const struct image_ref *r, const char *intent)
+{
+    char key[TAG_KEY_MAX], id[RBD_ID_MAX], oid[RBD_ID_MAX + 16], tag[KAIROS_INTENT_ID_LEN + 1];
+    const char *k = key;
+    size_t klen, vlen = strlen(intent);
+    rados_write_op_t op;
+    int prval = 0, rc = rbd_get_id(r->img, id, sizeof(id));
+
+    if (rc < 0)
+        return rc;
+    snprintf(key, sizeof(key), META_OMAP_PREFIX TAG_PREFIX "%s.%s", r->project, r->name);
+    klen = strlen(key);
+    snprintf(oid, sizeof(oid), "rbd_header.%s", id);
+    op = rados_create_write_op();
+    if (!op)
+        return -ENOMEM;
+    rados_write_op_assert_exists(op);
+    /* An absent key compares as empty. */
+    rados_write_op_omap_cmp(op, key, LIBRADOS_CMPXATTR_OP_EQ, "", 0, &prval);
+    rados_write_op_omap_set2(op, &k, &intent, &klen, &vlen, 1);
+    rc = rados_write_op_operate(op, r->io, oid, NULL, LIBRADOS_OPERATION_FULL_TRY);
+    rados_release_write_op(op);
+    if (rc != -ECANCELED)
+        return rc;
+    rc = image_tag(r, tag);
+    if (rc < 0)
+        return rc;
+    return strcmp(tag, intent) == 0 ? 0 : -EEXIST;
+}
+
+/*
+ * Open @name and check it is @intent's. Return: 1 (tagged @intent), 0 (no
+ * such image, or another's), or an error.
+ */
+static int is_ours(rados_ioctx_t io, const char *project, const char *name, const char *intent)
+{
+    struct image_ref r = {io, NULL, project, name};
+    char tag[KAIROS_INTENT_ID_LEN + 1];
+    int rc = rbd_open_read_only(io, name, &r.img, NULL);
+
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    rc = image_tag(&r, tag);
+    rbd_close(r.img);
+    if (rc == -ENOENT)
+        return 0;
+    return rc < 0 ? rc : strcmp(tag, intent) == 0;
+}
+
+/* Remove @name if @intent made it; another request's image stays. */
+static void remove_ours(rados_ioctx_t io, const char *project, const char *name, const char *intent)
+{
+    if (is_ours(io, project, name, intent) == 1)
+        rbd_remove(io, name);
+}
+
 /* ---- create and clone ---- */
 
 struct source {
     const char *project, *volume, *snap;
 };
 
-static int make_image(struct kairos *k, rados_ioctx_t io, const char *name, uint64_t bytes,
-                      const struct source *src, struct kairos_error *err)
+/*
+ * Create @name (or clone it from @src) and tag it with @intent. An image
+ * of that name that this intent did not make is never adopted: it is
+ * another request's (or not Kairos's), and -EEXIST.
+ * *@made: the image was made here, whether or not the tag followed.
+ */
+static int make_image(struct kairos *k, rados_ioctx_t io, const char *project, const char *name,
+                      uint64_t bytes, const struct source *src, const char *intent, bool *made,
+                      struct kairos_error *err)
 {
+    struct image_ref r = {io, NULL, project, name};
     rbd_image_options_t opts;
     rados_ioctx_t pio = NULL;
     int rc;
 
+    *made = false;
     rbd_image_options_create(&opts);
     rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES, VOLUME_FEATURES);
     if (!src) {
@@ -164,17 +278,25 @@ static int make_image(struct kairos *k, rados_ioctx_t io, const char *name, uint
     if (pio)
         rados_ioctx_destroy(pio);
     if (rc == -EEXIST) {
-        /* Left by an earlier attempt at this very request? Then it is ours. */
-        rbd_image_t img;
-        uint64_t size = 0;
-        if (rbd_open_read_only(io, name, &img, NULL) == 0) {
-            rbd_get_size(img, &size);
-            rbd_close(img);
-        }
-        rc = size == bytes ? 0 : -EEXIST;
+        rc = is_ours(io, project, name, intent);
+        if (rc == 0)
+            return kairos_error_set(err, -EEXIST,
+                                    "an RBD image %s exists that this request did not make", name);
+        return rc < 0
+                   ? kairos_error_set(err, rc, "cannot open RBD image %s: %s", name, strerror(-rc))
+                   : 0;
     }
     if (rc < 0)
         return kairos_error_set(err, rc, "cannot create RBD image %s: %s", name, strerror(-rc));
+    *made = true;
+    kairos_fault(src ? "volume.clone.made" : "volume.create.made");
+    rc = rbd_open_read_only(io, name, &r.img, NULL);
+    if (rc == 0) {
+        rc = claim_image(&r, intent);
+        rbd_close(r.img);
+    }
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot tag RBD image %s: %s", name, strerror(-rc));
     return 0;
 }
 
@@ -186,14 +308,15 @@ static int make_image(struct kairos *k, rados_ioctx_t io, const char *name, uint
  */
 #define ID_DRAWS 4
 
-static int make_unique_image(struct kairos *k, rados_ioctx_t io, const char *name, uint64_t bytes,
-                             const struct source *src, struct kairos_error *err)
+static int make_unique_image(struct kairos *k, rados_ioctx_t io, const char *project,
+                             const char *name, uint64_t bytes, const struct source *src,
+                             const char *intent, bool *made, struct kairos_error *err)
 {
     char id[KAIROS_RBD_ID_MAX];
     int rc;
 
     for (int draw = 0;; draw++) {
-        rc = make_image(k, io, name, bytes, src, err);
+        rc = make_image(k, io, project, name, bytes, src, intent, made, err);
         if (rc < 0)
             return rc;
         rc = kairos_rbd_image_id(io, name, id);
@@ -204,10 +327,24 @@ static int make_unique_image(struct kairos *k, rados_ioctx_t io, const char *nam
                                              strerror(-rc))
                           : 0;
         rbd_remove(io, name);
+        *made = false;
         if (draw == ID_DRAWS)
             return kairos_error_set(err, -EEXIST, "image %s: %d ids drawn, each clashing", name,
                                     ID_DRAWS + 1);
     }
+}
+
+/*
+ * A request acts on its project's resources only within its fence (see
+ * kairos_fence_ms()): a project delete tears them down only past it.
+ */
+static int past_fence(struct kairos *k, const struct kairos_reservation *res,
+                      struct kairos_error *err)
+{
+    if (kairos_now_ms() < res->intent_ms + kairos_fence_ms(k))
+        return 0;
+    return kairos_error_set(err, -ETIMEDOUT, "%s %s/%s: the request outlived its fence",
+                            kairos_kind_name(res->kind), res->project, res->name);
 }
 
 static int provision(struct kairos *k, const struct kairos_alloc_req *req, const struct source *src,
@@ -215,16 +352,22 @@ static int provision(struct kairos *k, const struct kairos_alloc_req *req, const
 {
     struct kairos_reservation *res = NULL;
     rados_ioctx_t io = NULL;
+    bool made = false;
     int rc;
 
     rc = kairos_ledger_reserve(k, req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
-    rc = open_ns(k, req->project, true, &io, err);
+    kairos_fault(src ? "volume.clone.reserved" : "volume.create.reserved");
+    /* Past its fence the project may be torn down: never make its namespace again then. */
+    rc = past_fence(k, res, err);
     if (rc == 0)
-        rc = make_unique_image(k, io, req->name, req->bytes, src, err);
+        rc = open_ns(k, req->project, true, &io, err);
+    if (rc == 0)
+        rc = make_unique_image(k, io, req->project, req->name, req->bytes, src, res->intent, &made,
+                               err);
     /* The namespace went under another broker (project deleted and made again). */
-    if (rc == -ENOENT && !src) {
+    if (rc == -ENOENT && !src && past_fence(k, res, err) == 0) {
         kairos_nameset_remove(&k->volumes->known, req->project);
         if (io)
             rados_ioctx_destroy(io);
@@ -232,16 +375,20 @@ static int provision(struct kairos *k, const struct kairos_alloc_req *req, const
         kairos_error_clear(err);
         rc = open_ns(k, req->project, true, &io, err);
         if (rc == 0)
-            rc = make_unique_image(k, io, req->name, req->bytes, src, err);
+            rc = make_unique_image(k, io, req->project, req->name, req->bytes, src, res->intent,
+                                   &made, err);
     }
     if (rc < 0) {
-        kairos_ledger_release(k, res, NULL);
+        /* An image made but not tagged stays under the intent: the reconciler claims it. */
+        if (!made)
+            kairos_ledger_release(k, res, NULL);
         goto out;
     }
+    kairos_fault(src ? "volume.clone.tagged" : "volume.create.tagged");
     rc = kairos_ledger_commit(k, res, err);
     /* The reconciler gave up on us: the image must not outlive its record. */
     if (rc == -ESTALE)
-        rbd_remove(io, req->name);
+        remove_ours(io, req->project, req->name, res->intent);
 out:
     if (io)
         rados_ioctx_destroy(io);
@@ -283,6 +430,16 @@ int kairos_volume_clone(struct kairos *k, const char *project, const char *name,
                                          src_volume, src_snap)
                       : 0;
     kairos_alloc_clear(&snap);
+    /*
+     * Nor a volume being deleted: its delete, finished by the reconciler
+     * without asking again, would move the snapshot under the clone into
+     * RBD's trash and fail on the image.
+     */
+    if (rc == 0 && kairos_ledger_get(k, src_project, KAIROS_VOLUME, src_volume, &snap, NULL) == 0) {
+        if (snap.pending && snap.op == KAIROS_OP_DELETE)
+            rc = kairos_error_set(err, -EBUSY, "volume %s is being deleted", src_volume);
+        kairos_alloc_clear(&snap);
+    }
     if (rc == 0)
         rc = open_image(k, src_project, src_volume, src_snap, &io, &img, err);
     if (rc == 0)
@@ -304,6 +461,35 @@ static int no_progress(uint64_t offset, uint64_t total, void *arg)
     (void)total;
     (void)arg;
     return 0;
+}
+
+/*
+ * A resize the reconciler rolled back meanwhile: bring the image back to
+ * the size the ledger holds now (another resize may have been committed
+ * since), never below the image's own size: shrinking in a rollback would
+ * cut data written meanwhile. A grow that cannot be undone that way is
+ * recorded instead, if the quota still admits it.
+ */
+static void resize_rolled_back(struct kairos *k, const char *project, const char *name,
+                               rbd_image_t img)
+{
+    struct kairos_reservation *res = NULL;
+    struct kairos_alloc a;
+    uint64_t size = 0;
+
+    if (kairos_ledger_get(k, project, KAIROS_VOLUME, name, &a, NULL) < 0)
+        return;
+    kairos_alloc_clear(&a);
+    if (rbd_get_size(img, &size) < 0 || size == a.bytes)
+        return;
+    if (size < a.bytes) {
+        rbd_resize2(img, a.bytes, false, no_progress, NULL);
+        return;
+    }
+    if (kairos_ledger_reserve_resize(k, project, KAIROS_VOLUME, name, size, &res, NULL) == 0 &&
+        !res->existing)
+        kairos_ledger_commit(k, res, NULL);
+    kairos_reservation_free(res);
 }
 
 int kairos_volume_resize(struct kairos *k, const char *project, const char *name, uint64_t bytes,
@@ -331,18 +517,23 @@ int kairos_volume_resize(struct kairos *k, const char *project, const char *name
     rc = kairos_ledger_reserve_resize(k, project, KAIROS_VOLUME, name, bytes, &res, err);
     if (rc < 0 || res->existing)
         goto out;
-    rc = open_ns(k, project, false, &io, err);
+    kairos_fault("volume.resize.reserved");
+    rc = past_fence(k, res, err);
+    if (rc == 0)
+        rc = open_ns(k, project, false, &io, err);
     if (rc == 0)
         rc = open_for_update(io, project, name, &img, err);
-    if (rc == 0 && (rc = rbd_resize2(img, bytes, bytes < cur.bytes, no_progress, NULL)) < 0)
+    /* Shrinking only as far as the reservation said, from the size it saw. */
+    if (rc == 0 && (rc = rbd_resize2(img, bytes, bytes < res->old_bytes, no_progress, NULL)) < 0)
         kairos_error_set(err, rc, "cannot resize volume %s/%s: %s", project, name, strerror(-rc));
+    if (rc == 0)
+        kairos_fault("volume.resize.done");
     if (rc < 0)
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
-    /* Rolled back by the reconciler meanwhile: the ledger holds the old size, so must the image. */
     if (rc == -ESTALE)
-        rbd_resize2(img, cur.bytes, cur.bytes < bytes, no_progress, NULL);
+        resize_rolled_back(k, project, name, img);
 out:
     close_image(io, img);
     kairos_reservation_free(res);
@@ -394,20 +585,23 @@ int kairos_volume_snapshot_create(struct kairos *k, const char *project, const c
     rc = kairos_ledger_reserve(k, &req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
+    kairos_fault("volume.snapshot.reserved");
     rc = open_ns(k, project, false, &io, err);
     if (rc == 0)
         rc = open_for_update(io, project, volume, &img, err);
-    if (rc == 0) {
-        rc = rbd_snap_create(img, snap);
-        if (rc == -EEXIST)
-            rc = 0; /* made by an earlier attempt at this request */
-        if (rc < 0)
-            kairos_error_set(err, rc, "cannot snapshot %s/%s: %s", project, volume, strerror(-rc));
-    }
+    /* A snapshot this request did not make is another's: never adopted. */
+    if (rc == 0 && (rc = rbd_snap_create(img, snap)) < 0)
+        kairos_error_set(err, rc,
+                         rc == -EEXIST ? "snapshot %s/%s@%s exists, not made by this request"
+                                       : "cannot snapshot %s/%s@%s",
+                         project, volume, snap);
+    if (rc == 0)
+        kairos_fault("volume.snapshot.made");
     if (rc < 0)
         kairos_ledger_release(k, res, NULL);
     else
         rc = kairos_ledger_commit(k, res, err);
+    /* Made here, so ours to remove. */
     if (rc == -ESTALE && img)
         rbd_snap_remove(img, snap);
 out:
@@ -474,7 +668,10 @@ int kairos_volume_snapshot_delete(struct kairos *k, const char *project, const c
     rc = kairos_ledger_reserve_delete(k, project, KAIROS_SNAPSHOT, sname, &res, err);
     if (rc < 0)
         return rc;
+    kairos_fault("volume.snapshot-delete.reserved");
     rc = remove_snap(k, project, volume, snap, err);
+    if (rc == 0)
+        kairos_fault("volume.snapshot-delete.removed");
     return kairos_ledger_settle(k, res, rc, err);
 }
 
@@ -534,6 +731,25 @@ out:
 
 /* ---- delete ---- */
 
+/* Remove snapshot @id of @volume from RBD's trash namespace (its clones are gone). */
+static int remove_trashed_snap(rados_ioctx_t io, const char *project, const char *volume,
+                               uint64_t id, struct kairos_error *err)
+{
+    rbd_image_t img = NULL;
+    int rc = rbd_open(io, volume, &img, NULL);
+
+    if (rc == 0) {
+        rc = rbd_snap_remove_by_id(img, id);
+        rbd_close(img);
+    }
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot remove trashed snapshot %" PRIu64 " of %s/%s: %s", id,
+                         project, volume, strerror(-rc));
+    return rc;
+}
+
 /*
  * Remove the image and every RBD snapshot of it (dropping the ledger
  * records of those snapshots), after revoking its bindings. Used by delete,
@@ -552,13 +768,27 @@ static int destroy(struct kairos *k, const char *project, const char *name,
     rc = kairos_binding_purge(k, project, KAIROS_VOLUME, name, err);
     if (rc < 0)
         return rc;
+    kairos_fault("volume.delete.unbound");
     rc = open_ns(k, project, false, &io, err);
     if (rc < 0)
         return rc;
     if (rbd_open_read_only(io, name, &img, NULL) == 0) {
         n = rbd_snap_list(img, snaps, &max);
         for (int i = 0; i < n && rc == 0; i++) {
+            rbd_snap_namespace_type_t type = RBD_SNAP_NAMESPACE_TYPE_USER;
+            /*
+             * A snapshot removed while a clone used it waits in RBD's trash,
+             * and stays there if the clone's removal was cut short: it has
+             * no name to remove it by, and would block the image's removal.
+             */
+            rbd_snap_get_namespace_type(img, snaps[i].id, &type);
+            if (type == RBD_SNAP_NAMESPACE_TYPE_TRASH) {
+                rc = remove_trashed_snap(io, project, name, snaps[i].id, err);
+                continue;
+            }
             rc = remove_snap(k, project, name, snaps[i].name, err);
+            if (rc == 0)
+                kairos_fault("volume.delete.snapshot-removed");
             snap_name(sname, sizeof(sname), name, snaps[i].name);
             if (rc == 0)
                 rc = kairos_ledger_purge(k, project, KAIROS_SNAPSHOT, sname, err);
@@ -576,6 +806,11 @@ static int destroy(struct kairos *k, const char *project, const char *name,
                              strerror(-rc));
     }
     rados_ioctx_destroy(io);
+    /* Records of snapshots removed by a broker killed before it purged them. */
+    if (rc == 0) {
+        snap_name(sname, sizeof(sname), name, "");
+        rc = kairos_ledger_purge_prefix(k, project, KAIROS_SNAPSHOT, sname, err);
+    }
     return rc;
 }
 
@@ -648,7 +883,10 @@ int kairos_volume_delete(struct kairos *k, const char *project, const char *name
     rc = kairos_ledger_reserve_delete(k, project, KAIROS_VOLUME, name, &res, err);
     if (rc < 0)
         return rc;
+    kairos_fault("volume.delete.reserved");
     rc = destroy(k, project, name, err);
+    if (rc == 0)
+        kairos_fault("volume.delete.removed");
     return kairos_ledger_settle(k, res, rc, err);
 }
 
@@ -761,6 +999,54 @@ static int op_probe(void *arg, const char *project, const char *name, uint64_t *
         rc = 0;
     else
         kairos_error_set(err, rc, "cannot open volume %s/%s: %s", project, name, strerror(-rc));
+    close_image(io, img);
+    return rc;
+}
+
+static int op_claim(void *arg, const char *project, const char *name, const char *intent,
+                    uint64_t *bytes, struct kairos_error *err)
+{
+    struct kairos *k = arg;
+    struct image_ref r = {NULL, NULL, project, name};
+    rados_ioctx_t io = NULL;
+    rbd_image_t img = NULL;
+    uint64_t recorded = 0, unused;
+    int rc = open_ns(k, project, false, &io, err);
+
+    if (rc < 0)
+        return rc;
+    rc = rbd_open_read_only(io, name, &img, NULL);
+    if (rc == -ENOENT) {
+        rc = 0;
+        goto out;
+    }
+    r.io = io;
+    r.img = img;
+    if (rc == 0)
+        rc = claim_image(&r, intent);
+    if (rc == -EEXIST) {
+        rc = 0; /* another request's image: not ours to adopt or remove */
+        goto out;
+    }
+    if (rc == 0)
+        rc = rbd_get_size(img, bytes);
+    if (rc == 0)
+        rc = kairos_ledger_recorded(k, project, KAIROS_VOLUME, name, "", &recorded, &unused, err);
+    if (rc < 0) {
+        kairos_error_set(err, rc, "cannot claim volume %s/%s: %s", project, name, strerror(-rc));
+        goto out;
+    }
+    rc = 1;
+    /* Claimed, but not the size asked for (left by an older attempt): ours to remove. */
+    if (*bytes != recorded) {
+        rbd_close(img);
+        img = NULL;
+        rc = rbd_remove(io, name);
+        rc = rc < 0 && rc != -ENOENT ? kairos_error_set(err, rc, "cannot remove %s/%s: %s", project,
+                                                        name, strerror(-rc))
+                                     : 0;
+    }
+out:
     close_image(io, img);
     return rc;
 }
@@ -897,6 +1183,7 @@ int kairos_volumes_init(struct kairos *k, struct kairos_error *err)
 {
     struct kairos_kind_ops ops = {
         .probe = op_probe,
+        .claim = op_claim,
         .destroy = op_destroy,
         .used = op_used,
         .teardown = op_teardown,

@@ -223,8 +223,10 @@ void ops_id_new(char *id)
 {
     unsigned char raw[OPS_ID_LEN / 2];
 
+    id[0] = '\0';
+    /* No id from a weaker source: ops_submit() refuses the empty one. */
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        memset(raw, 0, sizeof(raw));
+        return;
     for (size_t i = 0; i < sizeof(raw); i++)
         sprintf(id + 2 * i, "%02x", raw[i]);
 }
@@ -237,9 +239,14 @@ bool ops_id_valid(const char *id)
 int ops_submit(struct ops *o, const char *id, const char *description,
                const struct ops_owner *owner, ops_fn fn, void *arg, struct kairos_error *err)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    struct job *j;
     int rc;
 
+    if (!id[0]) {
+        free(arg);
+        return kairos_error_set(err, -EIO, "no random operation id: the kernel gave none");
+    }
+    j = calloc(1, sizeof(*j));
     if (!j || !(j->description = strdup(description))) {
         free(j);
         free(arg);

@@ -51,7 +51,11 @@ int ops_start(struct gateway *g, unsigned workers, const char *const *sweep_spac
 /* Finish every queued and running operation, then stop the workers and the sweeper. */
 void ops_stop(struct ops *o);
 
-/* ops_id_new() - a fresh operation id into @id (OPS_ID_LEN + 1 bytes). */
+/*
+ * ops_id_new() - a fresh random operation id into @id (OPS_ID_LEN + 1
+ * bytes); "" when the kernel gives no random bytes, which ops_submit()
+ * refuses with -EIO.
+ */
 void ops_id_new(char *id);
 
 /* Is @id shaped like an operation id (OPS_ID_LEN lower-case hex digits)? */
@@ -66,7 +70,7 @@ struct ops_owner {
 /*
  * ops_submit() - record operation @id as in progress and queue @fn(@arg).
  * @arg is freed with free() when done, or now if the submit fails.
- * Return: 0, -ESHUTDOWN (stopping), or the registry's error.
+ * Return: 0, -ESHUTDOWN (stopping), -EIO (an empty @id), or the registry's error.
  */
 int ops_submit(struct ops *o, const char *id, const char *description,
                const struct ops_owner *owner, ops_fn fn, void *arg, struct kairos_error *err);

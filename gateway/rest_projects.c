@@ -256,7 +256,7 @@ unsigned rest_quota_set(void *ctx, struct http_request *req, struct http_respons
 {
     struct call *c = ctx;
     struct kairos_error err = {0};
-    struct kairos_project p;
+    struct kairos_quota patch, q;
     const char *name;
     json_t *body = NULL;
     bool ok = true, below;
@@ -267,23 +267,21 @@ unsigned rest_quota_set(void *ctx, struct http_request *req, struct http_respons
     below = params_query_bool(req, "below_usage", &ok, res);
     if (!ok || !(body = params_body(req, res, false)))
         return res->status;
-    rc = kairos_project_get(c->g->k, name, &p, &err);
-    if (rc < 0) {
-        api_fail(c, res, KAIROS_VOLUME, rc, &err);
+    /* Limits left out of the body keep their value, as read in the same guarded write. */
+    for (int k = 0; k < KAIROS_KIND_COUNT; k++)
+        patch.kind[k].bytes = patch.kind[k].count = KAIROS_QUOTA_KEEP;
+    patch.total_bytes = KAIROS_QUOTA_KEEP;
+    if (!quota_parse(body, &patch, res))
         goto out;
-    }
-    /* Limits left out of the body keep their value. */
-    if (!quota_parse(body, &p.quota, res))
-        goto out;
-    rc = kairos_project_set_quota(c->g->k, name, &p.quota, below ? KAIROS_QUOTA_BELOW_USAGE : 0,
-                                  &err);
+    rc = kairos_project_update_quota(c->g->k, name, &patch, below ? KAIROS_QUOTA_BELOW_USAGE : 0,
+                                     &q, &err);
     /* A limit below what is allocated: the quota would be exceeded at once. */
     if (rc == -EBUSY)
         http_error(res, 422, "QuotaExceeded", "%s; below_usage=true sets it anyway", err.msg);
     else if (rc < 0)
         api_fail(c, res, KAIROS_VOLUME, rc, &err);
     else
-        http_json(res, 200, quota_json(&p.quota));
+        http_json(res, 200, quota_json(&q));
 out:
     json_decref(body);
     return res->status;

@@ -34,6 +34,19 @@ struct kairos_kind_ops {
     int (*probe)(void *arg, const char *project, const char *name, uint64_t *bytes,
                  struct kairos_error *err);
     /*
+     * claim: for the reconciler settling a create made under intent
+     * @intent. A backend tags what it creates with the intent's id (image
+     * metadata, a directory xattr, a bucket tag); claim counts only an
+     * object with @intent's tag, finished as the ledger records it. One
+     * with no tag yet (the create died right after making it) is given
+     * @intent's tag first, by a write that fails if another tag got there
+     * first. One with another tag belongs to another request and is left
+     * alone. Return: 1 (ours; *@bytes its size), 0 (none of ours), or a
+     * negative errno. Optional: without it, probe decides.
+     */
+    int (*claim)(void *arg, const char *project, const char *name, const char *intent,
+                 uint64_t *bytes, struct kairos_error *err);
+    /*
      * destroy: revoke the allocation's bindings and remove its object (with
      * what hangs on it, such as an image's snapshots); a missing object is
      * success.

@@ -84,8 +84,9 @@ struct kairos_reservation {
     uint64_t bytes;     /* size after the operation */
     uint64_t old_bytes; /* size before it (resize, delete) */
     char intent[KAIROS_INTENT_ID_LEN + 1];
-    bool existing; /* an identical committed allocation exists: nothing to do */
-    char *record;  /* private: the record as reserved, for a one-write commit */
+    uint64_t intent_ms; /* when the intent was opened (wall clock, ms) */
+    bool existing;      /* an identical committed allocation exists: nothing to do */
+    char *record;       /* private: the record as reserved, for a one-write commit */
 };
 
 struct kairos_alloc_page {

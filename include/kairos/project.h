@@ -114,6 +114,22 @@ void kairos_project_page_free(struct kairos_project_page *page);
 int kairos_project_set_quota(struct kairos *k, const char *name, const struct kairos_quota *quota,
                              unsigned flags, struct kairos_error *err);
 
+/* In a quota patch: leave this limit as it is. */
+#define KAIROS_QUOTA_KEEP (UINT64_MAX - 1)
+
+/**
+ * kairos_project_update_quota() - change some limits of @name's quota.
+ * @patch: each limit is a new value, KAIROS_UNLIMITED, or KAIROS_QUOTA_KEEP
+ *         to leave it as it is. Read and written in one guarded step, so
+ *         concurrent updates of different limits all land.
+ * @out:   if not NULL, the quota as written.
+ * The native limits (CephFS, RGW) follow as kairos_project_set_quota() says.
+ * Return: as kairos_project_set_quota().
+ */
+int kairos_project_update_quota(struct kairos *k, const char *name,
+                                const struct kairos_quota *patch, unsigned flags,
+                                struct kairos_quota *out, struct kairos_error *err);
+
 /**
  * kairos_project_delete() - delete @name.
  * Refused with -EBUSY while the project holds allocations, unless @flags
@@ -121,7 +137,9 @@ int kairos_project_set_quota(struct kairos *k, const char *name, const struct ka
  * through its kind's backend and released, the backends tear down the
  * project's namespace, directory and user, and the project's share of the
  * cluster budget is returned. An interrupted delete is finished by the
- * reconciler.
+ * reconciler. So is the teardown when a create was under way as the
+ * delete began (it could make the namespace, directory or user again):
+ * the project shows as deleting until the reconciler's pass a lease later.
  * Return: 0, -EINVAL, -ENOENT, -EBUSY, or a backend or librados error.
  */
 int kairos_project_delete(struct kairos *k, const char *name, unsigned flags,

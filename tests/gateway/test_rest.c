@@ -116,6 +116,66 @@ static void projects_quota_usage_capacity(void **state)
     json_decref(j);
 }
 
+/* One side of a quota race: set limit @kind.count to the round's number. */
+struct quota_racer {
+    const char *kind;
+    pthread_barrier_t *round;
+    unsigned rounds;
+    long bad; /* a status other than 200, if any */
+};
+
+static void *race_quota(void *arg)
+{
+    struct quota_racer *r = arg;
+    char body[64];
+
+    for (unsigned i = 1; i <= r->rounds; i++) {
+        snprintf(body, sizeof(body), "{\"%s\":{\"count\":%u}}", r->kind, i);
+        pthread_barrier_wait(r->round);
+        long st = callf("PUT", body, NULL, "/v1/projects/%s/quota", Q);
+        if (st != 200)
+            r->bad = st;
+        pthread_barrier_wait(r->round);
+        /* The main thread checks the round here. */
+        pthread_barrier_wait(r->round);
+    }
+    return NULL;
+}
+
+/* Two partial quota updates at the same moment both land, round after round. */
+static void concurrent_quota_updates(void **state)
+{
+    enum { ROUNDS = 30 };
+    pthread_barrier_t round;
+    struct quota_racer a = {"bucket", &round, ROUNDS, 0}, b = {"share", &round, ROUNDS, 0};
+    pthread_t ta, tb;
+    json_t *j = NULL;
+
+    (void)state;
+    pthread_barrier_init(&round, NULL, 3);
+    pthread_create(&ta, NULL, race_quota, &a);
+    pthread_create(&tb, NULL, race_quota, &b);
+    for (unsigned i = 1; i <= ROUNDS; i++) {
+        pthread_barrier_wait(&round);
+        pthread_barrier_wait(&round);
+        assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/quota", Q), 200);
+        json_int_t bucket =
+            json_integer_value(json_object_get(json_object_get(j, "bucket"), "count"));
+        json_int_t share =
+            json_integer_value(json_object_get(json_object_get(j, "share"), "count"));
+        json_decref(j);
+        if (bucket != (json_int_t)i || share != (json_int_t)i)
+            fail_msg("round %u: bucket.count %lld, share.count %lld: an update was lost", i,
+                     (long long)bucket, (long long)share);
+        pthread_barrier_wait(&round);
+    }
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&round);
+    assert_int_equal(a.bad, 0);
+    assert_int_equal(b.bad, 0);
+}
+
 static void volumes_snapshots_clones(void **state)
 {
     json_t *j = NULL;
@@ -802,6 +862,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(projects_quota_usage_capacity),
+        cmocka_unit_test(concurrent_quota_updates),
         cmocka_unit_test(volumes_snapshots_clones),
         cmocka_unit_test(shares_and_bindings),
         cmocka_unit_test(buckets),

@@ -181,6 +181,63 @@ static void snapshots_and_delete(void **state)
     assert_int_equal(ceph_statx(M, path, &stx, CEPH_STATX_MODE, 0), -ENOENT);
 }
 
+/* Levels of DEEP_NAME-character directories: a path far past 4 KiB (and PATH_MAX). */
+#define DEEP_LEVELS 90
+#define DEEP_NAME   100
+
+/* Build a tree DEEP_LEVELS deep under @path, a file at the bottom, walking by cwd. */
+static void make_deep(const char *path)
+{
+    char name[DEEP_NAME + 1];
+    int fd;
+
+    assert_int_equal(ceph_chdir(M, path), 0);
+    for (int i = 0; i < DEEP_LEVELS; i++) {
+        memset(name, 'a' + i % 26, DEEP_NAME);
+        name[DEEP_NAME] = '\0';
+        assert_int_equal(ceph_mkdir(M, name, 0755), 0);
+        /* A file beside each directory, so each level has more than one entry. */
+        name[0] = '_';
+        fd = ceph_open(M, name, O_CREAT | O_WRONLY, 0644);
+        assert_true(fd >= 0);
+        ceph_close(M, fd);
+        name[0] = 'a' + i % 26;
+        assert_int_equal(ceph_chdir(M, name), 0);
+    }
+    fd = ceph_open(M, "bottom", O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    ceph_close(M, fd);
+    assert_int_equal(ceph_chdir(M, "/"), 0);
+}
+
+/*
+ * A share tree deeper than any path buffer is deleted by directory
+ * handles: the share's own delete finishes, and so does a forced project
+ * delete that meets another such tree.
+ */
+static void deep_tree_deleted(void **state)
+{
+    struct kairos_error err = {0};
+    struct ceph_statx stx;
+    char p[64], path[512];
+
+    (void)state;
+    project(p, sizeof(p), 64 * MiB);
+    assert_int_equal(kairos_share_create(T.k, p, "deep", 8 * MiB, 0, &err), 0);
+    assert_int_equal(kairos_share_create(T.k, p, "deeper", 8 * MiB, 0, &err), 0);
+    snprintf(path, sizeof(path), "%s/%s/deep", T.cfg->pools.share_root, p);
+    make_deep(path);
+    if (kairos_share_delete(T.k, p, "deep", 0, &err) < 0)
+        fail_msg("deleting a deep share: %s", err.msg);
+    assert_int_equal(ceph_statx(M, path, &stx, CEPH_STATX_MODE, 0), -ENOENT);
+    snprintf(path, sizeof(path), "%s/%s/deeper", T.cfg->pools.share_root, p);
+    make_deep(path);
+    if (kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err) < 0)
+        fail_msg("deleting a project with a deep share: %s", err.msg);
+    snprintf(path, sizeof(path), "%s/%s", T.cfg->pools.share_root, p);
+    assert_int_equal(ceph_statx(M, path, &stx, CEPH_STATX_MODE, 0), -ENOENT);
+}
+
 static void refused_leaves_nothing(void **state)
 {
     struct kairos_error err = {0};
@@ -394,6 +451,7 @@ int main(void)
         cmocka_unit_test(create_info_resize),     cmocka_unit_test(snapshots_and_delete),
         cmocka_unit_test(refused_leaves_nothing), cmocka_unit_test(half_made_share_finished),
         cmocka_unit_test(clone_from_snapshot),    cmocka_unit_test(dead_clone_rolled_back),
+        cmocka_unit_test(deep_tree_deleted),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
