@@ -1209,8 +1209,14 @@ static int op_claim(void *arg, const char *project, const char *name, const char
         return rc;
     share_path(k, path, project, name);
     rc = claim_dir(cm, path, intent);
-    /* None, or another request's: not ours to adopt or remove. */
-    if (rc == -ENOENT || rc == -EEXIST)
+    /* None: a clone that died before its rename may have left its partial copy. */
+    if (rc == -ENOENT) {
+        clone_path(k, path, project, name);
+        rc = remove_tree(k, cm, path, NULL, err);
+        return rc < 0 ? rc : 0;
+    }
+    /* Another request's: not ours to adopt or remove. */
+    if (rc == -EEXIST)
         return 0;
     if (rc == 0)
         rc = kairos_share_xattr_u64(cm, path, "ceph.quota.max_bytes", bytes);
