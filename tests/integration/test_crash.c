@@ -198,9 +198,20 @@ static void kill_between_reserve_and_commit(void **state)
     assert_int_equal(kairos_budget_granted(t.k, &granted, &err), 0);
     if (granted != grants)
         fail_msg("cluster granted %" PRIu64 " bytes, projects hold %" PRIu64, granted, grants);
-    /* A second pass finds nothing to do. */
+    /*
+     * A second pass settles nothing; it may only drop the returns' markers
+     * the first one stamped (each outlives its return by a lease). A third
+     * finds nothing at all.
+     */
     assert_int_equal(kairos_reconcile_run(t.k, 1, &rep, &err), 0);
-    assert_int_equal(rep.committed + rep.released + rep.transfers + rep.left + rep.errors, 0);
+    if (rep.committed + rep.released + rep.left + rep.errors != 0)
+        fail_msg("a second pass: %u committed, %u released, %u left, %u errors %s", rep.committed,
+                 rep.released, rep.left, rep.errors, rep.last_error);
+    usleep(2000);
+    assert_int_equal(kairos_reconcile_run(t.k, 1, &rep, &err), 0);
+    if (rep.committed + rep.released + rep.transfers + rep.left + rep.errors != 0)
+        fail_msg("a third pass: %u committed, %u released, %u transfers, %u left, %u errors %s",
+                 rep.committed, rep.released, rep.transfers, rep.left, rep.errors, rep.last_error);
     for (int i = 0; i < PROJECTS; i++)
         assert_int_equal(kairos_project_delete(t.k, projects[i], KAIROS_DELETE_FORCE, &err), 0);
     assert_int_equal(kairos_budget_granted(t.k, &granted, &err), 0);

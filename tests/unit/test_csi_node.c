@@ -125,9 +125,10 @@ static void mountinfo(void **state)
     /* The real table reads. */
     assert_int_equal(csi_mounts_read(NULL, &t), 0);
     assert_true(t.n > 0);
-    assert_non_null(csi_mounts_at(&t, "/"));
+    /* /proc, which the table itself comes from ("/" is no mount in a chroot). */
+    assert_non_null(csi_mounts_at(&t, "/proc"));
     csi_mounts_free(&t);
-    assert_true(csi_is_mounted("/"));
+    assert_true(csi_is_mounted("/proc"));
     assert_false(csi_is_mounted(root));
     assert_int_equal(csi_unmount_all(root), 0); /* nothing there: done */
 }
