@@ -49,14 +49,64 @@ struct kairos_shares {
 /* Room for "<project>.<share>". */
 #define KAIROS_SHARE_NS_MAX (2 * KAIROS_NAME_MAX + 2)
 
+/*
+ * Is every rank of the file system served by an active MDS? libcephfs has
+ * no timeout for metadata requests: without an active MDS a mkdir or a
+ * setxattr waits until one returns, however long. Asking the monitors
+ * first (one command, bounded by [ceph] timeout) turns an MDS outage into
+ * -ENOTCONN, which callers answer with "try again", before anything is
+ * made. An MDS lost after this check still stalls the call that is on it.
+ */
+static int mds_active(struct kairos *k, struct kairos_error *err)
+{
+    const char *fs = k->cfg->pools.cephfs_name;
+    char cmd[256];
+    json_t *out = NULL, *map, *up, *info, *gid;
+    const char *rank;
+    size_t active = 0;
+    int rc;
+
+    snprintf(cmd, sizeof(cmd), "{\"prefix\":\"fs get\",\"fs_name\":\"%s\",\"format\":\"json\"}",
+             fs);
+    rc = kairos_mon_json(k, cmd, &out, err);
+    if (rc < 0)
+        goto out;
+    map = json_object_get(out, "mdsmap");
+    up = json_object_get(map, "up");
+    info = json_object_get(map, "info");
+    json_object_foreach(up, rank, gid)
+    {
+        char key[48];
+
+        snprintf(key, sizeof(key), "gid_%" JSON_INTEGER_FORMAT, json_integer_value(gid));
+        const char *state = json_string_value(json_object_get(json_object_get(info, key), "state"));
+        if (state && strcmp(state, "up:active") == 0)
+            active++;
+    }
+    if (active == 0 || json_array_size(json_object_get(map, "failed")) ||
+        json_array_size(json_object_get(map, "damaged")) ||
+        active < json_array_size(json_object_get(map, "in")))
+        rc = kairos_error_set(err, -ENOTCONN,
+                              "CephFS '%s' has no active MDS for every rank (%zu active, %zu "
+                              "in): try again when the MDS is back",
+                              fs, active, json_array_size(json_object_get(map, "in")));
+out:
+    json_decref(out);
+    return rc;
+}
+
 static int mount_fs(struct kairos *k, struct ceph_mount_info **out, struct kairos_error *err)
 {
     struct kairos_shares *s = k->shares;
     const struct kairos_config *cfg = k->cfg;
     struct ceph_mount_info *cm = NULL;
     char secs[32];
-    int rc = 0;
+    int rc;
 
+    *out = NULL;
+    rc = mds_active(k, err);
+    if (rc < 0)
+        return rc;
     pthread_mutex_lock(&s->lock);
     if (s->cmount)
         goto out;

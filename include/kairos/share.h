@@ -12,6 +12,11 @@
  * Every call reserves and commits through the ledger, is idempotent by
  * name, and leaves nothing behind when it fails. Thread-safe on a shared
  * handle (one CephFS mount per handle, made on first use).
+ *
+ * Every call that reaches CephFS first asks the monitors whether each rank
+ * of the file system has an active MDS, and fails with -ENOTCONN ("try
+ * again") when one has none: libcephfs itself would wait for an MDS
+ * without a timeout.
  */
 #ifndef KAIROS_SHARE_H
 #define KAIROS_SHARE_H
