@@ -1294,7 +1294,9 @@ static void list_snapshots(void *ctx, const ProtobufCMessage *msg, struct csi_re
         rc = each_project(c, l.token, NULL, slist_project, &l, r);
     }
     if (rc == 0) {
-        qsort(l.e, l.n, sizeof(*l.e), by_id);
+        /* qsort() takes no NULL base, even for no entries. */
+        if (l.n)
+            qsort(l.e, l.n, sizeof(*l.e), by_id);
         while (tok && *tok && first < l.n && strcmp(l.e[first]->snapshot->snapshot_id, tok) <= 0)
             first++;
         n = l.n - first;
