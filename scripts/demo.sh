@@ -91,16 +91,24 @@ echo "-- a Kubernetes platform: catalog, provision, bind, unbind, deprovision"
 osb 200 GET /v2/catalog | cut -c1-160
 iid=demo-$(date +%s)
 osb 201 PUT "/v2/service_instances/$iid" \
-    '{"service_id":"kairos-volume","plan_id":"kairos-volume-small","context":{"platform":"kubernetes","namespace":"demo"},"parameters":{"size":"256M"}}'
+    '{"service_id":"kairos-volume","plan_id":"kairos-volume-small","organization_guid":"demo-cluster","space_guid":"demo","context":{"platform":"kubernetes","namespace":"demo"},"parameters":{"size":"256M"}}'
 creds=$(osb 201 PUT "/v2/service_instances/$iid/service_bindings/pod-1" \
     '{"service_id":"kairos-volume","plan_id":"kairos-volume-small"}')
 echo "$creds" | sed -e 's/"key":"[^"]*"/"key":"(hidden)"/; s/key = [^\\]*/key = (hidden)/'
-# The binding's key reaches its image and nothing else: rbd sees it.
+# The binding's key does I/O on its image, and cannot change what the quota counts.
 key=$(echo "$creds" | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
 user=$(echo "$creds" | sed -n 's/.*"user":"\([^"]*\)".*/\1/p')
-echo "\$ rbd --id $user info rbd/k8s-demo/$iid"
-rbd -c "$DIR/ceph.conf" --id "$user" --key "$key" --client_mount_timeout 15 \
-    info "rbd/k8s-demo/$iid" | head -3
+rbd_as() {
+    rbd -c "$DIR/ceph.conf" --id "$user" --key "$key" --client_mount_timeout 15 "$@" 2>/dev/null
+}
+echo "\$ rbd --id $user bench --io-type write --io-total 4M rbd/k8s-demo/$iid"
+rbd_as bench --io-type write --io-size 64K --io-total 4M --io-threads 1 "rbd/k8s-demo/$iid" | tail -1
+echo "\$ rbd --id $user resize --size 100G rbd/k8s-demo/$iid"
+if rbd_as resize --size 100G "rbd/k8s-demo/$iid"; then
+    echo "demo: the binding's key resized its image" >&2
+    exit 1
+fi
+echo "  -> refused: the key cannot resize (the ledger counts 256MiB)"
 osb 200 DELETE "/v2/service_instances/$iid/service_bindings/pod-1?service_id=kairos-volume&plan_id=kairos-volume-small"
 osb 200 DELETE "/v2/service_instances/$iid?service_id=kairos-volume&plan_id=kairos-volume-small"
 
