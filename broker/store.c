@@ -87,19 +87,28 @@ static int collect(rados_omap_iter_t it, struct kairos_kvs *out)
 int kairos_store_read(rados_ioctx_t io, const char *oid, const char *const *keys, size_t n,
                       uint64_t *gen, struct kairos_kvs *out)
 {
-    const char *all[READ_MAX_KEYS];
-    size_t lens[READ_MAX_KEYS];
-    rados_read_op_t op;
+    const char *stack_all[READ_MAX_KEYS], **all = stack_all;
+    size_t stack_lens[READ_MAX_KEYS], *lens = stack_lens;
+    rados_read_op_t op = NULL;
     rados_omap_iter_t it = NULL;
     const char *g;
     int prval = 0, rc;
 
     memset(out, 0, sizeof(*out));
-    if (n + 1 > READ_MAX_KEYS)
-        return -EINVAL;
+    /* Most reads name a few keys; a drift record names every finding, old and new. */
+    if (n + 1 > READ_MAX_KEYS) {
+        all = malloc((n + 1) * sizeof(*all));
+        lens = malloc((n + 1) * sizeof(*lens));
+        if (!all || !lens) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
     op = rados_create_read_op();
-    if (!op)
-        return -ENOMEM;
+    if (!op) {
+        rc = -ENOMEM;
+        goto out;
+    }
     all[0] = GEN_KEY;
     for (size_t i = 0; i < n; i++)
         all[i + 1] = keys[i];
@@ -113,14 +122,20 @@ int kairos_store_read(rados_ioctx_t io, const char *oid, const char *const *keys
         rc = collect(it, out);
     if (it)
         rados_omap_get_end(it);
-    rados_release_read_op(op);
-    if (rc < 0) {
-        kairos_kvs_free(out);
-        return rc;
+    if (rc == 0) {
+        g = kairos_kvs_get(out, GEN_KEY);
+        *gen = g ? strtoull(g, NULL, 10) : 0;
     }
-    g = kairos_kvs_get(out, GEN_KEY);
-    *gen = g ? strtoull(g, NULL, 10) : 0;
-    return 0;
+out:
+    if (op)
+        rados_release_read_op(op);
+    if (all != stack_all)
+        free(all);
+    if (lens != stack_lens)
+        free(lens);
+    if (rc < 0)
+        kairos_kvs_free(out);
+    return rc;
 }
 
 /* Prefix listings one scan may add to its key read. */

@@ -507,13 +507,45 @@ static void store_each_pages(void **state)
     assert_int_equal(rados_remove(T.k->meta, oid), 0);
 }
 
+/* kairos_store_read() names any number of keys: a drift record names every finding. */
+static void store_read_many_keys(void **state)
+{
+    char oid[64], names[40][16];
+    const char *keys[40];
+    struct kairos_txn *txn;
+    struct kairos_kvs kvs;
+    uint64_t gen = 0;
+
+    (void)state;
+    kt_name(oid, sizeof(oid), "keys");
+    txn = kairos_txn_new_blind();
+    for (unsigned i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof(names[i]), "k.%02u", i);
+        keys[i] = names[i];
+        /* Every other key exists; the rest are named but absent. */
+        if (i % 2 == 0)
+            kairos_txn_set(txn, names[i], names[i]);
+    }
+    assert_int_equal(kairos_txn_commit(txn, T.k->meta, oid), 0);
+    kairos_txn_free(txn);
+    assert_int_equal(kairos_store_read(T.k->meta, oid, keys, 40, &gen, &kvs), 0);
+    unsigned found = 0;
+    for (size_t i = 0; i < kvs.n; i++)
+        found += strncmp(kvs.v[i].key, "k.", 2) == 0;
+    assert_int_equal(found, 20);
+    assert_string_equal(kairos_kvs_get(&kvs, "k.38"), "k.38");
+    assert_null(kairos_kvs_get(&kvs, "k.39"));
+    kairos_kvs_free(&kvs);
+    assert_int_equal(rados_remove(T.k->meta, oid), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reserve_commit_release),    cmocka_unit_test(quota_refusals),
         cmocka_unit_test(bad_input_changes_nothing), cmocka_unit_test(resize_and_delete),
         cmocka_unit_test(list_allocations),          cmocka_unit_test(cluster_capacity),
-        cmocka_unit_test(store_each_pages),
+        cmocka_unit_test(store_each_pages),          cmocka_unit_test(store_read_many_keys),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
