@@ -31,8 +31,13 @@
 #include "share_int.h"
 #include "store.h"
 
-/* Shares are reached through cephx path caps, not POSIX modes. */
-#define SHARE_MODE 0777
+/*
+ * A share's root: anyone may create in it (cephx path caps decide who
+ * reaches the share at all), and the sticky bit keeps one user from
+ * deleting or renaming another's files at its top when many users share
+ * a mount (kairosfs's allow_other), as /tmp does.
+ */
+#define SHARE_MODE 01777
 #define SNAP_MAX   256
 /* Room for one cap of a share key: a path and a namespace. */
 #define SHARE_CAP_MAX (KAIROS_SHARE_PATH_MAX + 128)

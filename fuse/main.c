@@ -140,6 +140,11 @@ static void usage(const char *prog)
            "                                   or volume unbound answers EACCES from then\n"
            "                                   on (default 30; 0: never)\n"
            "\n"
+           "Users: a mount made by root is for every user of the node (allow_other),\n"
+           "and the kernel checks each one's permissions (default_permissions); the\n"
+           "top of a share is mode 1777 unless made otherwise, so that no user removes\n"
+           "another's files there. A mount made by another user is that user's alone.\n"
+           "\n"
            "kairosfs options:\n"
            "    -o timeout=SECONDS             give up on a request to Ceph after this\n"
            "                                   (ETIMEDOUT); default: the config's [ceph]\n"
@@ -200,6 +205,7 @@ static int daemon_start(int *notify)
 static void daemon_ready(int notify)
 {
     int null = open("/dev/null", O_RDWR);
+    bool keep_stderr = kfs_log_daemon();
     char ok = 0;
 
     if (chdir("/") < 0)
@@ -207,11 +213,12 @@ static void daemon_ready(int notify)
     if (null >= 0) {
         dup2(null, 0);
         dup2(null, 1);
-        dup2(null, 2);
+        /* Without syslog or a journal, stderr is where the messages go. */
+        if (!keep_stderr)
+            dup2(null, 2);
         if (null > 2)
             close(null);
     }
-    kfs_log_daemon();
     if (notify < 0)
         return;
     if (write(notify, &ok, 1) != 1)
@@ -456,8 +463,12 @@ static int add_mount_options(struct fuse_args *args, const struct kfs_source *sr
 
     snprintf(fsname, sizeof(fsname), "-ofsname=kairos:%s",
              src->project[0] ? src->project : "bindings");
-    /* The kernel checks permissions itself, with the caller's groups (see connect.h). */
-    if (fuse_opt_insert_arg(args, 1, "-odefault_permissions") < 0 ||
+    /*
+     * The kernel checks permissions itself, with the caller's groups (see
+     * connect.h). A root mount is for every user of the node: allow_other.
+     */
+    if ((getuid() == 0 && fuse_opt_insert_arg(args, 1, "-oallow_other") < 0) ||
+        fuse_opt_insert_arg(args, 1, "-odefault_permissions") < 0 ||
         fuse_opt_insert_arg(args, 1, "-omax_read=1048576") < 0 ||
         fuse_opt_insert_arg(args, 1, fsname) < 0)
         return -ENOMEM;

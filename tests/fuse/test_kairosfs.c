@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -720,6 +721,77 @@ static void outage_times_out(void **state)
     rmdir(at("shares/data/after-outage"));
 }
 
+/* Two users of the node, neither root nor each other's group. */
+#define ALICE   4101
+#define MALLORY 4102
+
+enum user_op { OP_CREATE, OP_UNLINK, OP_RENAME };
+
+/*
+ * Do @op on @path (to @path2) as @uid, with no supplementary groups, in a
+ * child process. Return: 0, or the errno it failed with.
+ */
+static int as_user(uid_t uid, enum user_op op, const char *path, const char *path2)
+{
+    int status;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd, rc = 0;
+
+        if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+            _exit(200);
+        if (op == OP_CREATE) {
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+            rc = fd < 0 || write(fd, "mine\n", 5) != 5 || close(fd) < 0 ? -1 : 0;
+        } else if (op == OP_UNLINK) {
+            rc = unlink(path);
+        } else {
+            rc = rename(path, path2);
+        }
+        _exit(rc < 0 ? errno : 0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_not_equal(WEXITSTATUS(status), 200);
+    return WEXITSTATUS(status);
+}
+
+/*
+ * A root mount is every user's (allow_other), and a share's top is 1777:
+ * one user cannot delete or rename another's files there. The attack runs
+ * for real, as another uid.
+ */
+static void share_root_is_sticky_for_many_users(void **state)
+{
+    char top[700], a[800], b[800], m[800];
+    struct stat st;
+
+    (void)state;
+    /* The users pass through the test's directory (mktemp's 0700) to the mount. */
+    assert_int_equal(chmod(test_dir, 0711), 0);
+    snprintf(top, sizeof(top), "%s/shares/home", M.dir);
+    assert_int_equal(stat(top, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 01777);
+    snprintf(a, sizeof(a), "%s/alice.txt", top);
+    snprintf(b, sizeof(b), "%s/stolen.txt", top);
+    snprintf(m, sizeof(m), "%s/mallory.txt", top);
+    /* Users other than the mounter reach the mount at all (allow_other). */
+    assert_int_equal(as_user(ALICE, OP_CREATE, a, NULL), 0);
+    assert_int_equal(stat(a, &st), 0);
+    assert_int_equal(st.st_uid, ALICE);
+    /* Mallory may create beside Alice's file, not remove or rename hers. */
+    assert_int_equal(as_user(MALLORY, OP_CREATE, m, NULL), 0);
+    assert_int_equal(as_user(MALLORY, OP_UNLINK, a, NULL), EPERM);
+    assert_int_equal(as_user(MALLORY, OP_RENAME, a, b), EPERM);
+    assert_int_equal(stat(a, &st), 0);
+    assert_int_equal(stat(b, &st), -1);
+    /* Each removes what is theirs. */
+    assert_int_equal(as_user(MALLORY, OP_UNLINK, m, NULL), 0);
+    assert_int_equal(as_user(ALICE, OP_UNLINK, a, NULL), 0);
+}
+
 static void sigterm_unmounts_cleanly(void **state)
 {
     int status;
@@ -755,6 +827,7 @@ int main(void)
         cmocka_unit_test(volume_is_a_file),
         cmocka_unit_test(mount_from_bindings),
         cmocka_unit_test(wrong_caps_give_up),
+        cmocka_unit_test(share_root_is_sticky_for_many_users),
         cmocka_unit_test(outage_times_out),
         cmocka_unit_test(sigterm_unmounts_cleanly),
     };
