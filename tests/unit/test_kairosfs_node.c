@@ -127,7 +127,7 @@ static void ids_outlive_the_process(void **state)
 {
     struct kfs_nodes t;
     struct kfs_node *head, *snap, *snapdir, *big, *n;
-    uint64_t snapid, ino;
+    uint64_t snapid, ino, id;
     unsigned slot;
     bool dup;
 
@@ -151,15 +151,16 @@ static void ids_outlive_the_process(void **state)
     assert_false(kfs_id_decode(1, &slot, &snapid, &ino));
     assert_ptr_equal(kfs_node_find(&t, snap->id), snap);
     assert_null(kfs_node_find(&t, head->id + 1));
+    id = snap->id;
     kfs_nodes_destroy(&t, count_put);
 
     /* A new table (a new process): the id comes back as the same node for any lookup. */
     assert_int_equal(kfs_nodes_init(&t), 0);
-    n = kfs_node_revive(&t, NULL, &client_a, inode(9), 0x10000000123ULL, snap->id, &dup);
+    n = kfs_node_revive(&t, NULL, &client_a, inode(9), 0x10000000123ULL, id, &dup);
     assert_non_null(n);
     assert_false(dup);
-    assert_int_equal(n->id, snap->id);
-    assert_ptr_equal(kfs_node_find(&t, snap->id), n);
+    assert_int_equal(n->id, id);
+    assert_ptr_equal(kfs_node_find(&t, id), n);
     /* The kernel's count died with the process before: no forget frees it. */
     assert_false(kfs_node_forget(&t, n, 1000000));
     assert_ptr_equal(kfs_node_get(&t, NULL, &client_a, inode(9), 0x10000000123ULL, 17, 5, &dup), n);
