@@ -1,10 +1,11 @@
 /*
  * test_outage.c - Ceph daemons going away under a running kairosd, on the
  * shared local cluster: radosgw and the MDS stopped (scripts/minicluster
- * stop-daemon), the mgr stopped, the OSD paused with SIGSTOP. Requests that
- * need the missing daemon answer 503 with Retry-After within their deadline
- * and leave nothing behind; the others work on; after the daemon returns the
- * same requests succeed without restarting kairosd, and the ledger matches.
+ * stop-daemon), the mgr stopped, the OSD paused with SIGSTOP, the cluster
+ * full. Requests that need the missing daemon answer 503 with Retry-After
+ * within their deadline, on a full cluster 422, and leave nothing behind;
+ * the others work on; after the daemon (or space) returns the same requests
+ * succeed without restarting kairosd, and the ledger matches.
  *
  * Every daemon is restored in the group teardown, and a guardian process
  * resumes the OSD even if this test dies, as other tests share the cluster.
@@ -83,11 +84,41 @@ static void resume_osd(void)
     }
 }
 
+/* The cluster's full ratios while cluster_full() has lowered them ("" otherwise). */
+static char RATIOS[3][32];
+static const char *const RATIO_CMDS[3] = {"set-full-ratio", "set-backfillfull-ratio",
+                                          "set-nearfull-ratio"};
+
+/* ceph -c DIR/ceph.conf @args (quiet); its exit status. */
+static int ceph(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int ceph(const char *fmt, ...)
+{
+    char cmd[512], args[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "timeout 60 ceph -c %s/ceph.conf %s >/dev/null 2>&1", DIR_, args);
+    return system(cmd);
+}
+
+/* Put the full ratios back as they were (highest first, so they stay in order). */
+static void restore_ratios(void)
+{
+    for (int i = 0; i < 3; i++) {
+        if (RATIOS[i][0] && ceph("osd %s %s", RATIO_CMDS[i], RATIOS[i]) != 0)
+            fprintf(stderr, "WARNING: cannot restore osd %s %s\n", RATIO_CMDS[i], RATIOS[i]);
+        RATIOS[i][0] = '\0';
+    }
+}
+
 /* Bring every daemon back (idempotent: start-daemon leaves a running one). */
 static void restore_all(void)
 {
     char cmd[512];
 
+    restore_ratios();
     resume_osd();
     for (const char *const *d = (const char *const[]){"radosgw", "mds.a", "mgr.x", NULL}; *d; d++) {
         snprintf(cmd, sizeof(cmd), "%s start-daemon %s %s >/dev/null", MINICLUSTER, DIR_, *d);
@@ -548,13 +579,120 @@ static void osd_paused(void **state)
     assert_ledger(K, OSB_P);
 }
 
+/* Is Ceph pool @pool flagged full in the OSD map (@want) yet? Polled for up to 60 s. */
+static void wait_pool_full(const char *pool, bool want)
+{
+    char cmd[512], line[64];
+
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 ceph -c %s/ceph.conf osd pool ls detail 2>/dev/null | "
+             "grep \"^pool [0-9]* '%s' \" | grep -c 'flags [^ ]*full'",
+             DIR_, pool);
+    for (int tries = 0; tries < 60; tries++) {
+        FILE *p = popen(cmd, "r");
+        bool full = p && fgets(line, sizeof(line), p) && atoi(line) > 0;
+
+        if (p)
+            pclose(p);
+        if (full == want)
+            return;
+        sleep(1);
+    }
+    fail_msg("pool %s still %s after 60 s", pool, want ? "not full" : "full");
+}
+
+/*
+ * The cluster full, the way an operator sees it: the full ratios lowered
+ * below what the memstore OSD holds (restored after, and in the teardown),
+ * so Ceph flags the OSD and every pool full. librados then holds writes
+ * (librbd would wait for [ceph] timeout); kairosd refuses new volumes,
+ * shares and buckets at once with 422 and a message naming the full pool,
+ * makes nothing, and still answers a repeat of what exists. Once the
+ * ratios are back the same creates succeed on the same kairosd.
+ */
+static void cluster_full(void **state)
+{
+    static const char *const kinds[] = {"volumes", "shares", "buckets"};
+    struct kd_reply r = {0};
+    char cmd[512];
+    FILE *p;
+
+    (void)state;
+    assert_int_equal(create("volumes", "before-full", "8M", &r), 201);
+    json_decref(r.body);
+    snprintf(cmd, sizeof(cmd), "timeout 60 ceph -c %s/ceph.conf osd dump 2>/dev/null", DIR_);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    for (char line[256]; fgets(line, sizeof(line), p);) {
+        double v;
+
+        if (sscanf(line, "full_ratio %lf", &v) == 1)
+            snprintf(RATIOS[0], sizeof(RATIOS[0]), "%.4g", v);
+        else if (sscanf(line, "backfillfull_ratio %lf", &v) == 1)
+            snprintf(RATIOS[1], sizeof(RATIOS[1]), "%.4g", v);
+        else if (sscanf(line, "nearfull_ratio %lf", &v) == 1)
+            snprintf(RATIOS[2], sizeof(RATIOS[2]), "%.4g", v);
+    }
+    pclose(p);
+    if (!RATIOS[0][0] || !RATIOS[1][0] || !RATIOS[2][0])
+        fail_msg("no full ratios in 'ceph osd dump'");
+    /* Lowest first, so they stay in order: a few KiB of the 4 GiB OSD is "full". */
+    for (int i = 2; i >= 0; i--)
+        assert_int_equal(ceph("osd %s 0.00001", RATIO_CMDS[i]), 0);
+    wait_pool_full(CFG->pools.block, true);
+
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char name[32], *d;
+        double t = now_s();
+
+        snprintf(name, sizeof(name), "full-%.5s", kinds[i]);
+        create(kinds[i], name, "8M", &r);
+        d = r.body ? json_dumps(r.body, 0) : NULL;
+        fprintf(stderr, "%s create, cluster full: %ld in %.1f s: %s\n", kinds[i], r.status,
+                now_s() - t, d ? d : "");
+        free(d);
+        if (r.status != 422 && r.status != 507)
+            fail_msg("%s create on a full cluster answered %ld", kinds[i], r.status);
+        assert_true(now_s() - t < DEADLINE_S);
+        assert_string_equal(json_string_value(json_object_get(r.body, "error")),
+                            "CapacityExceeded");
+        assert_non_null(strstr(json_string_value(json_object_get(r.body, "description")), "full"));
+        json_decref(r.body);
+        assert_false(recorded(K, P, kind_of(kinds[i]), name));
+    }
+    /* What exists is answered as before: a repeat changes no data. */
+    assert_int_equal(create("volumes", "before-full", "8M", &r), 201);
+    json_decref(r.body);
+    assert_ledger(K, P);
+
+    restore_ratios();
+    wait_pool_full(CFG->pools.block, false);
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char name[32];
+        long st = 0;
+
+        snprintf(name, sizeof(name), "full-%.5s", kinds[i]);
+        /* kairosd reads the flags at most once a second, radosgw its own map. */
+        for (int tries = 0; tries < 30; tries++) {
+            st = create(kinds[i], name, "8M", &r);
+            json_decref(r.body);
+            if (st != 422 && st != 503)
+                break;
+            sleep(1);
+        }
+        if (st != 201)
+            fail_msg("%s create after space returned: %ld", kinds[i], st);
+        assert_true(recorded(K, P, kind_of(kinds[i]), name));
+    }
+    assert_ledger(K, P);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(radosgw_stopped),
-        cmocka_unit_test(mds_stopped),
-        cmocka_unit_test(mgr_stopped),
-        cmocka_unit_test(osd_paused),
+        cmocka_unit_test(radosgw_stopped), cmocka_unit_test(mds_stopped),
+        cmocka_unit_test(mgr_stopped),     cmocka_unit_test(osd_paused),
+        cmocka_unit_test(cluster_full),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
