@@ -579,14 +579,18 @@ static void osd_paused(void **state)
     assert_ledger(K, OSB_P);
 }
 
-/* Is Ceph pool @pool flagged full in the OSD map (@want) yet? Polled for up to 60 s. */
+/*
+ * Wait until Ceph pool @pool is flagged full in the OSD map (@want), or
+ * not, for up to 60 s. "full" exactly: a pool is flagged "nearfull" and
+ * "backfillfull" first.
+ */
 static void wait_pool_full(const char *pool, bool want)
 {
     char cmd[512], line[64];
 
     snprintf(cmd, sizeof(cmd),
              "timeout 60 ceph -c %s/ceph.conf osd pool ls detail 2>/dev/null | "
-             "grep \"^pool [0-9]* '%s' \" | grep -c 'flags [^ ]*full'",
+             "grep \"^pool [0-9]* '%s' \" | grep -cE 'flags ([^ ]*,)?full(,| )'",
              DIR_, pool);
     for (int tries = 0; tries < 60; tries++) {
         FILE *p = popen(cmd, "r");
