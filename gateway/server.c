@@ -27,6 +27,8 @@
 #define DEFAULT_TIMEOUT_S 30
 /* Seconds a client is asked to wait after a request ran out of time. */
 #define DEADLINE_RETRY_AFTER "5"
+/* Handler threads past their deadline or not, at most: as many as connections. */
+#define JOBS_MAX CONNECTION_LIMIT
 
 struct server {
     struct gateway *g;
@@ -257,11 +259,23 @@ static void job_request(struct job *j, struct http_request *req)
     req->lookup_arg = j;
 }
 
-static void jobs_add(struct server *s, int n)
+/* Count one more running job; false when JOBS_MAX already run. */
+static bool jobs_take(struct server *s)
+{
+    bool ok;
+
+    pthread_mutex_lock(&s->jobs_lock);
+    ok = s->jobs < JOBS_MAX;
+    if (ok)
+        s->jobs++;
+    pthread_mutex_unlock(&s->jobs_lock);
+    return ok;
+}
+
+static void jobs_give(struct server *s)
 {
     pthread_mutex_lock(&s->jobs_lock);
-    s->jobs += (unsigned)n;
-    if (s->jobs == 0)
+    if (--s->jobs == 0)
         pthread_cond_broadcast(&s->jobs_done);
     pthread_mutex_unlock(&s->jobs_lock);
 }
@@ -300,8 +314,24 @@ static void *job_run(void *arg)
     }
     job_put(j);
     /* Last: once no job runs, server_stop() may free the server and the gateway. */
-    jobs_add(s, -1);
+    jobs_give(s);
     return NULL;
+}
+
+/* @res: 503 for @j's request, saying @why, with the deadline's Retry-After. */
+static void job_unavailable(struct job *j, struct http_response *res, const char *why)
+{
+    struct http_request req;
+    char route[sizeof(res->route)];
+
+    /* The route, for the metrics and the log: routing reads only the job's copy. */
+    job_request(j, &req);
+    api_route_only(&req, res);
+    memcpy(route, res->route, sizeof(route));
+    http_response_clear(res);
+    memcpy(res->route, route, sizeof(route));
+    res->retry = DEADLINE_RETRY_AFTER;
+    http_error(res, 503, "ServiceUnavailable", "%s", why);
 }
 
 /*
@@ -317,6 +347,7 @@ static bool run_with_deadline(struct server *s, struct MHD_Connection *conn, con
     struct timespec until;
     pthread_attr_t tattr;
     pthread_t thread;
+    char why[256];
     bool answered;
     int rc = 0;
 
@@ -343,14 +374,26 @@ static bool run_with_deadline(struct server *s, struct MHD_Connection *conn, con
     j->len = x->len;
     x->body = NULL;
     x->len = 0;
+    /*
+     * Handlers cut at their deadline still hold a thread each: while the
+     * backend does not answer, clients that ask again must not pile up
+     * threads without end.
+     */
+    if (!jobs_take(s)) {
+        snprintf(why, sizeof(why),
+                 "%u requests still run past their deadline: the backend is not answering",
+                 JOBS_MAX);
+        job_unavailable(j, res, why);
+        job_put(j);
+        return true;
+    }
     j->refs = 2;
-    jobs_add(s, 1);
     pthread_attr_init(&tattr);
     pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
     rc = pthread_create(&thread, &tattr, job_run, j);
     pthread_attr_destroy(&tattr);
     if (rc != 0) {
-        jobs_add(s, -1);
+        jobs_give(s);
         /* Give the body back: the caller runs the handler on it. */
         x->body = j->body;
         x->len = j->len;
@@ -378,20 +421,11 @@ static bool run_with_deadline(struct server *s, struct MHD_Connection *conn, con
     }
     pthread_mutex_unlock(&j->lock);
     if (!answered) {
-        struct http_request req;
-        char route[sizeof(res->route)];
-
-        /* The route, for the metrics and the log: routing reads only the job's copy. */
-        job_request(j, &req);
-        api_route_only(&req, res);
-        memcpy(route, res->route, sizeof(route));
-        http_response_clear(res);
-        memcpy(res->route, route, sizeof(route));
-        res->retry = DEADLINE_RETRY_AFTER;
-        http_error(res, 503, "ServiceUnavailable",
-                   "the backend did not answer within %llu ms; the request goes on and the "
-                   "broker settles it: ask again to learn its outcome",
-                   (unsigned long long)s->deadline_ms);
+        snprintf(why, sizeof(why),
+                 "the backend did not answer within %llu ms; the request goes on and the "
+                 "broker settles it: ask again to learn its outcome",
+                 (unsigned long long)s->deadline_ms);
+        job_unavailable(j, res, why);
     }
     job_put(j);
     return true;

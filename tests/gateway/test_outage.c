@@ -50,8 +50,10 @@ static pid_t GUARD = -1; /* resumes the OSD if this process dies */
  * enough that a create on a loaded 2-core machine fits in it.
  */
 #define REQUEST_TIMEOUT_S 8
-#define STR_(x)           #x
-#define STR(x)            STR_(x)
+/* What kairosd logs of a request answered 503 at its deadline, when its handler ends. */
+#define LATE    "late=answered-503-at-deadline"
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
 static double now_s(void)
 {
@@ -470,6 +472,20 @@ static bool ended_by(struct call *c, double until)
     return pthread_timedjoin_np(c->thread, NULL, &ts) == 0;
 }
 
+/* Lines of this kairosd's log that hold @what. */
+static int log_count(const char *what)
+{
+    char line[1024];
+    FILE *f = fopen(KD.log, "r");
+    int n = 0;
+
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, what) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
 static enum kairos_kind kind_of(const char *kind)
 {
     return strcmp(kind, "volumes") == 0  ? KAIROS_VOLUME
@@ -500,6 +516,7 @@ static void osd_paused(void **state)
     double paused, resume_at;
     bool ended[N + 1];
     char iid[64], osb_body[512];
+    int cut = 0, late = 0, late_before = log_count(LATE);
 
     (void)state;
     snprintf(iid, sizeof(iid), "0a7e%04x-7c3e-4b2a-9d1e-000000000002", (unsigned)getpid() & 0xffff);
@@ -545,9 +562,10 @@ static void osd_paused(void **state)
         /* Sent to a stopped OSD: nothing can have been done. */
         if (i >= N / 2 && c[i].r.status != 503)
             fail_msg("%s sent while the OSD was paused answered %ld, not 503", what, c[i].r.status);
-        if (c[i].r.status == 503)
+        if (c[i].r.status == 503) {
+            cut++;
             assert_unavailable(&c[i].r, c[i].took, what);
-        else if (c[i].r.status != 201)
+        } else if (c[i].r.status != 201)
             fail_msg("%s answered %ld", what, c[i].r.status);
         json_decref(c[i].r.body);
     }
@@ -575,6 +593,11 @@ static void osd_paused(void **state)
         assert_true(i < N ? recorded(K, P, kind_of(reqs[i].kind), reqs[i].name)
                           : recorded(K, OSB_P, KAIROS_SHARE, iid));
     }
+    /* Every request cut at its deadline ran on to its end: kairosd logs each late outcome. */
+    for (int tries = 0; tries < 60 && (late = log_count(LATE) - late_before) < cut; tries++)
+        sleep(1);
+    fprintf(stderr, "%d requests cut at the deadline, %d late outcomes logged\n", cut, late);
+    assert_int_equal(late, cut);
     assert_ledger(K, P);
     assert_ledger(K, OSB_P);
 }
