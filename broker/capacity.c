@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "budget.h"
 #include "kairos_int.h"
@@ -86,6 +87,103 @@ int kairos_capacity_refresh(struct kairos *k, struct kairos_error *err)
     k->full_ratio = ratio;
     pthread_mutex_unlock(&k->lock);
     return 0;
+}
+
+/* How long a reading of the pools' flags is trusted. */
+#define POOLS_TTL_MS 1000
+
+/* Does the comma-separated list @names hold @flag? */
+static bool has_flag(const char *names, const char *flag)
+{
+    size_t n = strlen(flag);
+
+    for (const char *p = names; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] != '\0')) {
+        if (strncmp(p, flag, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Does an allocation of @kind write to @pool (an entry of "osd pool ls
+ * detail")? @meta: ask about the metadata pool, else about the kind's own.
+ */
+static bool pool_used_by(const struct kairos *k, enum kairos_kind kind, const json_t *pool,
+                         bool meta)
+{
+    const char *name = json_string_value(json_object_get(pool, "pool_name"));
+
+    if (!name)
+        return false;
+    if (meta)
+        return strcmp(name, k->cfg->pools.metadata) == 0;
+    switch (kind) {
+    case KAIROS_VOLUME:
+        return strcmp(name, k->cfg->pools.block) == 0;
+    case KAIROS_SHARE:
+        return strcmp(name, k->cfg->pools.cephfs_data) == 0;
+    case KAIROS_BUCKET:
+        return json_object_get(json_object_get(pool, "application_metadata"), "rgw") != NULL;
+    default:
+        return false;
+    }
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int kairos_capacity_writable(struct kairos *k, enum kairos_kind kind, struct kairos_error *err)
+{
+    uint64_t now = monotonic_ms();
+    json_t *fresh = NULL, *pool;
+    size_t i;
+    int rc = 0;
+
+    pthread_mutex_lock(&k->lock);
+    bool stale = !k->pools || now >= k->pools_ms + POOLS_TTL_MS;
+    pthread_mutex_unlock(&k->lock);
+    /* Read outside the lock: a slow monitor must not hold up the budget. */
+    if (stale &&
+        kairos_mon_json(k, "{\"prefix\":\"osd pool ls\",\"detail\":\"detail\",\"format\":\"json\"}",
+                        &fresh, NULL) == 0 &&
+        json_is_array(fresh)) {
+        pthread_mutex_lock(&k->lock);
+        json_decref(k->pools);
+        k->pools = fresh;
+        k->pools_ms = now;
+        pthread_mutex_unlock(&k->lock);
+    } else {
+        json_decref(fresh);
+    }
+    pthread_mutex_lock(&k->lock);
+    /* The kind's own pools first: their names say more to the caller than the ledger's. */
+    for (int meta = 0; rc == 0 && meta < 2; meta++)
+        json_array_foreach(k->pools, i, pool)
+        {
+            const char *flags = json_string_value(json_object_get(pool, "flags_names"));
+            const char *name = json_string_value(json_object_get(pool, "pool_name"));
+
+            if (!pool_used_by(k, kind, pool, meta) || !has_flag(flags, "full"))
+                continue;
+            if (has_flag(flags, "full_quota"))
+                rc = kairos_error_set(err, -ENOSPC,
+                                      "Ceph pool '%s' has reached its quota (ceph osd pool "
+                                      "set-quota): it takes no new data",
+                                      name);
+            else
+                rc = kairos_error_set(err, -ENOSPC,
+                                      "the cluster is full: Ceph pool '%s' takes no new data while "
+                                      "an OSD it uses is past the full ratio (ceph health detail)",
+                                      name);
+            break;
+        }
+    pthread_mutex_unlock(&k->lock);
+    return rc;
 }
 
 static uint64_t add_limit(uint64_t sum, uint64_t limit)
