@@ -17,7 +17,7 @@ _kairosctl()
     --plan) COMPREPLY=($(compgen -W "small medium large" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        local opts="--help --json --no-color"
+        local opts="--help --version --json --no-color"
         case $cmd/$verb in
         /) opts+=" --config --url --token-file" ;;
         project/create) opts+=" --plan --quota" ;;

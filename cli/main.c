@@ -49,6 +49,7 @@ static void usage(FILE *f)
           "                       system's)\n"
           "      --json           print JSON instead of tables\n"
           "      --no-color       no colour even on a terminal\n"
+          "  -V, --version        print the version and exit\n"
           "  -h, --help           this help; COMMAND --help for a command's\n"
           "\n"
           "Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 quota exceeded,\n"
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
                                          {"cacert", required_argument, NULL, 'a'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"no-color", no_argument, NULL, 'n'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *conf = getenv("KAIROS_CONF"), *url = NULL, *token_file = NULL, *cacert = NULL;
@@ -142,7 +144,7 @@ int main(int argc, char **argv)
         return 1;
 
     /* Stop at the command: its own options follow it. */
-    while ((opt = getopt_long(argc, argv, "+c:u:t:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+c:u:t:hV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             conf = optarg;
@@ -162,6 +164,9 @@ int main(int argc, char **argv)
         case 'n':
             no_color = true;
             break;
+        case 'V':
+            printf("kairosctl %s (libkairos %s)\n", KAIROS_VERSION_STRING, kairos_version());
+            return CTL_OK;
         case 'h':
             usage(stdout);
             return CTL_OK;

@@ -3,6 +3,7 @@
  *
  *   kairosd [-c CONFIG] [--port-file FILE]   serve until SIGTERM or SIGINT
  *   kairosd --hash-token < TOKEN             print the hash for a tokens file
+ *   kairosd --version | --help
  *
  * CONFIG defaults to $KAIROS_CONF, then /etc/kairos/kairos.conf. Every
  * kairosd on a cluster shares state through RADOS only, so any number may
@@ -33,11 +34,20 @@ static void usage(FILE *f)
 {
     fputs("usage: kairosd [-c CONFIG] [--port-file FILE]\n"
           "       kairosd --hash-token < TOKEN\n"
+          "       kairosd --version | --help\n"
           "\n"
           "Serves the Open Service Broker API (/v2) and the REST API (/v1) of Kairos.\n"
-          "CONFIG: $KAIROS_CONF, else " DEFAULT_CONF ".\n"
-          "--hash-token prints the SHA-256 of the token read from stdin, for a line\n"
-          "of the tokens file: '<hash> admin' or '<hash> project:<name>'.\n",
+          "\n"
+          "  -c, --config FILE    the configuration (default $KAIROS_CONF, else\n"
+          "                       " DEFAULT_CONF "; see kairos.conf(5))\n"
+          "      --port-file FILE write the port listened on to FILE once serving\n"
+          "      --hash-token     print the SHA-256 of the token read from stdin, for a\n"
+          "                       line of the tokens file: '<hash> admin' or\n"
+          "                       '<hash> project:<name>'\n"
+          "  -V, --version        print the version and exit\n"
+          "  -h, --help           this help\n"
+          "\n"
+          "SIGTERM or SIGINT: finish requests in flight, then stop.\n",
           f);
 }
 
@@ -173,11 +183,10 @@ out:
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"port-file", required_argument, NULL, 'p'},
-                                         {"hash-token", no_argument, NULL, 'H'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"port-file", required_argument, NULL, 'p'},
+        {"hash-token", no_argument, NULL, 'H'},   {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *conf = getenv("KAIROS_CONF"), *port_file = NULL;
     int c;
 
@@ -185,7 +194,7 @@ int main(int argc, char **argv)
     if (kairos_std_fds_open() < 0)
         return 1;
 
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             conf = optarg;
@@ -195,6 +204,9 @@ int main(int argc, char **argv)
             break;
         case 'H':
             return hash_token();
+        case 'V':
+            printf("kairosd %s (libkairos %s)\n", KAIROS_VERSION_STRING, kairos_version());
+            return 0;
         case 'h':
             usage(stdout);
             return 0;
