@@ -7,7 +7,9 @@
  *
  * CONFIG defaults to $KAIROS_CONF, then /etc/kairos/kairos.conf. Every
  * kairosd on a cluster shares state through RADOS only, so any number may
- * serve behind a load balancer.
+ * serve behind a load balancer. Under systemd (kairosd.service, Type=notify)
+ * it says READY=1 once it listens, STOPPING=1 on SIGTERM, and WATCHDOG=1 at
+ * half of WatchdogSec=; without $NOTIFY_SOCKET those are no-ops.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <kairos/kairos.h>
+#include <systemd/sd-daemon.h>
 
 #include "accesslog.h"
 #include "auth.h"
@@ -47,7 +51,9 @@ static void usage(FILE *f)
           "  -V, --version        print the version and exit\n"
           "  -h, --help           this help\n"
           "\n"
-          "SIGTERM or SIGINT: finish requests in flight, then stop.\n",
+          "SIGTERM or SIGINT: finish requests in flight, then stop. Under systemd\n"
+          "(kairosd.service, Type=notify) it reports READY, STOPPING and the\n"
+          "watchdog. See kairosd(8) and kairos.conf(5).\n",
           f);
 }
 
@@ -102,6 +108,28 @@ static int write_port(const char *path, uint16_t port)
         return -errno;
     fprintf(f, "%u\n", port);
     return fclose(f) == 0 ? 0 : -errno;
+}
+
+/*
+ * Wait for SIGTERM or SIGINT. With a systemd watchdog, this thread pings it
+ * at half the interval, so a kairosd whose main thread is stuck is killed
+ * and restarted (Restart=on-failure).
+ */
+static int wait_for_stop(const sigset_t *stop)
+{
+    uint64_t usec = 0;
+    struct timespec half;
+    int sig = 0;
+
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) {
+        sigwait(stop, &sig);
+        return sig;
+    }
+    half.tv_sec = (time_t)(usec / 2 / 1000000);
+    half.tv_nsec = (long)(usec / 2 % 1000000 * 1000);
+    while ((sig = sigtimedwait(stop, NULL, &half)) < 0)
+        sd_notify(0, "WATCHDOG=1");
+    return sig;
 }
 
 static int serve(const char *conf, const char *port_file)
@@ -162,7 +190,9 @@ static int serve(const char *conf, const char *port_file)
     }
     fprintf(stderr, "kairosd: listening on port %u%s\n", server_port(srv),
             cfg->server.tls_cert ? " (TLS)" : "");
-    sigwait(&stop, &sig);
+    sd_notifyf(0, "READY=1\nSTATUS=serving on port %u", server_port(srv));
+    sig = wait_for_stop(&stop);
+    sd_notify(0, "STOPPING=1\nSTATUS=finishing requests in flight");
     fprintf(stderr, "kairosd: %s: finishing requests in flight\n", strsignal(sig));
 out:
     server_stop(srv, SHUTDOWN_GRACE);
