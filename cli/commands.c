@@ -26,6 +26,7 @@ struct command {
 
 static const struct command *find(int argc, char **argv);
 static const char *kind_path(const char *kind);
+static int show_object(struct ctl *c, const char *path);
 
 /* The command being run, and its context (kairosctl runs one per process). */
 static const struct command *self;
@@ -1160,7 +1161,6 @@ static int alloc_show(struct ctl *c, int argc, char **argv)
 {
     const char *kind = self->group;
     char path[256];
-    json_t *out = NULL;
     int rc;
 
     PARSE(NULL, 0, NULL, NULL);
@@ -1170,11 +1170,7 @@ static int alloc_show(struct ctl *c, int argc, char **argv)
         return rc;
     snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s", argv[optind], kind_path(kind),
              argv[optind + 1]);
-    rc = ctl_call(c, "GET", path, NULL, &out);
-    if (rc == CTL_OK)
-        rc = as_doc(c) ? output_doc(c, out) : fields_table(c, out);
-    json_decref(out);
-    return rc;
+    return show_object(c, path);
 }
 
 static int volume_flatten(struct ctl *c, int argc, char **argv)
@@ -1221,6 +1217,47 @@ static int alloc_path(int argc, char **argv, int extra, bool buckets, char *path
         return rc;
     snprintf(path, len, "/v1/projects/%s/%s/%s", argv[optind], kind_path(kind), argv[optind + 2]);
     return CTL_OK;
+}
+
+/* PROJECT KIND NAME ID: the path of one of its snapshots or bindings (@sub), checked. */
+static int item_path(int argc, char **argv, bool buckets, const char *sub, const char *what,
+                     char *path, size_t len)
+{
+    size_t n;
+    int rc;
+
+    if ((rc = alloc_path(argc, argv, 1, buckets, path, len)) != CTL_OK ||
+        (rc = check_name(argv[optind + 3], what)) != CTL_OK)
+        return rc;
+    n = strlen(path);
+    snprintf(path + n, len - n, "/%s/%s", sub, argv[optind + 3]);
+    return CTL_OK;
+}
+
+/* GET @path and print the object it names: FIELD VALUE rows, or the document. */
+static int show_object(struct ctl *c, const char *path)
+{
+    json_t *out = NULL;
+    int rc = ctl_call(c, "GET", path, NULL, &out);
+
+    if (rc == CTL_OK)
+        rc = as_doc(c) ? output_doc(c, out) : fields_table(c, out);
+    json_decref(out);
+    return rc;
+}
+
+/* DELETE @path; say @done, or {} in json and yaml. */
+static int delete_item(struct ctl *c, const char *path, const char *done)
+{
+    json_t *out = NULL;
+    int rc = ctl_call(c, "DELETE", path, NULL, &out);
+
+    json_decref(out);
+    if (rc == CTL_OK && output_machine(c))
+        return done_doc(c);
+    if (rc == CTL_OK)
+        puts(done);
+    return rc;
 }
 
 static int snapshot_create(struct ctl *c, int argc, char **argv)
@@ -1283,23 +1320,15 @@ static int snapshot_list(struct ctl *c, int argc, char **argv)
 
 static int snapshot_delete(struct ctl *c, int argc, char **argv)
 {
-    char path[256];
-    json_t *out = NULL;
+    char path[256], done[256];
     int rc;
 
     PARSE(NULL, 0, NULL, NULL);
-    if ((rc = alloc_path(argc, argv, 1, false, path, sizeof(path) - 80)) != CTL_OK ||
-        (rc = check_name(argv[optind + 3], "snapshot")) != CTL_OK)
+    if ((rc = item_path(argc, argv, false, "snapshots", "snapshot", path, sizeof(path))) != CTL_OK)
         return rc;
-    snprintf(path + strlen(path), 80, "/snapshots/%s", argv[optind + 3]);
-    rc = ctl_call(c, "DELETE", path, NULL, &out);
-    if (rc == CTL_OK && output_machine(c))
-        rc = done_doc(c);
-    else if (rc == CTL_OK)
-        printf("snapshot %s of %s %s/%s deleted\n", argv[optind + 3], argv[optind + 1],
-               argv[optind], argv[optind + 2]);
-    json_decref(out);
-    return rc;
+    snprintf(done, sizeof(done), "snapshot %s of %s %s/%s deleted", argv[optind + 3],
+             argv[optind + 1], argv[optind], argv[optind + 2]);
+    return delete_item(c, path, done);
 }
 
 /* ---- bindings ---- */
@@ -1372,40 +1401,25 @@ static int binding_list(struct ctl *c, int argc, char **argv)
 static int binding_show(struct ctl *c, int argc, char **argv)
 {
     char path[256];
-    json_t *out = NULL;
     int rc;
 
     PARSE(NULL, 0, NULL, NULL);
-    if ((rc = alloc_path(argc, argv, 1, true, path, sizeof(path) - 80)) != CTL_OK ||
-        (rc = check_name(argv[optind + 3], "binding")) != CTL_OK)
+    if ((rc = item_path(argc, argv, true, "bindings", "binding", path, sizeof(path))) != CTL_OK)
         return rc;
-    snprintf(path + strlen(path), 80, "/bindings/%s", argv[optind + 3]);
-    rc = ctl_call(c, "GET", path, NULL, &out);
-    if (rc == CTL_OK)
-        rc = as_doc(c) ? output_doc(c, out) : fields_table(c, out);
-    json_decref(out);
-    return rc;
+    return show_object(c, path);
 }
 
 static int binding_delete(struct ctl *c, int argc, char **argv)
 {
-    char path[256];
-    json_t *out = NULL;
+    char path[256], done[256];
     int rc;
 
     PARSE(NULL, 0, NULL, NULL);
-    if ((rc = alloc_path(argc, argv, 1, true, path, sizeof(path) - 80)) != CTL_OK ||
-        (rc = check_name(argv[optind + 3], "binding")) != CTL_OK)
+    if ((rc = item_path(argc, argv, true, "bindings", "binding", path, sizeof(path))) != CTL_OK)
         return rc;
-    snprintf(path + strlen(path), 80, "/bindings/%s", argv[optind + 3]);
-    rc = ctl_call(c, "DELETE", path, NULL, &out);
-    if (rc == CTL_OK && output_machine(c))
-        rc = done_doc(c);
-    else if (rc == CTL_OK)
-        printf("binding %s of %s %s/%s deleted: its key no longer works\n", argv[optind + 3],
-               argv[optind + 1], argv[optind], argv[optind + 2]);
-    json_decref(out);
-    return rc;
+    snprintf(done, sizeof(done), "binding %s of %s %s/%s deleted: its key no longer works",
+             argv[optind + 3], argv[optind + 1], argv[optind], argv[optind + 2]);
+    return delete_item(c, path, done);
 }
 
 /* ---- operations, cluster ---- */
@@ -1414,7 +1428,6 @@ static int operation_show(struct ctl *c, int argc, char **argv)
 {
     struct alloc_opts o = {0};
     char path[256];
-    json_t *out = NULL;
     int rc;
 
     PARSE(alloc_options + 5, 1, on_alloc, &o);
@@ -1426,26 +1439,17 @@ static int operation_show(struct ctl *c, int argc, char **argv)
     if (o.wait)
         return wait_operation(c, argv[optind]);
     snprintf(path, sizeof(path), "/v1/operations/%s", argv[optind]);
-    rc = ctl_call(c, "GET", path, NULL, &out);
-    if (rc == CTL_OK)
-        rc = as_doc(c) ? output_doc(c, out) : fields_table(c, out);
-    json_decref(out);
-    return rc;
+    return show_object(c, path);
 }
 
 static int cluster(struct ctl *c, int argc, char **argv)
 {
-    json_t *out = NULL;
     int rc;
 
     PARSE(NULL, 0, NULL, NULL);
     if ((rc = positional(argc, argv, 0, self)) != CTL_OK)
         return rc;
-    rc = ctl_call(c, "GET", "/v1/cluster", NULL, &out);
-    if (rc == CTL_OK)
-        rc = as_doc(c) ? output_doc(c, out) : fields_table(c, out);
-    json_decref(out);
-    return rc;
+    return show_object(c, "/v1/cluster");
 }
 
 /* ---- dispatch ---- */

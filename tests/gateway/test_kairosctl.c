@@ -22,30 +22,54 @@ static char P[64];
 static char out[65536];
 
 /*
- * Run kairosctl with @args (shell words); its stdout into out[], its stderr
- * to the test's (fd 3, a copy made in setup). Return: the exit status.
+ * Run kairosctl as the admin, with @env (more assignments, or "") and
+ * @args (shell words); its stdout into out[], its stderr after @redirect
+ * ("2>&3": the test's, a copy made in setup; "2>&1": into out[] too).
+ * Return: the exit status.
  */
-static int ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int ctl(const char *fmt, ...)
+static int run(const char *env, const char *redirect, const char *fmt, va_list ap)
 {
     char args[1024], cmd[2048];
-    va_list ap;
     size_t n;
     FILE *f;
     int status;
 
-    va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
     snprintf(cmd, sizeof(cmd),
-             "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s KAIROS_CONF= %s %s 2>&3", KD.port,
-             KD_ADMIN_TOKEN, KAIROSCTL_BINARY, args);
+             "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s KAIROS_CONF= %s %s %s %s", KD.port,
+             KD_ADMIN_TOKEN, env, KAIROSCTL_BINARY, args, redirect);
     f = popen(cmd, "r");
     assert_non_null(f);
     n = fread(out, 1, sizeof(out) - 1, f);
     out[n] = '\0';
     status = pclose(f);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int ctl(const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = run("", "2>&3", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* ctl() with @env, and stderr into out[] too. */
+static int ctl_all(const char *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ctl_all(const char *env, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = run(env, "2>&1", fmt, ap);
+    va_end(ap);
+    print_message("%s", out);
+    return rc;
 }
 
 static int setup(void **state)
@@ -173,34 +197,6 @@ static void usage_capacity_allocations(void **state)
     assert_int_equal(ctl("quota set %s volume.bytes=16M", P), 4);
     assert_int_equal(ctl("quota set %s volume.bytes=16M --below-usage", P), 0);
     assert_int_equal(ctl("quota set %s volume.bytes=64M", P), 0);
-}
-
-/*
- * Run kairosctl with @env (assignments, or "" for the admin token) and
- * @args; stdout and stderr both into out[]. Return: the exit status.
- */
-static int ctl_all(const char *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int ctl_all(const char *env, const char *fmt, ...)
-{
-    char args[1024], cmd[2048];
-    va_list ap;
-    size_t n;
-    FILE *f;
-    int status;
-
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof(cmd),
-             "KAIROS_URL=http://127.0.0.1:%u KAIROS_CONF= KAIROS_TOKEN=%s %s %s %s 2>&1", KD.port,
-             KD_ADMIN_TOKEN, env, KAIROSCTL_BINARY, args);
-    f = popen(cmd, "r");
-    assert_non_null(f);
-    n = fread(out, 1, sizeof(out) - 1, f);
-    out[n] = '\0';
-    status = pclose(f);
-    print_message("%s", out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* Volumes, shares and buckets; snapshots, clones and bindings: each REST resource's command. */
