@@ -668,18 +668,31 @@ static int alloc_list(struct ctl *c, int argc, char **argv)
 
 /* ---- tokens ---- */
 
+static int on_token(int opt, void *arg)
+{
+    if (opt == 'D')
+        *(const char **)arg = optarg;
+    return CTL_OK;
+}
+
 static int token_create(struct ctl *c, int argc, char **argv)
 {
+    static const struct option extra[] = {{"description", required_argument, NULL, 'D'}};
+    const char *description = NULL;
     char path[256];
-    json_t *out = NULL;
+    json_t *out = NULL, *body;
     int rc;
 
-    PARSE(NULL, 0, NULL, NULL);
+    PARSE(extra, 1, on_token, &description);
     if ((rc = positional(argc, argv, 1, self)) != CTL_OK ||
         (rc = check_name(argv[optind], "project")) != CTL_OK)
         return rc;
     snprintf(path, sizeof(path), "/v1/projects/%s/tokens", argv[optind]);
-    rc = ctl_call(c, "POST", path, NULL, &out);
+    body = description ? json_pack("{s:s}", "description", description) : json_object();
+    if (!body)
+        return ctl_fail(CTL_BAD_INPUT, "the description is not UTF-8");
+    rc = ctl_call(c, "POST", path, body, &out);
+    json_decref(body);
     if (rc == CTL_OK && output_machine(c)) {
         rc = output_doc(c, out);
     } else if (rc == CTL_OK) {
@@ -694,7 +707,7 @@ static int token_create(struct ctl *c, int argc, char **argv)
 
 static int token_list(struct ctl *c, int argc, char **argv)
 {
-    static const char *const header[] = {"ID"};
+    static const char *const header[] = {"ID", "CREATED", "DESCRIPTION"};
     char path[256];
     json_t *out = NULL;
     int rc;
@@ -708,13 +721,18 @@ static int token_list(struct ctl *c, int argc, char **argv)
     if (rc == CTL_OK && output_machine(c)) {
         rc = output_doc(c, json_object_get(out, "items"));
     } else if (rc == CTL_OK) {
-        struct table *t = table_new(header, 1);
+        struct table *t = table_new(header, 3);
         size_t i;
         json_t *tok;
         json_array_foreach(json_object_get(out, "items"), i, tok)
         {
-            const char *cells[] = {json_string_value(json_object_get(tok, "id"))};
-            table_add(t, cells, NULL);
+            char when[64];
+            const char *d = json_string_value(json_object_get(tok, "description"));
+            const char *cells[] = {json_string_value(json_object_get(tok, "id")),
+                                   ctl_time(json_object_get(tok, "created_ms"), when, sizeof(when)),
+                                   d ? d : "-"};
+            double keys[] = {NAN, num(json_object_get(tok, "created_ms")), NAN};
+            table_add(t, cells, keys);
         }
         rc = output_table(c, t);
         table_free(t);
@@ -1517,9 +1535,11 @@ static const struct command commands[] = {
      "follows it to its end.",
      operation_show},
     {"cluster", NULL, "", "Where clients find the cluster: fsid, monitors, pools.", cluster},
-    {"token", "create", "PROJECT", "Make a token that reaches PROJECT only; printed once.",
+    {"token", "create", "PROJECT [--description TEXT]",
+     "Make a token that reaches PROJECT only; printed once. TEXT (up to 128\n"
+     "characters) says what it is for.",
      token_create},
-    {"token", "list", "PROJECT", "The ids of PROJECT's tokens.", token_list},
+    {"token", "list", "PROJECT", "PROJECT's tokens: id, creation time, description.", token_list},
     {"token", "revoke", "PROJECT ID", "Revoke a token (refused everywhere within 5 s).",
      token_revoke},
     {"drift", "show", "PROJECT",

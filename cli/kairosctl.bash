@@ -32,6 +32,7 @@ _kairosctl()
         */resize) opts+=" --shrink" ;;
         volume/flatten | operation/show) opts+=" --wait" ;;
         binding/create) opts+=" --read-only" ;;
+        token/create) opts+=" --description" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return

@@ -359,6 +359,13 @@ static void tokens_and_denials(void **state)
     assert_int_equal(strncmp(token, "kt_", 3), 0);
     assert_int_equal(ctl("token list %s", P), 0);
     assert_non_null(strstr(out, "ID"));
+    /* With a description: listed with it and its creation time. */
+    assert_int_equal(ctl("token create %s --description 'nightly backup'", P), 0);
+    assert_int_equal(ctl("token list %s -f value -c description", P), 0);
+    assert_non_null(strstr(out, "nightly backup\n"));
+    assert_int_equal(ctl("token list %s -f json", P), 0);
+    assert_non_null(strstr(out, "created_ms"));
+    assert_int_equal(ctl("token create %s --description \"$(printf 'a\\tb')\"", P), 2);
     /* The project token is not an admin token: 6. */
     snprintf(cmd, sizeof(cmd),
              "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s %s capacity >/dev/null 2>&1", KD.port,

@@ -385,14 +385,31 @@ static void tokens_reach_one_project(void **state)
                              "0000000000000000000000000000000000000000000000000000000000000000",
                              NULL, NULL),
                      401);
-    /* A second token, listed by id, revoked: refused from then on. */
-    assert_int_equal(callf("POST", NULL, &j, "/v1/projects/%s/tokens", P), 201);
+    /* A description is checked, and nothing is made for a bad one. */
+    assert_int_equal(
+        callf("POST", "{\"description\":\"tab\\there\"}", NULL, "/v1/projects/%s/tokens", P), 400);
+    assert_int_equal(callf("POST", "{\"description\":7}", NULL, "/v1/projects/%s/tokens", P), 400);
+    assert_int_equal(callf("POST", "{\"colour\":\"red\"}", NULL, "/v1/projects/%s/tokens", P), 400);
+    /* A second token, with a description, listed by id, revoked: refused from then on. */
+    assert_int_equal(
+        callf("POST", "{\"description\":\"CI runner\"}", &j, "/v1/projects/%s/tokens", P), 201);
+    assert_string_equal(json_string_value(json_object_get(j, "description")), "CI runner");
+    assert_true(json_integer_value(json_object_get(j, "created_ms")) > 0);
     snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")));
     snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
     json_decref(j);
     assert_int_equal(kd_call(&KD, "GET", path, KD_TOKEN, token, NULL, NULL), 200);
     assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/tokens", P), 200);
     assert_int_equal(json_array_size(json_object_get(j, "items")), 2);
+    bool described = false;
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *t = json_array_get(json_object_get(j, "items"), i);
+        assert_true(json_integer_value(json_object_get(t, "created_ms")) > 0);
+        if (strcmp(json_string_value(json_object_get(t, "id")), id) == 0)
+            described =
+                strcmp(json_string_value(json_object_get(t, "description")), "CI runner") == 0;
+    }
+    assert_true(described);
     char *listed = json_dumps(j, 0);
     assert_null(strstr(listed, token));
     free(listed);
