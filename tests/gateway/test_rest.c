@@ -846,6 +846,7 @@ static void metrics_text(void **state)
 {
     char cmd[256], line[1024];
     bool requests = false, histogram = false, refusals = false, gauges = false, drift = false;
+    bool per_project = false;
     FILE *f;
 
     (void)state;
@@ -854,7 +855,7 @@ static void metrics_text(void **state)
     for (int i = 0; i < 60 && !drift; i++) {
         if (i)
             sleep(1);
-        requests = histogram = refusals = gauges = false;
+        requests = histogram = refusals = gauges = per_project = false;
         f = popen(cmd, "r");
         assert_non_null(f);
         while (fgets(line, sizeof(line), f)) {
@@ -865,6 +866,9 @@ static void metrics_text(void **state)
                         atoi(line + 43) >= 1;
             gauges |= strncmp(line, "kairos_capacity_usable_bytes ", 29) == 0;
             drift |= strncmp(line, "kairos_drift_findings ", 22) == 0;
+            /* Each project's quota and allocation, for the quota alerts. */
+            per_project |= strncmp(line, "kairos_project_allocations{project=\"", 36) == 0 &&
+                           strstr(line, "kind=\"volume\"} ") != NULL;
         }
         assert_int_equal(pclose(f), 0);
     }
@@ -873,6 +877,7 @@ static void metrics_text(void **state)
     assert_true(refusals);
     assert_true(gauges);
     assert_true(drift);
+    assert_true(per_project);
 }
 
 int main(void)
