@@ -34,7 +34,7 @@ has kairosctl usr/bin/kairosctl usr/share/man/man1/kairosctl.1.gz \
     usr/share/bash-completion/completions/kairosctl
 has kairosfs usr/bin/kairosfs lib/systemd/system/kairosfs@.service sbin/mount.fuse.kairosfs \
     sbin/mount.kairosfs usr/share/man/man8/kairosfs.8.gz
-has kairos-csi usr/bin/kairos-csi
+has kairos-csi usr/bin/kairos-csi usr/share/man/man8/kairos-csi.8.gz
 
 # The library's SONAME, and the package that carries it.
 tmp=$(mktemp -d)
