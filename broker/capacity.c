@@ -193,9 +193,17 @@ static uint64_t add_limit(uint64_t sum, uint64_t limit)
     return sum + limit;
 }
 
-static void add_project(struct kairos_capacity_report *r, const struct kairos_kvs *kvs)
+struct scan {
+    struct kairos *k;
+    struct kairos_capacity_report *r;
+    kairos_capacity_project_fn fn;
+    void *arg;
+};
+
+static void add_project(const struct scan *s, const char *name, const struct kairos_kvs *kvs)
 {
     json_t *qj = kairos_kvs_json(kvs, "quota"), *lj = kairos_kvs_json(kvs, "ledger");
+    struct kairos_capacity_report *r = s->r;
     struct kairos_quota q;
     struct kairos_counts c;
     uint64_t total_limit = 0;
@@ -204,6 +212,12 @@ static void add_project(struct kairos_capacity_report *r, const struct kairos_kv
     kairos_counts_from_json(lj, &c);
     json_decref(qj);
     json_decref(lj);
+    if (s->fn) {
+        struct kairos_capacity_project p = {.name = name, .quota = q};
+        memcpy(p.allocated_bytes, c.bytes, sizeof(p.allocated_bytes));
+        memcpy(p.allocated_count, c.count, sizeof(p.allocated_count));
+        s->fn(s->arg, &p);
+    }
     for (int i = 0; i < KAIROS_KIND_COUNT; i++) {
         if (i == KAIROS_SNAPSHOT) {
             r->allocated_count[i] += c.count[i];
@@ -224,9 +238,9 @@ static void add_project(struct kairos_capacity_report *r, const struct kairos_kv
 }
 
 /* Read one page of projects in parallel and add them up. */
-static int add_page(struct kairos *k, struct kairos_capacity_report *r,
-                    const struct kairos_kvs *idx, const char *const *keys)
+static int add_page(const struct scan *s, const struct kairos_kvs *idx, const char *const *keys)
 {
+    struct kairos *k = s->k;
     char(*oids)[KAIROS_KEY_MAX] = calloc(idx->n ? idx->n : 1, sizeof(*oids));
     const char **names = calloc(idx->n ? idx->n : 1, sizeof(*names));
     struct kairos_kvs *kvs = calloc(idx->n ? idx->n : 1, sizeof(*kvs));
@@ -240,7 +254,7 @@ static int add_page(struct kairos *k, struct kairos_capacity_report *r,
         rc = kairos_store_read_many(k->meta, names, idx->n, keys, 2, kvs);
         for (size_t i = 0; i < idx->n; i++) {
             if (kvs[i].n)
-                add_project(r, &kvs[i]);
+                add_project(s, idx->v[i].key + 2, &kvs[i]);
             kairos_kvs_free(&kvs[i]);
         }
     }
@@ -250,23 +264,16 @@ static int add_page(struct kairos *k, struct kairos_capacity_report *r,
     return rc;
 }
 
-struct scan {
-    struct kairos *k;
-    struct kairos_capacity_report *r;
-};
-
 static int scan_page(void *arg, const struct kairos_kvs *idx)
 {
     static const char *const keys[] = {"quota", "ledger"};
-    struct scan *s = arg;
 
-    return add_page(s->k, s->r, idx, keys);
+    return add_page(arg, idx, keys);
 }
 
-static int scan_projects(struct kairos *k, struct kairos_capacity_report *r)
+static int scan_projects(struct scan *s)
 {
-    struct scan s = {k, r};
-    int rc = kairos_store_each(k->meta, KAIROS_INDEX_OID, "p.", NULL, PAGE, scan_page, &s);
+    int rc = kairos_store_each(s->k->meta, KAIROS_INDEX_OID, "p.", NULL, PAGE, scan_page, s);
 
     return rc == -ENOENT ? 0 : rc;
 }
@@ -290,6 +297,13 @@ static int cluster_used(struct kairos *k, uint64_t *used, struct kairos_error *e
 int kairos_capacity_get(struct kairos *k, struct kairos_capacity_report *out,
                         struct kairos_error *err)
 {
+    return kairos_capacity_get_each(k, out, NULL, NULL, err);
+}
+
+int kairos_capacity_get_each(struct kairos *k, struct kairos_capacity_report *out,
+                             kairos_capacity_project_fn fn, void *arg, struct kairos_error *err)
+{
+    struct scan s = {k, out, fn, arg};
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -304,7 +318,7 @@ int kairos_capacity_get(struct kairos *k, struct kairos_capacity_report *out,
     out->limit = kairos_budget_limit(k);
     rc = kairos_budget_granted(k, &out->granted, err);
     if (rc == 0)
-        rc = scan_projects(k, out);
+        rc = scan_projects(&s);
     if (rc == 0)
         rc = cluster_used(k, &out->used, err);
     if (rc < 0)

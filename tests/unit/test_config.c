@@ -162,6 +162,23 @@ static void unreadable(void **state)
     kairos_config_free(NULL);
 }
 
+/* The config the kairosd package installs as /etc/kairos/kairos.conf loads as it is. */
+static void shipped_config(void **state)
+{
+    struct kairos_config *cfg = NULL;
+    struct kairos_error err = {0};
+
+    (void)state;
+    if (kairos_config_load(KAIROS_SOURCE_DIR "/deploy/kairos.conf", &cfg, &err) < 0)
+        fail_msg("deploy/kairos.conf: %s", err.msg);
+    assert_string_equal(cfg->ceph.conf, "/etc/ceph/ceph.conf");
+    assert_string_equal(cfg->ceph.client, "client.kairos");
+    assert_string_equal(cfg->server.tokens, "/etc/kairos/tokens");
+    assert_string_equal(cfg->policy.plans, "/etc/kairos/plans.ini");
+    assert_null(cfg->rgw.endpoint);
+    kairos_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +188,7 @@ int main(void)
         cmocka_unit_test(whole_file_rules),
         cmocka_unit_test(long_line),
         cmocka_unit_test(unreadable),
+        cmocka_unit_test(shipped_config),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
