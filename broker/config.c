@@ -69,6 +69,7 @@ static const struct key_def keys[] = {
     {"server", "max_body", V_SIZE, F(server.max_body), "1M", 0},
     {"server", "threads", V_COUNT, F(server.threads), "4", 0},
     {"server", "timeout", V_DURATION, F(server.timeout_ms), "30s", 0},
+    {"server", "request_timeout", V_DURATION, F(server.request_timeout_ms), "30s", 0},
     {"server", "async_bytes", V_SIZE, F(server.async_bytes), "1T", 0},
     {"registry", "shards", V_COUNT, F(registry.shards), "64", 0},
     {"registry", "retention", V_DURATION, F(registry.retention_ms), "1d", 0},

@@ -109,6 +109,7 @@ void kairos_close(struct kairos *k)
     if (k->rados)
         rados_shutdown(k->rados);
     kairos_policy_free(k->policy);
+    json_decref(k->pools);
     pthread_cond_destroy(&k->reconciler_wake);
     pthread_mutex_destroy(&k->lock);
     for (int i = 0; i < KAIROS_PROJECT_STRIPES; i++)

@@ -40,6 +40,8 @@ struct kairos {
     uint64_t usable;          /* bytes, from the policy or the cluster */
     double full_ratio;        /* from the policy or the OSD map */
     uint64_t last_reclaim_ms; /* last sweep for spare budget (budget.c) */
+    json_t *pools;            /* "osd pool ls detail" as last read (capacity.c), or NULL */
+    uint64_t pools_ms;        /* when it was read */
 
     /* Background reconciler. */
     pthread_t reconciler;
@@ -86,5 +88,20 @@ uint64_t kairos_budget_limit(struct kairos *k);
  * from the cluster where the policy says "auto".
  */
 int kairos_capacity_refresh(struct kairos *k, struct kairos_error *err);
+
+/*
+ * kairos_capacity_writable() - may a new or larger allocation of @kind be
+ * made, as far as Ceph's full flags go? Ceph flags a pool "full" when an
+ * OSD it maps to is past the cluster's full ratio (or the pool reached
+ * its own quota), and then holds every write to it that is not marked
+ * FULL_TRY until the flag clears: librbd would wait for [ceph] timeout and
+ * fail with -ETIMEDOUT, and the MDS would make a share that nobody can
+ * write to. The pools asked about: the metadata pool, and the block pool
+ * (volumes), the CephFS data pool (shares) or every pool of radosgw
+ * (buckets). The flags are read from the monitors at most once a second;
+ * a failed read lets the allocation go on (its own steps then report).
+ * Return: 0, or -ENOSPC naming the full pool.
+ */
+int kairos_capacity_writable(struct kairos *k, enum kairos_kind kind, struct kairos_error *err);
 
 #endif

@@ -489,6 +489,31 @@ static int run_reserve(struct step *st, kairos_store_step fn, struct kairos_rese
     return 0;
 }
 
+/*
+ * May @bytes of @kind be reserved for @name, as far as Ceph's full flags go
+ * (kairos_capacity_writable())? On a full pool only what changes no data
+ * goes on: a repeat of a create that exists (@grow false: it answers as
+ * before) or a resize that grows nothing.
+ */
+static int writable(struct kairos *k, const char *project, enum kairos_kind kind, const char *name,
+                    uint64_t bytes, bool grow, struct kairos_error *err)
+{
+    struct kairos_alloc a;
+    int rc;
+
+    if (kind == KAIROS_SNAPSHOT || !bytes)
+        return 0;
+    rc = kairos_capacity_writable(k, kind, err);
+    if (rc == 0 || kairos_ledger_get(k, project, kind, name, &a, NULL) < 0)
+        return rc;
+    if (!grow || a.bytes >= bytes)
+        rc = 0;
+    kairos_alloc_clear(&a);
+    if (rc == 0)
+        kairos_error_clear(err);
+    return rc;
+}
+
 int kairos_ledger_reserve(struct kairos *k, const struct kairos_alloc_req *req,
                           struct kairos_reservation **out, struct kairos_error *err)
 {
@@ -503,6 +528,9 @@ int kairos_ledger_reserve(struct kairos *k, const struct kairos_alloc_req *req,
         return rc;
     if (check_bytes(req->kind, req->bytes, err) < 0)
         return -EINVAL;
+    rc = writable(k, req->project, req->kind, req->name, req->bytes, false, err);
+    if (rc < 0)
+        return rc;
     if (parse_attrs(req->attrs, &st.attrs, err) < 0)
         return -EINVAL;
     st.bytes = req->bytes;
@@ -526,6 +554,9 @@ int kairos_ledger_reserve_resize(struct kairos *k, const char *project, enum kai
         return kairos_error_set(err, -EINVAL, "a snapshot cannot be resized");
     if (check_bytes(kind, bytes, err) < 0)
         return -EINVAL;
+    rc = writable(k, project, kind, name, bytes, true, err);
+    if (rc < 0)
+        return rc;
     st.bytes = bytes;
     return run_reserve(&st, reserve_resize_step, out);
 }

@@ -16,6 +16,7 @@
 #include <kairos/token.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,7 +351,9 @@ static void project_from_meta(struct kairos_project *p, const char *name, const 
     snprintf(p->name, sizeof(p->name), "%s", name);
     kairos_owner_from_json(json_object_get(meta, "owner"), &p->owner);
     p->state = kairos_project_state_parse(state);
-    p->created_ms = kairos_json_u64(meta, "created", 0);
+    /* An index entry (a listing) has no "created": its "ts" was written as the
+       project was created and made active, within moments of its creation. */
+    p->created_ms = kairos_json_u64(meta, "created", kairos_json_u64(meta, "ts", 0));
 }
 
 /* A project without its object: one still being created shows as such. */
@@ -677,6 +680,29 @@ struct delete_step {
     struct kairos_error *err;
 };
 
+/* "1 volume and 2 snapshots": what a project holds, only the kinds it has, in English. */
+static const char *holdings(const struct kairos_counts *c, char *buf, size_t len)
+{
+    static const int kinds[] = {KAIROS_VOLUME, KAIROS_SHARE, KAIROS_BUCKET, KAIROS_SNAPSHOT};
+    size_t n = 0, total = 0, done = 0;
+
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        total += c->count[kinds[i]] != 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && n < len; i++) {
+        uint64_t k = c->count[kinds[i]];
+        if (!k)
+            continue;
+        done++;
+        n += (size_t)snprintf(buf + n, len - n, "%s%" PRIu64 " %s%s",
+                              done == 1       ? ""
+                              : done == total ? " and "
+                                              : ", ",
+                              k, kairos_kind_name(kinds[i]), k == 1 ? "" : "s");
+    }
+    return buf;
+}
+
 static int holds_allocations(const struct kairos_counts *c)
 {
     for (int i = 0; i < KAIROS_KIND_COUNT; i++) {
@@ -700,13 +726,9 @@ static int mark_deleting_step(void *arg, const struct kairos_kvs *kvs, struct ka
         return kairos_error_set(st->err, -ENOENT, "no project %s", st->name);
     kairos_owner_from_json(json_object_get(meta, "owner"), &st->owner);
     if (!(st->flags & KAIROS_DELETE_FORCE) && holds_allocations(&c)) {
-        rc = kairos_error_set(st->err, -EBUSY,
-                              "project %s holds %llu volumes, %llu shares, %llu buckets and "
-                              "%llu snapshots; delete them first or force",
-                              st->name, (unsigned long long)c.count[KAIROS_VOLUME],
-                              (unsigned long long)c.count[KAIROS_SHARE],
-                              (unsigned long long)c.count[KAIROS_BUCKET],
-                              (unsigned long long)c.count[KAIROS_SNAPSHOT]);
+        char held[160];
+        rc = kairos_error_set(st->err, -EBUSY, "project %s holds %s; delete those first, or force",
+                              st->name, holdings(&c, held, sizeof(held)));
     } else if (strcmp(meta_state(meta), "deleting") == 0) {
         rc = KAIROS_STORE_NOOP;
     } else {

@@ -100,6 +100,24 @@ out:
     return rc;
 }
 
+/*
+ * The broker makes and removes every project's directory, whatever uid runs
+ * it (kairosd.service runs as the kairos system user): its CephFS calls act
+ * as uid 0, so libcephfs's client-side permission checks never stand in the
+ * way; the cephx caps of [ceph] client are what limit it, on the MDS.
+ */
+static int act_as_root(struct ceph_mount_info *cm)
+{
+    UserPerm *root = ceph_userperm_new(0, 0, 0, NULL);
+    int rc;
+
+    if (!root)
+        return -ENOMEM;
+    rc = ceph_mount_perms_set(cm, root);
+    ceph_userperm_destroy(root);
+    return rc;
+}
+
 static int mount_fs(struct kairos *k, struct ceph_mount_info **out, struct kairos_error *err)
 {
     struct kairos_shares *s = k->shares;
@@ -123,6 +141,10 @@ static int mount_fs(struct kairos *k, struct ceph_mount_info **out, struct kairo
     snprintf(secs, sizeof(secs), "%" PRIu64, (cfg->ceph.timeout_ms + 999) / 1000);
     if (rc == 0)
         rc = ceph_conf_set(cm, "client_mount_timeout", secs);
+    if (rc == 0)
+        rc = ceph_init(cm);
+    if (rc == 0)
+        rc = act_as_root(cm);
     if (rc == 0)
         rc = ceph_select_filesystem(cm, cfg->pools.cephfs_name);
     if (rc == 0)

@@ -4,7 +4,7 @@
  *
  * A token lives in shard "kairos.tokens.<n>", n chosen by its id (which the
  * token itself carries, so a lookup knows the shard) with the registry's
- * hash and shard count. Keys: "h.<sha256>" -> {"id","project","created","life"}
+ * hash and shard count. Keys: "h.<sha256>" -> {"id","project","created","life"[,"description"]}
  * for lookups, and "p.<project>/<id>" -> "<sha256>" for listings and
  * revocations; both are written and removed in one write guarded by those
  * two keys alone. A listing reads the project's keys of every shard.
@@ -115,7 +115,22 @@ static int project_live(const struct kairos_project *p, uint64_t life, struct ka
     return 0;
 }
 
-int kairos_token_create(struct kairos *k, const char *project, char *token,
+/* Printable text: no control characters (a description shows in tables and logs). */
+static int description_check(const char *d, struct kairos_error *err)
+{
+    if (!d)
+        return 0;
+    if (strlen(d) > KAIROS_TOKEN_DESC_MAX)
+        return kairos_error_set(err, -EINVAL, "a token description holds at most %d bytes",
+                                KAIROS_TOKEN_DESC_MAX);
+    for (const unsigned char *c = (const unsigned char *)d; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f)
+            return kairos_error_set(err, -EINVAL, "a token description has no control characters");
+    }
+    return 0;
+}
+
+int kairos_token_create(struct kairos *k, const char *project, const char *description, char *token,
                         struct kairos_token_info *info, struct kairos_error *err)
 {
     char id[KAIROS_TOKEN_ID_LEN + 1], secret[65], oid[KAIROS_SHARD_OID_MAX];
@@ -126,7 +141,9 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
     int rc;
 
     token[0] = '\0';
-    rc = kairos_project_get(k, project, &p, err);
+    rc = description_check(description, err);
+    if (rc == 0)
+        rc = kairos_project_get(k, project, &p, err);
     if (rc == 0)
         rc = project_live(&p, 0, err);
     if (rc < 0)
@@ -143,6 +160,8 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
     created = kairos_now_ms();
     rec = json_pack("{s:s,s:s,s:I,s:I}", "id", id, "project", project, "created",
                     (json_int_t)created, "life", (json_int_t)life);
+    if (rec && description && *description)
+        json_object_set_new(rec, "description", json_string(description));
     token_oid(k, id, oid);
     rc = rec ? put_token(k, oid, hkey, pkey, rec) : -ENOMEM;
     json_decref(rec);
@@ -166,6 +185,8 @@ int kairos_token_create(struct kairos *k, const char *project, char *token,
         snprintf(info->id, sizeof(info->id), "%s", id);
         snprintf(info->project, sizeof(info->project), "%s", project);
         info->created_ms = created;
+        snprintf(info->description, sizeof(info->description), "%s",
+                 description ? description : "");
     }
     return 0;
 }
@@ -189,6 +210,10 @@ static int info_from_json(const char *text, struct kairos_token_info *out, uint6
         snprintf(out->id, sizeof(out->id), "%s", id);
         snprintf(out->project, sizeof(out->project), "%s", project);
         out->created_ms = kairos_json_u64(j, "created", 0);
+        snprintf(out->description, sizeof(out->description), "%s",
+                 json_string_value(json_object_get(j, "description"))
+                     ? json_string_value(json_object_get(j, "description"))
+                     : "");
         *life = kairos_json_u64(j, "life", 0);
     }
     json_decref(j);
@@ -292,6 +317,53 @@ static int by_id(const void *a, const void *b)
                   ((const struct kairos_token_info *)b)->id);
 }
 
+/*
+ * The creation time and description of @n tokens listed from one shard
+ * (@listed: their "p." keys, whose values are the records' hashes), read
+ * from their records in one read of the shard.
+ */
+static int fill_records(struct kairos *k, const char *oid, const struct kairos_kvs *listed,
+                        const char *prefix, struct kairos_token_info *t, size_t n,
+                        struct kairos_error *err)
+{
+    char(*hkeys)[2 + KAIROS_TOKEN_HASH_LEN + 1] = calloc(n, sizeof(*hkeys));
+    const char **keys = calloc(n, sizeof(*keys));
+    struct kairos_kvs recs = {0};
+    char pkey[KAIROS_KEY_MAX];
+    uint64_t life, gen;
+    int rc = 0;
+
+    if (!hkeys || !keys) {
+        rc = kairos_error_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(pkey, sizeof(pkey), "%s%s", prefix, t[i].id);
+        const char *hash = kairos_kvs_get(listed, pkey);
+        snprintf(hkeys[i], sizeof(hkeys[i]), "h.%s", hash ? hash : "");
+        keys[i] = hkeys[i];
+    }
+    rc = kairos_store_read(k->meta, oid, keys, n, &gen, &recs);
+    if (rc < 0) {
+        kairos_error_set(err, rc, "cannot read tokens: %s", strerror(-rc));
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct kairos_token_info rec;
+        const char *text = kairos_kvs_get(&recs, keys[i]);
+        /* A token revoked between the listing and this read keeps its id alone. */
+        if (text && info_from_json(text, &rec, &life) == 0) {
+            t[i].created_ms = rec.created_ms;
+            snprintf(t[i].description, sizeof(t[i].description), "%s", rec.description);
+        }
+    }
+out:
+    kairos_kvs_free(&recs);
+    free(keys);
+    free(hkeys);
+    return rc;
+}
+
 int kairos_token_list(struct kairos *k, const char *project, struct kairos_token_info **out,
                       size_t *count, struct kairos_error *err)
 {
@@ -326,7 +398,8 @@ int kairos_token_list(struct kairos *k, const char *project, struct kairos_token
         kairos_error_set(err, rc, "cannot list tokens: %s", strerror(-rc));
         goto out;
     }
-    for (unsigned i = 0; i < shards; i++) {
+    for (unsigned i = 0; rc == 0 && i < shards; i++) {
+        size_t first = *count;
         for (size_t j = 0; j < kvs[i].n && *count < TOKENS_MAX; j++) {
             struct kairos_token_info *t = &(*out)[*count];
             if (strncmp(kvs[i].v[j].key, prefix, strlen(prefix)) != 0)
@@ -335,6 +408,8 @@ int kairos_token_list(struct kairos *k, const char *project, struct kairos_token
             snprintf(t->project, sizeof(t->project), "%s", project);
             (*count)++;
         }
+        if (*count > first)
+            rc = fill_records(k, oidp[i], &kvs[i], prefix, *out + first, *count - first, err);
     }
     qsort(*out, *count, sizeof(**out), by_id);
 out:

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <kairos/name.h>
 #include <kairos/types.h>
@@ -23,6 +25,8 @@ struct command {
 };
 
 static const struct command *find(int argc, char **argv);
+static const char *kind_path(const char *kind);
+static int show_object(struct ctl *c, const char *path);
 
 /* The command being run, and its context (kairosctl runs one per process). */
 static const struct command *self;
@@ -30,14 +34,20 @@ static struct ctl *current;
 
 /* ---- helpers ---- */
 
-static int print_json(const json_t *j)
+/* What a command that answers nothing prints in json or yaml: {}. */
+static int done_doc(const struct ctl *c)
 {
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_t *empty = json_object();
+    int rc = output_doc(c, empty);
 
-    if (s)
-        puts(s);
-    free(s);
-    return CTL_OK;
+    json_decref(empty);
+    return rc;
+}
+
+/* The command's answer as a document (-f json, yaml; value for prose commands). */
+static bool as_doc(const struct ctl *c)
+{
+    return output_machine(c) || c->format == CTL_FORMAT_VALUE;
 }
 
 /* Every item of a paged listing at @base ("/v1/...?limit=1000"), following "next". */
@@ -98,31 +108,80 @@ static double num(const json_t *v)
     return json_is_integer(v) ? (double)json_integer_value(v) : NAN;
 }
 
-/* Common options of a command: --help and --json, plus @extra (may be NULL). */
+/* Milliseconds since the epoch as "2026-12-05 01:27:20Z", or "-". */
+static const char *ctl_time(const json_t *ms, char *buf, size_t len)
+{
+    time_t t;
+    struct tm tm;
+
+    if (!json_is_integer(ms) || json_integer_value(ms) <= 0)
+        return "-";
+    t = (time_t)(json_integer_value(ms) / 1000);
+    if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%SZ", &tm))
+        return "-";
+    return buf;
+}
+
+/* "platform:id" of a project made through the broker API, else what made it. */
+static const char *owner_text(const json_t *ow, char *buf, size_t len)
+{
+    const char *platform = json_string_value(json_object_get(ow, "platform"));
+    const char *id = json_string_value(json_object_get(ow, "id"));
+
+    if (!platform || !*platform)
+        return "none (made with the REST API)";
+    snprintf(buf, len, "%s:%s", platform, id ? id : "");
+    return buf;
+}
+
+/* Their values: -f and -c, so no command's own option may use 'f', 'c', 'h', 'J', 'F', 'C'. */
+#define COMMON_OPTIONS 4
+#define EXTRA_OPTIONS  8
+
+/*
+ * Common options of a command: --help, -f/--format, -c/--column and
+ * --json, plus @extra (may be NULL). getopt's messages name the command
+ * ("kairosctl project create: unrecognized option"), not the program.
+ */
 static int parse(int argc, char **argv, const struct option *extra, size_t nextra,
                  int (*on)(int opt, void *arg), void *arg, const struct command *cmd)
 {
-    struct option opts[8] = {{"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'J'}};
-    int opt;
+    struct option opts[COMMON_OPTIONS + EXTRA_OPTIONS + 1] = {
+        {"help", no_argument, NULL, 'h'},
+        {"json", no_argument, NULL, 'J'},
+        {"format", required_argument, NULL, 'F'},
+        {"column", required_argument, NULL, 'C'}};
+    char name[128], *argv0 = argv[0];
+    int opt, rc = CTL_OK;
 
+    if (nextra > EXTRA_OPTIONS)
+        nextra = EXTRA_OPTIONS;
     if (nextra)
-        memcpy(&opts[2], extra, nextra * sizeof(*extra));
+        memcpy(&opts[COMMON_OPTIONS], extra, nextra * sizeof(*extra));
+    snprintf(name, sizeof(name), "kairosctl %s%s%s", cmd->group, cmd->verb ? " " : "",
+             cmd->verb ? cmd->verb : "");
+    argv[0] = name;
     /* 0, not 1: glibc then forgets the previous scan (the global options). */
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while (rc == CTL_OK && (opt = getopt_long(argc, argv, "hf:c:", opts, NULL)) != -1) {
         if (opt == 'h') {
-            printf("usage: kairosctl %s%s%s %s\n\n%s\n", cmd->group, cmd->verb ? " " : "",
-                   cmd->verb ? cmd->verb : "", cmd->args, cmd->help);
-            return -1;
+            printf("usage: %s %s\n\n%s\n", name, cmd->args, cmd->help);
+            rc = -1;
+        } else if (opt == 'J') {
+            current->format = CTL_FORMAT_JSON;
+        } else if (opt == 'f' || opt == 'F') {
+            if (!output_format_parse(optarg, &current->format))
+                rc = ctl_fail(CTL_BAD_INPUT, "%s: bad format '%s': table, json, yaml or value",
+                              name, optarg);
+        } else if (opt == 'c' || opt == 'C') {
+            if (!output_column_add(current, optarg))
+                rc = ctl_fail(CTL_BAD_INPUT, "%s: too many columns", name);
+        } else if (opt == '?' || !on || on(opt, arg) != CTL_OK) {
+            rc = CTL_BAD_INPUT;
         }
-        if (opt == 'J') {
-            current->json = true;
-            continue;
-        }
-        if (opt == '?' || !on || on(opt, arg) != CTL_OK)
-            return CTL_BAD_INPUT;
     }
-    return CTL_OK;
+    argv[0] = argv0;
+    return rc;
 }
 
 #define PARSE(extra, n, on, arg)                                                                   \
@@ -164,20 +223,26 @@ static int quota_arg(json_t *q, const char *arg)
     else if (strcmp(dot + 1, "count") == 0 && kairos_size_parse(eq + 1, &v) == 0 &&
              strspn(eq + 1, "0123456789") == strlen(eq + 1))
         val = json_integer((json_int_t)v);
+    else if (strcmp(dot + 1, "count") == 0)
+        return ctl_fail(CTL_BAD_INPUT, "bad value in '%s': a whole number such as 10, or none",
+                        arg);
     else
-        return ctl_fail(CTL_BAD_INPUT, "bad value in '%s': a size such as 500G, 10T, 1.5PiB%s", arg,
-                        strcmp(dot + 1, "count") == 0 ? ", or a whole number" : "");
+        return ctl_fail(CTL_BAD_INPUT,
+                        "bad value in '%s': a size such as 500G, 10T, 1.5PiB, or bytes (4096), "
+                        "or none",
+                        arg);
     if (!json_object_get(q, kind))
         json_object_set_new(q, kind, json_object());
     json_object_set_new(json_object_get(q, kind), dot + 1, val);
     return CTL_OK;
 }
 
-static void quota_table(const json_t *q, bool color, unsigned width)
+static int quota_table(const struct ctl *c, const json_t *q)
 {
     static const char *const header[] = {"KIND", "BYTES", "COUNT"};
     static const char *const kinds[] = {"volume", "share", "bucket", "snapshot", "total"};
     struct table *t = table_new(header, 3);
+    int rc;
 
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         const json_t *l = json_object_get(q, kinds[i]);
@@ -190,10 +255,12 @@ static void quota_table(const json_t *q, bool color, unsigned width)
                                    ? "-"
                                    : ctl_size(json_object_get(l, "bytes"), b, sizeof(b)),
                                n};
-        table_add(t, cells, NULL);
+        double keys[] = {NAN, num(json_object_get(l, "bytes")), num(json_object_get(l, "count"))};
+        table_add(t, cells, keys);
     }
-    table_print(t, color, width);
+    rc = output_table(c, t);
     table_free(t);
+    return rc;
 }
 
 /* ---- project ---- */
@@ -213,7 +280,7 @@ static int on_create(int opt, void *arg)
         o->plan = optarg;
     else if (opt == 'q')
         return quota_arg(o->quota, optarg);
-    else if (opt == 'f')
+    else if (opt == 'X')
         o->force = true;
     else if (opt == 'b')
         o->below = true;
@@ -253,8 +320,8 @@ static int project_create(struct ctl *c, int argc, char **argv)
     rc = ctl_call(c, "POST", "/v1/projects", body, &out);
     json_decref(body);
     if (rc == CTL_OK) {
-        if (c->json)
-            print_json(out);
+        if (as_doc(c))
+            rc = output_doc(c, out);
         else
             printf("project %s created\n", argv[optind]);
     }
@@ -264,7 +331,7 @@ static int project_create(struct ctl *c, int argc, char **argv)
 
 static int project_list(struct ctl *c, int argc, char **argv)
 {
-    static const char *const header[] = {"NAME", "STATE", "OWNER"};
+    static const char *const header[] = {"NAME", "STATE", "CREATED", "OWNER"};
     struct table *t;
     json_t *all;
     char path[256] = "/v1/projects?limit=1000";
@@ -275,25 +342,23 @@ static int project_list(struct ctl *c, int argc, char **argv)
         return rc;
     all = json_array();
     rc = fetch_all(c, path, all);
-    if (rc == CTL_OK && c->json) {
-        print_json(all);
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, all);
     } else if (rc == CTL_OK) {
         size_t i;
         json_t *p;
-        t = table_new(header, 3);
+        t = table_new(header, 4);
         json_array_foreach(all, i, p)
         {
-            const json_t *ow = json_object_get(p, "owner");
-            char owner[160] = "-";
-            if (ow)
-                snprintf(owner, sizeof(owner), "%s:%s",
-                         json_string_value(json_object_get(ow, "platform")),
-                         json_string_value(json_object_get(ow, "id")));
+            char owner[160], when[64];
             const char *cells[] = {json_string_value(json_object_get(p, "name")),
-                                   json_string_value(json_object_get(p, "state")), owner};
-            table_add(t, cells, NULL);
+                                   json_string_value(json_object_get(p, "state")),
+                                   ctl_time(json_object_get(p, "created_ms"), when, sizeof(when)),
+                                   owner_text(json_object_get(p, "owner"), owner, sizeof(owner))};
+            double keys[] = {NAN, NAN, num(json_object_get(p, "created_ms")), NAN};
+            table_add(t, cells, keys);
         }
-        table_print(t, c->color, c->width);
+        rc = output_table(c, t);
         table_free(t);
     }
     json_decref(all);
@@ -312,17 +377,16 @@ static int project_show(struct ctl *c, int argc, char **argv)
         return rc;
     snprintf(path, sizeof(path), "/v1/projects/%s", argv[optind]);
     rc = ctl_call(c, "GET", path, NULL, &out);
-    if (rc == CTL_OK && c->json) {
-        print_json(out);
+    if (rc == CTL_OK && as_doc(c)) {
+        rc = output_doc(c, out);
     } else if (rc == CTL_OK) {
-        const json_t *ow = json_object_get(out, "owner");
-        printf("project %s (%s)", json_string_value(json_object_get(out, "name")),
-               json_string_value(json_object_get(out, "state")));
-        if (ow)
-            printf(", owned by %s:%s", json_string_value(json_object_get(ow, "platform")),
-                   json_string_value(json_object_get(ow, "id")));
-        printf("\n\n");
-        quota_table(json_object_get(out, "quota"), c->color, c->width);
+        char when[64], owner[160];
+        printf("project  %s\nstate    %s\ncreated  %s\nowner    %s\n\n",
+               json_string_value(json_object_get(out, "name")),
+               json_string_value(json_object_get(out, "state")),
+               ctl_time(json_object_get(out, "created_ms"), when, sizeof(when)),
+               owner_text(json_object_get(out, "owner"), owner, sizeof(owner)));
+        rc = quota_table(c, json_object_get(out, "quota"));
     }
     json_decref(out);
     return rc;
@@ -330,7 +394,7 @@ static int project_show(struct ctl *c, int argc, char **argv)
 
 static int project_delete(struct ctl *c, int argc, char **argv)
 {
-    static const struct option extra[] = {{"force", no_argument, NULL, 'f'}};
+    static const struct option extra[] = {{"force", no_argument, NULL, 'X'}};
     struct create_opts o = {0};
     char path[256];
     json_t *out = NULL;
@@ -343,10 +407,10 @@ static int project_delete(struct ctl *c, int argc, char **argv)
     snprintf(path, sizeof(path), "/v1/projects/%s%s", argv[optind], o.force ? "?force=true" : "");
     rc = ctl_call(c, "DELETE", path, NULL, &out);
     json_decref(out);
-    if (rc == CTL_OK && !c->json)
+    if (rc == CTL_OK && !output_machine(c))
         printf("project %s deleted\n", argv[optind]);
     else if (rc == CTL_OK)
-        puts("{}");
+        rc = done_doc(c);
     return rc;
 }
 
@@ -377,10 +441,10 @@ static int quota_set(struct ctl *c, int argc, char **argv)
     rc = ctl_call(c, "PUT", path, q, &out);
     json_decref(q);
     if (rc == CTL_OK) {
-        if (c->json)
-            print_json(out);
+        if (output_machine(c))
+            rc = output_doc(c, out);
         else
-            quota_table(out, c->color, c->width);
+            rc = quota_table(c, out);
     }
     json_decref(out);
     return rc;
@@ -399,10 +463,10 @@ static int quota_show(struct ctl *c, int argc, char **argv)
     snprintf(path, sizeof(path), "/v1/projects/%s/quota", argv[optind]);
     rc = ctl_call(c, "GET", path, NULL, &out);
     if (rc == CTL_OK) {
-        if (c->json)
-            print_json(out);
+        if (output_machine(c))
+            rc = output_doc(c, out);
         else
-            quota_table(out, c->color, c->width);
+            rc = quota_table(c, out);
     }
     json_decref(out);
     return rc;
@@ -484,8 +548,8 @@ static int usage(struct ctl *c, int argc, char **argv)
         if (rc == CTL_OK)
             json_object_set_new(all, json_string_value(json_array_get(projects, i)), out);
     }
-    if (rc == CTL_OK && c->json) {
-        print_json(all);
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, all);
     } else if (rc == CTL_OK) {
         struct table *t = table_new(header, 7);
         const char *name;
@@ -494,7 +558,7 @@ static int usage(struct ctl *c, int argc, char **argv)
         if (o.sort && !table_sort(t, o.sort, o.desc))
             rc = ctl_fail(CTL_BAD_INPUT, "no column '%s' to sort by", o.sort);
         else
-            table_print(t, c->color, c->width);
+            rc = output_table(c, t);
         table_free(t);
     }
 done:
@@ -515,8 +579,8 @@ static int capacity(struct ctl *c, int argc, char **argv)
     if ((rc = positional(argc, argv, 0, self)) != CTL_OK)
         return rc;
     rc = ctl_call(c, "GET", "/v1/capacity", NULL, &out);
-    if (rc == CTL_OK && c->json) {
-        print_json(out);
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, out);
     } else if (rc == CTL_OK) {
         double usable = num(json_object_get(out, "usable"));
         double limit = num(json_object_get(out, "limit"));
@@ -539,8 +603,12 @@ static int capacity(struct ctl *c, int argc, char **argv)
         printf("used              %s (%.1f%% of usable)\n",
                ctl_size(json_object_get(out, "used"), a, sizeof(a)),
                usable > 0 ? 100 * num(json_object_get(out, "used")) / usable : 0.0);
-        printf("oversubscription  %.2fx\n",
-               json_real_value(json_object_get(out, "oversubscription")));
+        /* Quotas over capacity means nothing when some quota has no bound. */
+        if (json_is_null(json_object_get(out, "quota_total")))
+            printf("oversubscription  none to compute (some project has no limit)\n");
+        else
+            printf("oversubscription  %.2fx\n",
+                   json_real_value(json_object_get(out, "oversubscription")));
         printf("projects          %" JSON_INTEGER_FORMAT "\n",
                json_integer_value(json_object_get(out, "projects")));
     }
@@ -550,12 +618,11 @@ static int capacity(struct ctl *c, int argc, char **argv)
 
 /* ---- allocations ---- */
 
-static int allocations(struct ctl *c, int argc, char **argv)
+static int list_allocations(struct ctl *c, int argc, char **argv, const char *kind)
 {
     static const char *const header[] = {"NAME", "SIZE", "STATE"};
     json_t *all;
     char path[512];
-    const char *kind = argv[0];
     int rc;
 
     PARSE(NULL, 0, NULL, NULL);
@@ -565,8 +632,8 @@ static int allocations(struct ctl *c, int argc, char **argv)
     all = json_array();
     snprintf(path, sizeof(path), "/v1/projects/%s/%s?limit=1000", argv[optind], kind);
     rc = fetch_all(c, path, all);
-    if (rc == CTL_OK && c->json) {
-        print_json(all);
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, all);
     } else if (rc == CTL_OK) {
         struct table *t = table_new(header, 3);
         size_t i;
@@ -580,29 +647,54 @@ static int allocations(struct ctl *c, int argc, char **argv)
             double keys[] = {NAN, num(json_object_get(a, "size")), NAN};
             table_add(t, cells, keys);
         }
-        table_print(t, c->color, c->width);
+        rc = output_table(c, t);
         table_free(t);
     }
     json_decref(all);
     return rc;
 }
 
+/* "volumes PROJECT": the group names the kind. */
+static int allocations(struct ctl *c, int argc, char **argv)
+{
+    return list_allocations(c, argc, argv, argv[0]);
+}
+
+/* "volume list PROJECT". */
+static int alloc_list(struct ctl *c, int argc, char **argv)
+{
+    return list_allocations(c, argc, argv, kind_path(self->group));
+}
+
 /* ---- tokens ---- */
+
+static int on_token(int opt, void *arg)
+{
+    if (opt == 'D')
+        *(const char **)arg = optarg;
+    return CTL_OK;
+}
 
 static int token_create(struct ctl *c, int argc, char **argv)
 {
+    static const struct option extra[] = {{"description", required_argument, NULL, 'D'}};
+    const char *description = NULL;
     char path[256];
-    json_t *out = NULL;
+    json_t *out = NULL, *body;
     int rc;
 
-    PARSE(NULL, 0, NULL, NULL);
+    PARSE(extra, 1, on_token, &description);
     if ((rc = positional(argc, argv, 1, self)) != CTL_OK ||
         (rc = check_name(argv[optind], "project")) != CTL_OK)
         return rc;
     snprintf(path, sizeof(path), "/v1/projects/%s/tokens", argv[optind]);
-    rc = ctl_call(c, "POST", path, NULL, &out);
-    if (rc == CTL_OK && c->json) {
-        print_json(out);
+    body = description ? json_pack("{s:s}", "description", description) : json_object();
+    if (!body)
+        return ctl_fail(CTL_BAD_INPUT, "the description is not UTF-8");
+    rc = ctl_call(c, "POST", path, body, &out);
+    json_decref(body);
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, out);
     } else if (rc == CTL_OK) {
         /* The token alone on stdout, so that it can go straight to a file. */
         fprintf(stderr, "token %s for project %s (shown once):\n",
@@ -615,7 +707,7 @@ static int token_create(struct ctl *c, int argc, char **argv)
 
 static int token_list(struct ctl *c, int argc, char **argv)
 {
-    static const char *const header[] = {"ID"};
+    static const char *const header[] = {"ID", "CREATED", "DESCRIPTION"};
     char path[256];
     json_t *out = NULL;
     int rc;
@@ -626,18 +718,23 @@ static int token_list(struct ctl *c, int argc, char **argv)
         return rc;
     snprintf(path, sizeof(path), "/v1/projects/%s/tokens", argv[optind]);
     rc = ctl_call(c, "GET", path, NULL, &out);
-    if (rc == CTL_OK && c->json) {
-        print_json(json_object_get(out, "items"));
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, json_object_get(out, "items"));
     } else if (rc == CTL_OK) {
-        struct table *t = table_new(header, 1);
+        struct table *t = table_new(header, 3);
         size_t i;
         json_t *tok;
         json_array_foreach(json_object_get(out, "items"), i, tok)
         {
-            const char *cells[] = {json_string_value(json_object_get(tok, "id"))};
-            table_add(t, cells, NULL);
+            char when[64];
+            const char *d = json_string_value(json_object_get(tok, "description"));
+            const char *cells[] = {json_string_value(json_object_get(tok, "id")),
+                                   ctl_time(json_object_get(tok, "created_ms"), when, sizeof(when)),
+                                   d ? d : "-"};
+            double keys[] = {NAN, num(json_object_get(tok, "created_ms")), NAN};
+            table_add(t, cells, keys);
         }
-        table_print(t, c->color, c->width);
+        rc = output_table(c, t);
         table_free(t);
     }
     json_decref(out);
@@ -659,8 +756,10 @@ static int token_revoke(struct ctl *c, int argc, char **argv)
     snprintf(path, sizeof(path), "/v1/projects/%s/tokens/%s", argv[optind], argv[optind + 1]);
     rc = ctl_call(c, "DELETE", path, NULL, &out);
     json_decref(out);
-    if (rc == CTL_OK)
-        printf(c->json ? "{}\n" : "token %s revoked\n", argv[optind + 1]);
+    if (rc == CTL_OK && !output_machine(c))
+        printf("token %s revoked\n", argv[optind + 1]);
+    else if (rc == CTL_OK)
+        rc = done_doc(c);
     return rc;
 }
 
@@ -681,8 +780,8 @@ static int drift_show(struct ctl *c, int argc, char **argv)
         return rc;
     snprintf(path, sizeof(path), "/v1/projects/%s/drift", argv[optind]);
     rc = ctl_call(c, "GET", path, NULL, &out);
-    if (rc == CTL_OK && c->json) {
-        print_json(out);
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, out);
     } else if (rc == CTL_OK) {
         struct table *t = table_new(header, 7);
         printf("project %s, drift policy %s\n", argv[optind],
@@ -705,7 +804,7 @@ static int drift_show(struct ctl *c, int argc, char **argv)
                 NAN, NAN};
             table_add(t, cells, keys);
         }
-        table_print(t, c->color, c->width);
+        rc = output_table(c, t);
         table_free(t);
     }
     json_decref(out);
@@ -731,8 +830,8 @@ static int drift_policy(struct ctl *c, int argc, char **argv)
     if (n == 2)
         body = json_pack("{s:s}", "policy", argv[optind + 1]);
     rc = ctl_call(c, n == 2 ? "PUT" : "GET", path, body, &out);
-    if (rc == CTL_OK && c->json)
-        print_json(out);
+    if (rc == CTL_OK && as_doc(c))
+        rc = output_doc(c, out);
     else if (rc == CTL_OK)
         printf("project %s: drift policy %s\n", argv[optind],
                json_string_value(json_object_get(out, "policy")));
@@ -743,7 +842,7 @@ static int drift_policy(struct ctl *c, int argc, char **argv)
 
 static int volume_break_lock(struct ctl *c, int argc, char **argv)
 {
-    static const struct option extra[] = {{"force", no_argument, NULL, 'f'}};
+    static const struct option extra[] = {{"force", no_argument, NULL, 'X'}};
     struct create_opts o = {0};
     char path[256];
     json_t *out = NULL;
@@ -757,8 +856,8 @@ static int volume_break_lock(struct ctl *c, int argc, char **argv)
     snprintf(path, sizeof(path), "/v1/projects/%s/volumes/%s/lock/break%s", argv[optind],
              argv[optind + 1], o.force ? "?force=true" : "");
     rc = ctl_call(c, "POST", path, NULL, &out);
-    if (rc == CTL_OK && c->json)
-        print_json(out);
+    if (rc == CTL_OK && as_doc(c))
+        rc = output_doc(c, out);
     else if (rc == CTL_OK && !json_is_true(json_object_get(out, "held")))
         printf("volume %s/%s: no lock held\n", argv[optind], argv[optind + 1]);
     else if (rc == CTL_OK)
@@ -767,6 +866,608 @@ static int volume_break_lock(struct ctl *c, int argc, char **argv)
                json_string_value(json_object_get(out, "address")));
     json_decref(out);
     return rc;
+}
+
+/* ---- volumes, shares, buckets: create, resize, delete, show, list ---- */
+
+/* How long --wait follows an operation, and how often it asks. */
+#define WAIT_POLL_MS 500
+#define WAIT_MAX_S   3600
+
+struct alloc_opts {
+    const char *size, *from, *from_project, *max_files, *max_objects;
+    bool force, shrink, wait, read_only;
+};
+
+static int on_alloc(int opt, void *arg)
+{
+    struct alloc_opts *o = arg;
+
+    switch (opt) {
+    case 's':
+        o->size = optarg;
+        break;
+    case 'm':
+        o->from = optarg;
+        break;
+    case 'P':
+        o->from_project = optarg;
+        break;
+    case 'M':
+        o->max_files = optarg;
+        break;
+    case 'O':
+        o->max_objects = optarg;
+        break;
+    case 'X':
+        o->force = true;
+        break;
+    case 'S':
+        o->shrink = true;
+        break;
+    case 'w':
+        o->wait = true;
+        break;
+    case 'r':
+        o->read_only = true;
+        break;
+    }
+    return CTL_OK;
+}
+
+/* Sliced by the commands: create takes the first 6, delete 5 and 6, resize 7, --wait is 5. */
+static const struct option alloc_options[] = {{"size", required_argument, NULL, 's'},
+                                              {"from", required_argument, NULL, 'm'},
+                                              {"from-project", required_argument, NULL, 'P'},
+                                              {"max-files", required_argument, NULL, 'M'},
+                                              {"max-objects", required_argument, NULL, 'O'},
+                                              {"wait", no_argument, NULL, 'w'},
+                                              {"force", no_argument, NULL, 'X'},
+                                              {"shrink", no_argument, NULL, 'S'}};
+
+/* "volume" -> "volumes": the REST path of a command group's kind. */
+static const char *kind_path(const char *kind)
+{
+    return strcmp(kind, "volume") == 0  ? "volumes"
+           : strcmp(kind, "share") == 0 ? "shares"
+                                        : "buckets";
+}
+
+/* A size for kairosd, checked here with the same parser kairosd uses. */
+static int size_arg(const char *s, json_t **out)
+{
+    uint64_t v;
+
+    if (kairos_size_parse(s, &v) < 0 || v == 0)
+        return ctl_fail(CTL_BAD_INPUT,
+                        "bad size '%s': 500G, 10T, 1.5PiB, or a whole number of bytes", s);
+    /* Sent as written: kairosd reads it with the same kairos_size_parse(). */
+    *out = json_string(s);
+    return CTL_OK;
+}
+
+/* A whole number for --max-files and the like. */
+static int count_arg(const char *opt, const char *s, json_t **out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!*s || strspn(s, "0123456789") != strlen(s) || (v = strtoull(s, &end, 10), *end) ||
+        v > INT64_MAX)
+        return ctl_fail(CTL_BAD_INPUT, "bad %s '%s': a whole number", opt, s);
+    *out = json_integer((json_int_t)v);
+    return CTL_OK;
+}
+
+/* FIELD VALUE rows of an object: sizes and times made readable. */
+static int fields_table(const struct ctl *c, const json_t *obj)
+{
+    static const char *const header[] = {"FIELD", "VALUE"};
+    struct table *t = table_new(header, 2);
+    const char *key;
+    json_t *v;
+    int rc;
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        char buf[KAIROS_SIZE_STR_MAX + 64], *dump = NULL;
+        const char *text;
+        size_t n = strlen(key);
+        if ((strcmp(key, "size") == 0 || strcmp(key, "used") == 0 ||
+             (n > 6 && strcmp(key + n - 6, "_bytes") == 0)) &&
+            json_is_integer(v))
+            text = ctl_size(v, buf, sizeof(buf));
+        else if (((n > 3 && strcmp(key + n - 3, "_ms") == 0) || strcmp(key, "started") == 0 ||
+                  strcmp(key, "finished") == 0) &&
+                 json_is_integer(v))
+            text = ctl_time(v, buf, sizeof(buf));
+        else if (json_is_string(v))
+            text = json_string_value(v);
+        else
+            text = dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        const char *cells[] = {key, text ? text : "-"};
+        table_add(t, cells, NULL);
+        free(dump);
+    }
+    rc = output_table(c, t);
+    table_free(t);
+    return rc;
+}
+
+/* Follow an operation until it is no longer in progress; print its outcome. */
+static int wait_operation(struct ctl *c, const char *id)
+{
+    char path[256];
+    json_t *out = NULL;
+    int rc;
+
+    snprintf(path, sizeof(path), "/v1/operations/%s", id);
+    for (long waited = 0; waited < WAIT_MAX_S * 1000L; waited += WAIT_POLL_MS) {
+        rc = ctl_call(c, "GET", path, NULL, &out);
+        if (rc != CTL_OK)
+            return rc;
+        const char *state = json_string_value(json_object_get(out, "state"));
+        if (!state || strcmp(state, "in progress") != 0) {
+            bool ok = state && strcmp(state, "succeeded") == 0;
+            const char *d = json_string_value(json_object_get(out, "description"));
+            if (!ok) {
+                rc = ctl_fail(json_integer_value(json_object_get(out, "status")) == 422 ? CTL_QUOTA
+                                                                                        : CTL_ERROR,
+                              "operation %s %s: %s", id, state ? state : "lost", d ? d : "");
+            } else if (as_doc(c)) {
+                rc = output_doc(c, out);
+            } else {
+                printf("operation %s succeeded%s%s\n", id, d ? ": " : "", d ? d : "");
+            }
+            json_decref(out);
+            return rc;
+        }
+        json_decref(out);
+        out = NULL;
+        usleep(WAIT_POLL_MS * 1000);
+    }
+    return ctl_fail(CTL_ERROR, "operation %s still in progress after %d s", id, WAIT_MAX_S);
+}
+
+/* An answer that is an operation (202): wait for it, or say how to follow it. */
+static int answered(struct ctl *c, json_t *out, bool wait, const char *done_fmt, const char *what)
+{
+    const char *op = json_string_value(json_object_get(out, "operation"));
+
+    if (!op)
+        op = json_string_value(json_object_get(out, "id"));
+    if (op && json_object_get(out, "state") &&
+        strcmp(json_string_value(json_object_get(out, "state")), "in progress") == 0) {
+        if (wait)
+            return wait_operation(c, op);
+        if (as_doc(c))
+            return output_doc(c, out);
+        printf("%s: under way as operation %s (kairosctl operation show %s)\n", what, op, op);
+        return CTL_OK;
+    }
+    if (as_doc(c))
+        return output_doc(c, out);
+    printf(done_fmt, what);
+    return CTL_OK;
+}
+
+static int alloc_create(struct ctl *c, int argc, char **argv)
+{
+    struct alloc_opts o = {0};
+    const char *kind = self->group;
+    char path[256], what[192];
+    json_t *body = NULL, *v = NULL, *out = NULL;
+    int rc;
+
+    PARSE(alloc_options, 6, on_alloc, &o);
+    if ((rc = positional(argc, argv, 2, self)) != CTL_OK ||
+        (rc = check_name(argv[optind], "project")) != CTL_OK ||
+        (rc = check_name(argv[optind + 1], kind)) != CTL_OK)
+        return rc;
+    body = json_pack("{s:s}", "name", argv[optind + 1]);
+    if (!o.size && !o.from && strcmp(kind, "bucket") != 0) {
+        rc = ctl_fail(CTL_BAD_INPUT, "%s create: give --size SIZE, or --from %s@SNAPSHOT", kind,
+                      kind);
+        goto out;
+    }
+    if (o.size) {
+        if ((rc = size_arg(o.size, &v)) != CTL_OK)
+            goto out;
+        json_object_set_new(body, "size", v);
+    }
+    if (o.from) {
+        const char *at = strchr(o.from, '@');
+        char src[KAIROS_NAME_MAX + 1];
+        if (strcmp(kind, "bucket") == 0 || !at || (size_t)(at - o.from) > KAIROS_NAME_MAX) {
+            rc = ctl_fail(CTL_BAD_INPUT, "bad --from '%s': %s@SNAPSHOT (volumes and shares)",
+                          o.from, kind);
+            goto out;
+        }
+        snprintf(src, sizeof(src), "%.*s", (int)(at - o.from), o.from);
+        if ((rc = check_name(src, kind)) != CTL_OK ||
+            (rc = check_name(at + 1, "snapshot")) != CTL_OK ||
+            (o.from_project && (rc = check_name(o.from_project, "project")) != CTL_OK))
+            goto out;
+        v = json_pack("{s:s,s:s}", kind, src, "snapshot", at + 1);
+        if (o.from_project)
+            json_object_set_new(v, "project", json_string(o.from_project));
+        json_object_set_new(body, "source", v);
+    }
+    if (o.max_files) {
+        if (strcmp(kind, "share") != 0 ||
+            (rc = count_arg("--max-files", o.max_files, &v)) != CTL_OK) {
+            rc = rc != CTL_OK ? rc : ctl_fail(CTL_BAD_INPUT, "--max-files is for shares");
+            goto out;
+        }
+        json_object_set_new(body, "max_files", v);
+    }
+    if (o.max_objects) {
+        if (strcmp(kind, "bucket") != 0 ||
+            (rc = count_arg("--max-objects", o.max_objects, &v)) != CTL_OK) {
+            rc = rc != CTL_OK ? rc : ctl_fail(CTL_BAD_INPUT, "--max-objects is for buckets");
+            goto out;
+        }
+        json_object_set_new(body, "max_objects", v);
+    }
+    snprintf(path, sizeof(path), "/v1/projects/%s/%s", argv[optind], kind_path(kind));
+    rc = ctl_call(c, "POST", path, body, &out);
+    snprintf(what, sizeof(what), "%s %s/%s", kind, argv[optind], argv[optind + 1]);
+    if (rc == CTL_OK)
+        rc = answered(c, out, o.wait, "%s created\n", what);
+out:
+    json_decref(body);
+    json_decref(out);
+    return rc;
+}
+
+static int alloc_resize(struct ctl *c, int argc, char **argv)
+{
+    struct alloc_opts o = {0};
+    const char *kind = self->group;
+    char path[256], b[KAIROS_SIZE_STR_MAX];
+    json_t *body, *v = NULL, *out = NULL;
+    int rc;
+
+    PARSE(alloc_options + 7, 1, on_alloc, &o);
+    if ((rc = positional(argc, argv, 3, self)) != CTL_OK ||
+        (rc = check_name(argv[optind], "project")) != CTL_OK ||
+        (rc = check_name(argv[optind + 1], kind)) != CTL_OK ||
+        (rc = size_arg(argv[optind + 2], &v)) != CTL_OK)
+        return rc;
+    body = json_pack("{s:o}", "size", v);
+    if (o.shrink)
+        json_object_set_new(body, "shrink", json_true());
+    snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s", argv[optind], kind_path(kind),
+             argv[optind + 1]);
+    rc = ctl_call(c, "PATCH", path, body, &out);
+    if (rc == CTL_OK && as_doc(c))
+        rc = output_doc(c, out);
+    else if (rc == CTL_OK)
+        printf("%s %s/%s resized to %s\n", kind, argv[optind], argv[optind + 1],
+               ctl_size(json_object_get(out, "size"), b, sizeof(b)));
+    json_decref(body);
+    json_decref(out);
+    return rc;
+}
+
+static int alloc_delete(struct ctl *c, int argc, char **argv)
+{
+    struct alloc_opts o = {0};
+    const char *kind = self->group;
+    char path[256], what[192];
+    json_t *out = NULL;
+    int rc;
+
+    PARSE(alloc_options + 5, 2, on_alloc, &o);
+    if ((rc = positional(argc, argv, 2, self)) != CTL_OK ||
+        (rc = check_name(argv[optind], "project")) != CTL_OK ||
+        (rc = check_name(argv[optind + 1], kind)) != CTL_OK)
+        return rc;
+    snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s%s", argv[optind], kind_path(kind),
+             argv[optind + 1], o.force ? "?force=true" : "");
+    rc = ctl_call(c, "DELETE", path, NULL, &out);
+    snprintf(what, sizeof(what), "%s %s/%s", kind, argv[optind], argv[optind + 1]);
+    if (rc == CTL_OK && !out)
+        out = json_object();
+    if (rc == CTL_OK)
+        rc = answered(c, out, o.wait, "%s deleted\n", what);
+    json_decref(out);
+    return rc;
+}
+
+static int alloc_show(struct ctl *c, int argc, char **argv)
+{
+    const char *kind = self->group;
+    char path[256];
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = positional(argc, argv, 2, self)) != CTL_OK ||
+        (rc = check_name(argv[optind], "project")) != CTL_OK ||
+        (rc = check_name(argv[optind + 1], kind)) != CTL_OK)
+        return rc;
+    snprintf(path, sizeof(path), "/v1/projects/%s/%s/%s", argv[optind], kind_path(kind),
+             argv[optind + 1]);
+    return show_object(c, path);
+}
+
+static int volume_flatten(struct ctl *c, int argc, char **argv)
+{
+    struct alloc_opts o = {0};
+    char path[256], what[192];
+    json_t *out = NULL;
+    int rc;
+
+    PARSE(alloc_options + 5, 1, on_alloc, &o);
+    if ((rc = positional(argc, argv, 2, self)) != CTL_OK ||
+        (rc = check_name(argv[optind], "project")) != CTL_OK ||
+        (rc = check_name(argv[optind + 1], "volume")) != CTL_OK)
+        return rc;
+    snprintf(path, sizeof(path), "/v1/projects/%s/volumes/%s/flatten", argv[optind],
+             argv[optind + 1]);
+    rc = ctl_call(c, "POST", path, NULL, &out);
+    snprintf(what, sizeof(what), "volume %s/%s", argv[optind], argv[optind + 1]);
+    if (rc == CTL_OK && !out)
+        out = json_object();
+    if (rc == CTL_OK)
+        rc = answered(c, out, o.wait, "%s flattened\n", what);
+    json_decref(out);
+    return rc;
+}
+
+/* ---- snapshots ---- */
+
+/* PROJECT KIND NAME: the path of an allocation that has snapshots or bindings. */
+static int alloc_path(int argc, char **argv, int extra, bool buckets, char *path, size_t len)
+{
+    const char *kind;
+    int rc;
+
+    if ((rc = positional(argc, argv, 3 + extra, self)) != CTL_OK ||
+        (rc = check_name(argv[optind], "project")) != CTL_OK)
+        return rc;
+    kind = argv[optind + 1];
+    if (strcmp(kind, "volume") != 0 && strcmp(kind, "share") != 0 &&
+        (!buckets || strcmp(kind, "bucket") != 0))
+        return ctl_fail(CTL_BAD_INPUT, "bad kind '%s': volume%s", kind,
+                        buckets ? ", share or bucket" : " or share");
+    if ((rc = check_name(argv[optind + 2], kind)) != CTL_OK)
+        return rc;
+    snprintf(path, len, "/v1/projects/%s/%s/%s", argv[optind], kind_path(kind), argv[optind + 2]);
+    return CTL_OK;
+}
+
+/* PROJECT KIND NAME ID: the path of one of its snapshots or bindings (@sub), checked. */
+static int item_path(int argc, char **argv, bool buckets, const char *sub, const char *what,
+                     char *path, size_t len)
+{
+    size_t n;
+    int rc;
+
+    if ((rc = alloc_path(argc, argv, 1, buckets, path, len)) != CTL_OK ||
+        (rc = check_name(argv[optind + 3], what)) != CTL_OK)
+        return rc;
+    n = strlen(path);
+    snprintf(path + n, len - n, "/%s/%s", sub, argv[optind + 3]);
+    return CTL_OK;
+}
+
+/* GET @path and print the object it names: FIELD VALUE rows, or the document. */
+static int show_object(struct ctl *c, const char *path)
+{
+    json_t *out = NULL;
+    int rc = ctl_call(c, "GET", path, NULL, &out);
+
+    if (rc == CTL_OK)
+        rc = as_doc(c) ? output_doc(c, out) : fields_table(c, out);
+    json_decref(out);
+    return rc;
+}
+
+/* DELETE @path; say @done, or {} in json and yaml. */
+static int delete_item(struct ctl *c, const char *path, const char *done)
+{
+    json_t *out = NULL;
+    int rc = ctl_call(c, "DELETE", path, NULL, &out);
+
+    json_decref(out);
+    if (rc == CTL_OK && output_machine(c))
+        return done_doc(c);
+    if (rc == CTL_OK)
+        puts(done);
+    return rc;
+}
+
+static int snapshot_create(struct ctl *c, int argc, char **argv)
+{
+    char path[256];
+    json_t *body, *out = NULL;
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = alloc_path(argc, argv, 1, false, path, sizeof(path) - 16)) != CTL_OK ||
+        (rc = check_name(argv[optind + 3], "snapshot")) != CTL_OK)
+        return rc;
+    strcat(path, "/snapshots");
+    body = json_pack("{s:s}", "name", argv[optind + 3]);
+    rc = ctl_call(c, "POST", path, body, &out);
+    if (rc == CTL_OK && as_doc(c))
+        rc = output_doc(c, out);
+    else if (rc == CTL_OK)
+        printf("snapshot %s of %s %s/%s taken\n", argv[optind + 3], argv[optind + 1], argv[optind],
+               argv[optind + 2]);
+    json_decref(body);
+    json_decref(out);
+    return rc;
+}
+
+static int snapshot_list(struct ctl *c, int argc, char **argv)
+{
+    static const char *const header[] = {"NAME", "CREATED", "SIZE"};
+    char path[256];
+    json_t *out = NULL, *s;
+    size_t i;
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = alloc_path(argc, argv, 0, false, path, sizeof(path) - 16)) != CTL_OK)
+        return rc;
+    strcat(path, "/snapshots");
+    rc = ctl_call(c, "GET", path, NULL, &out);
+    const json_t *items = json_is_array(out) ? out : json_object_get(out, "items");
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, items);
+    } else if (rc == CTL_OK) {
+        struct table *t = table_new(header, 3);
+        json_array_foreach(items, i, s)
+        {
+            char when[64], b[KAIROS_SIZE_STR_MAX];
+            const char *cells[] = {json_string_value(json_object_get(s, "name")),
+                                   ctl_time(json_object_get(s, "created_ms"), when, sizeof(when)),
+                                   ctl_size(json_object_get(s, "size"), b, sizeof(b))};
+            double keys[] = {NAN, num(json_object_get(s, "created_ms")),
+                             num(json_object_get(s, "size"))};
+            table_add(t, cells, keys);
+        }
+        rc = output_table(c, t);
+        table_free(t);
+    }
+    json_decref(out);
+    return rc;
+}
+
+static int snapshot_delete(struct ctl *c, int argc, char **argv)
+{
+    char path[256], done[256];
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = item_path(argc, argv, false, "snapshots", "snapshot", path, sizeof(path))) != CTL_OK)
+        return rc;
+    snprintf(done, sizeof(done), "snapshot %s of %s %s/%s deleted", argv[optind + 3],
+             argv[optind + 1], argv[optind], argv[optind + 2]);
+    return delete_item(c, path, done);
+}
+
+/* ---- bindings ---- */
+
+static int binding_create(struct ctl *c, int argc, char **argv)
+{
+    static const struct option extra[] = {{"read-only", no_argument, NULL, 'r'}};
+    struct alloc_opts o = {0};
+    char path[256];
+    json_t *body, *out = NULL;
+    int rc;
+
+    PARSE(extra, 1, on_alloc, &o);
+    if ((rc = alloc_path(argc, argv, 1, true, path, sizeof(path) - 16)) != CTL_OK ||
+        (rc = check_name(argv[optind + 3], "binding")) != CTL_OK)
+        return rc;
+    strcat(path, "/bindings");
+    body = json_pack("{s:s}", "id", argv[optind + 3]);
+    if (o.read_only)
+        json_object_set_new(body, "read_only", json_true());
+    rc = ctl_call(c, "POST", path, body, &out);
+    /* The credentials are the point: JSON on stdout whatever the format but yaml. */
+    if (rc == CTL_OK && c->format == CTL_FORMAT_YAML) {
+        rc = output_doc(c, out);
+    } else if (rc == CTL_OK) {
+        char *s = json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (!output_machine(c))
+            fprintf(stderr, "binding %s of %s %s/%s: its credentials (shown once):\n",
+                    argv[optind + 3], argv[optind + 1], argv[optind], argv[optind + 2]);
+        if (s)
+            puts(s);
+        free(s);
+    }
+    json_decref(body);
+    json_decref(out);
+    return rc;
+}
+
+static int binding_list(struct ctl *c, int argc, char **argv)
+{
+    static const char *const header[] = {"ID", "READ_ONLY"};
+    char path[256];
+    json_t *all, *b;
+    size_t i;
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = alloc_path(argc, argv, 0, true, path, sizeof(path) - 32)) != CTL_OK)
+        return rc;
+    strcat(path, "/bindings?limit=1000");
+    all = json_array();
+    rc = fetch_all(c, path, all);
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, all);
+    } else if (rc == CTL_OK) {
+        struct table *t = table_new(header, 2);
+        json_array_foreach(all, i, b)
+        {
+            const char *cells[] = {json_string_value(json_object_get(b, "id")),
+                                   json_is_true(json_object_get(b, "read_only")) ? "yes" : "no"};
+            table_add(t, cells, NULL);
+        }
+        rc = output_table(c, t);
+        table_free(t);
+    }
+    json_decref(all);
+    return rc;
+}
+
+static int binding_show(struct ctl *c, int argc, char **argv)
+{
+    char path[256];
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = item_path(argc, argv, true, "bindings", "binding", path, sizeof(path))) != CTL_OK)
+        return rc;
+    return show_object(c, path);
+}
+
+static int binding_delete(struct ctl *c, int argc, char **argv)
+{
+    char path[256], done[256];
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = item_path(argc, argv, true, "bindings", "binding", path, sizeof(path))) != CTL_OK)
+        return rc;
+    snprintf(done, sizeof(done), "binding %s of %s %s/%s deleted: its key no longer works",
+             argv[optind + 3], argv[optind + 1], argv[optind], argv[optind + 2]);
+    return delete_item(c, path, done);
+}
+
+/* ---- operations, cluster ---- */
+
+static int operation_show(struct ctl *c, int argc, char **argv)
+{
+    struct alloc_opts o = {0};
+    char path[256];
+    int rc;
+
+    PARSE(alloc_options + 5, 1, on_alloc, &o);
+    if ((rc = positional(argc, argv, 1, self)) != CTL_OK)
+        return rc;
+    if (!*argv[optind] || strlen(argv[optind]) > 64 ||
+        strspn(argv[optind], "0123456789abcdefghijklmnopqrstuvwxyz-") != strlen(argv[optind]))
+        return ctl_fail(CTL_BAD_INPUT, "bad operation id '%s'", argv[optind]);
+    if (o.wait)
+        return wait_operation(c, argv[optind]);
+    snprintf(path, sizeof(path), "/v1/operations/%s", argv[optind]);
+    return show_object(c, path);
+}
+
+static int cluster(struct ctl *c, int argc, char **argv)
+{
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = positional(argc, argv, 0, self)) != CTL_OK)
+        return rc;
+    return show_object(c, "/v1/cluster");
 }
 
 /* ---- dispatch ---- */
@@ -794,12 +1495,51 @@ static const struct command commands[] = {
      "The pool: capacity, headroom, sum of quotas, allocated, used\n"
      "and oversubscription.",
      capacity},
-    {"volumes", NULL, "PROJECT", "A project's volumes.", allocations},
-    {"shares", NULL, "PROJECT", "A project's shares.", allocations},
-    {"buckets", NULL, "PROJECT", "A project's buckets.", allocations},
-    {"token", "create", "PROJECT", "Make a token that reaches PROJECT only; printed once.",
+    {"volumes", NULL, "PROJECT", "A project's volumes (volume list).", allocations},
+    {"shares", NULL, "PROJECT", "A project's shares (share list).", allocations},
+    {"buckets", NULL, "PROJECT", "A project's buckets (bucket list).", allocations},
+#define ALLOC_COMMANDS(kind, extra_create)                                                         \
+    {kind, "create", "PROJECT NAME --size SIZE" extra_create " [--wait]",                          \
+     "Create a " kind " of SIZE (500G, 10T, 1.5PiB; a bare number is bytes, as in\n"               \
+     "the API). A clone (--from) is made in the background: --wait follows it.",                   \
+     alloc_create},                                                                                \
+        {kind, "resize", "PROJECT NAME SIZE [--shrink]",                                           \
+         "Grow to SIZE; smaller needs --shrink (buckets keep their size).", alloc_resize},         \
+        {kind, "delete", "PROJECT NAME [--force] [--wait]",                                        \
+         "Delete; refused while bound unless --force.", alloc_delete},                             \
+        {kind, "show", "PROJECT NAME", "One " kind ": size, use, state and more.", alloc_show},    \
+    {                                                                                              \
+        kind, "list", "PROJECT", "A project's " kind "s.", alloc_list                              \
+    }
+    ALLOC_COMMANDS("volume", " | --from VOLUME@SNAPSHOT [--from-project P]"),
+    ALLOC_COMMANDS("share", " [--max-files N] | --from SHARE@SNAPSHOT [--from-project P]"),
+    ALLOC_COMMANDS("bucket", " [--max-objects N]"),
+    {"volume", "flatten", "PROJECT NAME [--wait]",
+     "Copy a clone's data from its parent, so it no longer depends on it.", volume_flatten},
+    {"snapshot", "create", "PROJECT volume|share NAME SNAPSHOT",
+     "Take a snapshot of a volume or share.", snapshot_create},
+    {"snapshot", "list", "PROJECT volume|share NAME", "Its snapshots.", snapshot_list},
+    {"snapshot", "delete", "PROJECT volume|share NAME SNAPSHOT",
+     "Delete a snapshot; refused while a clone depends on it.", snapshot_delete},
+    {"binding", "create", "PROJECT volume|share|bucket NAME ID [--read-only]",
+     "Make credentials (a cephx or S3 key) that reach this one allocation;\n"
+     "printed once, as JSON.",
+     binding_create},
+    {"binding", "list", "PROJECT volume|share|bucket NAME", "Its bindings.", binding_list},
+    {"binding", "show", "PROJECT volume|share|bucket NAME ID", "One binding (never its key).",
+     binding_show},
+    {"binding", "delete", "PROJECT volume|share|bucket NAME ID",
+     "Unbind: the key stops working and its connected clients are cut off.", binding_delete},
+    {"operation", "show", "ID [--wait]",
+     "An asynchronous operation (a clone, a delete, a flatten); --wait\n"
+     "follows it to its end.",
+     operation_show},
+    {"cluster", NULL, "", "Where clients find the cluster: fsid, monitors, pools.", cluster},
+    {"token", "create", "PROJECT [--description TEXT]",
+     "Make a token that reaches PROJECT only; printed once. TEXT (up to 128\n"
+     "characters) says what it is for.",
      token_create},
-    {"token", "list", "PROJECT", "The ids of PROJECT's tokens.", token_list},
+    {"token", "list", "PROJECT", "PROJECT's tokens: id, creation time, description.", token_list},
     {"token", "revoke", "PROJECT ID", "Revoke a token (refused everywhere within 5 s).",
      token_revoke},
     {"drift", "show", "PROJECT",

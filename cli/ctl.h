@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "output.h"
+
 /* Exit codes: documented in kairosctl(1) and README.md. */
 enum ctl_exit {
     CTL_OK = 0,
@@ -22,11 +24,14 @@ enum ctl_exit {
 };
 
 struct ctl {
-    char *url;    /* kairosd, no trailing slash */
-    char *token;  /* bearer token */
-    char *cacert; /* CAs to trust for https://; NULL: the system's */
-    bool json;    /* --json: print the server's JSON */
-    bool color;   /* a TTY and no NO_COLOR */
+    char *url;                           /* kairosd, no trailing slash */
+    char *token;                         /* bearer token */
+    char *cacert;                        /* CAs to trust for https://; NULL: the system's */
+    enum ctl_format format;              /* -f/--format (--json: json) */
+    const char *columns[TABLE_MAX_COLS]; /* -c/--column, in order */
+    size_t ncolumns;
+    const char *token_hint; /* no token was found: where kairosctl looked */
+    bool color;             /* a TTY and no NO_COLOR */
     unsigned width;
 };
 

@@ -9,22 +9,46 @@
 
 #include <kairos/client.h>
 #include <kairos/units.h>
+#include <kairos/version.h>
 
 #include "ctl.h"
 
 #define CONNECT_TIMEOUT_S 5
 #define TOTAL_TIMEOUT_S   300
 
+/* The message on stderr, and with -f json or yaml as JSON on stdout too. */
+static int fail_v(int code, long status, const char *fmt, va_list ap)
+{
+    char msg[1024];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    fprintf(stderr, "kairosctl: %s\n", msg);
+    output_error(code, status, msg);
+    return code;
+}
+
 int ctl_fail(int code, const char *fmt, ...)
 {
     va_list ap;
+    int rc;
 
-    fputs("kairosctl: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    rc = fail_v(code, 0, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    return code;
+    return rc;
+}
+
+static int fail_http(int code, long status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_http(int code, long status, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = fail_v(code, status, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 const char *ctl_size(const json_t *v, char *buf, size_t len)
@@ -64,7 +88,7 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
     struct kairos_client kc = {.url = c->url,
                                .token = c->token,
                                .cacert = c->cacert,
-                               .agent = "kairosctl/1",
+                               .agent = "kairosctl/" KAIROS_VERSION_STRING,
                                .connect_timeout_s = CONNECT_TIMEOUT_S,
                                .timeout_s = TOTAL_TIMEOUT_S};
     struct kairos_error err = {0};
@@ -84,7 +108,13 @@ int ctl_call(struct ctl *c, const char *method, const char *path, json_t *body, 
         return CTL_OK;
     }
     const char *d = json_string_value(json_object_get(answer, "description"));
-    rc = ctl_fail(exit_of(status, answer), "%s (HTTP %ld)", d ? d : "request failed", status);
+    /* No token was sent: say where kairosctl looked for one. */
+    if (status == 401 && !c->token && c->token_hint)
+        rc = fail_http(CTL_DENIED, status, "%s (HTTP %ld); %s", d ? d : "request failed", status,
+                       c->token_hint);
+    else
+        rc = fail_http(exit_of(status, answer), status, "%s (HTTP %ld)", d ? d : "request failed",
+                       status);
     json_decref(answer);
     return rc;
 }

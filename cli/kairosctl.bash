@@ -6,18 +6,19 @@ _kairosctl()
     local i cmd="" verb=""
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-        -c | --config | -u | --url | -t | --token-file) ((i++)) ;;
+        --config | -u | --url | -t | --token-file | -f | --format | -c | --column) ((i++)) ;;
         -*) ;;
         *) if [[ -z $cmd ]]; then cmd=${words[i]}; elif [[ -z $verb ]]; then verb=${words[i]}; fi ;;
         esac
     done
     case $prev in
-    -c | --config | -t | --token-file) _filedir; return ;;
+    --config | -t | --token-file) _filedir; return ;;
+    -f | --format) COMPREPLY=($(compgen -W "table json yaml value" -- "$cur")); return ;;
     --sort) COMPREPLY=($(compgen -W "project kind quota allocated used percent drift" -- "$cur")); return ;;
     --plan) COMPREPLY=($(compgen -W "small medium large" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        local opts="--help --json --no-color"
+        local opts="--help --version --format --column --json --no-color"
         case $cmd/$verb in
         /) opts+=" --config --url --token-file" ;;
         project/create) opts+=" --plan --quota" ;;
@@ -25,19 +26,30 @@ _kairosctl()
         quota/set) opts+=" --below-usage" ;;
         usage/*) opts+=" --sort --desc" ;;
         volume/break-lock) opts+=" --force" ;;
+        volume/create | share/create | bucket/create)
+            opts+=" --size --from --from-project --max-files --max-objects --wait" ;;
+        */delete) opts+=" --force --wait" ;;
+        */resize) opts+=" --shrink" ;;
+        volume/flatten | operation/show) opts+=" --wait" ;;
+        binding/create) opts+=" --read-only" ;;
+        token/create) opts+=" --description" ;;
         esac
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return
     fi
     if [[ -z $cmd ]]; then
-        COMPREPLY=($(compgen -W "project quota usage capacity volumes shares buckets token drift volume" -- "$cur"))
+        COMPREPLY=($(compgen -W "project quota usage capacity volumes shares buckets volume share bucket snapshot binding token drift operation cluster" -- "$cur"))
     elif [[ -z $verb ]]; then
         case $cmd in
         project) COMPREPLY=($(compgen -W "create list show delete" -- "$cur")) ;;
         quota) COMPREPLY=($(compgen -W "set show" -- "$cur")) ;;
         token) COMPREPLY=($(compgen -W "create list revoke" -- "$cur")) ;;
         drift) COMPREPLY=($(compgen -W "show policy" -- "$cur")) ;;
-        volume) COMPREPLY=($(compgen -W "break-lock" -- "$cur")) ;;
+        volume) COMPREPLY=($(compgen -W "create resize delete show list flatten break-lock" -- "$cur")) ;;
+        share | bucket) COMPREPLY=($(compgen -W "create resize delete show list" -- "$cur")) ;;
+        snapshot) COMPREPLY=($(compgen -W "create list delete" -- "$cur")) ;;
+        binding) COMPREPLY=($(compgen -W "create list show delete" -- "$cur")) ;;
+        operation) COMPREPLY=($(compgen -W "show" -- "$cur")) ;;
         esac
     elif [[ $cmd == quota && $verb == set ]]; then
         COMPREPLY=($(compgen -W "volume.bytes= volume.count= share.bytes= share.count= bucket.bytes= bucket.count= snapshot.count= total.bytes=" -- "$cur"))

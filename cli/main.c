@@ -2,7 +2,8 @@
  * main.c - kairosctl: the administrators' quota CLI, a client of kairosd's
  * REST API (see kairosctl(1), docs/kairosctl.1).
  *
- *   kairosctl [--url URL] [--token-file FILE] [--cacert FILE] [--json] [--no-color] COMMAND ...
+ *   kairosctl [--url URL] [--token-file FILE] [--cacert FILE] [-f FORMAT] [-c COLUMN]...
+ *             [--no-color] COMMAND ...
  *
  * kairosd's URL: --url, $KAIROS_URL, [client] url of the config ($KAIROS_CONF
  * or -c), else http://127.0.0.1:8080. The admin token: $KAIROS_TOKEN, else
@@ -12,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,16 +41,26 @@ static void usage(FILE *f)
           "  usage [PROJECT]                   quota, allocated, used and percent per kind\n"
           "  capacity                          the pool: capacity, headroom, quotas, use\n"
           "  volumes|shares|buckets PROJECT    a project's allocations\n"
+          "  volume|share|bucket create|resize|delete|show|list   allocations\n"
+          "  volume flatten                    make a clone independent of its parent\n"
+          "  snapshot create|list|delete       snapshots of volumes and shares\n"
+          "  binding create|list|show|delete   credentials that reach one allocation\n"
           "  token create|list|revoke          project tokens\n"
+          "  drift show|policy                 what the keys did behind the ledger\n"
+          "  operation show ID                 an asynchronous operation\n"
+          "  cluster                           where clients find the cluster\n"
           "\n"
           "Options:\n"
-          "  -c, --config FILE    read [client] url, token_file and cacert from FILE\n"
+          "      --config FILE    read [client] url, token_file and cacert from FILE\n"
           "  -u, --url URL        kairosd (default $KAIROS_URL or " DEFAULT_URL ")\n"
           "  -t, --token-file F   the admin token (default $KAIROS_TOKEN, ~/.kairos/token)\n"
           "      --cacert FILE    CAs to trust for https:// (default $KAIROS_CACERT, the\n"
           "                       system's)\n"
-          "      --json           print JSON instead of tables\n"
+          "  -f, --format FORMAT  table (default), json, yaml or value (the cells alone)\n"
+          "  -c, --column COLUMN  show that column (json, yaml: that field); repeatable\n"
+          "      --json           -f json\n"
           "      --no-color       no colour even on a terminal\n"
+          "  -V, --version        print the version and exit\n"
           "  -h, --help           this help; COMMAND --help for a command's\n"
           "\n"
           "Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 quota exceeded,\n"
@@ -78,6 +90,9 @@ static char *home_path(const char *path)
     return strdup(path);
 }
 
+/* Where kairosctl looked for a token, when it found none. */
+static char hint[PATH_MAX + 256];
+
 /* Settle the URL and the token from options, environment and config. */
 static int settle(struct ctl *c, const char *conf, const char *url, const char *token_file,
                   const char *cacert)
@@ -103,7 +118,7 @@ static int settle(struct ctl *c, const char *conf, const char *url, const char *
     if (getenv("KAIROS_TOKEN") && *getenv("KAIROS_TOKEN")) {
         c->token = strdup(getenv("KAIROS_TOKEN"));
     } else {
-        if (!token_file)
+        if (!token_file && getenv("KAIROS_TOKEN_FILE") && *getenv("KAIROS_TOKEN_FILE"))
             token_file = getenv("KAIROS_TOKEN_FILE");
         if (!token_file && cfg && cfg->client.token_file)
             token_file = cfg->client.token_file;
@@ -115,20 +130,30 @@ static int settle(struct ctl *c, const char *conf, const char *url, const char *
             kairos_config_free(cfg);
             return CTL_BAD_INPUT;
         }
+        /* Said only if kairosd asks for a token (401). */
+        if (!c->token)
+            snprintf(hint, sizeof(hint),
+                     "no token was sent: $KAIROS_TOKEN is not set and %s does not exist "
+                     "(give one with --token-file, $KAIROS_TOKEN_FILE or [client] token_file)",
+                     tf ? tf : "~/.kairos/token");
         free(tf);
     }
+    c->token_hint = hint[0] ? hint : NULL;
     kairos_config_free(cfg);
     return CTL_OK;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+    static const struct option opts[] = {{"config", required_argument, NULL, 'C'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {"column", required_argument, NULL, 'c'},
                                          {"url", required_argument, NULL, 'u'},
                                          {"token-file", required_argument, NULL, 't'},
                                          {"cacert", required_argument, NULL, 'a'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"no-color", no_argument, NULL, 'n'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *conf = getenv("KAIROS_CONF"), *url = NULL, *token_file = NULL, *cacert = NULL;
@@ -142,10 +167,20 @@ int main(int argc, char **argv)
         return 1;
 
     /* Stop at the command: its own options follow it. */
-    while ((opt = getopt_long(argc, argv, "+c:u:t:h", opts, NULL)) != -1) {
+    output_use(&c);
+    while ((opt = getopt_long(argc, argv, "+f:c:u:t:hV", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c':
+        case 'C':
             conf = optarg;
+            break;
+        case 'f':
+            if (!output_format_parse(optarg, &c.format))
+                return ctl_fail(CTL_BAD_INPUT, "bad format '%s': table, json, yaml or value",
+                                optarg);
+            break;
+        case 'c':
+            if (!output_column_add(&c, optarg))
+                return ctl_fail(CTL_BAD_INPUT, "too many columns");
             break;
         case 'u':
             url = optarg;
@@ -157,11 +192,14 @@ int main(int argc, char **argv)
             cacert = optarg;
             break;
         case 'j':
-            c.json = true;
+            c.format = CTL_FORMAT_JSON;
             break;
         case 'n':
             no_color = true;
             break;
+        case 'V':
+            printf("kairosctl %s (libkairos %s)\n", KAIROS_VERSION_STRING, kairos_version());
+            return CTL_OK;
         case 'h':
             usage(stdout);
             return CTL_OK;

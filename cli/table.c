@@ -32,6 +32,8 @@ struct table {
     size_t nrows;
     size_t sort_col;
     bool descending;
+    size_t show[TABLE_MAX_COLS]; /* the columns printed, in order */
+    size_t nshow;
 };
 
 struct table *table_new(const char *const *header, size_t ncols)
@@ -41,6 +43,9 @@ struct table *table_new(const char *const *header, size_t ncols)
     if (t) {
         t->header = header;
         t->ncols = ncols < TABLE_MAX_COLS ? ncols : TABLE_MAX_COLS;
+        for (size_t c = 0; c < t->ncols; c++)
+            t->show[c] = c;
+        t->nshow = t->ncols;
     }
     return t;
 }
@@ -104,9 +109,67 @@ bool table_sort(struct table *t, const char *column, bool descending)
     return false;
 }
 
-static bool numeric(const char *s)
+/* "created-ms" names column CREATED_MS; any case. */
+static bool same_name(const char *a, const char *b)
 {
-    return *s && (isdigit((unsigned char)*s) || (*s == '-' && s[1] == '\0'));
+    for (; *a && *b; a++, b++) {
+        char x = *a == '-' ? '_' : *a, y = *b == '-' ? '_' : *b;
+        if (tolower((unsigned char)x) != tolower((unsigned char)y))
+            return false;
+    }
+    return *a == *b;
+}
+
+static bool column_of(const struct table *t, const char *name, size_t *out)
+{
+    for (size_t c = 0; c < t->ncols; c++) {
+        if (same_name(t->header[c], name)) {
+            *out = c;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool table_has(const struct table *t, const char *column)
+{
+    size_t c;
+
+    return column_of(t, column, &c);
+}
+
+bool table_select(struct table *t, const char *const *columns, size_t n)
+{
+    size_t show[TABLE_MAX_COLS];
+
+    if (n > TABLE_MAX_COLS)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!column_of(t, columns[i], &show[i]))
+            return false;
+    }
+    memcpy(t->show, show, n * sizeof(*show));
+    t->nshow = n;
+    return true;
+}
+
+/*
+ * A column of numbers: every row has a sort key there (or "-", no value),
+ * and at least one has. Decided by the keys, never by how a cell starts,
+ * so a name such as "2024-runs" stays left-aligned.
+ */
+static bool numeric(const struct table *t, size_t c)
+{
+    bool any = false;
+
+    for (size_t r = 0; r < t->nrows; r++) {
+        const struct row *row = &t->rows[r];
+        if (!isnan(row->keys[c]))
+            any = true;
+        else if (strcmp(row->cells[c], "-") != 0)
+            return false;
+    }
+    return any;
 }
 
 static const char *percent_color(const char *cell)
@@ -120,11 +183,22 @@ static const char *percent_color(const char *cell)
     return v >= FULL_PERCENT ? RED : v >= WARN_PERCENT ? YELLOW : NULL;
 }
 
+void table_print_values(const struct table *t)
+{
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t i = 0; i < t->nshow; i++)
+            printf("%s%s", t->rows[r].cells[t->show[i]], i + 1 < t->nshow ? " " : "\n");
+    }
+}
+
 void table_print(const struct table *t, bool color, unsigned width)
 {
-    size_t w[TABLE_MAX_COLS] = {0}, total = 0, widest = 0;
+    size_t w[TABLE_MAX_COLS] = {0}, total = 0, widest = t->show[0];
+    bool right[TABLE_MAX_COLS];
 
-    for (size_t c = 0; c < t->ncols; c++) {
+    for (size_t i = 0; i < t->nshow; i++) {
+        size_t c = t->show[i];
+        right[c] = numeric(t, c);
         w[c] = strlen(t->header[c]);
         for (size_t r = 0; r < t->nrows; r++) {
             size_t n = strlen(t->rows[r].cells[c]);
@@ -140,23 +214,26 @@ void table_print(const struct table *t, bool color, unsigned width)
         size_t cut = total - width;
         w[widest] = w[widest] > cut + 8 ? w[widest] - cut : 8;
     }
-    for (size_t c = 0; c < t->ncols; c++)
+    for (size_t i = 0; i < t->nshow; i++) {
+        size_t c = t->show[i];
         printf("%s%-*s%s%s", color ? BOLD : "", (int)w[c], t->header[c], color ? RESET : "",
-               c + 1 < t->ncols ? "  " : "\n");
+               i + 1 < t->nshow ? "  " : "\n");
+    }
     for (size_t r = 0; r < t->nrows; r++) {
-        for (size_t c = 0; c < t->ncols; c++) {
+        for (size_t i = 0; i < t->nshow; i++) {
+            size_t c = t->show[i];
             const char *cell = t->rows[r].cells[c];
             const char *hue = color ? percent_color(cell) : NULL;
             int n = (int)w[c];
             if (hue)
                 fputs(hue, stdout);
-            if (numeric(cell) || percent_color(cell) || strchr(cell, '%'))
+            if (right[c])
                 printf("%*.*s", n, n, cell);
             else
                 printf("%-*.*s", n, n, cell);
             if (hue)
                 fputs(RESET, stdout);
-            fputs(c + 1 < t->ncols ? "  " : "\n", stdout);
+            fputs(i + 1 < t->nshow ? "  " : "\n", stdout);
         }
     }
 }

@@ -12,11 +12,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <kairos/version.h>
+
 #include "inflight.h"
 #include "server.h"
 
 #define CSI_DRIVER_DEFAULT "csi.kairos.local"
-#define CSI_VERSION        "0.1.0"
+/* The plugin reports Kairos's own version (GetPluginInfo, --version). */
+#define CSI_VERSION KAIROS_VERSION_STRING
 
 /* How a node maps a volume's image (see node.c). */
 enum csi_map {

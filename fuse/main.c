@@ -633,7 +633,8 @@ int main(int argc, char *argv[])
         goto out;
     }
     if (opts.show_version) {
-        printf("kairosfs, libfuse %s\n", fuse_pkgversion());
+        printf("kairosfs %s (libkairos %s, libfuse %s)\n", KAIROS_VERSION_STRING, kairos_version(),
+               fuse_pkgversion());
         rc = 0;
         goto out;
     }

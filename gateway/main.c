@@ -3,10 +3,13 @@
  *
  *   kairosd [-c CONFIG] [--port-file FILE]   serve until SIGTERM or SIGINT
  *   kairosd --hash-token < TOKEN             print the hash for a tokens file
+ *   kairosd --version | --help
  *
  * CONFIG defaults to $KAIROS_CONF, then /etc/kairos/kairos.conf. Every
  * kairosd on a cluster shares state through RADOS only, so any number may
- * serve behind a load balancer.
+ * serve behind a load balancer. Under systemd (kairosd.service, Type=notify)
+ * it says READY=1 once it listens, STOPPING=1 on SIGTERM, and WATCHDOG=1 at
+ * half of WatchdogSec=; without $NOTIFY_SOCKET those are no-ops.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <kairos/kairos.h>
+#include <systemd/sd-daemon.h>
 
 #include "accesslog.h"
 #include "auth.h"
@@ -33,11 +38,22 @@ static void usage(FILE *f)
 {
     fputs("usage: kairosd [-c CONFIG] [--port-file FILE]\n"
           "       kairosd --hash-token < TOKEN\n"
+          "       kairosd --version | --help\n"
           "\n"
           "Serves the Open Service Broker API (/v2) and the REST API (/v1) of Kairos.\n"
-          "CONFIG: $KAIROS_CONF, else " DEFAULT_CONF ".\n"
-          "--hash-token prints the SHA-256 of the token read from stdin, for a line\n"
-          "of the tokens file: '<hash> admin' or '<hash> project:<name>'.\n",
+          "\n"
+          "  -c, --config FILE    the configuration (default $KAIROS_CONF, else\n"
+          "                       " DEFAULT_CONF "; see kairos.conf(5))\n"
+          "      --port-file FILE write the port listened on to FILE once serving\n"
+          "      --hash-token     print the SHA-256 of the token read from stdin, for a\n"
+          "                       line of the tokens file: '<hash> admin' or\n"
+          "                       '<hash> project:<name>'\n"
+          "  -V, --version        print the version and exit\n"
+          "  -h, --help           this help\n"
+          "\n"
+          "SIGTERM or SIGINT: finish requests in flight, then stop. Under systemd\n"
+          "(kairosd.service, Type=notify) it reports READY, STOPPING and the\n"
+          "watchdog. See kairosd(8) and kairos.conf(5).\n",
           f);
 }
 
@@ -92,6 +108,28 @@ static int write_port(const char *path, uint16_t port)
         return -errno;
     fprintf(f, "%u\n", port);
     return fclose(f) == 0 ? 0 : -errno;
+}
+
+/*
+ * Wait for SIGTERM or SIGINT. With a systemd watchdog, this thread pings it
+ * at half the interval, so a kairosd whose main thread is stuck is killed
+ * and restarted (Restart=on-failure).
+ */
+static int wait_for_stop(const sigset_t *stop)
+{
+    uint64_t usec = 0;
+    struct timespec half;
+    int sig = 0;
+
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) {
+        sigwait(stop, &sig);
+        return sig;
+    }
+    half.tv_sec = (time_t)(usec / 2 / 1000000);
+    half.tv_nsec = (long)(usec / 2 % 1000000 * 1000);
+    while ((sig = sigtimedwait(stop, NULL, &half)) < 0)
+        sd_notify(0, "WATCHDOG=1");
+    return sig;
 }
 
 static int serve(const char *conf, const char *port_file)
@@ -152,7 +190,9 @@ static int serve(const char *conf, const char *port_file)
     }
     fprintf(stderr, "kairosd: listening on port %u%s\n", server_port(srv),
             cfg->server.tls_cert ? " (TLS)" : "");
-    sigwait(&stop, &sig);
+    sd_notifyf(0, "READY=1\nSTATUS=serving on port %u", server_port(srv));
+    sig = wait_for_stop(&stop);
+    sd_notify(0, "STOPPING=1\nSTATUS=finishing requests in flight");
     fprintf(stderr, "kairosd: %s: finishing requests in flight\n", strsignal(sig));
 out:
     server_stop(srv, SHUTDOWN_GRACE);
@@ -173,11 +213,10 @@ out:
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"port-file", required_argument, NULL, 'p'},
-                                         {"hash-token", no_argument, NULL, 'H'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"port-file", required_argument, NULL, 'p'},
+        {"hash-token", no_argument, NULL, 'H'},   {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     const char *conf = getenv("KAIROS_CONF"), *port_file = NULL;
     int c;
 
@@ -185,7 +224,7 @@ int main(int argc, char **argv)
     if (kairos_std_fds_open() < 0)
         return 1;
 
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             conf = optarg;
@@ -195,6 +234,9 @@ int main(int argc, char **argv)
             break;
         case 'H':
             return hash_token();
+        case 'V':
+            printf("kairosd %s (libkairos %s)\n", KAIROS_VERSION_STRING, kairos_version());
+            return 0;
         case 'h':
             usage(stdout);
             return 0;

@@ -3,7 +3,8 @@
  * its series under a read lock and counts with atomic adds, so the
  * connection threads never queue on each other; only a series seen for the
  * first time takes the write lock. The gauges come from the capacity
- * report, which reads every project: a thread renders them every
+ * report, which reads every project (and gives each one's quota and
+ * allocation, as kairos_project_* gauges): a thread renders them every
  * METRICS_REFRESH_MS, and a scrape copies that text.
  */
 #include "metrics.h"
@@ -293,16 +294,70 @@ static void render_counters(struct metrics *m, FILE *f)
     }
 }
 
+/*
+ * Per-project gauges, one family per stream: the text format wants each
+ * family's samples together, and the scan hands over one project at a time.
+ */
+enum { P_QUOTA_BYTES, P_QUOTA_COUNT, P_ALLOC_BYTES, P_ALLOC_COUNT, P_FAMILIES };
+
+static const char *const project_family[P_FAMILIES][2] = {
+    {"kairos_project_quota_bytes", "A project's byte limit per kind (absent: no limit)."},
+    {"kairos_project_quota_count", "A project's count limit per kind (absent: no limit)."},
+    {"kairos_project_allocated_bytes", "Bytes a project has allocated, per kind."},
+    {"kairos_project_allocations", "Allocations a project holds, per kind."},
+};
+
+struct project_text {
+    FILE *f[P_FAMILIES];
+    char *text[P_FAMILIES];
+    size_t len[P_FAMILIES];
+};
+
+static void project_sample(FILE *f, int family, const char *project, int kind, uint64_t v)
+{
+    fprintf(f, "%s{project=\"%s\",kind=\"%s\"} %llu\n", project_family[family][0], project,
+            kairos_kind_name(kind), (unsigned long long)v);
+}
+
+static void on_project(void *arg, const struct kairos_capacity_project *p)
+{
+    struct project_text *t = arg;
+
+    for (int kind = 0; kind < KAIROS_KIND_COUNT; kind++) {
+        const struct kairos_limit *l = &p->quota.kind[kind];
+        if (kind != KAIROS_SNAPSHOT && l->bytes != KAIROS_UNLIMITED)
+            project_sample(t->f[P_QUOTA_BYTES], P_QUOTA_BYTES, p->name, kind, l->bytes);
+        if (l->count != KAIROS_UNLIMITED)
+            project_sample(t->f[P_QUOTA_COUNT], P_QUOTA_COUNT, p->name, kind, l->count);
+        if (kind != KAIROS_SNAPSHOT)
+            project_sample(t->f[P_ALLOC_BYTES], P_ALLOC_BYTES, p->name, kind,
+                           p->allocated_bytes[kind]);
+        project_sample(t->f[P_ALLOC_COUNT], P_ALLOC_COUNT, p->name, kind, p->allocated_count[kind]);
+    }
+}
+
 static void render_gauges(struct kairos *k, FILE *f)
 {
     struct kairos_capacity_report r;
     struct kairos_error err = {0};
+    struct project_text t = {0};
+    int rc = 0;
 
+    for (int i = 0; i < P_FAMILIES; i++) {
+        if (!(t.f[i] = open_memstream(&t.text[i], &t.len[i])))
+            rc = -ENOMEM;
+    }
     fprintf(f, "# HELP kairos_cluster_up Whether the last capacity read reached the cluster.\n"
                "# TYPE kairos_cluster_up gauge\n");
-    if (kairos_capacity_get(k, &r, &err) < 0) {
+    if (rc == 0)
+        rc = kairos_capacity_get_each(k, &r, on_project, &t, &err);
+    for (int i = 0; i < P_FAMILIES; i++) {
+        if (t.f[i])
+            fclose(t.f[i]);
+    }
+    if (rc < 0) {
         fputs("kairos_cluster_up 0\n", f);
-        return;
+        goto out;
     }
     fprintf(f,
             "kairos_cluster_up 1\n"
@@ -321,6 +376,12 @@ static void render_gauges(struct kairos *k, FILE *f)
         fprintf(f, "kairos_allocations{kind=\"%s\"} %llu\n", kairos_kind_name(kind),
                 (unsigned long long)r.allocated_count[kind]);
     }
+    for (int i = 0; i < P_FAMILIES; i++)
+        fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s", project_family[i][0], project_family[i][1],
+                project_family[i][0], t.text[i] ? t.text[i] : "");
+out:
+    for (int i = 0; i < P_FAMILIES; i++)
+        free(t.text[i]);
 }
 
 char *metrics_render(struct metrics *m)

@@ -6,10 +6,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +25,10 @@
 #define CONNECTION_MEMORY (64 * 1024)
 #define DEFAULT_MAX_BODY  (1024 * 1024)
 #define DEFAULT_TIMEOUT_S 30
+/* Seconds a client is asked to wait after a request ran out of time. */
+#define DEADLINE_RETRY_AFTER "5"
+/* Handler threads past their deadline or not, at most: as many as connections. */
+#define JOBS_MAX CONNECTION_LIMIT
 
 struct server {
     struct gateway *g;
@@ -30,7 +36,12 @@ struct server {
     char *cert, *key;
     uint16_t port;
     uint64_t max_body;
+    uint64_t deadline_ms; /* [server] request_timeout; 0: none */
     atomic_int in_flight;
+    /* Handler threads still running, answered or not (see struct job). */
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_done;
+    unsigned jobs;
 };
 
 /* What one request accumulates between libmicrohttpd's calls. */
@@ -111,17 +122,17 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
  * Batched (accesslog.h): no system call and no stdio lock on a request.
  */
 static void log_request(const char *method, const char *url, const struct http_response *res,
-                        double seconds)
+                        double seconds, const char *note)
 {
     const char *error = res->body ? json_string_value(json_object_get(res->body, "error")) : NULL;
     char line[ACCESSLOG_LINE_MAX];
     int n;
 
     /* The path only: query strings may carry ids, never secrets, but stay short. */
-    n = snprintf(line, sizeof(line),
-                 "kairosd: method=%s path=%.*s route=%s status=%u ms=%.1f%s%s\n", method,
-                 (int)(strcspn(url, "?") < 128 ? strcspn(url, "?") : 128), url, res->route,
-                 res->status, seconds * 1000, error ? " error=" : "", error ? error : "");
+    n = snprintf(
+        line, sizeof(line), "kairosd: method=%s path=%.*s route=%s status=%u ms=%.1f%s%s%s\n",
+        method, (int)(strcspn(url, "?") < 128 ? strcspn(url, "?") : 128), url, res->route,
+        res->status, seconds * 1000, error ? " error=" : "", error ? error : "", note ? note : "");
     if (n <= 0)
         return;
     if ((size_t)n >= sizeof(line)) {
@@ -129,6 +140,295 @@ static void log_request(const char *method, const char *url, const struct http_r
         line[n - 1] = '\n';
     }
     accesslog_line(line, (size_t)n);
+}
+
+/*
+ * A request that may change something (any method but GET) runs under a
+ * deadline, [server] request_timeout: its handler runs on a thread of its
+ * own while the connection's thread waits for it, at most until the
+ * deadline. Past it the client gets 503 with Retry-After and the
+ * connection lets go; the handler runs on to its end, as it would have
+ * (its intent records what it did; what it leaves open, the reconciler
+ * settles), and its late answer is logged, never sent. So a job owns a
+ * copy of all the handler reads of the request: the connection may be
+ * gone before the handler is done. A GET is one read, each bounded by
+ * [ceph] timeout, and stays on the connection's thread (no hand-off on
+ * the read path).
+ */
+#define FIELDS (MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND)
+
+struct field {
+    enum MHD_ValueKind kind;
+    char *name, *value; /* value NULL: a query argument without '=' */
+};
+
+struct job {
+    struct server *s;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* on CLOCK_MONOTONIC */
+    int refs;            /* the connection's and the handler's */
+    bool done;           /* res holds the handler's answer */
+    bool abandoned;      /* the deadline was answered: the handler's answer is dropped */
+    char *method, *url, *body;
+    size_t len;
+    struct field *fields;
+    size_t nfields, cap;
+    struct http_response res;
+    struct timespec start;
+};
+
+static void job_put(struct job *j)
+{
+    bool last;
+
+    pthread_mutex_lock(&j->lock);
+    last = --j->refs == 0;
+    pthread_mutex_unlock(&j->lock);
+    if (!last)
+        return;
+    for (size_t i = 0; i < j->nfields; i++) {
+        free(j->fields[i].name);
+        free(j->fields[i].value);
+    }
+    free(j->fields);
+    free(j->method);
+    free(j->url);
+    free(j->body);
+    http_response_clear(&j->res);
+    pthread_cond_destroy(&j->cond);
+    pthread_mutex_destroy(&j->lock);
+    free(j);
+}
+
+static enum MHD_Result copy_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct job *j = cls;
+    struct field *f;
+
+    if (j->nfields == j->cap) {
+        size_t cap = j->cap ? 2 * j->cap : 16;
+        struct field *grown = realloc(j->fields, cap * sizeof(*grown));
+        if (!grown)
+            return MHD_NO;
+        j->fields = grown;
+        j->cap = cap;
+    }
+    f = &j->fields[j->nfields];
+    f->kind = kind;
+    f->name = strdup(key);
+    f->value = value ? strdup(value) : NULL;
+    if (!f->name || (value && !f->value)) {
+        free(f->name);
+        free(f->value);
+        return MHD_NO;
+    }
+    j->nfields++;
+    return MHD_YES;
+}
+
+/* The first @kind field named @name, case-insensitively, as libmicrohttpd looks it up. */
+static const char *job_lookup(const struct job *j, enum MHD_ValueKind kind, const char *name)
+{
+    for (size_t i = 0; i < j->nfields; i++) {
+        if (j->fields[i].kind == kind && strcasecmp(j->fields[i].name, name) == 0)
+            return j->fields[i].value;
+    }
+    return NULL;
+}
+
+static const char *job_header(void *arg, const char *name)
+{
+    return job_lookup(arg, MHD_HEADER_KIND, name);
+}
+
+static const char *job_query(void *arg, const char *name)
+{
+    return job_lookup(arg, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void job_request(struct job *j, struct http_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = http_method_parse(j->method);
+    req->path = j->url;
+    req->body = j->body ? j->body : "";
+    req->body_len = j->len;
+    req->header = job_header;
+    req->query = job_query;
+    req->lookup_arg = j;
+}
+
+/* Count one more running job; false when JOBS_MAX already run. */
+static bool jobs_take(struct server *s)
+{
+    bool ok;
+
+    pthread_mutex_lock(&s->jobs_lock);
+    ok = s->jobs < JOBS_MAX;
+    if (ok)
+        s->jobs++;
+    pthread_mutex_unlock(&s->jobs_lock);
+    return ok;
+}
+
+static void jobs_give(struct server *s)
+{
+    pthread_mutex_lock(&s->jobs_lock);
+    if (--s->jobs == 0)
+        pthread_cond_broadcast(&s->jobs_done);
+    pthread_mutex_unlock(&s->jobs_lock);
+}
+
+static bool jobs_running(struct server *s)
+{
+    bool running;
+
+    pthread_mutex_lock(&s->jobs_lock);
+    running = s->jobs > 0;
+    pthread_mutex_unlock(&s->jobs_lock);
+    return running;
+}
+
+static void *job_run(void *arg)
+{
+    struct job *j = arg;
+    struct server *s = j->s;
+    struct http_request req;
+    struct http_response res = {0};
+    bool late;
+
+    job_request(j, &req);
+    api_handle(s->g, &req, &res);
+    pthread_mutex_lock(&j->lock);
+    late = j->abandoned;
+    if (!late) {
+        j->res = res;
+        j->done = true;
+        pthread_cond_signal(&j->cond);
+    }
+    pthread_mutex_unlock(&j->lock);
+    if (late) {
+        log_request(j->method, j->url, &res, since(&j->start), " late=answered-503-at-deadline");
+        http_response_clear(&res);
+    }
+    job_put(j);
+    /* Last: once no job runs, server_stop() may free the server and the gateway. */
+    jobs_give(s);
+    return NULL;
+}
+
+/* @res: 503 for @j's request, saying @why, with the deadline's Retry-After. */
+static void job_unavailable(struct job *j, struct http_response *res, const char *why)
+{
+    struct http_request req;
+    char route[sizeof(res->route)];
+
+    /* The route, for the metrics and the log: routing reads only the job's copy. */
+    job_request(j, &req);
+    api_route_only(&req, res);
+    memcpy(route, res->route, sizeof(route));
+    http_response_clear(res);
+    memcpy(res->route, route, sizeof(route));
+    res->retry = DEADLINE_RETRY_AFTER;
+    http_error(res, 503, "ServiceUnavailable", "%s", why);
+}
+
+/*
+ * Run @req's handler under the deadline into @res (see struct job). The
+ * job takes @x's body. False when no job could be started (out of memory
+ * or threads): then the caller runs the handler itself.
+ */
+static bool run_with_deadline(struct server *s, struct MHD_Connection *conn, const char *method,
+                              const char *url, struct exchange *x, struct http_response *res)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    pthread_condattr_t attr;
+    struct timespec until;
+    pthread_attr_t tattr;
+    pthread_t thread;
+    char why[256];
+    bool answered;
+    int rc = 0;
+
+    if (!j)
+        return false;
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    j->s = s;
+    j->refs = 1;
+    clock_gettime(CLOCK_MONOTONIC, &j->start);
+    j->method = strdup(method);
+    j->url = strdup(url);
+    /* Every header and query argument, or none: a copy cut short would change the request. */
+    if (!j->method || !j->url ||
+        MHD_get_connection_values(conn, FIELDS, copy_field, j) !=
+            MHD_get_connection_values(conn, FIELDS, NULL, NULL)) {
+        job_put(j);
+        return false;
+    }
+    j->body = x->body;
+    j->len = x->len;
+    x->body = NULL;
+    x->len = 0;
+    /*
+     * Handlers cut at their deadline still hold a thread each: while the
+     * backend does not answer, clients that ask again must not pile up
+     * threads without end.
+     */
+    if (!jobs_take(s)) {
+        snprintf(why, sizeof(why),
+                 "%u requests still run past their deadline: the backend is not answering",
+                 JOBS_MAX);
+        job_unavailable(j, res, why);
+        job_put(j);
+        return true;
+    }
+    j->refs = 2;
+    pthread_attr_init(&tattr);
+    pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&thread, &tattr, job_run, j);
+    pthread_attr_destroy(&tattr);
+    if (rc != 0) {
+        jobs_give(s);
+        /* Give the body back: the caller runs the handler on it. */
+        x->body = j->body;
+        x->len = j->len;
+        j->body = NULL;
+        j->refs = 1;
+        job_put(j);
+        return false;
+    }
+    until = j->start;
+    until.tv_sec += (time_t)(s->deadline_ms / 1000);
+    until.tv_nsec += (long)(s->deadline_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&j->lock);
+    while (!j->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&j->cond, &j->lock, &until);
+    answered = j->done;
+    if (answered) {
+        *res = j->res;
+        memset(&j->res, 0, sizeof(j->res));
+    } else {
+        j->abandoned = true;
+    }
+    pthread_mutex_unlock(&j->lock);
+    if (!answered) {
+        snprintf(why, sizeof(why),
+                 "the backend did not answer within %llu ms; the request goes on and the "
+                 "broker settles it: ask again to learn its outcome",
+                 (unsigned long long)s->deadline_ms);
+        job_unavailable(j, res, why);
+    }
+    job_put(j);
+    return true;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -179,20 +479,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                    "an encoded '/' (%%2F) is not allowed in a path: ids and names never hold one");
     } else {
         req.method = http_method_parse(method);
-        req.path = url;
-        req.body = x->body ? x->body : "";
-        req.body_len = x->len;
-        req.header = lookup_header;
-        req.query = lookup_query;
-        req.lookup_arg = conn;
-        api_handle(s->g, &req, &res);
+        if (!s->deadline_ms || req.method == HTTP_GET || req.method == HTTP_OTHER ||
+            !run_with_deadline(s, conn, method, url, x, &res)) {
+            req.path = url;
+            req.body = x->body ? x->body : "";
+            req.body_len = x->len;
+            req.header = lookup_header;
+            req.query = lookup_query;
+            req.lookup_arg = conn;
+            api_handle(s->g, &req, &res);
+        }
     }
     encoded_slash_in = NULL;
     double secs = since(&x->start);
     /* A label from a known set: made-up methods must not fill the series table. */
     metrics_request(s->g->metrics, res.route[0] ? res.route : "unmatched",
                     http_method_name(http_method_parse(method)), res.status, secs);
-    log_request(method, url, &res, secs);
+    log_request(method, url, &res, secs, NULL);
     ok = send_response(conn, &res);
     x->answered = true;
     http_response_clear(&res);
@@ -261,6 +564,15 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, struct kairo
     return 0;
 }
 
+static void server_free(struct server *s)
+{
+    pthread_cond_destroy(&s->jobs_done);
+    pthread_mutex_destroy(&s->jobs_lock);
+    free(s->cert);
+    free(s->key);
+    free(s);
+}
+
 int server_start(struct gateway *g, struct server **out, struct kairos_error *err)
 {
     const struct kairos_config *cfg = g->cfg;
@@ -280,6 +592,9 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
         return kairos_error_set(err, -ENOMEM, "out of memory");
     s->g = g;
     s->max_body = cfg->server.max_body ? cfg->server.max_body : DEFAULT_MAX_BODY;
+    s->deadline_ms = cfg->server.request_timeout_ms;
+    pthread_mutex_init(&s->jobs_lock, NULL);
+    pthread_cond_init(&s->jobs_done, NULL);
     rc = parse_listen(cfg->server.listen ? cfg->server.listen : "127.0.0.1:8080", &sa, err);
     if (rc == 0 && (cfg->server.tls_cert || cfg->server.tls_key)) {
         if (!cfg->server.tls_cert || !cfg->server.tls_key)
@@ -317,9 +632,7 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
     *out = s;
     return 0;
 fail:
-    free(s->cert);
-    free(s->key);
-    free(s);
+    server_free(s);
     return rc;
 }
 
@@ -339,10 +652,20 @@ void server_stop(struct server *s, uint64_t grace_ms)
     fd = MHD_quiesce_daemon(s->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    for (uint64_t waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
+    for (uint64_t waited = 0;
+         (atomic_load(&s->in_flight) > 0 || jobs_running(s)) && waited < grace_ms; waited += 10)
         nanosleep(&tick, NULL);
     MHD_stop_daemon(s->mhd);
-    free(s->cert);
-    free(s->key);
-    free(s);
+    /*
+     * A handler answered at its deadline still works in the gateway: it
+     * must end before the gateway goes (libmicrohttpd's stop waits for its
+     * own connection threads alike).
+     */
+    pthread_mutex_lock(&s->jobs_lock);
+    if (s->jobs)
+        fprintf(stderr, "kairosd: waiting for %u requests past their deadline\n", s->jobs);
+    while (s->jobs)
+        pthread_cond_wait(&s->jobs_done, &s->jobs_lock);
+    pthread_mutex_unlock(&s->jobs_lock);
+    server_free(s);
 }

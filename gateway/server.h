@@ -1,8 +1,11 @@
 /*
  * server.h - kairosd's HTTP server on libmicrohttpd: one thread per
  * connection (handlers block on RADOS round trips), a body size limit,
- * connection timeouts, optional TLS, one log line per request, and a
- * shutdown that stops accepting and lets requests in flight finish.
+ * connection timeouts, a deadline per request that changes something
+ * ([server] request_timeout: 503 and Retry-After past it, while the
+ * handler runs on to its end on a thread of its own), optional TLS, one log
+ * line per request, and a shutdown that stops accepting and lets requests
+ * in flight, and handlers past their deadline, finish.
  */
 #ifndef KAIROSD_SERVER_H
 #define KAIROSD_SERVER_H

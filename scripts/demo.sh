@@ -28,8 +28,14 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 scripts/install-deps
-cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc)"
+# The build's log goes to a file; only a failure shows its end.
+mkdir -p build
+echo "demo: building (log: build/demo-build.log)"
+if ! { cmake -S . -B build && cmake --build build -j"$(nproc)"; } >build/demo-build.log 2>&1; then
+    tail -n 30 build/demo-build.log >&2
+    echo "demo: the build failed; the whole log is build/demo-build.log" >&2
+    exit 1
+fi
 
 if scripts/minicluster status "$DIR" >/dev/null 2>&1; then
     echo "demo: reusing the cluster in $DIR"
@@ -64,7 +70,10 @@ for _ in $(seq 100); do [ -s "$DIR/kairosd.port" ] && break; sleep 0.1; done
 URL=http://127.0.0.1:$(cat "$DIR/kairosd.port")
 echo "kairosd on $URL (log: $DIR/kairosd.log)"
 
-# call WANT AUTH... -- METHOD PATH [BODY]: print the answer; stop the demo on another status.
+# call WANT AUTH... -- METHOD PATH [BODY]: print "$ METHOD PATH", the answer
+# (whole JSON objects: the jq filter in $SHOW, if set, picks what matters;
+# $RAW, if set, names a file for the whole answer) and "-> STATUS"; stop the
+# demo on another status.
 call() {
     local want=$1 out code
     shift
@@ -76,7 +85,12 @@ call() {
         -w '\n%{http_code}' "$URL$2")
     code=${out##*$'\n'}
     out=${out%$'\n'*}
-    echo "$out"
+    [ -n "${RAW:-}" ] && printf '%s\n' "$out" >"$RAW"
+    if [ -n "${SHOW:-}" ] && [ -n "$out" ]; then
+        echo "$out" | jq -c "$SHOW"
+    else
+        echo "$out"
+    fi
     echo "  -> $code" >&2
     if [ "$code" != "$want" ]; then
         echo "demo: expected $want; see $DIR/kairosd.log" >&2
@@ -88,16 +102,17 @@ rest() { call "$1" -H "Authorization: Bearer $(cat "$DIR/admin-token")" -- "${@:
 
 echo
 echo "-- a Kubernetes platform: catalog, provision, bind, unbind, deprovision"
-osb 200 GET /v2/catalog | cut -c1-160
+SHOW='[.services[] | {name, plans: [.plans[].name]}]' osb 200 GET /v2/catalog
 iid=demo-$(date +%s)
 osb 201 PUT "/v2/service_instances/$iid" \
     '{"service_id":"kairos-volume","plan_id":"kairos-volume-small","organization_guid":"demo-cluster","space_guid":"demo","context":{"platform":"kubernetes","namespace":"demo"},"parameters":{"size":"256M"}}'
-creds=$(osb 201 PUT "/v2/service_instances/$iid/service_bindings/pod-1" \
-    '{"service_id":"kairos-volume","plan_id":"kairos-volume-small"}')
-echo "$creds" | sed -e 's/"key":"[^"]*"/"key":"(hidden)"/; s/key = [^\\]*/key = (hidden)/'
+RAW=$DIR/creds.json SHOW='.credentials | .key = "(hidden)" | del(.keyring)' \
+    osb 201 PUT "/v2/service_instances/$iid/service_bindings/pod-1" \
+    '{"service_id":"kairos-volume","plan_id":"kairos-volume-small"}'
+chmod 600 "$DIR/creds.json"
 # The binding's key does I/O on its image, and cannot change what the quota counts.
-key=$(echo "$creds" | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
-user=$(echo "$creds" | sed -n 's/.*"user":"\([^"]*\)".*/\1/p')
+key=$(jq -r .credentials.key "$DIR/creds.json")
+user=$(jq -r .credentials.user "$DIR/creds.json")
 rbd_as() {
     rbd -c "$DIR/ceph.conf" --id "$user" --key "$key" --client_mount_timeout 15 "$@" 2>/dev/null
 }
@@ -114,10 +129,23 @@ osb 200 DELETE "/v2/service_instances/$iid?service_id=kairos-volume&plan_id=kair
 
 echo
 echo "-- an administrator: the project the namespace mapped to, its usage, the pool"
-rest 200 GET /v1/projects/k8s-demo | cut -c1-200
-rest 200 GET /v1/projects/k8s-demo/usage | cut -c1-200
-rest 200 GET /v1/capacity | cut -c1-200
+SHOW='{name, state, owner, quota: {volume: .quota.volume}}' rest 200 GET /v1/projects/k8s-demo
+SHOW='{volume}' rest 200 GET /v1/projects/k8s-demo/usage
+SHOW='{usable, limit, allocated_total, used}' rest 200 GET /v1/capacity
+ctl() {
+    echo "\$ kairosctl $*"
+    KAIROS_URL=$URL KAIROS_TOKEN_FILE=$DIR/admin-token build/cli/kairosctl "$@"
+}
+ctl usage k8s-demo
 
 echo
-echo "demo: done. The cluster and kairosd keep running ($URL, admin token in"
-echo "$DIR/admin-token); stop both with: scripts/demo.sh stop"
+echo "demo: done. The cluster and kairosd keep running ($URL); stop both with"
+echo "scripts/demo.sh stop. To try next:"
+echo "  export KAIROS_URL=$URL KAIROS_TOKEN_FILE=$DIR/admin-token PATH=$PWD/build/cli:\$PATH"
+echo "  kairosctl project create climate --plan small"
+echo "  kairosctl volume create climate db --size 1G"
+echo "  kairosctl snapshot create climate volume db first"
+echo "  kairosctl volume create climate db-copy --from db@first --wait"
+echo "  kairosctl binding create climate volume db vm-1     # a key for that volume only"
+echo "  kairosctl usage climate; kairosctl capacity"
+echo "  CEPH_CONF=$DIR/ceph.conf ceph -s                    # the cluster underneath"

@@ -49,6 +49,25 @@ struct kairos_capacity_report {
 int kairos_capacity_get(struct kairos *k, struct kairos_capacity_report *out,
                         struct kairos_error *err);
 
+/* One project as the report's scan read it (for per-project metrics). */
+struct kairos_capacity_project {
+    const char *name;          /* valid during the call only */
+    struct kairos_quota quota; /* KAIROS_UNLIMITED where there is no limit */
+    uint64_t allocated_bytes[KAIROS_KIND_COUNT];
+    uint64_t allocated_count[KAIROS_KIND_COUNT];
+};
+
+typedef void (*kairos_capacity_project_fn)(void *arg, const struct kairos_capacity_project *p);
+
+/**
+ * kairos_capacity_get_each() - kairos_capacity_get() that also hands each
+ * project it reads to @fn (called from this thread, in index order; may be
+ * NULL). No more RADOS reads than kairos_capacity_get().
+ * Return: 0 or a librados error.
+ */
+int kairos_capacity_get_each(struct kairos *k, struct kairos_capacity_report *out,
+                             kairos_capacity_project_fn fn, void *arg, struct kairos_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -70,7 +70,8 @@ struct kairos_config {
         char *broker_password;
         uint64_t max_body;
         uint64_t threads;
-        uint64_t timeout_ms;
+        uint64_t timeout_ms;         /* an idle connection is closed after this */
+        uint64_t request_timeout_ms; /* a change not done by then answers 503 */
         uint64_t async_bytes; /* a resize by this much, or a volume delete this large, is async */
     } server;
 

@@ -37,6 +37,7 @@
 #include <kairos/token.h>
 #include <kairos/types.h>
 #include <kairos/units.h>
+#include <kairos/version.h>
 #include <kairos/volume.h>
 
 #ifdef __cplusplus

@@ -113,10 +113,11 @@ struct kairos_audit {
  *
  * Return: 0; -EINVAL (bad name, kind or size); -ENOENT (no such project,
  * or it is being deleted); -EDQUOT (project quota; @err names the limit);
- * -ENOSPC (cluster capacity); -EEXIST (exists with other size or
- * attributes); -EINPROGRESS (another request on that name is in flight:
- * try again); -EAGAIN (the project's record is too contended: try again);
- * or a librados error.
+ * -ENOSPC (cluster capacity, or a Ceph pool the kind writes to is
+ * flagged full: @err names it; a repeat of what exists is still answered);
+ * -EEXIST (exists with other size or attributes); -EINPROGRESS (another request on that name is in
+ * flight: try again); -EAGAIN (the project's record is too contended: try again); or a librados
+ * error.
  */
 int kairos_ledger_reserve(struct kairos *k, const struct kairos_alloc_req *req,
                           struct kairos_reservation **out, struct kairos_error *err);

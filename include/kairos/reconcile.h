@@ -50,6 +50,7 @@ struct kairos_reconcile_report {
     unsigned drift;          /* findings */
     unsigned drift_acted;    /* of them, put back or revoked */
     unsigned drift_revoked;  /* bindings revoked for drift */
+    unsigned trash_swept;    /* childless snapshots removed from RBD's trash namespace */
     uint64_t scanned;        /* objects and headers read */
     unsigned drift_projects; /* projects scanned in full */
     bool drift_partial;      /* stopped at the pass's time; the next pass goes on from there */

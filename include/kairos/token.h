@@ -30,23 +30,28 @@ struct kairos;
 #define KAIROS_TOKEN_ID_LEN   16
 #define KAIROS_TOKEN_LEN      (3 + KAIROS_TOKEN_ID_LEN + 1 + 64)
 #define KAIROS_TOKEN_HASH_LEN 64 /* hex SHA-256 */
+/* A token's description: what it is for, said by who made it. */
+#define KAIROS_TOKEN_DESC_MAX 128
 
 struct kairos_token_info {
     char id[KAIROS_TOKEN_ID_LEN + 1];
     char project[KAIROS_NAME_MAX + 1];
     uint64_t created_ms;
+    char description[KAIROS_TOKEN_DESC_MAX + 1]; /* "" if none was given */
 };
 
 /**
  * kairos_token_create() - a new token for @project (which must exist and
  * not be being deleted). The token belongs to this life of the project: a
  * new project of the same name is never reached by it.
+ * @description: NULL or what the token is for: up to KAIROS_TOKEN_DESC_MAX
+ *         bytes of UTF-8 without control characters; kept with the token.
  * @token: receives the token (KAIROS_TOKEN_LEN + 1 bytes); shown once.
- * @info:  may be NULL; receives its id.
- * Return: 0, -EINVAL, -ENOENT (no project, or it is being deleted), or a
- * librados error.
+ * @info:  may be NULL; receives its id, creation time and description.
+ * Return: 0, -EINVAL (a bad project name or description), -ENOENT (no
+ * project, or it is being deleted), or a librados error.
  */
-int kairos_token_create(struct kairos *k, const char *project, char *token,
+int kairos_token_create(struct kairos *k, const char *project, const char *description, char *token,
                         struct kairos_token_info *info, struct kairos_error *err);
 
 /**
@@ -74,7 +79,8 @@ int kairos_token_revoke(struct kairos *k, const char *project, const char *id,
 int kairos_token_revoke_all(struct kairos *k, const char *project, struct kairos_error *err);
 
 /**
- * kairos_token_list() - the tokens of @project (ids, never secrets).
+ * kairos_token_list() - the tokens of @project: ids, creation times and
+ * descriptions, never secrets.
  * @out: malloc'ed array of *@count; the caller frees it.
  * Return: 0, -EINVAL, or a librados error.
  */

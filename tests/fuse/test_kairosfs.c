@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,21 @@ static pid_t paused[2]; /* cluster daemons stopped by the outage test */
 
 /* ---- set-up ---- */
 
+static bool mds_stopped; /* by mds_stopped_times_out(), until it starts it again */
+
+/* scripts/minicluster @verb DIR mds.a, on the fixture's cluster; its exit status. */
+static int minicluster_mds(const char *verb)
+{
+    char cmd[1024], dir[512], *slash;
+
+    snprintf(dir, sizeof(dir), "%s", kt_conf_path());
+    slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(cmd, sizeof(cmd), "%s %s %s mds.a", MINICLUSTER, verb, dir);
+    return system(cmd);
+}
+
 static void resume_cluster(void)
 {
     for (int i = 0; i < 2; i++)
@@ -66,6 +82,8 @@ static void resume_cluster(void)
             kill(paused[i], SIGCONT);
             paused[i] = 0;
         }
+    if (mds_stopped && minicluster_mds("start-daemon") == 0)
+        mds_stopped = false;
 }
 
 static int setup(void **state)
@@ -792,6 +810,42 @@ static void share_root_is_sticky_for_many_users(void **state)
     assert_int_equal(as_user(ALICE, OP_UNLINK, a, NULL), 0);
 }
 
+/*
+ * The MDS stopped (not frozen: its process is gone, its rank failed in the
+ * MDS map): a request that needs it fails with EIO or ETIMEDOUT within the
+ * mount's timeout, and once the MDS is started again the same mount serves
+ * again, without a remount.
+ */
+static void mds_stopped_times_out(void **state)
+{
+    double t0, took;
+    int err = 0, recovered = -1;
+
+    (void)state;
+    assert_int_equal(minicluster_mds("stop-daemon"), 0);
+    mds_stopped = true;
+    t0 = now_s();
+    if (mkdir(at("shares/data/mds-gone"), 0755) < 0)
+        err = errno;
+    took = now_s() - t0;
+    assert_int_equal(minicluster_mds("start-daemon"), 0);
+    mds_stopped = false;
+    for (int i = 0; i < 60 && recovered < 0; i++) {
+        if (mkdir(at("shares/data/mds-back"), 0755) == 0)
+            recovered = i;
+        else
+            sleep(1);
+    }
+    fprintf(stderr, "MDS stopped: mkdir %.1f s (%s); served again %d s after the restart\n", took,
+            strerror(err), recovered);
+    if (err != EIO && err != ETIMEDOUT)
+        fail_msg("mkdir without an MDS: %s, not EIO or ETIMEDOUT", strerror(err));
+    assert_true(took < TIMEOUT_S + 5);
+    assert_true(recovered >= 0);
+    rmdir(at("shares/data/mds-back"));
+    rmdir(at("shares/data/mds-gone"));
+}
+
 static void sigterm_unmounts_cleanly(void **state)
 {
     int status;
@@ -829,6 +883,7 @@ int main(void)
         cmocka_unit_test(wrong_caps_give_up),
         cmocka_unit_test(share_root_is_sticky_for_many_users),
         cmocka_unit_test(outage_times_out),
+        cmocka_unit_test(mds_stopped_times_out),
         cmocka_unit_test(sigterm_unmounts_cleanly),
     };
 

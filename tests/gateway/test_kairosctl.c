@@ -22,30 +22,54 @@ static char P[64];
 static char out[65536];
 
 /*
- * Run kairosctl with @args (shell words); its stdout into out[], its stderr
- * to the test's (fd 3, a copy made in setup). Return: the exit status.
+ * Run kairosctl as the admin, with @env (more assignments, or "") and
+ * @args (shell words); its stdout into out[], its stderr after @redirect
+ * ("2>&3": the test's, a copy made in setup; "2>&1": into out[] too).
+ * Return: the exit status.
  */
-static int ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int ctl(const char *fmt, ...)
+static int run(const char *env, const char *redirect, const char *fmt, va_list ap)
 {
     char args[1024], cmd[2048];
-    va_list ap;
     size_t n;
     FILE *f;
     int status;
 
-    va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
     snprintf(cmd, sizeof(cmd),
-             "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s KAIROS_CONF= %s %s 2>&3", KD.port,
-             KD_ADMIN_TOKEN, KAIROSCTL_BINARY, args);
+             "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s KAIROS_CONF= %s %s %s %s", KD.port,
+             KD_ADMIN_TOKEN, env, KAIROSCTL_BINARY, args, redirect);
     f = popen(cmd, "r");
     assert_non_null(f);
     n = fread(out, 1, sizeof(out) - 1, f);
     out[n] = '\0';
     status = pclose(f);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int ctl(const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = run("", "2>&3", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* ctl() with @env, and stderr into out[] too. */
+static int ctl_all(const char *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ctl_all(const char *env, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = run(env, "2>&1", fmt, ap);
+    va_end(ap);
+    print_message("%s", out);
+    return rc;
 }
 
 static int setup(void **state)
@@ -175,6 +199,153 @@ static void usage_capacity_allocations(void **state)
     assert_int_equal(ctl("quota set %s volume.bytes=64M", P), 0);
 }
 
+/* Volumes, shares and buckets; snapshots, clones and bindings: each REST resource's command. */
+static void allocation_commands(void **state)
+{
+    json_t *j;
+
+    (void)state;
+    assert_int_equal(ctl("quota set %s volume.bytes=1G share.bytes=1G share.count=5", P), 0);
+    assert_int_equal(ctl("volume create %s vol1 --size 64M", P), 0);
+    assert_non_null(strstr(out, "volume " /* P */));
+    /* A bare number is bytes, as in the API. */
+    assert_int_equal(ctl("volume create %s vol2 --size 33554432", P), 0);
+    assert_int_equal(ctl("volume show %s vol2 -f json", P), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "size")), 33554432);
+    json_decref(j);
+    assert_int_equal(ctl("volume resize %s vol1 96M", P), 0);
+    assert_non_null(strstr(out, "96MiB"));
+    assert_int_equal(ctl("volume resize %s vol1 32M", P), 2); /* smaller needs --shrink */
+    assert_int_equal(ctl("volume show %s vol1 -f value -c size", P), 0);
+    assert_string_equal(out, "100663296\n");
+    assert_int_equal(ctl("volume list %s", P), 0);
+    assert_non_null(strstr(out, "vol1"));
+    assert_non_null(strstr(out, "vol2"));
+
+    assert_int_equal(ctl("snapshot create %s volume vol1 s1", P), 0);
+    assert_int_equal(ctl("snapshot list %s volume vol1 -f value -c name", P), 0);
+    assert_string_equal(out, "s1\n");
+    assert_int_equal(ctl("volume create %s clone1 --from vol1@s1 --wait", P), 0);
+    assert_non_null(strstr(out, "succeeded"));
+    assert_int_equal(ctl("volume show %s clone1 -f json -c parent", P), 0);
+    assert_non_null(strstr(out, "vol1"));
+    assert_int_equal(ctl("volume flatten %s clone1 --wait", P), 0);
+    assert_int_equal(ctl("snapshot delete %s volume vol1 s1", P), 0);
+    assert_int_equal(ctl("snapshot list %s volume vol1 -f value", P), 0);
+    assert_string_equal(out, "");
+
+    assert_int_equal(ctl("binding create %s volume vol1 node1", P), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_non_null(json_string_value(json_object_get(json_object_get(j, "credentials"), "key")));
+    json_decref(j);
+    assert_int_equal(ctl("binding list %s volume vol1 -f value -c id", P), 0);
+    assert_string_equal(out, "node1\n");
+    assert_int_equal(ctl("binding show %s volume vol1 node1", P), 0);
+    assert_null(strstr(out, "key"));
+    assert_int_equal(ctl("volume delete %s vol1", P), 7); /* bound */
+    assert_int_equal(ctl("binding delete %s volume vol1 node1", P), 0);
+    assert_int_equal(ctl("binding show %s volume vol1 node1", P), 3);
+
+    assert_int_equal(ctl("share create %s data --size 16M --max-files 100", P), 0);
+    assert_int_equal(ctl("share show %s data -f json -c max_files", P), 0);
+    assert_non_null(strstr(out, "100"));
+    assert_int_equal(ctl("share delete %s data --wait", P), 0);
+    assert_int_equal(ctl("share show %s data", P), 3);
+    const char *vols[] = {"vol1", "vol2", "clone1"};
+    for (size_t i = 0; i < sizeof(vols) / sizeof(vols[0]); i++)
+        assert_int_equal(ctl("volume delete %s %s", P, vols[i]), 0);
+    assert_int_equal(ctl("cluster -f value -c fsid"), 0);
+    assert_int_equal(strlen(out), 37); /* a UUID and a newline */
+
+    /* Bad input: exit 2, nothing made. */
+    assert_int_equal(ctl("volume create %s v3", P), 2);             /* no size */
+    assert_int_equal(ctl("volume create %s v3 --size 1.5", P), 2);  /* no size at all */
+    assert_int_equal(ctl("volume create %s v3 --from vol1", P), 2); /* no @SNAPSHOT */
+    assert_int_equal(ctl("share create %s s3 --size 1G --max-files x", P), 2);
+    assert_int_equal(ctl("volume create %s v3 --size 1G --max-files 3", P), 2);
+    assert_int_equal(ctl("snapshot create %s bucket b s", P), 2);
+    assert_int_equal(ctl("binding create %s disk d n", P), 2);
+    assert_int_equal(ctl("operation show Not_An_Id"), 2);
+    assert_int_equal(ctl("volume list %s -f value -c name", P), 0);
+    assert_null(strstr(out, "v3"));
+}
+
+/* -f/--format, -c, errors on stdout, and the defects an operator met. */
+static void output_formats(void **state)
+{
+    char digit[64], home[] = "/tmp/kairosctl-home-XXXXXX";
+    json_t *j;
+
+    (void)state;
+    /* A name that starts with a digit stays left-aligned under NAME. */
+    snprintf(digit, sizeof(digit), "7x-%x", (unsigned)getpid());
+    assert_int_equal(ctl("project create %s", digit), 0);
+    assert_int_equal(ctl("project list"), 0);
+    char line[128];
+    snprintf(line, sizeof(line), "\n%s ", digit);
+    assert_non_null(strstr(out, line));
+    /* created_ms is the creation time in listings too. */
+    assert_int_equal(ctl("project list -f json"), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    for (size_t i = 0; i < json_array_size(j); i++)
+        assert_true(json_integer_value(json_object_get(json_array_get(j, i), "created_ms")) > 0);
+    json_decref(j);
+    /* project show says who owns it, also when nobody does. */
+    assert_int_equal(ctl("project show %s", digit), 0);
+    assert_non_null(strstr(out, "owner"));
+    assert_non_null(strstr(out, "created"));
+    /* value and -c: the cells alone. */
+    assert_int_equal(ctl("project show %s -f value -c name -c state", digit), 0);
+    snprintf(line, sizeof(line), "%s\nactive\n", digit);
+    assert_string_equal(out, line);
+    assert_int_equal(ctl("--format yaml project show %s -c name", digit), 0);
+    snprintf(line, sizeof(line), "name: %s\n", digit);
+    assert_non_null(strstr(out, line));
+    assert_int_equal(ctl("project show %s -c colour", digit), 2);
+    assert_int_equal(ctl("-f xml project list"), 2);
+    /* --json is -f json. */
+    assert_int_equal(ctl("project show %s --json", digit), 0);
+    assert_non_null(strstr(out, "\"name\""));
+    /* A machine format gets the error on stdout too, as JSON. */
+    assert_int_equal(ctl("project show no-such-%s -f json", digit), 3);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "exit")), 3);
+    assert_int_equal(json_integer_value(json_object_get(j, "status")), 404);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "no project"));
+    json_decref(j);
+    assert_int_equal(ctl("project show no-such-%s", digit), 3);
+    assert_string_equal(out, "");
+    /* No "0.00x" oversubscription beside unlimited quotas. */
+    assert_int_equal(ctl("capacity"), 0);
+    if (strstr(out, "unlimited"))
+        assert_null(strstr(out, "0.00x"));
+    /* A count is said to be a whole number, not a size. */
+    assert_int_equal(ctl_all("", "quota set %s volume.count=2G", digit), 2);
+    assert_non_null(strstr(out, "a whole number"));
+    assert_null(strstr(out, "size"));
+    /* An option error names the command. */
+    assert_int_equal(ctl_all("", "project list --frobnicate"), 2);
+    assert_non_null(strstr(out, "kairosctl project list: unrecognized option"));
+    /* No token anywhere: kairosctl says where it looked. */
+    char env[256], where[128];
+    assert_non_null(mkdtemp(home));
+    snprintf(env, sizeof(env), "HOME=%s KAIROS_TOKEN= KAIROS_TOKEN_FILE=", home);
+    assert_int_equal(ctl_all(env, "project list"), 6);
+    snprintf(where, sizeof(where), "%s/.kairos/token does not exist", home);
+    assert_non_null(strstr(out, where));
+    rmdir(home);
+    /* "holds 1 volume", not "1 volumes". */
+    assert_int_equal(ctl("volume create %s only --size 8M", digit), 0);
+    assert_int_equal(ctl_all("", "project delete %s", digit), 7);
+    assert_non_null(strstr(out, "holds 1 volume;"));
+    assert_int_equal(ctl("project delete %s --force", digit), 0);
+}
+
 static void tokens_and_denials(void **state)
 {
     char cmd[512], token[256];
@@ -188,6 +359,13 @@ static void tokens_and_denials(void **state)
     assert_int_equal(strncmp(token, "kt_", 3), 0);
     assert_int_equal(ctl("token list %s", P), 0);
     assert_non_null(strstr(out, "ID"));
+    /* With a description: listed with it and its creation time. */
+    assert_int_equal(ctl("token create %s --description 'nightly backup'", P), 0);
+    assert_int_equal(ctl("token list %s -f value -c description", P), 0);
+    assert_non_null(strstr(out, "nightly backup\n"));
+    assert_int_equal(ctl("token list %s -f json", P), 0);
+    assert_non_null(strstr(out, "created_ms"));
+    assert_int_equal(ctl("token create %s --description \"$(printf 'a\\tb')\"", P), 2);
     /* The project token is not an admin token: 6. */
     snprintf(cmd, sizeof(cmd),
              "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s %s capacity >/dev/null 2>&1", KD.port,
@@ -235,8 +413,8 @@ static void tokens_and_denials(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(projects_and_quotas),
-        cmocka_unit_test(usage_capacity_allocations),
+        cmocka_unit_test(projects_and_quotas), cmocka_unit_test(usage_capacity_allocations),
+        cmocka_unit_test(allocation_commands), cmocka_unit_test(output_formats),
         cmocka_unit_test(tokens_and_denials),
     };
 

@@ -1,10 +1,11 @@
 /*
  * test_outage.c - Ceph daemons going away under a running kairosd, on the
  * shared local cluster: radosgw and the MDS stopped (scripts/minicluster
- * stop-daemon), the mgr stopped, the OSD paused with SIGSTOP. Requests that
- * need the missing daemon answer 503 with Retry-After within their deadline
- * and leave nothing behind; the others work on; after the daemon returns the
- * same requests succeed without restarting kairosd, and the ledger matches.
+ * stop-daemon), the mgr stopped, the OSD paused with SIGSTOP, the cluster
+ * full. Requests that need the missing daemon answer 503 with Retry-After
+ * within their deadline, on a full cluster 422, and leave nothing behind;
+ * the others work on; after the daemon (or space) returns the same requests
+ * succeed without restarting kairosd, and the ledger matches.
  *
  * Every daemon is restored in the group teardown, and a guardian process
  * resumes the OSD even if this test dies, as other tests share the cluster.
@@ -43,6 +44,17 @@ static pid_t GUARD = -1; /* resumes the OSD if this process dies */
  */
 #define DEADLINE_S 25
 
+/*
+ * This kairosd's [server] request_timeout: below the cluster's [ceph]
+ * timeout (15 s), so that a 503 before PAUSE_S is the deadline's, and high
+ * enough that a create on a loaded 2-core machine fits in it.
+ */
+#define REQUEST_TIMEOUT_S 8
+/* What kairosd logs of a request answered 503 at its deadline, when its handler ends. */
+#define LATE    "late=answered-503-at-deadline"
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -74,11 +86,41 @@ static void resume_osd(void)
     }
 }
 
+/* The cluster's full ratios while cluster_full() has lowered them ("" otherwise). */
+static char RATIOS[3][32];
+static const char *const RATIO_CMDS[3] = {"set-full-ratio", "set-backfillfull-ratio",
+                                          "set-nearfull-ratio"};
+
+/* ceph -c DIR/ceph.conf @args (quiet); its exit status. */
+static int ceph(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int ceph(const char *fmt, ...)
+{
+    char cmd[512], args[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "timeout 60 ceph -c %s/ceph.conf %s >/dev/null 2>&1", DIR_, args);
+    return system(cmd);
+}
+
+/* Put the full ratios back as they were (highest first, so they stay in order). */
+static void restore_ratios(void)
+{
+    for (int i = 0; i < 3; i++) {
+        if (RATIOS[i][0] && ceph("osd %s %s", RATIO_CMDS[i], RATIOS[i]) != 0)
+            fprintf(stderr, "WARNING: cannot restore osd %s %s\n", RATIO_CMDS[i], RATIOS[i]);
+        RATIOS[i][0] = '\0';
+    }
+}
+
 /* Bring every daemon back (idempotent: start-daemon leaves a running one). */
 static void restore_all(void)
 {
     char cmd[512];
 
+    restore_ratios();
     resume_osd();
     for (const char *const *d = (const char *const[]){"radosgw", "mds.a", "mgr.x", NULL}; *d; d++) {
         snprintf(cmd, sizeof(cmd), "%s start-daemon %s %s >/dev/null", MINICLUSTER, DIR_, *d);
@@ -169,7 +211,7 @@ static void kd_start_with_lease(const char *conf)
     fclose(in);
     if (fclose(out) != 0 || setenv("KAIROS_CONF", copy, 1) != 0)
         fail_msg("cannot write %s", copy);
-    kd_start(&KD, KAIROSD_BINARY);
+    kd_start_conf(&KD, KAIROSD_BINARY, "request_timeout = " STR(REQUEST_TIMEOUT_S) "s", NULL);
     setenv("KAIROS_CONF", conf, 1);
     unlink(copy);
 }
@@ -273,6 +315,7 @@ static void radosgw_stopped(void **state)
 /* A request on a thread of its own, so the test sees one that does not end. */
 struct call {
     const char *method;
+    bool osb; /* as the OSB platform, else as the admin */
     char path[256];
     char body[256];
     struct kd_reply r;
@@ -285,7 +328,8 @@ static void *run_call(void *arg)
     struct call *c = arg;
     double t = now_s();
 
-    kd_request(&KD, c->method, c->path, KD_ADMIN, NULL, NULL, c->body[0] ? c->body : NULL, &c->r);
+    kd_request(&KD, c->method, c->path, c->osb ? KD_OSB : KD_ADMIN, NULL, NULL,
+               c->body[0] ? c->body : NULL, &c->r);
     c->took = now_s() - t;
     return NULL;
 }
@@ -407,17 +451,58 @@ static void pause_osd(unsigned max_s)
     assert_int_equal(kill(osd, SIGSTOP), 0);
 }
 
-/* How long the OSD stays paused: past the cluster's 15 s [ceph] timeout. */
+/* How long the OSD stays paused: past the cluster's 15 s [ceph] timeout and the deadline. */
 #define PAUSE_S 20
+
+/* Wait for @c until @until (monotonic seconds); true when it ended (then joined). */
+static bool ended_by(struct call *c, double until)
+{
+    struct timespec ts;
+    double left = until - now_s();
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (left > 0) {
+        ts.tv_sec += (time_t)left;
+        ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+    }
+    return pthread_timedjoin_np(c->thread, NULL, &ts) == 0;
+}
+
+/* Lines of this kairosd's log that hold @what. */
+static int log_count(const char *what)
+{
+    char line[1024];
+    FILE *f = fopen(KD.log, "r");
+    int n = 0;
+
+    while (f && fgets(line, sizeof(line), f))
+        n += strstr(line, what) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static enum kairos_kind kind_of(const char *kind)
+{
+    return strcmp(kind, "volumes") == 0  ? KAIROS_VOLUME
+           : strcmp(kind, "shares") == 0 ? KAIROS_SHARE
+                                         : KAIROS_BUCKET;
+}
 
 /*
  * The OSD paused (SIGSTOP) for PAUSE_S with creates in flight and new ones
- * coming. Known gap: kairosd has no request deadline of its own yet, and a
- * create meeting a paused OSD waits for it (librados ops time out one at a
- * time, the rollback waits too; libcephfs never times out), so this checks
- * what holds: once the OSD is resumed every request ends, with 201 or 503
- * and Retry-After, never another 5xx; the same creates then succeed without
- * restarting kairosd, and the ledger has no open intent and matches.
+ * coming, and a synchronous OSB provision. Each is answered before the OSD
+ * is resumed: 201 if it was done before the pause, else 503 with
+ * Retry-After at kairosd's request deadline (REQUEST_TIMEOUT_S, below the
+ * [ceph] timeout; without the deadline a create waits for the OSD, as
+ * librados times out one step at a time and libcephfs never). The work goes
+ * on in kairosd; once the OSD is back the same creates succeed without
+ * restarting kairosd (503 meanwhile while what a cut request left open is
+ * settled), and the ledger has no open intent and matches.
  */
 static void osd_paused(void **state)
 {
@@ -426,60 +511,266 @@ static void osd_paused(void **state)
     } reqs[] = {{"volumes", "fly-vol"}, {"shares", "fly-share"}, {"buckets", "fly-bucket"},
                 {"volumes", "new-vol"}, {"shares", "new-share"}, {"buckets", "new-bucket"}};
     enum { N = sizeof(reqs) / sizeof(reqs[0]) };
-    struct call c[N];
+    struct call c[N + 2];
     struct kd_reply r = {0};
-    double resumed;
+    double paused, resume_at;
+    bool ended[N + 2];
+    char iid[64], gone[64], osb_body[512], state_[32] = "";
+    int cut = 0, late = 0, late_before = log_count(LATE);
 
     (void)state;
+    snprintf(iid, sizeof(iid), "0a7e%04x-7c3e-4b2a-9d1e-000000000002", (unsigned)getpid() & 0xffff);
+    snprintf(osb_body, sizeof(osb_body),
+             "{\"service_id\":\"kairos-share\",\"plan_id\":\"kairos-share-small\","
+             "\"context\":{\"platform\":\"kubernetes\",\"namespace\":\"%s-osb\"},"
+             "\"organization_guid\":\"o\",\"space_guid\":\"s\",\"parameters\":{\"size\":\"8M\"}}",
+             P);
+    /* An instance to deprovision (asynchronously) while the OSD is paused. */
+    snprintf(gone, sizeof(gone), "0a7e%04x-7c3e-4b2a-9d1e-000000000003",
+             (unsigned)getpid() & 0xffff);
+    memset(&c[N + 1], 0, sizeof(c[N + 1]));
+    c[N + 1].method = "DELETE";
+    c[N + 1].osb = true;
+    snprintf(c[N + 1].path, sizeof(c[N + 1].path),
+             "/v2/service_instances/%s?service_id=kairos-share&plan_id=kairos-share-small"
+             "&accepts_incomplete=true",
+             gone);
+    snprintf(c[N + 1].body, sizeof(c[N + 1].body), "/v2/service_instances/%s", gone);
+    kd_request(&KD, "PUT", c[N + 1].body, KD_OSB, NULL, NULL, osb_body, &r);
+    assert_int_equal(r.status, 201);
+    json_decref(r.body);
+    c[N + 1].body[0] = '\0';
     /* Half in flight when the OSD stops, half sent while it is stopped. */
     for (int i = 0; i < N / 2; i++)
         start_create(&c[i], reqs[i].kind, reqs[i].name, "8M");
     usleep(20 * 1000);
     pause_osd(PAUSE_S + 30);
+    paused = now_s();
+    resume_at = paused + PAUSE_S;
     sleep(1);
     for (int i = N / 2; i < N; i++)
         start_create(&c[i], reqs[i].kind, reqs[i].name, "8M");
-    sleep(PAUSE_S - 1);
+    /* OSB, synchronous: the platform waits on this very request. */
+    memset(&c[N], 0, sizeof(c[N]));
+    c[N].method = "PUT";
+    c[N].osb = true;
+    snprintf(c[N].path, sizeof(c[N].path), "/v2/service_instances/%s", iid);
+    snprintf(c[N].body, sizeof(c[N].body), "%s", osb_body);
+    assert_int_equal(pthread_create(&c[N].thread, NULL, run_call, &c[N]), 0);
+    /* OSB, asynchronous: the platform learns the end from last_operation. */
+    assert_int_equal(pthread_create(&c[N + 1].thread, NULL, run_call, &c[N + 1]), 0);
+    for (int i = 0; i <= N + 1; i++)
+        ended[i] = ended_by(&c[i], resume_at - 1);
     resume_osd();
-    resumed = now_s();
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i <= N + 1; i++) {
+        const char *what = i < N    ? reqs[i].name
+                           : i == N ? "OSB share provision"
+                                    : "OSB share deprovision";
         char *d;
 
-        if (!finished_in_time(&c[i], resumed)) {
-            for (int j = i; j < N; j++)
-                pthread_join(c[j].thread, NULL);
-            fail_msg("%s create %s unanswered %d s after the OSD resumed", reqs[i].kind,
-                     reqs[i].name, DEADLINE_S);
+        if (!ended[i])
+            pthread_join(c[i].thread, NULL);
+        if (c[i].r.status != 503) {
+            d = c[i].r.body ? json_dumps(c[i].r.body, 0) : NULL;
+            fprintf(stderr, "%s: %ld in %.1f s: %s\n", what, c[i].r.status, c[i].took, d ? d : "");
+            free(d);
         }
-        d = c[i].r.body ? json_dumps(c[i].r.body, 0) : NULL;
-        fprintf(stderr, "%s %s: %ld in %.1f s, Retry-After '%s': %s\n", reqs[i].kind, reqs[i].name,
-                c[i].r.status, c[i].took, c[i].r.retry, d ? d : "");
-        free(d);
+        if (!ended[i])
+            fail_msg("%s unanswered while the OSD was paused (%d s; the deadline is %d s)", what,
+                     PAUSE_S, REQUEST_TIMEOUT_S);
+        /* Sent to a stopped OSD: nothing can have been done. */
+        if (i >= N / 2 && c[i].r.status != 503)
+            fail_msg("%s sent while the OSD was paused answered %ld, not 503", what, c[i].r.status);
         if (c[i].r.status == 503) {
-            assert_true(c[i].r.retry[0] >= '1' && c[i].r.retry[0] <= '9');
-        } else if (c[i].r.status != 201) {
-            fail_msg("%s create %s answered %ld", reqs[i].kind, reqs[i].name, c[i].r.status);
-        }
+            cut++;
+            assert_unavailable(&c[i].r, c[i].took, what);
+        } else if (c[i].r.status != 201)
+            fail_msg("%s answered %ld", what, c[i].r.status);
         json_decref(c[i].r.body);
     }
     /* Back: every create succeeds (the same names) without restarting kairosd. */
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i <= N; i++) {
         long st = 0;
 
         for (int tries = 0; tries < 60; tries++) {
-            st = create(reqs[i].kind, reqs[i].name, "8M", &r);
+            if (i < N)
+                st = create(reqs[i].kind, reqs[i].name, "8M", &r);
+            else
+                kd_request(&KD, "PUT", c[N].path, KD_OSB, NULL, NULL, osb_body, &r);
+            st = r.status;
             json_decref(r.body);
-            if (st != 503)
+            /* OSB: 422 ConcurrencyError while the cut provision still runs. */
+            if (st != 503 && !(i == N && st == 422))
+                break;
+            sleep(1);
+        }
+        if (i < N && st != 201)
+            fail_msg("%s create %s after the OSD resumed: %ld", reqs[i].kind, reqs[i].name, st);
+        /* 200: the cut provision finished by itself; 201: it was undone and made again. */
+        if (i == N && st != 200 && st != 201)
+            fail_msg("OSB provision after the OSD resumed: %ld", st);
+        assert_true(i < N ? recorded(K, P, kind_of(reqs[i].kind), reqs[i].name)
+                          : recorded(K, OSB_P, KAIROS_SHARE, iid));
+    }
+    /*
+     * The deprovision again, as a platform does after a 503: 202 with the
+     * operation while it still runs, whose last_operation then ends
+     * "succeeded", or 410 once it is done; then the instance is gone.
+     */
+    for (int tries = 0; tries < 60; tries++) {
+        kd_request(&KD, "DELETE", c[N + 1].path, KD_OSB, NULL, NULL, NULL, &r);
+        if (r.status == 202) {
+            char path[512];
+
+            snprintf(path, sizeof(path),
+                     "/v2/service_instances/%s/last_operation?service_id=kairos-share"
+                     "&plan_id=kairos-share-small&operation=%.64s",
+                     gone, json_string_value(json_object_get(r.body, "operation")) ?: "");
+            json_decref(r.body);
+            for (int i = 0; i < 120; i++) {
+                kd_request(&KD, "GET", path, KD_OSB, NULL, NULL, NULL, &r);
+                snprintf(state_, sizeof(state_), "%s",
+                         json_string_value(json_object_get(r.body, "state")) ?: "");
+                json_decref(r.body);
+                if (r.status != 200 || strcmp(state_, "in progress") != 0)
+                    break;
+                sleep(1);
+            }
+            fprintf(stderr, "deprovision after the OSD resumed: 202, last_operation %ld %s\n",
+                    r.status, state_);
+            if (r.status != 410 && (r.status != 200 || strcmp(state_, "succeeded") != 0))
+                fail_msg("last_operation of the deprovision: %ld '%s'", r.status, state_);
+            break;
+        }
+        json_decref(r.body);
+        if (r.status == 410)
+            break;
+        /* 422 ConcurrencyError: the cut one runs, not yet as an operation. */
+        if (r.status != 503 && r.status != 422)
+            fail_msg("deprovision after the OSD resumed: %ld", r.status);
+        sleep(1);
+    }
+    kd_request(&KD, "DELETE", c[N + 1].path, KD_OSB, NULL, NULL, NULL, &r);
+    json_decref(r.body);
+    assert_int_equal(r.status, 410);
+    assert_false(recorded(K, OSB_P, KAIROS_SHARE, gone));
+    /* Every request cut at its deadline ran on to its end: kairosd logs each late outcome. */
+    for (int tries = 0; tries < 60 && (late = log_count(LATE) - late_before) < cut; tries++)
+        sleep(1);
+    fprintf(stderr, "%d requests cut at the deadline, %d late outcomes logged\n", cut, late);
+    assert_int_equal(late, cut);
+    assert_ledger(K, P);
+    assert_ledger(K, OSB_P);
+}
+
+/*
+ * Wait until Ceph pool @pool is flagged full in the OSD map (@want), or
+ * not, for up to 60 s. "full" exactly: a pool is flagged "nearfull" and
+ * "backfillfull" first.
+ */
+static void wait_pool_full(const char *pool, bool want)
+{
+    char cmd[512], line[64];
+
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 ceph -c %s/ceph.conf osd pool ls detail 2>/dev/null | "
+             "grep \"^pool [0-9]* '%s' \" | grep -cE 'flags ([^ ]*,)?full(,| )'",
+             DIR_, pool);
+    for (int tries = 0; tries < 60; tries++) {
+        FILE *p = popen(cmd, "r");
+        bool full = p && fgets(line, sizeof(line), p) && atoi(line) > 0;
+
+        if (p)
+            pclose(p);
+        if (full == want)
+            return;
+        sleep(1);
+    }
+    fail_msg("pool %s still %s after 60 s", pool, want ? "not full" : "full");
+}
+
+/*
+ * The cluster full, the way an operator sees it: the full ratios lowered
+ * below what the memstore OSD holds (restored after, and in the teardown),
+ * so Ceph flags the OSD and every pool full. librados then holds writes
+ * (librbd would wait for [ceph] timeout); kairosd refuses new volumes,
+ * shares and buckets at once with 422 and a message naming the full pool,
+ * makes nothing, and still answers a repeat of what exists. Once the
+ * ratios are back the same creates succeed on the same kairosd.
+ */
+static void cluster_full(void **state)
+{
+    static const char *const kinds[] = {"volumes", "shares", "buckets"};
+    struct kd_reply r = {0};
+    char cmd[512];
+    FILE *p;
+
+    (void)state;
+    assert_int_equal(create("volumes", "before-full", "8M", &r), 201);
+    json_decref(r.body);
+    snprintf(cmd, sizeof(cmd), "timeout 60 ceph -c %s/ceph.conf osd dump 2>/dev/null", DIR_);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    for (char line[256]; fgets(line, sizeof(line), p);) {
+        double v;
+
+        if (sscanf(line, "full_ratio %lf", &v) == 1)
+            snprintf(RATIOS[0], sizeof(RATIOS[0]), "%.4g", v);
+        else if (sscanf(line, "backfillfull_ratio %lf", &v) == 1)
+            snprintf(RATIOS[1], sizeof(RATIOS[1]), "%.4g", v);
+        else if (sscanf(line, "nearfull_ratio %lf", &v) == 1)
+            snprintf(RATIOS[2], sizeof(RATIOS[2]), "%.4g", v);
+    }
+    pclose(p);
+    if (!RATIOS[0][0] || !RATIOS[1][0] || !RATIOS[2][0])
+        fail_msg("no full ratios in 'ceph osd dump'");
+    /* Lowest first, so they stay in order: a few KiB of the 4 GiB OSD is "full". */
+    for (int i = 2; i >= 0; i--)
+        assert_int_equal(ceph("osd %s 0.00001", RATIO_CMDS[i]), 0);
+    wait_pool_full(CFG->pools.block, true);
+
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char name[32], *d;
+        double t = now_s();
+
+        snprintf(name, sizeof(name), "full-%.5s", kinds[i]);
+        create(kinds[i], name, "8M", &r);
+        d = r.body ? json_dumps(r.body, 0) : NULL;
+        fprintf(stderr, "%s create, cluster full: %ld in %.1f s: %s\n", kinds[i], r.status,
+                now_s() - t, d ? d : "");
+        free(d);
+        if (r.status != 422 && r.status != 507)
+            fail_msg("%s create on a full cluster answered %ld", kinds[i], r.status);
+        assert_true(now_s() - t < DEADLINE_S);
+        assert_string_equal(json_string_value(json_object_get(r.body, "error")),
+                            "CapacityExceeded");
+        assert_non_null(strstr(json_string_value(json_object_get(r.body, "description")), "full"));
+        json_decref(r.body);
+        assert_false(recorded(K, P, kind_of(kinds[i]), name));
+    }
+    /* What exists is answered as before: a repeat changes no data. */
+    assert_int_equal(create("volumes", "before-full", "8M", &r), 201);
+    json_decref(r.body);
+    assert_ledger(K, P);
+
+    restore_ratios();
+    wait_pool_full(CFG->pools.block, false);
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char name[32];
+        long st = 0;
+
+        snprintf(name, sizeof(name), "full-%.5s", kinds[i]);
+        /* kairosd reads the flags at most once a second, radosgw its own map. */
+        for (int tries = 0; tries < 30; tries++) {
+            st = create(kinds[i], name, "8M", &r);
+            json_decref(r.body);
+            if (st != 422 && st != 503)
                 break;
             sleep(1);
         }
         if (st != 201)
-            fail_msg("%s create %s after the OSD resumed: %ld", reqs[i].kind, reqs[i].name, st);
-        assert_true(recorded(K, P,
-                             strcmp(reqs[i].kind, "volumes") == 0  ? KAIROS_VOLUME
-                             : strcmp(reqs[i].kind, "shares") == 0 ? KAIROS_SHARE
-                                                                   : KAIROS_BUCKET,
-                             reqs[i].name));
+            fail_msg("%s create after space returned: %ld", kinds[i], st);
+        assert_true(recorded(K, P, kind_of(kinds[i]), name));
     }
     assert_ledger(K, P);
 }
@@ -487,10 +778,9 @@ static void osd_paused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(radosgw_stopped),
-        cmocka_unit_test(mds_stopped),
-        cmocka_unit_test(mgr_stopped),
-        cmocka_unit_test(osd_paused),
+        cmocka_unit_test(radosgw_stopped), cmocka_unit_test(mds_stopped),
+        cmocka_unit_test(mgr_stopped),     cmocka_unit_test(osd_paused),
+        cmocka_unit_test(cluster_full),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

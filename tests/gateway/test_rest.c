@@ -400,14 +400,31 @@ static void tokens_reach_one_project(void **state)
                              "0000000000000000000000000000000000000000000000000000000000000000",
                              NULL, NULL),
                      401);
-    /* A second token, listed by id, revoked: refused from then on. */
-    assert_int_equal(callf("POST", NULL, &j, "/v1/projects/%s/tokens", P), 201);
+    /* A description is checked, and nothing is made for a bad one. */
+    assert_int_equal(
+        callf("POST", "{\"description\":\"tab\\there\"}", NULL, "/v1/projects/%s/tokens", P), 400);
+    assert_int_equal(callf("POST", "{\"description\":7}", NULL, "/v1/projects/%s/tokens", P), 400);
+    assert_int_equal(callf("POST", "{\"colour\":\"red\"}", NULL, "/v1/projects/%s/tokens", P), 400);
+    /* A second token, with a description, listed by id, revoked: refused from then on. */
+    assert_int_equal(
+        callf("POST", "{\"description\":\"CI runner\"}", &j, "/v1/projects/%s/tokens", P), 201);
+    assert_string_equal(json_string_value(json_object_get(j, "description")), "CI runner");
+    assert_true(json_integer_value(json_object_get(j, "created_ms")) > 0);
     snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")));
     snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
     json_decref(j);
     assert_int_equal(kd_call(&KD, "GET", path, KD_TOKEN, token, NULL, NULL), 200);
     assert_int_equal(callf("GET", NULL, &j, "/v1/projects/%s/tokens", P), 200);
     assert_int_equal(json_array_size(json_object_get(j, "items")), 2);
+    bool described = false;
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *t = json_array_get(json_object_get(j, "items"), i);
+        assert_true(json_integer_value(json_object_get(t, "created_ms")) > 0);
+        if (strcmp(json_string_value(json_object_get(t, "id")), id) == 0)
+            described =
+                strcmp(json_string_value(json_object_get(t, "description")), "CI runner") == 0;
+    }
+    assert_true(described);
     char *listed = json_dumps(j, 0);
     assert_null(strstr(listed, token));
     free(listed);
@@ -867,6 +884,7 @@ static void metrics_text(void **state)
 {
     char cmd[256], line[1024];
     bool requests = false, histogram = false, refusals = false, gauges = false, drift = false;
+    bool per_project = false;
     FILE *f;
 
     (void)state;
@@ -875,7 +893,7 @@ static void metrics_text(void **state)
     for (int i = 0; i < 60 && !drift; i++) {
         if (i)
             sleep(1);
-        requests = histogram = refusals = gauges = false;
+        requests = histogram = refusals = gauges = per_project = false;
         f = popen(cmd, "r");
         assert_non_null(f);
         while (fgets(line, sizeof(line), f)) {
@@ -886,6 +904,9 @@ static void metrics_text(void **state)
                         atoi(line + 43) >= 1;
             gauges |= strncmp(line, "kairos_capacity_usable_bytes ", 29) == 0;
             drift |= strncmp(line, "kairos_drift_findings ", 22) == 0;
+            /* Each project's quota and allocation, for the quota alerts. */
+            per_project |= strncmp(line, "kairos_project_allocations{project=\"", 36) == 0 &&
+                           strstr(line, "kind=\"volume\"} ") != NULL;
         }
         assert_int_equal(pclose(f), 0);
     }
@@ -894,6 +915,7 @@ static void metrics_text(void **state)
     assert_true(refusals);
     assert_true(gauges);
     assert_true(drift);
+    assert_true(per_project);
 }
 
 int main(void)

@@ -241,7 +241,7 @@ static void tokens_die_with_their_project(void **state)
     (void)state;
     kt_name(name, sizeof(name), "tokens");
     assert_int_equal(kairos_project_create(T.k, name, NULL, &q, &err), 0);
-    assert_int_equal(kairos_token_create(T.k, name, token, NULL, &err), 0);
+    assert_int_equal(kairos_token_create(T.k, name, NULL, token, NULL, &err), 0);
     assert_int_equal(kairos_token_lookup(T.k, token, &info, &err), 0);
     assert_string_equal(info.project, name);
     assert_int_equal(kairos_project_delete(T.k, name, KAIROS_DELETE_FORCE, &err), 0);
@@ -307,8 +307,8 @@ static void tokens_belong_to_one_life(void **state)
     assert_int_equal(rados_ioctx_create(T.rados, T.cfg->pools.metadata, &io), 0);
     kt_name(name, sizeof(name), "life");
     assert_int_equal(kairos_project_create(T.k, name, NULL, &q, &err), 0);
-    assert_int_equal(kairos_token_create(T.k, name, early, NULL, &err), 0);
-    assert_int_equal(kairos_token_create(T.k, name, missed, &info, &err), 0);
+    assert_int_equal(kairos_token_create(T.k, name, NULL, early, NULL, &err), 0);
+    assert_int_equal(kairos_token_create(T.k, name, NULL, missed, &info, &err), 0);
     /* The record of "missed", as a delete that listed the tokens before it was written leaves it.
      */
     memcpy(hkey, "h.", 2);
@@ -328,7 +328,7 @@ static void tokens_belong_to_one_life(void **state)
     snprintf(meta, sizeof(meta), "%s", rec2);
     meta_set(io, oid, "meta", meta);
     kairos_error_clear(&err);
-    assert_int_equal(kairos_token_create(T.k, name, token, NULL, &err), -ENOENT);
+    assert_int_equal(kairos_token_create(T.k, name, NULL, token, NULL, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "being deleted"));
     assert_string_equal(token, "");
     kairos_error_clear(&err);
@@ -343,7 +343,7 @@ static void tokens_belong_to_one_life(void **state)
     assert_int_equal(kairos_token_lookup(T.k, missed, &info, &err), -EACCES);
     assert_int_equal(kairos_token_lookup(T.k, early, &info, &err), -EACCES);
     /* The new life's own tokens work. */
-    assert_int_equal(kairos_token_create(T.k, name, token, NULL, &err), 0);
+    assert_int_equal(kairos_token_create(T.k, name, NULL, token, NULL, &err), 0);
     assert_int_equal(kairos_token_lookup(T.k, token, &info, &err), 0);
     assert_int_equal(kairos_project_delete(T.k, name, KAIROS_DELETE_FORCE, &err), 0);
     rados_ioctx_destroy(io);

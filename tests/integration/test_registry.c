@@ -298,7 +298,7 @@ static void caches_drop_what_another_process_changed(void **state)
     assert_int_equal(kairos_open(T.cfg, &k2, &err), 0);
     assert_int_equal(kairos_cache_open(k2, 60 * 1000, &cache, &err), 0);
     assert_int_equal(kairos_project_create(T.k, name, NULL, &q, &err), 0);
-    assert_int_equal(kairos_token_create(T.k, name, token, &tinfo, &err), 0);
+    assert_int_equal(kairos_token_create(T.k, name, NULL, token, &tinfo, &err), 0);
     assert_int_equal(kairos_cache_project_get(cache, name, &p, &err), 0);
     assert_true(p.quota.kind[KAIROS_VOLUME].bytes == 1 << 20);
     assert_int_equal(kairos_cache_token_lookup(cache, token, &info, &err), 0);

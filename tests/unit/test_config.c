@@ -56,6 +56,7 @@ static void full_config(void **state)
                                      "tokens = tokens\n"
                                      "max_body = 64K\n"
                                      "threads = 16\n"
+                                     "request_timeout = 45s\n"
                                      "[reconcile]\n"
                                      "lease = 2m\n"
                                      "interval = 30s\n",
@@ -74,6 +75,7 @@ static void full_config(void **state)
     assert_string_equal(cfg->server.listen, "0.0.0.0:9443");
     assert_true(cfg->server.max_body == 65536);
     assert_true(cfg->server.threads == 16);
+    assert_true(cfg->server.request_timeout_ms == 45000);
     assert_true(cfg->reconcile.lease_ms == 120000);
     assert_true(cfg->reconcile.interval_ms == 30000);
     kairos_config_free(cfg);
@@ -92,6 +94,7 @@ static void defaults(void **state)
     assert_null(cfg->rgw.endpoint);
     assert_string_equal(cfg->server.listen, "127.0.0.1:8080");
     assert_true(cfg->server.max_body == 1024 * 1024);
+    assert_true(cfg->server.request_timeout_ms == 30000);
     assert_string_equal(cfg->client.url, "http://127.0.0.1:8080");
     assert_null(cfg->policy.capacity);
     kairos_config_free(cfg);
@@ -159,6 +162,23 @@ static void unreadable(void **state)
     kairos_config_free(NULL);
 }
 
+/* The config the kairosd package installs as /etc/kairos/kairos.conf loads as it is. */
+static void shipped_config(void **state)
+{
+    struct kairos_config *cfg = NULL;
+    struct kairos_error err = {0};
+
+    (void)state;
+    if (kairos_config_load(KAIROS_SOURCE_DIR "/deploy/kairos.conf", &cfg, &err) < 0)
+        fail_msg("deploy/kairos.conf: %s", err.msg);
+    assert_string_equal(cfg->ceph.conf, "/etc/ceph/ceph.conf");
+    assert_string_equal(cfg->ceph.client, "client.kairos");
+    assert_string_equal(cfg->server.tokens, "/etc/kairos/tokens");
+    assert_string_equal(cfg->policy.plans, "/etc/kairos/plans.ini");
+    assert_null(cfg->rgw.endpoint);
+    kairos_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +188,7 @@ int main(void)
         cmocka_unit_test(whole_file_rules),
         cmocka_unit_test(long_line),
         cmocka_unit_test(unreadable),
+        cmocka_unit_test(shipped_config),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
