@@ -31,8 +31,13 @@
 #include "share_int.h"
 #include "store.h"
 
-/* Shares are reached through cephx path caps, not POSIX modes. */
-#define SHARE_MODE 0777
+/*
+ * A share's root unless its create says otherwise (KAIROS_SHARE_MODE):
+ * cephx path caps decide who reaches the share at all; the sticky bit
+ * keeps one user from deleting or renaming another's files at its top
+ * when many users share a mount (kairosfs's allow_other).
+ */
+#define SHARE_MODE KAIROS_SHARE_MODE
 #define SNAP_MAX   256
 /* Room for one cap of a share key: a path and a namespace. */
 #define SHARE_CAP_MAX (KAIROS_SHARE_PATH_MAX + 128)
@@ -410,15 +415,40 @@ static int finish_share(struct ceph_mount_info *cm, const char *path, const char
     return rc;
 }
 
+/*
+ * The owner and mode asked for, on a directory made now or by an earlier
+ * try of the same request; before the quotas, which mark the share done.
+ */
+static int set_access(struct ceph_mount_info *cm, const char *path,
+                      const struct kairos_share_access *a, struct kairos_error *err)
+{
+    int rc = 0;
+
+    if (!a)
+        return 0;
+    if (a->uid >= 0 || a->gid >= 0)
+        rc = ceph_chown(cm, path, a->uid >= 0 ? (int)a->uid : -1, a->gid >= 0 ? (int)a->gid : -1);
+    /* After chown, which clears the setgid bit. */
+    if (rc == 0)
+        rc = ceph_chmod(cm, path, a->mode ? a->mode : SHARE_MODE);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot set the owner and mode of %s: %s", path,
+                                strerror(-rc));
+    return 0;
+}
+
 static int make_share(struct kairos *k, struct ceph_mount_info *cm,
-                      const struct kairos_reservation *res, uint64_t max_files, bool *made,
-                      bool *tagged, struct kairos_error *err)
+                      const struct kairos_reservation *res, uint64_t max_files,
+                      const struct kairos_share_access *access, bool *made, bool *tagged,
+                      struct kairos_error *err)
 {
     char path[KAIROS_SHARE_PATH_MAX];
     int rc;
 
     share_path(k, path, res->project, res->name);
     rc = make_share_dir(k, cm, res, path, made, tagged, err);
+    if (rc == 0)
+        rc = set_access(cm, path, access, err);
     if (rc == 0)
         rc = finish_share(cm, path, res->project, res->name, res->bytes, max_files, !*made, err);
     return rc;
@@ -430,20 +460,55 @@ static int remove_tree(struct kairos *k, struct ceph_mount_info *cm, const char 
 int kairos_share_create(struct kairos *k, const char *project, const char *name, uint64_t bytes,
                         uint64_t max_files, struct kairos_error *err)
 {
+    return kairos_share_create_as(k, project, name, bytes, max_files, NULL, err);
+}
+
+/*
+ * What the create asks beyond the size, as the ledger keeps it: a repeat
+ * that asks something else is -EEXIST. A default field is left out, so
+ * that shares made before these fields existed still compare equal.
+ */
+static void share_attrs(char *buf, size_t size, uint64_t max_files,
+                        const struct kairos_share_access *a)
+{
+    size_t n = 0;
+
+    n += (size_t)snprintf(buf + n, size - n, "{");
+    if (max_files)
+        n += (size_t)snprintf(buf + n, size - n, "\"max_files\":%" PRIu64 ",", max_files);
+    if (a && a->mode && a->mode != SHARE_MODE)
+        n += (size_t)snprintf(buf + n, size - n, "\"mode\":\"%04" PRIo32 "\",", a->mode);
+    if (a && a->uid >= 0)
+        n += (size_t)snprintf(buf + n, size - n, "\"uid\":%" PRId64 ",", a->uid);
+    if (a && a->gid >= 0)
+        n += (size_t)snprintf(buf + n, size - n, "\"gid\":%" PRId64 ",", a->gid);
+    /* Over the last comma, or after the brace when nothing was added. */
+    snprintf(buf + (n > 1 ? n - 1 : n), size - (n > 1 ? n - 1 : n), "}");
+}
+
+int kairos_share_create_as(struct kairos *k, const char *project, const char *name, uint64_t bytes,
+                           uint64_t max_files, const struct kairos_share_access *access,
+                           struct kairos_error *err)
+{
     struct kairos_alloc_req req = {
         .project = project, .kind = KAIROS_SHARE, .name = name, .bytes = bytes};
     struct kairos_reservation *res = NULL;
     struct ceph_mount_info *cm;
-    char attrs[64], path[KAIROS_SHARE_PATH_MAX];
+    char attrs[160], path[KAIROS_SHARE_PATH_MAX];
     bool made = false, tagged = false;
     int rc;
 
     if (max_files > KAIROS_SIZE_MAX)
         return kairos_error_set(err, -EINVAL, "max_files is above 2^63-1");
-    if (max_files) {
-        snprintf(attrs, sizeof(attrs), "{\"max_files\":%" PRIu64 "}", max_files);
+    if (access && access->mode > 07777)
+        return kairos_error_set(err, -EINVAL, "mode %o has more than permission bits",
+                                access->mode);
+    if (access && (access->uid < -1 || access->uid > (int64_t)KAIROS_ID_MAX || access->gid < -1 ||
+                   access->gid > (int64_t)KAIROS_ID_MAX))
+        return kairos_error_set(err, -EINVAL, "uid and gid are 0 to %u", KAIROS_ID_MAX);
+    share_attrs(attrs, sizeof(attrs), max_files, access);
+    if (strcmp(attrs, "{}") != 0)
         req.attrs = attrs;
-    }
     rc = kairos_ledger_reserve(k, &req, &res, err);
     if (rc < 0 || res->existing)
         goto out;
@@ -451,7 +516,7 @@ int kairos_share_create(struct kairos *k, const char *project, const char *name,
     share_path(k, path, project, name);
     rc = mount_fs(k, &cm, err);
     if (rc == 0)
-        rc = make_share(k, cm, res, max_files, &made, &tagged, err);
+        rc = make_share(k, cm, res, max_files, access, &made, &tagged, err);
     if (rc < 0) {
         /*
          * No half-made share stays behind: what this request made and

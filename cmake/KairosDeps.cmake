@@ -43,7 +43,8 @@ kairos_find_pkg(kairos_dep_mhd libmicrohttpd libmicrohttpd-dev)
 kairos_find_pkg(kairos_dep_inih inih libinih-dev)
 # kairosctl's -f yaml.
 kairos_find_pkg(kairos_dep_yaml yaml-0.1 libyaml-dev)
-# kairosd's sd_notify (READY, STOPPING, WATCHDOG) under systemd.
+# kairosd's sd_notify (READY, STOPPING, WATCHDOG) under systemd; kairosfs's
+# file descriptor store, readiness and journal.
 kairos_find_pkg(kairos_dep_systemd libsystemd libsystemd-dev)
 # kairos-csi: gRPC's C core (Unix socket only: no TLS library) and protobuf-c.
 kairos_find_pkg(kairos_dep_grpc grpc_unsecure libgrpc-dev)

@@ -124,16 +124,18 @@ static grpc_status_code kind_of(size_t nparams, void *params, size_t ncaps, cap_
 /* Refuse parameters kairos-csi does not know: a typo must not pass unseen. */
 static grpc_status_code check_params(size_t n, struct csi_kv **kv, struct csi_reply *r)
 {
-    static const char *const known[] = {"kind", "project", "flatten", "maxFiles", NULL};
+    static const char *const known[] = {"kind", "project", "flatten", "maxFiles",
+                                        "mode", "uid",     "gid",     NULL};
 
     for (size_t i = 0; i < n; i++) {
         bool ok = strncmp(kv[i]->key, K8S_PARAM_PREFIX, strlen(K8S_PARAM_PREFIX)) == 0;
         for (size_t j = 0; !ok && known[j]; j++)
             ok = strcmp(kv[i]->key, known[j]) == 0;
         if (!ok)
-            return csi_reply_error(r, GRPC_STATUS_INVALID_ARGUMENT,
-                                   "unknown parameter '%.64s' (kind, project, flatten, maxFiles)",
-                                   kv[i]->key);
+            return csi_reply_error(
+                r, GRPC_STATUS_INVALID_ARGUMENT,
+                "unknown parameter '%.64s' (kind, project, flatten, maxFiles, mode, uid, gid)",
+                kv[i]->key);
     }
     return GRPC_STATUS_OK;
 }
@@ -193,6 +195,9 @@ struct create {
     uint64_t bytes;
     bool flatten;
     uint64_t max_files;
+    /* A share's top directory (kairosd checks them again): NULL when not given. */
+    const char *mode;
+    long long uid, gid; /* -1: not given */
 };
 
 /*
@@ -272,6 +277,12 @@ static grpc_status_code post_alloc(struct create *cr, json_t *source, uint64_t *
         json_object_set_new(body, "size", json_integer((json_int_t)cr->bytes));
     if (cr->max_files)
         json_object_set_new(body, "max_files", json_integer((json_int_t)cr->max_files));
+    if (cr->mode)
+        json_object_set_new(body, "mode", json_string(cr->mode));
+    if (cr->uid >= 0)
+        json_object_set_new(body, "uid", json_integer(cr->uid));
+    if (cr->gid >= 0)
+        json_object_set_new(body, "gid", json_integer(cr->gid));
     code = kd_do(cr->c, cr->token, "POST", path, body, GRPC_STATUS_ALREADY_EXISTS, "CreateVolume",
                  &status, &a, r);
     json_decref(body);
@@ -506,6 +517,41 @@ static grpc_status_code read_source(struct create *cr, struct csi_volid *src, bo
     return GRPC_STATUS_OK;
 }
 
+/* The largest uid or gid: (uid_t)-1 means "none" to chown. */
+#define ID_MAX 4294967294u
+
+/* A uid or gid parameter: decimal, 0 to ID_MAX; -1 when absent, -2 when bad. */
+static long long parse_id(const char *v)
+{
+    char *end;
+    unsigned long long n;
+
+    if (!v)
+        return -1;
+    n = strtoull(v, &end, 10);
+    return *v >= '0' && *v <= '9' && !*end && n <= ID_MAX ? (long long)n : -2;
+}
+
+/* mode, uid and gid: a new share's top directory, as Manila and ceph-csi allow. */
+static grpc_status_code share_access(struct create *cr, struct csi_reply *r)
+{
+    const Csi__V1__CreateVolumeRequest *in = cr->in;
+    const char *mode = csi_map_get(in->n_parameters, in->parameters, "mode");
+
+    cr->uid = parse_id(csi_map_get(in->n_parameters, in->parameters, "uid"));
+    cr->gid = parse_id(csi_map_get(in->n_parameters, in->parameters, "gid"));
+    if ((mode || cr->uid != -1 || cr->gid != -1) && cr->id.kind != KAIROS_SHARE)
+        return csi_reply_error(r, GRPC_STATUS_INVALID_ARGUMENT,
+                               "parameters mode, uid and gid are for shares");
+    if (mode && (!*mode || strlen(mode) > 4 || strspn(mode, "01234567") != strlen(mode)))
+        return csi_reply_error(r, GRPC_STATUS_INVALID_ARGUMENT,
+                               "parameter mode is octal permission bits, such as \"2770\"");
+    if (cr->uid == -2 || cr->gid == -2)
+        return csi_reply_error(r, GRPC_STATUS_INVALID_ARGUMENT,
+                               "parameters uid and gid are numbers from 0 to %u", ID_MAX);
+    cr->mode = mode;
+    return GRPC_STATUS_OK;
+}
 static grpc_status_code read_create(struct create *cr, struct csi_reply *r)
 {
     const Csi__V1__CreateVolumeRequest *in = cr->in;
@@ -547,7 +593,7 @@ static grpc_status_code read_create(struct create *cr, struct csi_reply *r)
             return csi_reply_error(r, GRPC_STATUS_INVALID_ARGUMENT,
                                    "parameter maxFiles is a positive count, for shares");
     }
-    return GRPC_STATUS_OK;
+    return share_access(cr, r);
 }
 
 static void create_volume(void *ctx, const ProtobufCMessage *msg, struct csi_reply *r)

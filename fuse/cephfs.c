@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -97,7 +98,7 @@ static void fill_entry(struct kfs *fs, struct fuse_entry_param *e, struct kfs_no
                        const struct ceph_statx *stx)
 {
     memset(e, 0, sizeof(*e));
-    e->ino = (fuse_ino_t)(uintptr_t)n;
+    e->ino = n->id;
     kfs_stat_from_statx(&e->attr, stx);
     e->attr_timeout = fs->opt.attr_timeout;
     e->entry_timeout = fs->opt.entry_timeout;
@@ -108,8 +109,31 @@ static struct kfs_node *adopt(struct kfs *fs, struct kfs_share *s, struct Inode 
                               const struct ceph_statx *stx)
 {
     bool dup;
-    struct kfs_node *n = kfs_node_get(&fs->nodes, s, s->fs, in, stx->stx_ino, &dup);
+    /* libcephfs gives the snapshot id as the device (CEPH_NOSNAP for the head). */
+    struct kfs_node *n =
+        kfs_node_get(&fs->nodes, s, s->fs, in, stx->stx_ino, s->slot, stx->stx_dev, &dup);
 
+    if (!n || dup)
+        ceph_ll_put(cm_of(s), in);
+    return n;
+}
+
+struct kfs_node *kfs_cephfs_revive(struct kfs *fs, struct kfs_share *s, uint64_t id,
+                                   uint64_t snapid, uint64_t ino)
+{
+    vinodeno_t vino = {.ino = {.val = ino}, .snapid = {.val = snapid}};
+    struct Inode *in = NULL;
+    struct kfs_node *n;
+    bool dup;
+    int rc;
+
+    rc = ceph_ll_lookup_vino(cm_of(s), vino, &in);
+    if (rc < 0) {
+        kfs_log(LOG_INFO, "node 0x%" PRIx64 " of share %s not found again: %s", id, s->name,
+                strerror(-rc));
+        return NULL;
+    }
+    n = kfs_node_revive(&fs->nodes, s, s->fs, in, ino, id, &dup);
     if (!n || dup)
         ceph_ll_put(cm_of(s), in);
     return n;
@@ -496,20 +520,32 @@ static int open_flags(struct kfs *fs, struct fuse_file_info *fi)
  * worker is still inside libcephfs with the handle, and the kernel may then
  * send RELEASE: the handle is closed when the last of the open and the
  * calls using it lets go, never under a worker.
+ *
+ * The kernel's handle (fi->fh) is a key into fs->files, not an address:
+ * after a restart (restart.h) the kernel still sends the keys of the
+ * process before, which this one has never seen. Such a key is opened
+ * again, lazily, on the node it comes with and the flags the kernel sends
+ * with a read or write, and kept under the old key until RELEASE.
  */
 struct kfs_file {
     struct ceph_mount_info *cm;
     struct Fh *fh;               /* a file, or */
     struct ceph_dir_result *dir; /* a directory */
     atomic_uint refs;
+    uint64_t key;
+    struct kfs_file *next;
 };
 
-static struct kfs_file *file_get(const struct fuse_file_info *fi)
-{
-    struct kfs_file *f = (struct kfs_file *)(uintptr_t)fi->fh;
+/* What a handle is wanted for, when it must be opened again. */
+enum reopen { REOPEN_FLAGS, REOPEN_WRITE, REOPEN_DIR };
 
-    atomic_fetch_add(&f->refs, 1);
-    return f;
+static struct kfs_file **file_slot(struct kfs_files *t, uint64_t key)
+{
+    struct kfs_file **p = &t->buckets[(key * 0x9e3779b97f4a7c15ULL >> 20) % KFS_FILE_BUCKETS];
+
+    while (*p && (*p)->key != key)
+        p = &(*p)->next;
+    return p;
 }
 
 static void file_put(struct kfs_file *f)
@@ -523,12 +559,8 @@ static void file_put(struct kfs_file *f)
     free(f);
 }
 
-/*
- * Hand @fh or @dir to the kernel as @fi's; false (and it closed) when out
- * of memory.
- */
-static bool file_attach(struct ceph_mount_info *cm, struct Fh *fh, struct ceph_dir_result *dir,
-                        struct fuse_file_info *fi)
+static struct kfs_file *file_new(struct ceph_mount_info *cm, struct Fh *fh,
+                                 struct ceph_dir_result *dir)
 {
     struct kfs_file *f = malloc(sizeof(*f));
 
@@ -537,33 +569,165 @@ static bool file_attach(struct ceph_mount_info *cm, struct Fh *fh, struct ceph_d
             ceph_ll_close(cm, fh);
         else
             ceph_ll_releasedir(cm, dir);
-        return false;
+        return NULL;
     }
-    f->cm = cm;
-    f->fh = fh;
-    f->dir = dir;
+    *f = (struct kfs_file){.cm = cm, .fh = fh, .dir = dir};
     atomic_init(&f->refs, 1);
-    fi->fh = (uint64_t)(uintptr_t)f;
+    return f;
+}
+
+/*
+ * Hand @fh or @dir to the kernel as @fi's; false (and it closed) when out
+ * of memory.
+ */
+static bool file_attach(struct kfs *fs, struct ceph_mount_info *cm, struct Fh *fh,
+                        struct ceph_dir_result *dir, struct fuse_file_info *fi)
+{
+    struct kfs_files *t = &fs->files;
+    struct kfs_file *f = file_new(cm, fh, dir);
+
+    if (!f)
+        return false;
+    pthread_mutex_lock(&t->lock);
+    /* This process's keys: its epoch above, a counter below (never 0). */
+    do
+        f->key = t->epoch << 32 | (++t->next & 0xffffffffu);
+    while (*file_slot(t, f->key) || (uint32_t)f->key == 0);
+    f->next = NULL;
+    *file_slot(t, f->key) = f;
+    pthread_mutex_unlock(&t->lock);
+    fi->fh = f->key;
     return true;
 }
 
-/* begin() for a request on @fi's open file, held until file_put(); NULL: answered already. */
-static struct kfs_file *begin_file(struct kfs *fs, struct kfs_call *c, fuse_req_t req,
-                                   struct kfs_share *s, unsigned weight,
-                                   const struct fuse_file_info *fi)
+/* Open @n again for a key of a process before this one. */
+static int file_reopen(struct kfs *fs, struct kfs_node *n, const struct fuse_file_info *fi,
+                       enum reopen how, struct kfs_file **out)
 {
-    struct kfs_file *f = file_get(fi);
+    struct ceph_mount_info *cm;
+    struct ceph_dir_result *dir = NULL;
+    struct fuse_file_info copy = *fi;
+    struct Fh *fh = NULL;
+    int flags, rc;
 
-    if (begin(fs, c, req, s, weight))
+    if (!n || n->kind != KFS_NODE_CEPH)
+        return -EBADF;
+    cm = cm_of(n->share);
+    if (how == REOPEN_DIR) {
+        rc = ceph_ll_opendir(cm, n->in, &dir, mount_perms(n->share));
+    } else {
+        flags = open_flags(fs, &copy) & ~O_TRUNC;
+        /* fsync and fallocate come without flags: the kernel let them through for a writer. */
+        if (how == REOPEN_WRITE && !n->share->read_only)
+            flags = (flags & ~O_ACCMODE) | O_RDWR;
+        rc = ceph_ll_open(cm, n->in, flags, &fh, mount_perms(n->share));
+    }
+    if (rc < 0)
+        return rc;
+    *out = file_new(cm, fh, dir);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* The open file of @fi's key, one reference more; opened again if this process never saw it. */
+static int file_get(struct kfs *fs, struct kfs_node *n, const struct fuse_file_info *fi,
+                    enum reopen how, struct kfs_file **out)
+{
+    struct kfs_files *t = &fs->files;
+    struct kfs_file *f, *other;
+    int rc;
+
+    pthread_mutex_lock(&t->lock);
+    f = *file_slot(t, fi->fh);
+    if (f)
+        atomic_fetch_add(&f->refs, 1);
+    pthread_mutex_unlock(&t->lock);
+    if (f) {
+        *out = f;
+        return 0;
+    }
+    rc = file_reopen(fs, n, fi, how, &f);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&t->lock);
+    other = *file_slot(t, fi->fh);
+    if (other) {
+        /* Another request on the same key was first. */
+        atomic_fetch_add(&other->refs, 1);
+    } else {
+        f->key = fi->fh;
+        f->next = NULL;
+        *file_slot(t, f->key) = f;
+        atomic_fetch_add(&f->refs, 1);
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (other) {
+        file_put(f);
+        f = other;
+    } else {
+        kfs_log(LOG_INFO, "reopened a handle of inode 0x%" PRIx64 " after a restart", n->ino);
+    }
+    *out = f;
+    return 0;
+}
+
+/*
+ * begin() for a request on @fi's open file, held until file_put(); NULL:
+ * answered already (the handle could not be opened again, or the watchdog).
+ */
+static struct kfs_file *begin_file(struct kfs *fs, struct kfs_call *c, fuse_req_t req,
+                                   struct kfs_node *n, unsigned weight,
+                                   const struct fuse_file_info *fi, enum reopen how)
+{
+    struct kfs_file *f = NULL;
+    int rc;
+
+    if (!begin(fs, c, req, n->share, weight))
+        return NULL;
+    rc = file_get(fs, n, fi, how, &f);
+    if (rc == 0)
         return f;
-    file_put(f);
+    if (end(fs, c, rc, NULL))
+        kfs_reply_err(req, rc);
     return NULL;
 }
 
 /* The kernel is done with @fi's handle (RELEASE, or a reply it never got). */
-static void file_release(struct fuse_file_info *fi)
+static void file_release(struct kfs *fs, struct fuse_file_info *fi)
 {
-    file_put((struct kfs_file *)(uintptr_t)fi->fh);
+    struct kfs_files *t = &fs->files;
+    struct kfs_file **p, *f;
+
+    pthread_mutex_lock(&t->lock);
+    p = file_slot(t, fi->fh);
+    f = *p;
+    if (f)
+        *p = f->next;
+    pthread_mutex_unlock(&t->lock);
+    /* Not found: a key of a process before this one, never used since. */
+    if (f)
+        file_put(f);
+}
+
+void kfs_cephfs_files_init(struct kfs_files *t, uint32_t epoch)
+{
+    memset(t->buckets, 0, sizeof(t->buckets));
+    t->epoch = epoch;
+    t->next = 0;
+    pthread_mutex_init(&t->lock, NULL);
+}
+
+void kfs_cephfs_files_destroy(struct kfs_files *t)
+{
+    for (size_t i = 0; i < KFS_FILE_BUCKETS; i++) {
+        struct kfs_file *f = t->buckets[i], *next;
+
+        for (; f; f = next) {
+            next = f->next;
+            free(f); /* the clients are closed: their handles with them */
+        }
+        t->buckets[i] = NULL;
+    }
+    pthread_mutex_destroy(&t->lock);
 }
 
 void kfs_cephfs_open(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct fuse_file_info *fi)
@@ -588,12 +752,12 @@ void kfs_cephfs_open(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct 
         kfs_reply_err(req, rc);
         return;
     }
-    if (!file_attach(cm_of(s), fh, NULL, fi)) {
+    if (!file_attach(fs, cm_of(s), fh, NULL, fi)) {
         kfs_reply_err(req, -ENOMEM);
         return;
     }
     if (fuse_reply_open(req, fi) < 0)
-        file_release(fi); /* the opener is gone (interrupted) */
+        file_release(fs, fi); /* the opener is gone (interrupted) */
 }
 
 void kfs_cephfs_create(struct kfs *fs, fuse_req_t req, struct kfs_node *parent, const char *name,
@@ -637,13 +801,13 @@ void kfs_cephfs_create(struct kfs *fs, fuse_req_t req, struct kfs_node *parent, 
         goto out;
     }
     fill_entry(fs, &e, n, &stx);
-    if (!file_attach(cm_of(s), fh, NULL, fi)) {
+    if (!file_attach(fs, cm_of(s), fh, NULL, fi)) {
         kfs_cephfs_forget(fs, n, 1);
         kfs_reply_err(req, -ENOMEM);
         goto out;
     }
     if (fuse_reply_create(req, &e, fi) < 0) {
-        file_release(fi);
+        file_release(fs, fi);
         kfs_cephfs_forget(fs, n, 1);
     }
 out:
@@ -664,7 +828,7 @@ void kfs_cephfs_read(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size_t 
     }
     if (size > KFS_IO_MAX)
         size = KFS_IO_MAX;
-    f = begin_file(fs, &c, req, n->share, 1, fi);
+    f = begin_file(fs, &c, req, n, 1, fi, REOPEN_FLAGS);
     if (!f)
         return;
     rc = ceph_ll_read(f->cm, f->fh, off, size, buf);
@@ -688,7 +852,7 @@ void kfs_cephfs_write(struct kfs *fs, fuse_req_t req, struct kfs_node *n, const 
         kfs_reply_err(req, -EROFS);
         return;
     }
-    f = begin_file(fs, &c, req, n->share, 1, fi);
+    f = begin_file(fs, &c, req, n, 1, fi, REOPEN_FLAGS);
     if (!f)
         return;
     rc = ceph_ll_write(f->cm, f->fh, off, size, buf);
@@ -707,7 +871,7 @@ void kfs_cephfs_write(struct kfs *fs, fuse_req_t req, struct kfs_node *n, const 
 void kfs_cephfs_fsync(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct fuse_file_info *fi)
 {
     struct kfs_call c;
-    struct kfs_file *f = begin_file(fs, &c, req, n->share, FSYNC_WEIGHT, fi);
+    struct kfs_file *f = begin_file(fs, &c, req, n, FSYNC_WEIGHT, fi, REOPEN_WRITE);
     int rc;
 
     if (!f)
@@ -722,11 +886,10 @@ void kfs_cephfs_fsync(struct kfs *fs, fuse_req_t req, struct kfs_node *n, struct
 void kfs_cephfs_release(struct kfs *fs, fuse_req_t req, struct kfs_node *n,
                         struct fuse_file_info *fi)
 {
-    (void)fs;
     (void)n;
     /* Nobody waits on a release: answer first; the last user closes the Fh. */
     kfs_reply_err(req, 0);
-    file_release(fi);
+    file_release(fs, fi);
 }
 
 void kfs_cephfs_fallocate(struct kfs *fs, fuse_req_t req, struct kfs_node *n, int mode,
@@ -740,7 +903,7 @@ void kfs_cephfs_fallocate(struct kfs *fs, fuse_req_t req, struct kfs_node *n, in
         kfs_reply_err(req, -EROFS);
         return;
     }
-    f = begin_file(fs, &c, req, n->share, 1, fi);
+    f = begin_file(fs, &c, req, n, 1, fi, REOPEN_WRITE);
     if (!f)
         return;
     rc = ceph_ll_fallocate(f->cm, f->fh, mode, offset, length);
@@ -769,12 +932,12 @@ void kfs_cephfs_opendir(struct kfs *fs, fuse_req_t req, struct kfs_node *n,
         kfs_reply_err(req, rc);
         return;
     }
-    if (!file_attach(cm_of(n->share), NULL, dir, fi)) {
+    if (!file_attach(fs, cm_of(n->share), NULL, dir, fi)) {
         kfs_reply_err(req, -ENOMEM);
         return;
     }
     if (fuse_reply_open(req, fi) < 0)
-        file_release(fi);
+        file_release(fs, fi);
 }
 
 /*
@@ -847,7 +1010,7 @@ void kfs_cephfs_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size
     }
     if (size > KFS_IO_MAX)
         size = KFS_IO_MAX;
-    f = begin_file(fs, &c, req, s, 1, fi);
+    f = begin_file(fs, &c, req, n, 1, fi, REOPEN_DIR);
     if (!f)
         return;
     if (ceph_telldir(f->cm, f->dir) != off)
@@ -870,10 +1033,9 @@ void kfs_cephfs_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size
 void kfs_cephfs_releasedir(struct kfs *fs, fuse_req_t req, struct kfs_node *n,
                            struct fuse_file_info *fi)
 {
-    (void)fs;
     (void)n;
     kfs_reply_err(req, 0);
-    file_release(fi);
+    file_release(fs, fi);
 }
 
 void kfs_cephfs_fsyncdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n)

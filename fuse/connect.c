@@ -128,8 +128,59 @@ static void cephfs_close(struct kfs_cephfs *fs)
     free(fs);
 }
 
-static int cephfs_open(const struct kfs_identity *id, const char *fs_name, const char *path,
-                       uint64_t timeout_ms, struct kfs_cephfs **out, struct kairos_error *err)
+/*
+ * A mount that outlives its daemon (restart.h) acknowledges a write only
+ * once it is in RADOS: a write held in the process's cache would die with
+ * it while the writer goes on as if it were kept. No libcephfs object
+ * cache, no librbd cache.
+ */
+static int durable(void *h, int (*set)(void *, const char *, const char *), const char *option,
+                   struct kairos_error *err)
+{
+    int rc = set(h, option, "false");
+
+    if (rc < 0)
+        kairos_error_set(err, rc, "cannot turn the client's write cache off: %s", strerror(-rc));
+    return rc;
+}
+
+/*
+ * Give the client the mount's stable uuid and, for a daemon started again,
+ * end the session its predecessor left (restart.h): the MDS then hands this
+ * client the caps at once instead of after the dead session's timeout.
+ */
+static int cephfs_identify(struct ceph_mount_info *cm, const struct kfs_backends *b,
+                           const char *fs_name, const char *path, struct kairos_error *err)
+{
+    char uuid[512];
+    int rc;
+
+    if (!b->uuid)
+        return 0;
+    rc = durable(cm, cephfs_set, "client_oc", err);
+    if (rc < 0)
+        return rc;
+    snprintf(uuid, sizeof(uuid), "%s:%s:%s", b->uuid, fs_name, path);
+    /* The uuid lives in the client, which ceph_init() makes. */
+    rc = ceph_init(cm);
+    if (rc < 0)
+        return kairos_error_set(err, rc, "cannot start the CephFS client: %s", strerror(-rc));
+    if (b->reclaim) {
+        rc = ceph_start_reclaim(cm, uuid, CEPH_RECLAIM_RESET);
+        /* ENOENT: the session before ended cleanly (or timed out). */
+        if (rc < 0 && rc != -ENOENT)
+            return kairos_error_set(err, rc, "cannot end the previous session of %s: %s", path,
+                                    strerror(-rc));
+        if (rc == 0)
+            ceph_finish_reclaim(cm);
+    }
+    ceph_set_uuid(cm, uuid);
+    return 0;
+}
+
+static int cephfs_open(const struct kfs_backends *b, const struct kfs_identity *id,
+                       const char *fs_name, const char *path, uint64_t timeout_ms,
+                       struct kfs_cephfs **out, struct kairos_error *err)
 {
     struct kfs_cephfs *fs = calloc(1, sizeof(*fs));
     int rc;
@@ -153,6 +204,9 @@ static int cephfs_open(const struct kfs_identity *id, const char *fs_name, const
                          strerror(-rc));
         goto fail;
     }
+    rc = cephfs_identify(fs->cm, b, fs_name, path, err);
+    if (rc < 0)
+        goto fail;
     rc = ceph_mount(fs->cm, path);
     if (rc < 0) {
         kairos_error_set(err, rc, "cannot mount %s of CephFS '%s' as %s: %s", path, fs_name,
@@ -196,7 +250,7 @@ static int connect_project(const struct kfs_source *src, uint64_t timeout_ms,
     struct kfs_cephfs *fs;
     int rc;
 
-    rc = cephfs_open(&first->id, first->fs_name, src->project_path, timeout_ms, &fs, err);
+    rc = cephfs_open(b, &first->id, first->fs_name, src->project_path, timeout_ms, &fs, err);
     if (rc < 0)
         return rc;
     fs->project = true;
@@ -228,7 +282,7 @@ static int connect_bindings(const struct kfs_source *src, uint64_t timeout_ms,
         struct kfs_share *s = &b->shares[i];
         struct kfs_cephfs *fs;
 
-        rc = cephfs_open(&ss->id, ss->fs_name, ss->path, timeout_ms, &fs, err);
+        rc = cephfs_open(b, &ss->id, ss->fs_name, ss->path, timeout_ms, &fs, err);
         if (rc < 0)
             return rc;
         if (add_fs(b, fs) < 0) {
@@ -321,6 +375,8 @@ static int rados_for(struct kfs_backends *b, const struct kfs_identity *id, uint
     if (rc < 0)
         kairos_error_set(err, rc, "cannot configure the RADOS client %s: %s", id->entity,
                          strerror(-rc));
+    if (rc == 0 && b->uuid)
+        rc = durable(r->cluster, rados_set_opt, "rbd_cache", err);
     if (rc == 0) {
         rc = rados_connect(r->cluster);
         if (rc < 0)
@@ -328,7 +384,8 @@ static int rados_for(struct kfs_backends *b, const struct kfs_identity *id, uint
                              strerror(-rc));
     }
     if (rc < 0) {
-        rados_close(r);
+        rados_close(r->cluster);
+        free(r);
         return rc;
     }
     snprintf(r->health.name, sizeof(r->health.name), "RADOS client %s", id->entity);
@@ -397,6 +454,62 @@ int kfs_connect(const struct kfs_source *src, uint64_t timeout_ms, struct kfs_ba
     if (rc < 0)
         kfs_disconnect(out);
     return rc;
+}
+
+size_t kfs_connect_addrs(const struct kfs_backends *b, char *out, size_t size, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < b->nradoses && n < max; i++) {
+        char *addrs = NULL;
+
+        if (rados_getaddrs(b->radoses[i]->cluster, &addrs) == 0 && addrs) {
+            snprintf(out + n * size, size, "%s", addrs);
+            n++;
+        }
+        free(addrs);
+    }
+    return n;
+}
+
+static bool listed(const char *addr, const char *addrs, size_t size, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (addrs[i * size] && strcmp(addr, addrs + i * size) == 0)
+            return true;
+    return false;
+}
+
+void kfs_connect_break_locks(struct kfs_backends *b, const char *addrs, size_t size, size_t n)
+{
+    for (size_t i = 0; i < b->nvolumes; i++) {
+        struct kfs_volume *v = &b->volumes[i];
+        char *owners[4];
+        size_t nowners = 4;
+        rbd_lock_mode_t mode;
+        int rc = rbd_lock_get_owners(v->image, &mode, owners, &nowners);
+
+        /* ENOENT: nobody holds it. */
+        if (rc < 0) {
+            if (rc != -ENOENT)
+                kfs_log(LOG_WARNING, "volume %s: cannot read its lock: %s", v->name, strerror(-rc));
+            continue;
+        }
+        for (size_t j = 0; j < nowners; j++) {
+            if (mode != RBD_LOCK_MODE_EXCLUSIVE || !listed(owners[j], addrs, size, n))
+                continue;
+            rc = rbd_lock_break(v->image, mode, owners[j]);
+            if (rc < 0)
+                kfs_log(LOG_WARNING,
+                        "volume %s: cannot break the lock of the daemon before "
+                        "(%s): %s",
+                        v->name, owners[j], strerror(-rc));
+            else
+                kfs_log(LOG_INFO, "volume %s: broke the lock of the daemon before (%s)", v->name,
+                        owners[j]);
+        }
+        rbd_lock_get_owners_cleanup(owners, nowners);
+    }
 }
 
 void kfs_disconnect(struct kfs_backends *b)

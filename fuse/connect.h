@@ -61,6 +61,7 @@ struct kfs_share {
     struct kfs_cephfs *fs;
     struct Inode *root; /* the share's directory; one reference */
     bool read_only;
+    unsigned slot; /* in its nodes' ids (node.h) */
 };
 
 struct kfs_volume {
@@ -69,6 +70,7 @@ struct kfs_volume {
     rados_ioctx_t io;
     rbd_image_t image;
     bool read_only;
+    unsigned slot;        /* its node id is KFS_ID_VOLUME + slot (node.h) */
     struct kfs_node node; /* its file in /volumes */
 };
 
@@ -81,6 +83,13 @@ struct kfs_backends {
     size_t nshares;
     struct kfs_volume *volumes;
     size_t nvolumes;
+    /*
+     * Set by the caller before kfs_connect(), for a mount that can be
+     * handed to a new daemon (restart.h): the base of its CephFS clients'
+     * uuids, and whether a daemon before this one left sessions to end.
+     */
+    const char *uuid;
+    bool reclaim;
 };
 
 /**
@@ -96,6 +105,22 @@ struct kfs_backends {
  */
 int kfs_connect(const struct kfs_source *src, uint64_t timeout_ms, struct kfs_backends *out,
                 struct kairos_error *err);
+
+/**
+ * kfs_connect_addrs() - the addresses of @b's RADOS clients, as librbd names
+ * a lock's owner, into @out (up to @max of @size bytes each).
+ * Return: how many.
+ */
+size_t kfs_connect_addrs(const struct kfs_backends *b, char *out, size_t size, size_t max);
+
+/**
+ * kfs_connect_break_locks() - break the exclusive lock of any volume of @b
+ * that a client at one of @n addresses @addrs (@size bytes apart) holds:
+ * the clients of a daemon that died (restart.h). librbd blocklists the
+ * dead client, so that nothing it had in flight lands later. Failures are
+ * logged: the volume then waits for the dead client's watch to expire.
+ */
+void kfs_connect_break_locks(struct kfs_backends *b, const char *addrs, size_t size, size_t n);
 
 /* kfs_disconnect() - close every image, unmount, disconnect; frees the arrays. */
 void kfs_disconnect(struct kfs_backends *b);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -21,14 +22,44 @@
 /* st_ino of the fixed directories (CephFS numbers its inodes from 2^40). */
 enum { INO_ROOT = 1, INO_SHARES = 2, INO_VOLUMES = 3 };
 
+static struct kfs_node *fixed_node(struct kfs *fs, fuse_ino_t ino)
+{
+    if (ino == INO_ROOT)
+        return &fs->root;
+    if (ino == INO_SHARES)
+        return &fs->shares;
+    if (ino == INO_VOLUMES)
+        return &fs->volumes;
+    for (size_t i = 0; i < fs->b.nvolumes; i++)
+        if (fs->b.volumes[i].node.id == ino)
+            return &fs->b.volumes[i].node;
+    return NULL;
+}
+
+struct kfs_node *kfs_node_find_id(struct kfs *fs, fuse_ino_t ino)
+{
+    return ino >> KFS_ID_SLOT_SHIFT ? kfs_node_find(&fs->nodes, ino) : fixed_node(fs, ino);
+}
+
 struct kfs_node *kfs_node_of(struct kfs *fs, fuse_ino_t ino)
 {
-    return ino == FUSE_ROOT_ID ? &fs->root : (struct kfs_node *)(uintptr_t)ino;
+    struct kfs_node *n = kfs_node_find_id(fs, ino);
+    unsigned slot;
+    uint64_t snapid, cino;
+
+    if (n || !kfs_id_decode(ino, &slot, &snapid, &cino))
+        return n;
+    /* An id a process before this one gave the kernel (restart.h). */
+    for (size_t i = 0; i < fs->b.nshares; i++)
+        if (fs->b.shares[i].slot == slot)
+            return kfs_cephfs_revive(fs, &fs->b.shares[i], ino, snapid, cino);
+    return NULL;
 }
 
 static fuse_ino_t ino_of(struct kfs *fs, struct kfs_node *n)
 {
-    return n == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+    (void)fs;
+    return n->id;
 }
 
 void kfs_reply_err(fuse_req_t req, int rc)
@@ -215,6 +246,18 @@ static struct kfs *fs_of(fuse_req_t req)
     return fuse_req_userdata(req);
 }
 
+/*
+ * True (and answered) when a request names a node that cannot be found:
+ * one a process before this one made and that a restart cannot rebuild.
+ */
+static bool stale(fuse_req_t req, const struct kfs_node *n)
+{
+    if (n)
+        return false;
+    kfs_reply_err(req, -ESTALE);
+    return true;
+}
+
 static bool is_fixed_dir(const struct kfs_node *n)
 {
     return n->kind == KFS_NODE_ROOT || n->kind == KFS_NODE_SHARES || n->kind == KFS_NODE_VOLUMES;
@@ -248,6 +291,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct kfs *fs = fs_of(req);
     struct kfs_node *p = kfs_node_of(fs, parent);
 
+    if (stale(req, p))
+        return;
     if (p->kind == KFS_NODE_CEPH)
         kfs_cephfs_lookup(fs, req, p, name);
     else if (is_fixed_dir(p))
@@ -258,10 +303,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void forget_one(struct kfs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
-    struct kfs_node *n = kfs_node_of(fs, ino);
+    /* A node of a process before this one, never revived: nothing to let go. */
+    struct kfs_node *n = kfs_node_find_id(fs, ino);
 
     /* The fixed nodes live as long as the mount. */
-    if (n->kind == KFS_NODE_CEPH)
+    if (n && n->kind == KFS_NODE_CEPH)
         kfs_cephfs_forget(fs, n, nlookup);
 }
 
@@ -284,6 +330,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct kfs_node *n = kfs_node_of(fs, ino);
     struct stat st;
 
+    if (stale(req, n))
+        return;
     (void)fi;
     if (n->kind == KFS_NODE_CEPH) {
         kfs_cephfs_getattr(fs, req, n);
@@ -301,6 +349,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     (void)fi;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_setattr(fs, req, n, attr, to_set);
@@ -315,6 +365,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_readlink(fs, req, n);
     else
@@ -329,6 +381,8 @@ static struct kfs_node *ceph_parent(fuse_req_t req, fuse_ino_t parent)
 {
     struct kfs_node *p = kfs_node_of(fs_of(req), parent);
 
+    if (stale(req, p))
+        return NULL;
     if (p->kind == KFS_NODE_CEPH)
         return p;
     kfs_reply_err(req, is_fixed_dir(p) ? -EPERM : -ENOTDIR);
@@ -379,8 +433,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
                       const char *newname, unsigned int flags)
 {
     struct kfs *fs = fs_of(req);
-    struct kfs_node *p = kfs_node_of(fs, parent), *np = kfs_node_of(fs, newparent);
+    struct kfs_node *p = kfs_node_of(fs, parent), *np = p ? kfs_node_of(fs, newparent) : NULL;
 
+    if (stale(req, np))
+        return;
     if (p->kind == KFS_NODE_CEPH && np->kind == KFS_NODE_CEPH)
         kfs_cephfs_rename(fs, req, p, name, np, newname, flags);
     else
@@ -390,8 +446,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
     struct kfs *fs = fs_of(req);
-    struct kfs_node *n = kfs_node_of(fs, ino), *np = kfs_node_of(fs, newparent);
+    struct kfs_node *n = kfs_node_of(fs, ino), *np = n ? kfs_node_of(fs, newparent) : NULL;
 
+    if (stale(req, np))
+        return;
     if (n->kind == KFS_NODE_CEPH && np->kind == KFS_NODE_CEPH)
         kfs_cephfs_link(fs, req, n, np, newname);
     else
@@ -403,6 +461,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_open(fs, req, n, fi);
     else if (n->kind == KFS_NODE_VOLUME)
@@ -426,6 +486,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_read(fs, req, n, size, off, fi);
     else if (n->kind == KFS_NODE_VOLUME)
@@ -440,6 +502,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_write(fs, req, n, buf, size, off, fi);
     else if (n->kind == KFS_NODE_VOLUME)
@@ -453,6 +517,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     (void)fi;
     /*
      * librbd's cache is the process's own: a close pushes it to the OSDs so
@@ -468,9 +534,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct kfs *fs = fs_of(req);
-    struct kfs_node *n = kfs_node_of(fs, ino);
+    /* Only the handle matters: a node that is gone need not be found again. */
+    struct kfs_node *n = kfs_node_find_id(fs, ino);
 
-    if (n->kind == KFS_NODE_CEPH)
+    if (!n || n->kind == KFS_NODE_CEPH)
         kfs_cephfs_release(fs, req, n, fi);
     else
         kfs_reply_err(req, 0);
@@ -481,6 +548,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     (void)datasync;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_fsync(fs, req, n, fi);
@@ -496,6 +565,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_fallocate(fs, req, n, mode, offset, length, fi);
     else
@@ -507,6 +578,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_opendir(fs, req, n, fi);
     else if (is_fixed_dir(n))
@@ -521,6 +594,8 @@ static void readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_readdir(fs, req, n, size, off, fi, plus);
     else
@@ -542,9 +617,10 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct kfs *fs = fs_of(req);
-    struct kfs_node *n = kfs_node_of(fs, ino);
+    /* Only the handle matters: a node that is gone need not be found again. */
+    struct kfs_node *n = kfs_node_find_id(fs, ino);
 
-    if (n->kind == KFS_NODE_CEPH)
+    if (!n || n->kind == KFS_NODE_CEPH)
         kfs_cephfs_releasedir(fs, req, n, fi);
     else
         kfs_reply_err(req, 0);
@@ -555,6 +631,8 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     (void)datasync;
     (void)fi;
     if (n->kind == KFS_NODE_CEPH)
@@ -568,6 +646,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_statfs(fs, req, n->share);
     else if (n->kind == KFS_NODE_ROOT || n->kind == KFS_NODE_SHARES)
@@ -582,6 +662,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_setxattr(fs, req, n, name, value, size, flags);
     else
@@ -593,6 +675,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_getxattr(fs, req, n, name, size);
     else
@@ -604,6 +688,8 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_listxattr(fs, req, n, size);
     else if (size == 0)
@@ -617,6 +703,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
     struct kfs *fs = fs_of(req);
     struct kfs_node *n = kfs_node_of(fs, ino);
 
+    if (stale(req, n))
+        return;
     if (n->kind == KFS_NODE_CEPH)
         kfs_cephfs_removexattr(fs, req, n, name);
     else
@@ -666,6 +754,43 @@ static void already_put(struct kfs_node *n)
     (void)n;
 }
 
+/* A number that marks this process's file handles apart from those of the one before. */
+static uint32_t epoch(void)
+{
+    uint32_t e = 0;
+    struct timespec ts;
+
+    if (getrandom(&e, sizeof(e), 0) != (ssize_t)sizeof(e)) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        e = (uint32_t)(ts.tv_nsec ^ ts.tv_sec ^ getpid());
+    }
+    return e;
+}
+
+/* Slots that the same names get in any process: node ids survive a restart. */
+static int assign_slots(struct kfs *fs)
+{
+    size_t n = fs->b.nshares > fs->b.nvolumes ? fs->b.nshares : fs->b.nvolumes;
+    unsigned *slots = calloc(n ? n : 1, sizeof(*slots));
+
+    if (!slots)
+        return -ENOMEM;
+    kfs_slots_assign(fs->b.shares ? fs->b.shares[0].name : NULL, sizeof(struct kfs_share),
+                     fs->b.nshares, slots);
+    for (size_t i = 0; i < fs->b.nshares; i++)
+        fs->b.shares[i].slot = slots[i];
+    kfs_slots_assign(fs->b.volumes ? fs->b.volumes[0].name : NULL, sizeof(struct kfs_volume),
+                     fs->b.nvolumes, slots);
+    for (size_t i = 0; i < fs->b.nvolumes; i++) {
+        struct kfs_volume *v = &fs->b.volumes[i];
+
+        v->slot = slots[i];
+        v->node.id = v->node.ino = KFS_ID_VOLUME + slots[i];
+    }
+    free(slots);
+    return 0;
+}
+
 int kfs_fs_init(struct kfs *fs)
 {
     int rc = kfs_nodes_init(&fs->nodes);
@@ -677,11 +802,18 @@ int kfs_fs_init(struct kfs *fs)
         kfs_nodes_destroy(&fs->nodes, already_put);
         return rc;
     }
-    fs->root = (struct kfs_node){.kind = KFS_NODE_ROOT, .ino = INO_ROOT};
-    fs->shares = (struct kfs_node){.kind = KFS_NODE_SHARES, .ino = INO_SHARES};
-    fs->volumes = (struct kfs_node){.kind = KFS_NODE_VOLUMES, .ino = INO_VOLUMES};
-    for (size_t i = 0; i < fs->b.nvolumes; i++)
-        fs->b.volumes[i].node.ino = (uint64_t)(uintptr_t)&fs->b.volumes[i].node;
+    fs->root = (struct kfs_node){.kind = KFS_NODE_ROOT, .ino = INO_ROOT, .id = INO_ROOT};
+    fs->shares = (struct kfs_node){.kind = KFS_NODE_SHARES, .ino = INO_SHARES, .id = INO_SHARES};
+    fs->volumes =
+        (struct kfs_node){.kind = KFS_NODE_VOLUMES, .ino = INO_VOLUMES, .id = INO_VOLUMES};
+    kfs_cephfs_files_init(&fs->files, epoch());
+    rc = assign_slots(fs);
+    if (rc < 0) {
+        kfs_cephfs_files_destroy(&fs->files);
+        pthread_key_delete(fs->buf_key);
+        kfs_nodes_destroy(&fs->nodes, already_put);
+        return rc;
+    }
     fs->uid = getuid();
     fs->gid = getgid();
     clock_gettime(CLOCK_REALTIME, &fs->started);
@@ -699,5 +831,6 @@ void kfs_fs_destroy(struct kfs *fs)
 {
     fs->se = NULL;
     kfs_nodes_destroy(&fs->nodes, already_put);
+    kfs_cephfs_files_destroy(&fs->files);
     pthread_key_delete(fs->buf_key);
 }

@@ -45,10 +45,21 @@ struct kfs_options {
     uint64_t timeout_ms;     /* limit on any one request to Ceph; 0 for none */
 };
 
+/* The open files and directories of shares, by the key the kernel holds (cephfs.c). */
+#define KFS_FILE_BUCKETS 4096
+struct kfs_file;
+struct kfs_files {
+    pthread_mutex_t lock;
+    struct kfs_file *buckets[KFS_FILE_BUCKETS];
+    uint64_t epoch; /* this process's: random, in the upper half of its keys */
+    uint64_t next;
+};
+
 struct kfs {
     struct kfs_options opt;
     struct kfs_backends b;
     struct kfs_nodes nodes;
+    struct kfs_files files;
     struct kfs_guard guard;
     struct fuse_session *se;
     struct kfs_node root, shares, volumes; /* the fixed directories */
@@ -83,8 +94,15 @@ void kfs_fs_destroy(struct kfs *fs);
 
 /* ---- shared by the operation files ---- */
 
-/* The node of FUSE inode @ino. */
+/*
+ * kfs_node_of() - the node of FUSE inode @ino; one that a process before
+ * this one handed to the kernel is found again from its id (node.h).
+ * Return: the node, or NULL when it cannot be (the caller answers ESTALE).
+ */
 struct kfs_node *kfs_node_of(struct kfs *fs, fuse_ino_t ino);
+
+/* kfs_node_find_id() - the node of @ino if this process knows it, else NULL. */
+struct kfs_node *kfs_node_find_id(struct kfs *fs, fuse_ino_t ino);
 
 /* The one place an error becomes a reply: @rc is a negative errno (or 0). */
 void kfs_reply_err(fuse_req_t req, int rc);
@@ -104,6 +122,16 @@ void kfs_statfs_fill(struct statvfs *vfs, uint64_t total, uint64_t used, uint64_
 
 /* ---- CephFS shares (cephfs.c): @n is a KFS_NODE_CEPH node ---- */
 
+/*
+ * The node of id @id in share @s (inode @ino, snapshot @snapid), which a
+ * process before this one handed to the kernel; NULL when Ceph has it no more.
+ */
+struct kfs_node *kfs_cephfs_revive(struct kfs *fs, struct kfs_share *s, uint64_t id,
+                                   uint64_t snapid, uint64_t ino);
+/* The table of open handles: @epoch marks this process's keys. */
+void kfs_cephfs_files_init(struct kfs_files *t, uint32_t epoch);
+/* Free what is left once the Ceph clients are closed. */
+void kfs_cephfs_files_destroy(struct kfs_files *t);
 /* Lookup of the share's directory itself, from /shares. */
 void kfs_cephfs_lookup_share(struct kfs *fs, fuse_req_t req, struct kfs_share *s);
 void kfs_cephfs_lookup(struct kfs *fs, fuse_req_t req, struct kfs_node *parent, const char *name);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,7 +35,9 @@
 #include "broker.h"
 #include "log.h"
 #include "recheck.h"
+#include "restart.h"
 #include "source.h"
+#include "supervise.h"
 
 #define DEFAULT_CONF       "/etc/kairos/kairos.conf"
 #define DEFAULT_TIMEOUT_MS 30000
@@ -65,6 +68,7 @@ struct cli {
     double recheck;   /* seconds between checks of the bindings (url mode); 0: never */
     int writeback;
     int no_keep_cache;
+    int supervise; /* hold the connection in a supervisor; restart the daemon (restart.h) */
 };
 
 #define CLI_OPT(t, field, value)                                                                   \
@@ -105,6 +109,8 @@ static const struct fuse_opt cli_opts[] = {
     CLI_OPT("recheck=%lf", recheck, 0),
     CLI_OPT("writeback", writeback, 1),
     CLI_OPT("no_keep_cache", no_keep_cache, 1),
+    CLI_OPT("supervise", supervise, 1),
+    CLI_OPT("--supervise", supervise, 1),
     FUSE_OPT_END,
 };
 
@@ -134,6 +140,11 @@ static void usage(const char *prog)
            "                                   or volume unbound answers EACCES from then\n"
            "                                   on (default 30; 0: never)\n"
            "\n"
+           "Users: a mount made by root is for every user of the node (allow_other),\n"
+           "and the kernel checks each one's permissions (default_permissions); the\n"
+           "top of a share is mode 1777 unless made otherwise, so that no user removes\n"
+           "another's files there. A mount made by another user is that user's alone.\n"
+           "\n"
            "kairosfs options:\n"
            "    -o timeout=SECONDS             give up on a request to Ceph after this\n"
            "                                   (ETIMEDOUT); default: the config's [ceph]\n"
@@ -146,6 +157,17 @@ static void usage(const char *prog)
            "    -o writeback                   kernel writeback cache (faster small\n"
            "                                   writes; errors show at fsync/close)\n"
            "    -o no_keep_cache               drop cached file data at every open\n"
+           "\n"
+           "Surviving a restart of the daemon (the mount stays, processes using it\n"
+           "wait and go on):\n"
+           "    --supervise, -o supervise      a small supervisor holds the mount and\n"
+           "                                   starts the daemon again when it dies;\n"
+           "                                   SIGUSR1 to the supervisor restarts the\n"
+           "                                   daemon from the binary on disk (upgrade);\n"
+           "                                   SIGTERM unmounts\n"
+           "    under systemd (Type=notify, FileDescriptorStoreMax=2 or more) the\n"
+           "    daemon keeps the mount in the service's file descriptor store and\n"
+           "    takes it back when systemd starts it again after a crash\n"
            "\n",
            prog);
 }
@@ -183,6 +205,7 @@ static int daemon_start(int *notify)
 static void daemon_ready(int notify)
 {
     int null = open("/dev/null", O_RDWR);
+    bool keep_stderr = kfs_log_daemon();
     char ok = 0;
 
     if (chdir("/") < 0)
@@ -190,14 +213,184 @@ static void daemon_ready(int notify)
     if (null >= 0) {
         dup2(null, 0);
         dup2(null, 1);
-        dup2(null, 2);
+        /* Without syslog or a journal, stderr is where the messages go. */
+        if (!keep_stderr)
+            dup2(null, 2);
         if (null > 2)
             close(null);
     }
-    kfs_log_daemon();
+    if (notify < 0)
+        return;
     if (write(notify, &ok, 1) != 1)
         kfs_log(LOG_WARNING, "cannot tell the starting process that the mount is up");
     close(notify);
+}
+
+/* ---- surviving a restart (restart.h) ---- */
+
+static int add_mount_options(struct fuse_args *args, const struct kfs_source *src);
+
+/* Set in the daemons of a supervisor that runs as a daemon: they log as it does. */
+#define ENV_DAEMON "KAIROSFS_DAEMON"
+
+static void supervisor_ready(void *arg)
+{
+    int *notify = arg;
+
+    if (*notify >= 0) {
+        daemon_ready(*notify);
+        *notify = -1;
+    }
+    kfs_notify_ready();
+}
+
+/* The supervisor: mount, then run daemons on the connection (supervise.h). */
+static int run_supervisor(struct fuse_args *args, const struct cli *cli, const char *mountpoint,
+                          char *argv[], bool foreground)
+{
+    static const struct fuse_lowlevel_ops none;
+    struct kfs_source named = {.project = cli->project ? cli->project : ""};
+    struct kfs_source *src = NULL;
+    struct kairos_error err = {0};
+    struct fuse_session *se;
+    int notify = -1, rc = 1;
+
+    if (!foreground) {
+        if (daemon_start(&notify) < 0) {
+            kfs_log(LOG_ERR, "cannot start a daemon: %s", strerror(errno));
+            return 1;
+        }
+        setenv(ENV_DAEMON, "1", 1);
+    }
+    /* A credentials file names its project: the mount's fsname says it. */
+    if (cli->creds && kfs_source_from_file(cli->creds, &src, &err) < 0) {
+        kfs_log(LOG_ERR, "%s", kairos_error_msg(&err, -EINVAL));
+        return 1;
+    }
+    if (add_mount_options(args, src ? src : &named) < 0)
+        goto out;
+    se = fuse_session_new(args, &none, sizeof(none), NULL);
+    if (!se)
+        goto out;
+    if (fuse_session_mount(se, mountpoint) == 0)
+        rc = kfs_supervise(se, argv, supervisor_ready, &notify);
+    fuse_session_destroy(se);
+out:
+    kfs_source_free(src);
+    return rc;
+}
+
+/*
+ * Mount, or take the connection a daemon before left (@h), and make the
+ * session ready to serve: INIT answered (or replayed), the requests the
+ * dead daemon owed sent again, the descriptor kept where the next daemon
+ * finds it.
+ */
+static int attach_connection(struct fuse_session *se, const char *mountpoint,
+                             struct kfs_handover *h)
+{
+    unsigned char init[KFS_INIT_MAX];
+    char path[32];
+    int len, state_fd, rc;
+
+    if (h->fuse_fd < 0) {
+        if (fuse_session_mount(se, mountpoint) < 0)
+            return -EIO; /* libfuse said why */
+        /* Under systemd, the store keeps the connection for a daemon started after a crash. */
+        if (!getenv("NOTIFY_SOCKET"))
+            return 0;
+        len = kfs_init_receive(se, init, sizeof(init));
+        if (len < 0) {
+            kfs_log(LOG_ERR, "no INIT from the kernel: %s", strerror(-len));
+            return len;
+        }
+        state_fd = kfs_state_new(&h->state, init, (size_t)len);
+        kfs_init_process(se, init, (size_t)len);
+        if (state_fd < 0)
+            return 0;
+        h->state.starts = 1;
+        if (kfs_state_write(state_fd, &h->state) < 0 ||
+            !kfs_fdstore_put(fuse_session_fd(se), state_fd))
+            kfs_log(LOG_WARNING, "systemd keeps no descriptor of this mount "
+                                 "(FileDescriptorStoreMax=): a crash unmounts it");
+        close(state_fd);
+        return 0;
+    }
+    snprintf(path, sizeof(path), "/dev/fd/%d", h->fuse_fd);
+    if (fuse_session_mount(se, path) < 0)
+        return -EIO;
+    kfs_init_process(se, h->state.init, h->state.init_len);
+    if (h->state.starts++ > 0) {
+        rc = kfs_resend(h->fuse_fd);
+        if (rc < 0)
+            kfs_log(LOG_WARNING,
+                    "the kernel cannot send again what the daemon before did not "
+                    "answer (FUSE_NOTIFY_RESEND, Linux 6.9): those requests "
+                    "wait for ever: %s",
+                    strerror(-rc));
+        kfs_log(LOG_INFO, "took over the mount on %s (daemon %u on it)", mountpoint,
+                h->state.starts);
+    }
+    if (kfs_state_write(h->state_fd, &h->state) < 0)
+        kfs_log(LOG_WARNING, "cannot record this start in the mount's state");
+    return 0;
+}
+
+/*
+ * Unmount a mount this daemon took from systemd's store: libfuse, which
+ * did not mount it, does not know where it is.
+ */
+static void unmount_taken(const char *mountpoint)
+{
+    pid_t pid;
+
+    if (umount2(mountpoint, MNT_DETACH) == 0)
+        return;
+    pid = fork();
+    if (pid == 0) {
+        execlp("fusermount3", "fusermount3", "-u", "-z", "--", mountpoint, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+/*
+ * The volumes' locks that the daemons before held go at once; this
+ * daemon's clients join the list the next one reads.
+ */
+static void remember_clients(struct kfs_handover *h, struct kfs_backends *b)
+{
+    char mine[KFS_ADDRS][KFS_ADDR_SIZE];
+    size_t n = kfs_connect_addrs(b, mine[0], KFS_ADDR_SIZE, KFS_ADDRS), keep;
+
+    if (h->fuse_fd >= 0)
+        kfs_connect_break_locks(b, h->state.addrs[0], KFS_ADDR_SIZE, KFS_ADDRS);
+    /* Newest first; the oldest fall off. */
+    keep = KFS_ADDRS - n;
+    memmove(h->state.addrs[n], h->state.addrs[0], keep * KFS_ADDR_SIZE);
+    memcpy(h->state.addrs[0], mine[0], n * KFS_ADDR_SIZE);
+}
+
+/* Tell whoever waits that the mount serves. */
+static void announce_ready(const struct kfs_handover *h, int *notify)
+{
+    char ok = 0;
+
+    if (*notify >= 0) {
+        daemon_ready(*notify);
+        *notify = -1;
+    } else if (getenv(ENV_DAEMON)) {
+        daemon_ready(-1);
+    }
+    if (h->ready_fd >= 0) {
+        if (write(h->ready_fd, &ok, 1) != 1)
+            kfs_log(LOG_WARNING, "cannot tell the supervisor that the mount is up");
+        close(h->ready_fd);
+    }
+    /* A supervisor under systemd says so itself. */
+    if (h->fuse_fd < 0 || h->systemd)
+        kfs_notify_ready();
 }
 
 /* ---- the mount ---- */
@@ -270,8 +463,12 @@ static int add_mount_options(struct fuse_args *args, const struct kfs_source *sr
 
     snprintf(fsname, sizeof(fsname), "-ofsname=kairos:%s",
              src->project[0] ? src->project : "bindings");
-    /* The kernel checks permissions itself, with the caller's groups (see connect.h). */
-    if (fuse_opt_insert_arg(args, 1, "-odefault_permissions") < 0 ||
+    /*
+     * The kernel checks permissions itself, with the caller's groups (see
+     * connect.h). A root mount is for every user of the node: allow_other.
+     */
+    if ((getuid() == 0 && fuse_opt_insert_arg(args, 1, "-oallow_other") < 0) ||
+        fuse_opt_insert_arg(args, 1, "-odefault_permissions") < 0 ||
         fuse_opt_insert_arg(args, 1, "-omax_read=1048576") < 0 ||
         fuse_opt_insert_arg(args, 1, fsname) < 0)
         return -ENOMEM;
@@ -418,6 +615,7 @@ int main(int argc, char *argv[])
     struct kfs_source *src = NULL;
     struct fuse_session *se = NULL;
     struct kfs fs = {0};
+    struct kfs_handover handover = {.fuse_fd = -1, .state_fd = -1, .ready_fd = -1};
     bool connected = false, initialized = false, mounted = false, handlers = false;
     int notify = -1, rc = 1;
 
@@ -455,6 +653,18 @@ int main(int argc, char *argv[])
         rc = 2;
         goto out;
     }
+    /* A daemon before this one may have left a live connection (restart.h). */
+    if (kfs_handover_find(&handover) < 0) {
+        kfs_log(LOG_ERR, "the connection handed over is not usable");
+        goto out;
+    }
+    if (cli.supervise && handover.fuse_fd < 0) {
+        rc = run_supervisor(&args, &cli, opts.mountpoint, argv, opts.foreground);
+        goto out;
+    }
+    /* A daemon started on a handed-over connection: its keeper runs in the background. */
+    if (handover.fuse_fd >= 0)
+        opts.foreground = 1;
     if (!opts.foreground && daemon_start(&notify) < 0) {
         kfs_log(LOG_ERR, "cannot start a daemon: %s", strerror(errno));
         goto out;
@@ -468,6 +678,12 @@ int main(int argc, char *argv[])
                                   .writeback = cli.writeback,
                                   .keep_cache = !cli.no_keep_cache,
                                   .timeout_ms = timeout_ms(&cli, src)};
+    if (handover.fuse_fd >= 0) {
+        fs.b.uuid = handover.state.uuid;
+        fs.b.reclaim = handover.state.starts > 0;
+    } else if (getenv("NOTIFY_SOCKET") && kfs_state_uuid(&handover.state) == 0) {
+        fs.b.uuid = handover.state.uuid;
+    }
     connect_deadline(src, fs.opt.timeout_ms);
     rc = kfs_connect(src, fs.opt.timeout_ms, &fs.b, &err);
     alarm(0);
@@ -479,6 +695,7 @@ int main(int argc, char *argv[])
     }
     connected = true;
     rc = 1;
+    remember_clients(&handover, &fs.b);
     if (kfs_fs_init(&fs) < 0) {
         kfs_log(LOG_ERR, "out of memory");
         goto out;
@@ -494,11 +711,12 @@ int main(int argc, char *argv[])
     if (fuse_set_signal_handlers(se) < 0)
         goto out;
     handlers = true;
-    if (fuse_session_mount(se, opts.mountpoint) < 0)
+    if (attach_connection(se, opts.mountpoint, &handover) < 0)
         goto out;
     mounted = true;
     kfs_fs_attach(&fs, se);
-    if (cli.readahead_kb != 0)
+    /* Set once, by the daemon that mounted: the kernel keeps it. */
+    if (cli.readahead_kb != 0 && handover.fuse_fd < 0)
         start_readahead(opts.mountpoint,
                         cli.readahead_kb < 0 ? DEFAULT_READAHEAD_KB : cli.readahead_kb);
     if (kfs_guard_start(&fs.guard, fs.opt.timeout_ms, se) < 0) {
@@ -519,10 +737,7 @@ int main(int argc, char *argv[])
     kfs_log(LOG_INFO, "project %s mounted on %s: %zu share(s), %zu volume(s)",
             src->project[0] ? src->project : "(bindings)", opts.mountpoint, fs.b.nshares,
             fs.b.nvolumes);
-    if (notify >= 0) {
-        daemon_ready(notify);
-        notify = -1;
-    }
+    announce_ready(&handover, &notify);
     /* A positive value is the signal that ended the loop: a clean exit. */
     rc = serve(se, &opts) < 0 ? 1 : 0;
     kfs_recheck_stop(&recheck);
@@ -533,10 +748,16 @@ int main(int argc, char *argv[])
         fuse_session_unmount(se);
         _exit(1);
     }
-    kfs_log(LOG_INFO, "unmounting %s", opts.mountpoint);
+    if (handover.fuse_fd < 0 || handover.systemd) {
+        kfs_log(LOG_INFO, "unmounting %s", opts.mountpoint);
+        /* A clean stop: a daemon started later mounts afresh. */
+        kfs_fdstore_drop();
+    }
 out:
     kfs_recheck_stop(&recheck);
-    if (mounted)
+    if (mounted && handover.systemd)
+        unmount_taken(opts.mountpoint);
+    else if (mounted)
         fuse_session_unmount(se);
     /*
      * Closing the Ceph clients first ends their invalidation callbacks,

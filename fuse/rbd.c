@@ -115,7 +115,7 @@ int kfs_rbd_stat(struct kfs *fs, struct kfs_volume *v, struct stat *st)
     rbd_get_create_timestamp(v->image, &created);
     rbd_get_modify_timestamp(v->image, &modified);
     memset(st, 0, sizeof(*st));
-    st->st_ino = (ino_t)(uintptr_t)&v->node;
+    st->st_ino = (ino_t)v->node.ino;
     st->st_mode = S_IFREG | (v->read_only ? 0440 : 0660);
     st->st_nlink = 1;
     st->st_uid = fs->uid;

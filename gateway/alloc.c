@@ -44,7 +44,8 @@ int alloc_create(struct gateway *g, const struct alloc_spec *s, struct kairos_er
             return kairos_share_clone(g->k, s->project, s->name,
                                       s->src_project ? s->src_project : s->project, s->src_share,
                                       s->src_snap, s->bytes, err);
-        return kairos_share_create(g->k, s->project, s->name, s->bytes, s->max_files, err);
+        return kairos_share_create_as(g->k, s->project, s->name, s->bytes, s->max_files,
+                                      s->has_access ? &s->access : NULL, err);
     case KAIROS_BUCKET:
         return kairos_bucket_create(g->k, s->project, s->name, s->bytes, s->max_objects, err);
     default:

@@ -20,6 +20,9 @@ struct alloc_spec {
     /* Volumes: a clone of src_project/src_volume@src_snap when src_snap is set. */
     const char *src_project, *src_volume, *src_snap;
     const char *src_share; /* a share's clone: of src_share@src_snap */
+    /* A share's top directory: owner and mode, when has_access (else root's, 1777). */
+    struct kairos_share_access access;
+    bool has_access;
 };
 
 int alloc_create(struct gateway *g, const struct alloc_spec *s, struct kairos_error *err);

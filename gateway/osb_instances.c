@@ -59,7 +59,7 @@ static bool read_parameters(const json_t *params, struct provision_job *job,
                             struct http_response *res)
 {
     static const char *const vol_keys[] = {"size", "source", NULL};
-    static const char *const share_keys[] = {"size", "max_files", NULL};
+    static const char *const share_keys[] = {"size", "max_files", "mode", "uid", "gid", NULL};
     static const char *const bucket_keys[] = {"size", "max_objects", NULL};
     static const char *const src_keys[] = {"volume", "snapshot", NULL};
     struct alloc_spec *spec = &job->spec;
@@ -78,7 +78,8 @@ static bool read_parameters(const json_t *params, struct provision_job *job,
     if (!params_known(params, keys, "parameters", res) ||
         !params_size(params, "size", &spec->bytes, res) ||
         !params_count(params, "max_files", &spec->max_files, res) ||
-        !params_count(params, "max_objects", &spec->max_objects, res))
+        !params_count(params, "max_objects", &spec->max_objects, res) ||
+        !params_share_access(params, &spec->access, &spec->has_access, res))
         return false;
     src = json_object_get(params, "source");
     if (!src)

@@ -3,9 +3,11 @@
  */
 #include "params.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <kairos/kairos.h>
+#include <kairos/share.h>
 
 /*
  * What is wrong with a body, in our words: jansson's own texts can name its
@@ -115,6 +117,48 @@ bool params_count(const json_t *obj, const char *key, uint64_t *out, struct http
     }
     http_error(res, 400, "BadRequest", "'%s' must be a non-negative integer", key);
     return false;
+}
+
+static bool params_id(const json_t *obj, const char *key, int64_t *out, bool *given,
+                      struct http_response *res)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    if (!v)
+        return true;
+    *given = true;
+    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+        json_integer_value(v) <= (json_int_t)KAIROS_ID_MAX) {
+        *out = (int64_t)json_integer_value(v);
+        return true;
+    }
+    http_error(res, 400, "BadRequest", "'%s' must be an integer from 0 to %u", key, KAIROS_ID_MAX);
+    return false;
+}
+
+bool params_share_access(const json_t *obj, struct kairos_share_access *a, bool *given,
+                         struct http_response *res)
+{
+    const json_t *m = json_object_get(obj, "mode");
+    const char *s = json_string_value(m);
+    char *end;
+    unsigned long mode;
+
+    *a = (struct kairos_share_access){.uid = -1, .gid = -1};
+    *given = false;
+    if (m) {
+        *given = true;
+        mode = s && *s ? strtoul(s, &end, 8) : 0;
+        /* Octal digits only: no sign, space or "0x" that strtoul() would take. */
+        if (!s || !*s || strlen(s) > 4 || strspn(s, "01234567") != strlen(s) || *end ||
+            mode > 07777) {
+            http_error(res, 400, "BadRequest",
+                       "'mode' must be a string of octal permission bits, such as \"2770\"");
+            return false;
+        }
+        a->mode = (uint32_t)mode;
+    }
+    return params_id(obj, "uid", &a->uid, given, res) && params_id(obj, "gid", &a->gid, given, res);
 }
 
 const char *params_string(const json_t *obj, const char *key, bool *ok, struct http_response *res)

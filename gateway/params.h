@@ -30,6 +30,17 @@ bool params_size(const json_t *obj, const char *key, uint64_t *out, struct http_
 /* A non-negative integer below 2^63. Absent: *@out is left alone. */
 bool params_count(const json_t *obj, const char *key, uint64_t *out, struct http_response *res);
 
+struct kairos_share_access;
+
+/*
+ * A share's owner and mode: "mode" a string of octal digits ("2770", at
+ * most 07777), "uid" and "gid" integers 0 to 4294967294. *@given tells
+ * whether any of them was there; @a is set to the defaults first.
+ * Return: true when all present are valid.
+ */
+bool params_share_access(const json_t *obj, struct kairos_share_access *a, bool *given,
+                         struct http_response *res);
+
 /* A string, or NULL when absent; answers 400 for another type. *@ok is false then. */
 const char *params_string(const json_t *obj, const char *key, bool *ok, struct http_response *res);
 

@@ -131,7 +131,8 @@ unsigned rest_submit(struct call *c, const char *what, const char *project, ops_
 
 unsigned rest_alloc_create(void *ctx, struct http_request *req, struct http_response *res)
 {
-    static const char *const keys[] = {"name", "size", "max_files", "max_objects", "source", NULL};
+    static const char *const keys[] = {"name", "size", "max_files", "max_objects", "source",
+                                       "mode", "uid",  "gid",       NULL};
     struct call *c = ctx;
     struct kairos_error err = {0};
     struct create_job *j = NULL;
@@ -152,7 +153,8 @@ unsigned rest_alloc_create(void *ctx, struct http_request *req, struct http_resp
     if (!ok || !rest_name_param(name ? name : "", "allocation", res) ||
         !params_size(body, "size", &j->spec.bytes, res) ||
         !params_count(body, "max_files", &j->spec.max_files, res) ||
-        !params_count(body, "max_objects", &j->spec.max_objects, res))
+        !params_count(body, "max_objects", &j->spec.max_objects, res) ||
+        !params_share_access(body, &j->spec.access, &j->spec.has_access, res))
         goto out;
     snprintf(j->project, sizeof(j->project), "%s", project);
     snprintf(j->name, sizeof(j->name), "%s", name);
@@ -167,6 +169,11 @@ unsigned rest_alloc_create(void *ctx, struct http_request *req, struct http_resp
     }
     if (j->spec.max_files && j->spec.kind != KAIROS_SHARE) {
         http_error(res, 400, "BadRequest", "max_files is for shares");
+        goto out;
+    }
+    if (j->spec.has_access && (j->spec.kind != KAIROS_SHARE || json_object_get(body, "source"))) {
+        http_error(res, 400, "BadRequest",
+                   "mode, uid and gid are for a new share (a clone keeps its source's)");
         goto out;
     }
     if (j->spec.max_objects && j->spec.kind != KAIROS_BUCKET) {

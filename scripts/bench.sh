@@ -16,6 +16,11 @@
 #   scripts/bench.sh fs                   kairosfs beside ceph-fuse and direct
 #                                         libcephfs, with fio (bench/bench_fs.sh;
 #                                         BENCH_FS_* variables size it)
+#   scripts/bench.sh restart [kills [jobs]]
+#                                         kill -9 of kairosfs's daemon under
+#                                         --supervise: time to the first write
+#                                         answered, writes/s around it
+#                                         (bench/bench_restart.sh; as root)
 #   scripts/bench.sh csi [seconds]        kairos-csi CreateVolume+DeleteVolume/s at
 #                                         16 gRPC clients beside libkairos, and
 #                                         stage+publish latency (bench/bench_csi.sh;
@@ -26,13 +31,14 @@
 # docs/PERFORMANCE.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd|osb|drift|fs|csi [args]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: scripts/bench.sh ledger|provision|kairosd|osb|drift|fs|restart|csi [args]" >&2; exit 2; }
 name=$1
 shift
 scripts/install-deps >/dev/null
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DKAIROS_BUILD_TESTS=OFF >/dev/null
 targets=("bench_$name")
 [ "$name" = fs ] && targets=(bench_fs kairosfs)
+[ "$name" = restart ] && targets=(bench_fs bench_restart kairosfs)
 [ "$name" = kairosd ] && targets=(kairosd bench_provision bench_bare_mhd)
 [ "$name" = osb ] && targets=(kairosd bench_osb)
 [ "$name" = csi ] && targets=(kairosd kairos-csi kairosfs bench_cycle)
@@ -47,6 +53,8 @@ if [ "$name" = kairosd ] || [ "$name" = osb ]; then
     KAIROS_CONF=$dir/kairos.conf BUILD=$PWD/build-bench "bench/bench_$name.sh" "$@"
 elif [ "$name" = csi ]; then
     KAIROS_CONF=$dir/kairos.conf BUILD=$PWD/build-bench bench/bench_csi.sh "$@"
+elif [ "$name" = restart ]; then
+    KAIROS_CONF=$dir/kairos.conf bench/bench_restart.sh build-bench "$@"
 elif [ "$name" = fs ]; then
     KAIROS_CONF=$dir/kairos.conf bench/bench_fs.sh build-bench
 else

@@ -61,6 +61,34 @@ struct kairos_share_snap {
 int kairos_share_create(struct kairos *k, const char *project, const char *name, uint64_t bytes,
                         uint64_t max_files, struct kairos_error *err);
 
+/*
+ * The mode of a share's top directory unless its create says otherwise:
+ * anyone the share's caps let in may create there, and the sticky bit
+ * keeps one user from removing or renaming another's files, as in /tmp.
+ */
+#define KAIROS_SHARE_MODE 01777
+/* The largest uid or gid a share may be given ((uid_t)-1 means "none" to chown). */
+#define KAIROS_ID_MAX 4294967294u
+
+/* Who owns a new share's top directory, and its mode (Manila's and ceph-csi's). */
+struct kairos_share_access {
+    uint32_t mode; /* permission bits, 07777 at most; 0: KAIROS_SHARE_MODE */
+    int64_t uid;   /* 0..KAIROS_ID_MAX; -1: root's */
+    int64_t gid;   /* 0..KAIROS_ID_MAX; -1: root's */
+};
+
+/**
+ * kairos_share_create_as() - kairos_share_create() with the top
+ * directory's owner, group and mode (@access; NULL: root's, 1777). They
+ * are part of what the share is asked to be: a repeat with others is
+ * -EEXIST, as with another size.
+ * Return: as kairos_share_create(); -EINVAL for a mode above 07777 or an
+ * id out of range.
+ */
+int kairos_share_create_as(struct kairos *k, const char *project, const char *name, uint64_t bytes,
+                           uint64_t max_files, const struct kairos_share_access *access,
+                           struct kairos_error *err);
+
 /**
  * kairos_share_clone() - a new share @name in @project holding a copy of
  * snapshot @snap of share @src_share in @src_project.

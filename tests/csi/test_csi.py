@@ -580,6 +580,15 @@ class BadInput(CsiCase):
         self.code(S.INVALID_ARGUMENT, C.CreateVolume,
                   pb.CreateVolumeRequest(name="pvc-x", volume_capabilities=[mount_cap(1, "ntfs")],
                                          secrets=secrets()))
+        # A share's owner and mode: octal bits and ids in range, for shares only.
+        for params, word in (({"kind": "share", "mode": "9"}, "mode"),
+                             ({"kind": "share", "mode": "+777"}, "mode"),
+                             ({"kind": "share", "uid": "-1"}, "uid"),
+                             ({"kind": "share", "gid": "4294967295"}, "gid"),
+                             ({"mode": "0755"}, "shares")):
+            self.code(S.INVALID_ARGUMENT, C.CreateVolume,
+                      pb.CreateVolumeRequest(name="pvc-x", volume_capabilities=[cap],
+                                             parameters=params, secrets=secrets()), word)
         self.code(S.OUT_OF_RANGE, C.CreateVolume,
                   pb.CreateVolumeRequest(name="pvc-x", volume_capabilities=[cap],
                                          secrets=secrets(),

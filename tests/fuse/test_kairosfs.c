@@ -20,10 +20,12 @@
  * Every mount is undone in teardown, by SIGTERM or else fusermount3 -u.
  */
 #include "harness.h"
+#include "mount.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,145 +51,12 @@
 #define DISK_BYTES          (32 * MiB)
 /* kairosfs's request timeout in these tests: short, for the outage test. */
 #define TIMEOUT_S 5
-/* How long a mount may take to appear or go away. */
-#define MOUNT_WAIT_S 60
-
-struct mount {
-    char dir[512];
-    char log[512];
-    pid_t pid;
-};
-
 static struct kt T;
 static char P1[64], P2[64];
 static const char *test_dir;
 static struct mount M;  /* P1 through the config (admin identity) */
 static struct mount B;  /* P1 through bindings' credentials */
 static pid_t paused[2]; /* cluster daemons stopped by the outage test */
-
-/* ---- mounts ---- */
-
-static bool mounted(const char *dir)
-{
-    char line[2048], dev[512], mnt[512];
-    FILE *f = fopen("/proc/mounts", "r");
-    bool found = false;
-
-    assert_non_null(f);
-    while (!found && fgets(line, sizeof(line), f))
-        found = sscanf(line, "%511s %511s", dev, mnt) == 2 && strcmp(mnt, dir) == 0;
-    fclose(f);
-    return found;
-}
-
-static void write_pid_file(void)
-{
-    char path[600];
-    FILE *f;
-
-    /* run_test.sh ends these processes, by pid, if the test could not. */
-    snprintf(path, sizeof(path), "%s/kairosfs.pids", test_dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    if (M.pid > 0)
-        fprintf(f, "%d\n", (int)M.pid);
-    if (B.pid > 0)
-        fprintf(f, "%d\n", (int)B.pid);
-    fclose(f);
-}
-
-static void show_log(const struct mount *m)
-{
-    char line[1024];
-    FILE *f = fopen(m->log, "r");
-
-    if (!f)
-        return;
-    fprintf(stderr, "---- %s ----\n", m->log);
-    while (fgets(line, sizeof(line), f))
-        fputs(line, stderr);
-    fclose(f);
-}
-
-/* Start kairosfs -f with @opts on a new directory @name; wait until it is mounted. */
-static void mount_fs(struct mount *m, const char *name, const char *opts)
-{
-    const char *bin = getenv("KAIROSFS");
-    int status;
-
-    assert_non_null(bin);
-    snprintf(m->dir, sizeof(m->dir), "%s/%s", test_dir, name);
-    snprintf(m->log, sizeof(m->log), "%s/%s.log", test_dir, name);
-    assert_int_equal(mkdir(m->dir, 0755), 0);
-    m->pid = fork();
-    assert_true(m->pid >= 0);
-    if (m->pid == 0) {
-        int fd = open(m->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execl(bin, bin, "-f", "-o", opts, m->dir, (char *)NULL);
-        _exit(127);
-    }
-    write_pid_file();
-    for (int i = 0; i < MOUNT_WAIT_S * 10; i++) {
-        if (mounted(m->dir))
-            return;
-        if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
-            m->pid = 0;
-            show_log(m);
-            fail_msg("kairosfs exited (status %d) before mounting %s", status, m->dir);
-        }
-        usleep(100000);
-    }
-    show_log(m);
-    fail_msg("kairosfs did not mount %s within %d s", m->dir, MOUNT_WAIT_S);
-}
-
-/* Wait up to @secs for @pid to exit; its exit status, or -1 if it did not. */
-static int wait_exit(pid_t pid, int secs)
-{
-    int status;
-
-    for (int i = 0; i < secs * 10; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return status;
-        usleep(100000);
-    }
-    return -1;
-}
-
-/*
- * Unmount whatever happens: SIGTERM, then fusermount3 -u, then SIGKILL.
- * Return: kairosfs's exit status, or -1 when it had to be killed.
- */
-static int unmount_fs(struct mount *m)
-{
-    int status = -1;
-    pid_t pid;
-
-    if (m->pid > 0) {
-        kill(m->pid, SIGTERM);
-        status = wait_exit(m->pid, MOUNT_WAIT_S);
-        if (status < 0) {
-            kill(m->pid, SIGKILL);
-            waitpid(m->pid, NULL, 0);
-        }
-        if (status != 0)
-            show_log(m);
-        m->pid = 0;
-    }
-    if (m->dir[0] && mounted(m->dir)) {
-        pid = fork();
-        if (pid == 0) {
-            execlp("fusermount3", "fusermount3", "-u", "-z", m->dir, (char *)NULL);
-            _exit(127);
-        }
-        waitpid(pid, NULL, 0);
-    }
-    if (m->dir[0])
-        rmdir(m->dir);
-    return status;
-}
 
 /* ---- set-up ---- */
 
@@ -224,9 +93,7 @@ static int setup(void **state)
     char opts[1024];
 
     (void)state;
-    test_dir = getenv("KAIROSFS_TEST_DIR");
-    if (!test_dir || !test_dir[0])
-        fail_msg("KAIROSFS_TEST_DIR is not set: run this test through run_test.sh");
+    test_dir = test_dir_get();
     kt_open(&T, NULL);
     kt_name(P1, sizeof(P1), "kfs");
     kt_name(P2, sizeof(P2), "kfs");
@@ -872,6 +739,77 @@ static void outage_times_out(void **state)
     rmdir(at("shares/data/after-outage"));
 }
 
+/* Two users of the node, neither root nor each other's group. */
+#define ALICE   4101
+#define MALLORY 4102
+
+enum user_op { OP_CREATE, OP_UNLINK, OP_RENAME };
+
+/*
+ * Do @op on @path (to @path2) as @uid, with no supplementary groups, in a
+ * child process. Return: 0, or the errno it failed with.
+ */
+static int as_user(uid_t uid, enum user_op op, const char *path, const char *path2)
+{
+    int status;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd, rc = 0;
+
+        if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+            _exit(200);
+        if (op == OP_CREATE) {
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+            rc = fd < 0 || write(fd, "mine\n", 5) != 5 || close(fd) < 0 ? -1 : 0;
+        } else if (op == OP_UNLINK) {
+            rc = unlink(path);
+        } else {
+            rc = rename(path, path2);
+        }
+        _exit(rc < 0 ? errno : 0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_not_equal(WEXITSTATUS(status), 200);
+    return WEXITSTATUS(status);
+}
+
+/*
+ * A root mount is every user's (allow_other), and a share's top is 1777:
+ * one user cannot delete or rename another's files there. The attack runs
+ * for real, as another uid.
+ */
+static void share_root_is_sticky_for_many_users(void **state)
+{
+    char top[700], a[800], b[800], m[800];
+    struct stat st;
+
+    (void)state;
+    /* The users pass through the test's directory (mktemp's 0700) to the mount. */
+    assert_int_equal(chmod(test_dir, 0711), 0);
+    snprintf(top, sizeof(top), "%s/shares/home", M.dir);
+    assert_int_equal(stat(top, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 01777);
+    snprintf(a, sizeof(a), "%s/alice.txt", top);
+    snprintf(b, sizeof(b), "%s/stolen.txt", top);
+    snprintf(m, sizeof(m), "%s/mallory.txt", top);
+    /* Users other than the mounter reach the mount at all (allow_other). */
+    assert_int_equal(as_user(ALICE, OP_CREATE, a, NULL), 0);
+    assert_int_equal(stat(a, &st), 0);
+    assert_int_equal(st.st_uid, ALICE);
+    /* Mallory may create beside Alice's file, not remove or rename hers. */
+    assert_int_equal(as_user(MALLORY, OP_CREATE, m, NULL), 0);
+    assert_int_equal(as_user(MALLORY, OP_UNLINK, a, NULL), EPERM);
+    assert_int_equal(as_user(MALLORY, OP_RENAME, a, b), EPERM);
+    assert_int_equal(stat(a, &st), 0);
+    assert_int_equal(stat(b, &st), -1);
+    /* Each removes what is theirs. */
+    assert_int_equal(as_user(MALLORY, OP_UNLINK, m, NULL), 0);
+    assert_int_equal(as_user(ALICE, OP_UNLINK, a, NULL), 0);
+}
+
 /*
  * The MDS stopped (not frozen: its process is gone, its rank failed in the
  * MDS map): a request that needs it fails with EIO or ETIMEDOUT within the
@@ -943,6 +881,7 @@ int main(void)
         cmocka_unit_test(volume_is_a_file),
         cmocka_unit_test(mount_from_bindings),
         cmocka_unit_test(wrong_caps_give_up),
+        cmocka_unit_test(share_root_is_sticky_for_many_users),
         cmocka_unit_test(outage_times_out),
         cmocka_unit_test(mds_stopped_times_out),
         cmocka_unit_test(sigterm_unmounts_cleanly),

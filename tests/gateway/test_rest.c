@@ -260,6 +260,21 @@ static void shares_and_bindings(void **state)
                      201);
     assert_int_equal(json_integer_value(json_object_get(j, "max_files")), 100);
     json_decref(j);
+    /* A share's top directory's owner and mode, kept as asked; a repeat asking others: 409. */
+    assert_int_equal(callf("POST",
+                           "{\"name\":\"team\",\"size\":\"8M\",\"mode\":\"2770\","
+                           "\"uid\":1234,\"gid\":5678}",
+                           &j, "/v1/projects/%s/shares", P),
+                     201);
+    json_decref(j);
+    assert_int_equal(callf("POST",
+                           "{\"name\":\"team\",\"size\":\"8M\",\"mode\":\"2770\","
+                           "\"uid\":1234,\"gid\":5678}",
+                           NULL, "/v1/projects/%s/shares", P),
+                     201);
+    assert_int_equal(callf("POST", "{\"name\":\"team\",\"size\":\"8M\",\"mode\":\"0700\"}", NULL,
+                           "/v1/projects/%s/shares", P),
+                     409);
     assert_int_equal(callf("POST", "{\"id\":\"node-1\",\"read_only\":true}", &j,
                            "/v1/projects/%s/shares/home/bindings", P),
                      201);
@@ -449,6 +464,29 @@ static void bad_input_changes_nothing(void **state)
         assert_non_null(json_string_value(json_object_get(j, "description")));
         json_decref(j);
     }
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes/ok", P), 404);
+    /* A share's owner and mode: octal strings and ids in range, for shares only. */
+    const char *share_bodies[] = {
+        "{\"name\":\"ok\",\"size\":\"1M\",\"mode\":2770}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"mode\":\"9\"}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"mode\":\"17777\"}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"mode\":\"-777\"}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"mode\":\"\"}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"uid\":-1}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"uid\":4294967295}",
+        "{\"name\":\"ok\",\"size\":\"1M\",\"gid\":\"100\"}",
+    };
+    snprintf(path, sizeof(path), "/v1/projects/%s/shares", P);
+    for (size_t i = 0; i < sizeof(share_bodies) / sizeof(share_bodies[0]); i++) {
+        long s = call("POST", path, share_bodies[i], &j);
+        if (s != 400)
+            fail_msg("share body %zu answered %ld, not 400", i, s);
+        json_decref(j);
+    }
+    assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/shares/ok", P), 404);
+    assert_int_equal(callf("POST", "{\"name\":\"ok\",\"size\":\"1M\",\"mode\":\"0755\"}", NULL,
+                           "/v1/projects/%s/volumes", P),
+                     400);
     assert_int_equal(callf("GET", NULL, NULL, "/v1/projects/%s/volumes/ok", P), 404);
     /* Bad names in the path, unknown collections, bad paging. */
     assert_int_equal(call("GET", "/v1/projects/BAD/volumes", NULL, NULL), 400);

@@ -136,6 +136,50 @@ static void create_info_resize(void **state)
     assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
 }
 
+/*
+ * A share's top directory: 1777 by default (the sticky bit keeps users
+ * from removing each other's files); owner, group and mode as the create
+ * asks, kept on a repeat, and a repeat asking others is -EEXIST.
+ */
+static void owner_and_mode(void **state)
+{
+    struct kairos_share_access a = {.mode = 02770, .uid = 1234, .gid = 5678};
+    struct kairos_share_access bad = {.mode = 010000, .uid = -1, .gid = -1};
+    struct kairos_error err = {0};
+    struct ceph_statx stx;
+    char p[64], path[512];
+
+    (void)state;
+    project(p, sizeof(p), 64 * MiB);
+    assert_int_equal(kairos_share_create(T.k, p, "plain", MiB, 0, &err), 0);
+    snprintf(path, sizeof(path), "%s/%s/plain", T.cfg->pools.share_root, p);
+    assert_int_equal(ceph_statx(M, path, &stx, CEPH_STATX_MODE | CEPH_STATX_UID, 0), 0);
+    assert_int_equal(stx.stx_mode & 07777, 01777);
+    assert_int_equal(stx.stx_uid, 0);
+
+    assert_int_equal(kairos_share_create_as(T.k, p, "team", MiB, 0, &a, &err), 0);
+    assert_int_equal(kairos_share_create_as(T.k, p, "team", MiB, 0, &a, &err), 0);
+    snprintf(path, sizeof(path), "%s/%s/team", T.cfg->pools.share_root, p);
+    assert_int_equal(
+        ceph_statx(M, path, &stx, CEPH_STATX_MODE | CEPH_STATX_UID | CEPH_STATX_GID, 0), 0);
+    assert_int_equal(stx.stx_mode & 07777, 02770);
+    assert_int_equal(stx.stx_uid, 1234);
+    assert_int_equal(stx.stx_gid, 5678);
+    /* Another owner or mode for the same name: not this share. */
+    a.mode = 0700;
+    assert_int_equal(kairos_share_create_as(T.k, p, "team", MiB, 0, &a, &err), -EEXIST);
+    assert_int_equal(kairos_share_create(T.k, p, "team", MiB, 0, &err), -EEXIST);
+    /* Bad input: refused before anything is made. */
+    assert_int_equal(kairos_share_create_as(T.k, p, "odd", MiB, 0, &bad, &err), -EINVAL);
+    bad = (struct kairos_share_access){.mode = 0755, .uid = 4294967295LL, .gid = -1};
+    assert_int_equal(kairos_share_create_as(T.k, p, "odd", MiB, 0, &bad, &err), -EINVAL);
+    bad = (struct kairos_share_access){.mode = 0755, .uid = -1, .gid = -2};
+    assert_int_equal(kairos_share_create_as(T.k, p, "odd", MiB, 0, &bad, &err), -EINVAL);
+    snprintf(path, sizeof(path), "%s/%s/odd", T.cfg->pools.share_root, p);
+    assert_int_equal(ceph_statx(M, path, &stx, CEPH_STATX_MODE, 0), -ENOENT);
+    assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
+}
+
 static void snapshots_and_delete(void **state)
 {
     struct kairos_share_snap *snaps;
@@ -451,7 +495,7 @@ int main(void)
         cmocka_unit_test(create_info_resize),     cmocka_unit_test(snapshots_and_delete),
         cmocka_unit_test(refused_leaves_nothing), cmocka_unit_test(half_made_share_finished),
         cmocka_unit_test(clone_from_snapshot),    cmocka_unit_test(dead_clone_rolled_back),
-        cmocka_unit_test(deep_tree_deleted),
+        cmocka_unit_test(deep_tree_deleted),      cmocka_unit_test(owner_and_mode),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
