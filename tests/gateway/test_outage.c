@@ -32,9 +32,11 @@
 #include "kd.h"
 
 static struct kd KD;
-static char P[64];     /* this run's project */
-static char OSB_P[80]; /* the project of its OSB namespace */
-static char DIR_[256]; /* the cluster's directory */
+static char P[64];       /* this run's project */
+static char OSB_P[80];   /* the project of its OSB namespace */
+static char DIR_[256];   /* the cluster's directory */
+static pid_t OSD = -1;   /* the OSD, while this test holds it stopped */
+static pid_t GUARD = -1; /* resumes the OSD if this process dies */
 /*
  * Files that hold a create in kairosd (KAIROS_FAULT hold, set for this
  * kairosd only) while they exist, so that it is in flight when a daemon
@@ -43,8 +45,6 @@ static char DIR_[256]; /* the cluster's directory */
  * "share.create.mounted" (also past the check that an MDS is active).
  */
 static char HOLD_SHARE[300], HOLD_MOUNTED[300], HOLD_BUCKET[300];
-static pid_t OSD = -1;   /* the OSD, while this test holds it stopped */
-static pid_t GUARD = -1; /* resumes the OSD if this process dies */
 
 /*
  * The longest a request may take while a daemon is away: the cluster's
@@ -239,11 +239,6 @@ static int setup(void **state)
     snprintf(DIR_, sizeof(DIR_), "%s", dirname(copy));
     if (kairos_config_load(conf, &CFG, &err) < 0 || kairos_open(CFG, &K, &err) < 0)
         fail_msg("cannot open the cluster of %s: %s", conf, err.msg);
-    /*
-     * A short lease, so that the reconciler settles within seconds what a
-     * request cut short by the paused OSD left open (by default a lease is
-     * 5 min, and the same create answers 503 until then).
-     */
     snprintf(HOLD_SHARE, sizeof(HOLD_SHARE), "%s/hold-share-%d", DIR_, (int)getpid());
     snprintf(HOLD_BUCKET, sizeof(HOLD_BUCKET), "%s/hold-bucket-%d", DIR_, (int)getpid());
     snprintf(HOLD_MOUNTED, sizeof(HOLD_MOUNTED), "%s/hold-mounted-%d", DIR_, (int)getpid());
@@ -254,6 +249,11 @@ static int setup(void **state)
     /* For kairosd only: it holds a create there while the test keeps the file. */
     if (setenv("KAIROS_FAULT", spec, 1) != 0)
         fail_msg("cannot set KAIROS_FAULT");
+    /*
+     * A short lease, so that the reconciler settles within seconds what a
+     * request cut short by the paused OSD left open (by default a lease is
+     * 5 min, and the same create answers 503 until then).
+     */
     kd_start_with_lease(conf);
     unsetenv("KAIROS_FAULT");
     snprintf(P, sizeof(P), "outage-%x", (unsigned)getpid());
