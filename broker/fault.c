@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 /* Does @pattern (up to @len bytes, maybe ending in '*') name @point? */
 static bool matches(const char *pattern, size_t len, const char *point)
@@ -50,6 +52,28 @@ static void report(const char *point)
         return;
 }
 
+/* How often, and how long at most, a "hold" looks for its file. */
+#define HOLD_POLL_MS 5
+#define HOLD_MAX_S   120
+
+/* Hold the calling thread while the file @path (@len bytes) exists. */
+static void hold(const char *point, const char *path, size_t len)
+{
+    struct timespec poll = {.tv_nsec = HOLD_POLL_MS * 1000000L};
+    char file[4096];
+    struct stat st;
+
+    if (len == 0 || len >= sizeof(file))
+        return;
+    memcpy(file, path, len);
+    file[len] = '\0';
+    if (stat(file, &st) < 0)
+        return;
+    report(point);
+    for (long n = 0; n < HOLD_MAX_S * 1000L / HOLD_POLL_MS && stat(file, &st) == 0; n++)
+        nanosleep(&poll, NULL);
+}
+
 void kairos_fault(const char *point)
 {
     static atomic_bool acted;
@@ -60,6 +84,10 @@ void kairos_fault(const char *point)
 
     if (!spec || !(action = action_of(spec, point, &alen)))
         return;
+    if (alen > 5 && strncmp(action, "hold:", 5) == 0) {
+        hold(point, action + 5, alen - 5);
+        return;
+    }
     kill_ = alen == 4 && strncmp(action, "kill", 4) == 0;
     stop = alen == 4 && strncmp(action, "stop", 4) == 0;
     /* Only the first point reached stops: a resumed process runs on freely. */

@@ -13,10 +13,16 @@
  * or "stop" (SIGSTOP, for a test that resumes it with SIGCONT later; the
  * resumed process then runs on past every point). "trace" only reports
  * each point it names; "fail" makes a point marked with kairos_fault_error()
- * fail its step with -EIO, every time. A point ending in '*' matches every point it
- * prefixes.
- * With KAIROS_FAULT_FD=<fd>, each point that acts is first written there
- * as one line, so the test knows where its child died. Without the
+ * fail its step with -EIO, every time. "hold:<path>" (a path without
+ * ',') holds the thread that reaches the point, and only it, while the
+ * file <path> exists (looked for every 5 ms, for 120 s at most), every
+ * time: without the file the point costs a stat(). So a test starts a
+ * server with the variable set, creates the file to keep a request in
+ * flight there, stops a Ceph daemon, then removes the file to let the
+ * request run on into the outage. A point ending in '*' matches every
+ * point it prefixes.
+ * With KAIROS_FAULT_FD=<fd>, each point that acts (or holds) is first
+ * written there as one line, so the test knows where its child died. Without the
  * variable, and in other builds, a point costs nothing.
  *
  * Thread safety: safe from any thread; the environment is read at each

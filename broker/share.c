@@ -515,8 +515,11 @@ int kairos_share_create_as(struct kairos *k, const char *project, const char *na
     kairos_fault("share.create.reserved");
     share_path(k, path, project, name);
     rc = mount_fs(k, &cm, err);
-    if (rc == 0)
+    if (rc == 0) {
+        /* Past the check that an MDS is active, before any CephFS call. */
+        kairos_fault("share.create.mounted");
         rc = make_share(k, cm, res, max_files, access, &made, &tagged, err);
+    }
     if (rc < 0) {
         /*
          * No half-made share stays behind: what this request made and

@@ -2,7 +2,8 @@
  * test_outage.c - Ceph daemons going away under a running kairosd, on the
  * shared local cluster: radosgw and the MDS stopped (scripts/minicluster
  * stop-daemon), the mgr stopped, the OSD paused with SIGSTOP, the cluster
- * full. Requests that need the missing daemon answer 503 with Retry-After
+ * full. Requests that need the missing daemon, in flight when it goes
+ * (held at a fault point until then) or new, answer 503 with Retry-After
  * within their deadline, on a full cluster 422, and leave nothing behind;
  * the others work on; after the daemon (or space) returns the same requests
  * succeed without restarting kairosd, and the ledger matches.
@@ -36,6 +37,14 @@ static char OSB_P[80];   /* the project of its OSB namespace */
 static char DIR_[256];   /* the cluster's directory */
 static pid_t OSD = -1;   /* the OSD, while this test holds it stopped */
 static pid_t GUARD = -1; /* resumes the OSD if this process dies */
+/*
+ * Files that hold a create in kairosd (KAIROS_FAULT hold, set for this
+ * kairosd only) while they exist, so that it is in flight when a daemon
+ * stops: a share or a bucket create at its "reserved" point (past its
+ * reservation, before any backend call), a share create at
+ * "share.create.mounted" (also past the check that an MDS is active).
+ */
+static char HOLD_SHARE[300], HOLD_MOUNTED[300], HOLD_BUCKET[300];
 
 /*
  * The longest a request may take while a daemon is away: the cluster's
@@ -220,7 +229,7 @@ static int setup(void **state)
 {
     struct kairos_error err = {0};
     const char *env = getenv("KAIROS_CONF");
-    char body[256], copy[256], conf[256];
+    char body[256], copy[256], conf[256], spec[1024];
 
     (void)state;
     if (!env)
@@ -230,12 +239,23 @@ static int setup(void **state)
     snprintf(DIR_, sizeof(DIR_), "%s", dirname(copy));
     if (kairos_config_load(conf, &CFG, &err) < 0 || kairos_open(CFG, &K, &err) < 0)
         fail_msg("cannot open the cluster of %s: %s", conf, err.msg);
+    snprintf(HOLD_SHARE, sizeof(HOLD_SHARE), "%s/hold-share-%d", DIR_, (int)getpid());
+    snprintf(HOLD_BUCKET, sizeof(HOLD_BUCKET), "%s/hold-bucket-%d", DIR_, (int)getpid());
+    snprintf(HOLD_MOUNTED, sizeof(HOLD_MOUNTED), "%s/hold-mounted-%d", DIR_, (int)getpid());
+    snprintf(spec, sizeof(spec),
+             "share.create.reserved=hold:%s,share.create.mounted=hold:%s,"
+             "bucket.create.reserved=hold:%s",
+             HOLD_SHARE, HOLD_MOUNTED, HOLD_BUCKET);
+    /* For kairosd only: it holds a create there while the test keeps the file. */
+    if (setenv("KAIROS_FAULT", spec, 1) != 0)
+        fail_msg("cannot set KAIROS_FAULT");
     /*
      * A short lease, so that the reconciler settles within seconds what a
      * request cut short by the paused OSD left open (by default a lease is
      * 5 min, and the same create answers 503 until then).
      */
     kd_start_with_lease(conf);
+    unsetenv("KAIROS_FAULT");
     snprintf(P, sizeof(P), "outage-%x", (unsigned)getpid());
     snprintf(OSB_P, sizeof(OSB_P), "k8s-%s-osb", P);
     snprintf(body, sizeof(body),
@@ -251,6 +271,9 @@ static int teardown(void **state)
     char path[128];
 
     (void)state;
+    unlink(HOLD_SHARE);
+    unlink(HOLD_MOUNTED);
+    unlink(HOLD_BUCKET);
     restore_all();
     snprintf(path, sizeof(path), "/v1/projects/%s?force=true", P);
     kd_call(&KD, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
@@ -262,15 +285,124 @@ static int teardown(void **state)
     return 0;
 }
 
+static enum kairos_kind kind_of(const char *kind)
+{
+    return strcmp(kind, "volumes") == 0  ? KAIROS_VOLUME
+           : strcmp(kind, "shares") == 0 ? KAIROS_SHARE
+                                         : KAIROS_BUCKET;
+}
+
+/* A request on a thread of its own, so the test sees one that does not end. */
+struct call {
+    const char *method;
+    bool osb; /* as the OSB platform, else as the admin */
+    char path[256];
+    char body[256];
+    struct kd_reply r;
+    double took, ended; /* how long it took; when it ended (now_s()) */
+    pthread_t thread;
+};
+
+static void *run_call(void *arg)
+{
+    struct call *c = arg;
+    double t = now_s();
+
+    kd_request(&KD, c->method, c->path, c->osb ? KD_OSB : KD_ADMIN, NULL, NULL,
+               c->body[0] ? c->body : NULL, &c->r);
+    c->ended = now_s();
+    c->took = c->ended - t;
+    return NULL;
+}
+
+static void start_create(struct call *c, const char *kind, const char *name, const char *size)
+{
+    memset(c, 0, sizeof(*c));
+    c->method = "POST";
+    snprintf(c->path, sizeof(c->path), "/v1/projects/%s/%s", P, kind);
+    snprintf(c->body, sizeof(c->body), "{\"name\":\"%s\",\"size\":\"%s\"}", name, size);
+    assert_int_equal(pthread_create(&c->thread, NULL, run_call, c), 0);
+}
+
+/* Has @c ended within DEADLINE_S of @since? Then it is joined; otherwise the caller joins it. */
+static bool finished_in_time(struct call *c, double since)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(since + DEADLINE_S - now_s()) + 1;
+    if (pthread_timedjoin_np(c->thread, NULL, &until) == 0)
+        return true;
+    return false;
+}
+
+/* Has the ledger of P an open intent on @kind/@name? */
+static bool intent_open(enum kairos_kind kind, const char *name)
+{
+    struct kairos_alloc a;
+    struct kairos_error err = {0};
+    bool open = false;
+
+    if (kairos_ledger_get(K, P, kind, name, &a, &err) == 0) {
+        open = a.pending;
+        kairos_alloc_clear(&a);
+    }
+    return open;
+}
+
+/* Start a create of @kind/@name held by the file @hold; return once its intent is open. */
+static void start_held(struct call *c, const char *hold, const char *kind, const char *name)
+{
+    FILE *f = fopen(hold, "w");
+
+    if (!f || fclose(f) != 0)
+        fail_msg("cannot create %s", hold);
+    start_create(c, kind, name, "8M");
+    for (int tries = 0; tries < 300; tries++) {
+        if (intent_open(kind_of(kind), name))
+            return;
+        usleep(100 * 1000);
+    }
+    unlink(hold);
+    pthread_join(c->thread, NULL);
+    fail_msg("no open intent for the held %s create %s after 30 s (answered %ld)", kind, name,
+             c->r.status);
+}
+
+/* Let the held @c run on; fail if it was answered before (the deadline ran out while held). */
+static double release_held(struct call *c, const char *hold, const char *what)
+{
+    if (pthread_tryjoin_np(c->thread, NULL) == 0)
+        fail_msg("%s answered %ld while still held, before the daemon stopped", what, c->r.status);
+    unlink(hold);
+    return now_s();
+}
+
 /* radosgw stopped: buckets answer 503 and leave nothing; volumes work on. */
 static void radosgw_stopped(void **state)
 {
+    struct call held;
     struct kd_reply r = {0};
     char iid[64], path[256], body[512];
     double t;
 
     (void)state;
+    /* In flight: reserved before radosgw stops, its radosgw work after. */
+    start_held(&held, HOLD_BUCKET, "buckets", "held-bucket");
     minicluster("stop-daemon", "radosgw");
+    t = release_held(&held, HOLD_BUCKET, "held bucket create");
+    if (!finished_in_time(&held, t)) {
+        minicluster("start-daemon", "radosgw");
+        pthread_join(held.thread, NULL);
+        fail_msg("held bucket create unanswered %d s after radosgw stopped", DEADLINE_S);
+    }
+    assert_unavailable(&held.r, held.ended - t, "held bucket create, radosgw stopped");
+    /* Its reservation is rolled back: no record, no open intent. */
+    for (int tries = 0; tries < 30 && recorded(K, P, KAIROS_BUCKET, "held-bucket"); tries++)
+        sleep(1);
+    assert_false(recorded(K, P, KAIROS_BUCKET, "held-bucket"));
+    assert_ledger(K, P);
+
     t = now_s();
     create("buckets", "logs", "8M", &r);
     assert_unavailable(&r, now_s() - t, "bucket create, radosgw stopped");
@@ -304,6 +436,10 @@ static void radosgw_stopped(void **state)
         fail_msg("bucket create after radosgw returned: %ld", r.status);
     json_decref(r.body);
     assert_true(recorded(K, P, KAIROS_BUCKET, "logs"));
+    if (create("buckets", "held-bucket", "8M", &r) != 201)
+        fail_msg("held bucket create again after radosgw returned: %ld", r.status);
+    json_decref(r.body);
+    assert_true(recorded(K, P, KAIROS_BUCKET, "held-bucket"));
     kd_request(&KD, "PUT", path, KD_OSB, NULL, NULL, body, &r);
     assert_int_equal(r.status, 201);
     json_decref(r.body);
@@ -312,77 +448,131 @@ static void radosgw_stopped(void **state)
     assert_ledger(K, OSB_P);
 }
 
-/* A request on a thread of its own, so the test sees one that does not end. */
-struct call {
-    const char *method;
-    bool osb; /* as the OSB platform, else as the admin */
-    char path[256];
-    char body[256];
-    struct kd_reply r;
-    double took;
-    pthread_t thread;
-};
-
-static void *run_call(void *arg)
+/*
+ * Wait (up to 90 s) until no intent is open on the share @name of P, then
+ * check that it is whole or absent: committed with its directory and a
+ * quota of its recorded size, or neither record nor directory. True when
+ * committed.
+ */
+static bool share_settled(const char *name)
 {
-    struct call *c = arg;
-    double t = now_s();
+    struct kairos_share_info info;
+    struct kairos_error err = {0};
+    struct kairos_alloc a;
+    int rc;
 
-    kd_request(&KD, c->method, c->path, c->osb ? KD_OSB : KD_ADMIN, NULL, NULL,
-               c->body[0] ? c->body : NULL, &c->r);
-    c->took = now_s() - t;
-    return NULL;
-}
-
-static void start_create(struct call *c, const char *kind, const char *name, const char *size)
-{
-    memset(c, 0, sizeof(*c));
-    c->method = "POST";
-    snprintf(c->path, sizeof(c->path), "/v1/projects/%s/%s", P, kind);
-    snprintf(c->body, sizeof(c->body), "{\"name\":\"%s\",\"size\":\"%s\"}", name, size);
-    assert_int_equal(pthread_create(&c->thread, NULL, run_call, c), 0);
-}
-
-/* Has @c ended within DEADLINE_S of @since? Then it is joined; otherwise the caller joins it. */
-static bool finished_in_time(struct call *c, double since)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += (time_t)(since + DEADLINE_S - now_s()) + 1;
-    if (pthread_timedjoin_np(c->thread, NULL, &until) == 0)
+    for (int tries = 0; tries < 90 && intent_open(KAIROS_SHARE, name); tries++)
+        sleep(1);
+    if (intent_open(KAIROS_SHARE, name))
+        fail_msg("the intent on share %s is still open 90 s after the MDS returned", name);
+    rc = kairos_ledger_get(K, P, KAIROS_SHARE, name, &a, &err);
+    if (rc < 0 && rc != -ENOENT)
+        fail_msg("ledger get %s: %s", name, err.msg);
+    if (rc == 0) {
+        if (kairos_share_info(K, P, name, &info, &err) < 0)
+            fail_msg("share %s committed without its directory: %s", name, err.msg);
+        if (info.size != a.bytes || a.bytes != 8u << 20)
+            fail_msg("share %s: quota %llu, recorded %llu, asked 8M", name,
+                     (unsigned long long)info.size, (unsigned long long)a.bytes);
+        kairos_alloc_clear(&a);
         return true;
+    }
+    rc = kairos_share_info(K, P, name, &info, &err);
+    if (rc != -ENOENT)
+        fail_msg("share %s has no record but its directory answers %d (%s)", name, rc, err.msg);
     return false;
 }
 
+/* A command run on a thread of its own, so the test acts while it runs. */
+struct bg_cmd {
+    char cmd[512];
+    int rc;
+    pthread_t thread;
+};
+
+static void *run_bg_cmd(void *arg)
+{
+    struct bg_cmd *b = arg;
+
+    b->rc = system(b->cmd);
+    return NULL;
+}
+
+/* Do the monitors say (in a 'fs dump' that worked) that no MDS is active? */
+static bool mds_down(void)
+{
+    char cmd[512];
+
+    snprintf(cmd, sizeof(cmd),
+             "out=$(timeout 30 ceph -c %s/ceph.conf fs dump 2>/dev/null) && "
+             "! printf '%%s' \"$out\" | grep -q up:active",
+             DIR_);
+    return system(cmd) == 0;
+}
+
 /*
- * The MDS stopped: a share create answers 503 with Retry-After within the
- * deadline and leaves no record; volumes work on; once the MDS is back the
- * same create succeeds.
+ * The MDS stopped with share creates in flight and a new one coming. In
+ * flight: one reserved but not yet past the check that an MDS is active,
+ * one past it, whose next CephFS call waits for the MDS (libcephfs does
+ * not time out). Each answers 503 with Retry-After within the deadline;
+ * the new one leaves no record; volumes work on. Once the MDS is back each
+ * one in flight ends whole or not at all, and every create succeeds.
  */
 static void mds_stopped(void **state)
 {
-    struct call c;
+    /* Held past the check first: while HOLD_SHARE exists every share create stops before it. */
+    static const char *const names[] = {"flight-share", "held-share"};
+    const char *holds[] = {HOLD_MOUNTED, HOLD_SHARE};
+    struct call c, held[2];
+    struct bg_cmd stop = {0};
     struct kd_reply r = {0};
-    double t;
-    bool in_time;
+    double t, released[2], took[2] = {0, 0};
+    bool in_time, held_in_time[2];
+    long st = 0;
 
     (void)state;
     /* A share made first, so kairosd's CephFS mount is up when the MDS leaves. */
     assert_int_equal(create("shares", "before-mds", "8M", &r), 201);
     json_decref(r.body);
-    minicluster("stop-daemon", "mds.a");
+    for (int i = 0; i < 2; i++)
+        start_held(&held[i], holds[i], "shares", names[i]);
+    /*
+     * Released as soon as the monitors see the MDS gone: stop-daemon waits
+     * 5 s for it to exit, and a create held longer than its fence (half
+     * the 10 s lease) or its deadline would end before its CephFS work.
+     */
+    snprintf(stop.cmd, sizeof(stop.cmd), "%s stop-daemon %s mds.a >/dev/null", MINICLUSTER, DIR_);
+    assert_int_equal(pthread_create(&stop.thread, NULL, run_bg_cmd, &stop), 0);
+    for (int tries = 0; tries < 300 && !mds_down(); tries++)
+        usleep(100 * 1000);
+    for (int i = 0; i < 2; i++)
+        released[i] = release_held(&held[i], holds[i], names[i]);
+    pthread_join(stop.thread, NULL);
+    if (stop.rc != 0)
+        fail_msg("'%s' failed", stop.cmd);
     t = now_s();
     start_create(&c, "shares", "home", "8M");
+    for (int i = 0; i < 2; i++)
+        if ((held_in_time[i] = finished_in_time(&held[i], released[i])))
+            took[i] = held[i].ended - released[i];
     in_time = finished_in_time(&c, t);
-    if (!in_time) {
-        /* Let it end before failing: the thread writes into c. */
+    if (!in_time || !held_in_time[0] || !held_in_time[1]) {
+        /* Let them end before failing: the threads write into c and held. */
         minicluster("start-daemon", "mds.a");
-        pthread_join(c.thread, NULL);
-        fail_msg("share create still unanswered %d s after the MDS stopped (answered %ld after "
-                 "it returned, in %.1f s)",
-                 DEADLINE_S, c.r.status, c.took);
+        if (!in_time)
+            pthread_join(c.thread, NULL);
+        for (int i = 0; i < 2; i++)
+            if (!held_in_time[i])
+                pthread_join(held[i].thread, NULL);
+        fail_msg("a share create still unanswered %d s after the MDS stopped (after it "
+                 "returned: %s %ld, %s %ld, home %ld)",
+                 DEADLINE_S, names[0], held[0].r.status, names[1], held[1].r.status, c.r.status);
     }
+    /* Past the check, the create waits in libcephfs: cut at its deadline, not refused. */
+    assert_non_null(strstr(json_string_value(json_object_get(held[0].r.body, "description")) ?: "",
+                           "did not answer within"));
+    for (int i = 0; i < 2; i++)
+        assert_unavailable(&held[i].r, took[i], names[i]);
     assert_unavailable(&c.r, c.took, "share create, MDS stopped");
     assert_false(recorded(K, P, KAIROS_SHARE, "home"));
     assert_int_equal(create("volumes", "vol-mds", "8M", &r), 201);
@@ -392,6 +582,25 @@ static void mds_stopped(void **state)
         fail_msg("share create after the MDS returned: %ld", r.status);
     json_decref(r.body);
     assert_true(recorded(K, P, KAIROS_SHARE, "home"));
+
+    /* Those in flight ran on: whole or nothing once settled, then the same create succeeds. */
+    t = now_s();
+    for (int i = 0; i < 2; i++) {
+        bool committed = share_settled(names[i]);
+
+        fprintf(stderr, "%s settled %s %.1f s after the MDS returned\n", names[i],
+                committed ? "committed" : "rolled back", now_s() - t);
+        for (int tries = 0; tries < 30; tries++) {
+            st = create("shares", names[i], "8M", &r);
+            json_decref(r.body);
+            if (st != 503)
+                break;
+            sleep(1);
+        }
+        if (st != 201 && st != 200)
+            fail_msg("%s create again after the MDS returned: %ld", names[i], st);
+        assert_true(share_settled(names[i]));
+    }
     assert_ledger(K, P);
 }
 
@@ -484,13 +693,6 @@ static int log_count(const char *what)
     if (f)
         fclose(f);
     return n;
-}
-
-static enum kairos_kind kind_of(const char *kind)
-{
-    return strcmp(kind, "volumes") == 0  ? KAIROS_VOLUME
-           : strcmp(kind, "shares") == 0 ? KAIROS_SHARE
-                                         : KAIROS_BUCKET;
 }
 
 /*

@@ -74,6 +74,7 @@ static const char *const points[] = {
     "volume.delete.snapshot-removed",
     "volume.delete.removed",
     "share.create.reserved",
+    "share.create.mounted",
     "share.create.mkdir",
     "share.create.namespace",
     "share.create.quota",
