@@ -751,6 +751,51 @@ static int remove_trashed_snap(rados_ioctx_t io, const char *project, const char
 }
 
 /*
+ * librbd removes an image by moving it to RBD's trash (source "removing")
+ * and deleting it there. A broker killed in between leaves it in the trash
+ * for ever, holding its space, and rbd_list() still names it, beside any
+ * new image of the same name. Finish those removals of @name.
+ */
+static int finish_removals(rados_ioctx_t io, const char *project, const char *name,
+                           struct kairos_error *err)
+{
+    rbd_trash_image_info_t *entries = NULL;
+    size_t cap = 16;
+    int n, rc = 0;
+
+    for (;;) {
+        entries = calloc(cap, sizeof(*entries));
+        if (!entries)
+            return kairos_error_set(err, -ENOMEM, "out of memory");
+        n = rbd_trash_list(io, entries, &cap);
+        if (n != -ERANGE)
+            break;
+        free(entries);
+    }
+    if (n == -ENOENT)
+        n = 0;
+    if (n < 0) {
+        free(entries);
+        return kairos_error_set(err, n, "cannot list the RBD trash of %s: %s", project,
+                                strerror(-n));
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (entries[i].source != RBD_TRASH_IMAGE_SOURCE_REMOVING ||
+            strcmp(entries[i].name, name) != 0)
+            continue;
+        rc = rbd_trash_remove(io, entries[i].id, true);
+        if (rc == -ENOENT)
+            rc = 0;
+        if (rc < 0)
+            kairos_error_set(err, rc, "cannot finish removing volume %s/%s from the RBD trash: %s",
+                             project, name, strerror(-rc));
+    }
+    rbd_trash_list_cleanup(entries, (size_t)n);
+    free(entries);
+    return rc;
+}
+
+/*
  * Remove the image and every RBD snapshot of it (dropping the ledger
  * records of those snapshots), after revoking its bindings. Used by delete,
  * by the reconciler rolling a delete forward and by a project's cascade.
@@ -805,6 +850,8 @@ static int destroy(struct kairos *k, const char *project, const char *name,
             kairos_error_set(err, rc, "cannot remove volume %s/%s: %s", project, name,
                              strerror(-rc));
     }
+    if (rc == 0)
+        rc = finish_removals(io, project, name, err);
     rados_ioctx_destroy(io);
     /* Records of snapshots removed by a broker killed before it purged them. */
     if (rc == 0) {
