@@ -8,7 +8,8 @@
  *    share in random projects (of 1000). Beside it, the Ceph-native floor:
  *    the same callers each doing one omap_set write op to a random object.
  * 2. Projects 10, 100, 1,000 and 10,000: reserve + commit at concurrency 8,
- *    the time to list every project (pages of 1000), and a capacity report.
+ *    beside bare omap_set writes spread over as many objects, the time to
+ *    list every project (pages of 1000), and a capacity report.
  *    Each project has had its first reservation before it is measured (the
  *    one that takes its first slice of cluster budget); that first one is
  *    measured on its own, while growing to 10,000.
@@ -341,7 +342,7 @@ int main(int argc, char **argv)
     struct bench b = {.seconds = argc > 1 ? atof(argv[1]) : 5};
     struct kairos_capacity_report rep;
     struct kairos_error err = {0};
-    double create_rate, first_rate;
+    double create_rate, first_rate, rate_1k = 1, bare_1k = 1;
 
     setup(&b);
     printf("# bench_ledger: %.0f s per figure, pool %s\n\n", b.seconds, b.pool);
@@ -360,14 +361,16 @@ int main(int argc, char **argv)
     }
 
     printf("\n## Growing the project count (8 callers)\n\n");
-    printf("| projects | reserve+commit/s | p99 ms | list all (ms) | capacity report (ms) "
-           "| reconciler pass (ms) |\n|---|---|---|---|---|---|\n");
+    printf("| projects | reserve+commit/s | p99 ms | bare omap_set/s (as many objects) | ratio "
+           "| list all (ms) | capacity report (ms) | reconciler pass (ms) |\n"
+           "|---|---|---|---|---|---|---|---|\n");
     /* Projects are named in order, so the first 1000 exist from the table above. */
     for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]); i++) {
         unsigned listed;
         if (b.nprojects < scales[i])
             grow_projects(&b, scales[i], &create_rate, &first_rate);
         struct result k = measure(&b, 8, scales[i], 0);
+        struct result n = measure(&b, 8, scales[i], 1);
         double list_s = time_list(&b, &listed);
         double t0 = now();
         int rc = kairos_capacity_get(b.k, &rep, &err);
@@ -380,9 +383,17 @@ int main(int argc, char **argv)
         double rec_s = now() - t0;
         if (rc < 0)
             die("reconcile", rc, err.msg);
-        printf("| %u | %.0f | %.1f | %.0f (%u listed) | %.0f | %.0f |\n", scales[i], k.per_sec,
-               k.p99_ms, list_s * 1e3, listed, cap_s * 1e3, rec_s * 1e3);
+        printf("| %u | %.0f | %.1f | %.0f | %.2f | %.0f (%u listed) | %.0f | %.0f |\n", scales[i],
+               k.per_sec, k.p99_ms, n.per_sec, k.per_sec / n.per_sec, list_s * 1e3, listed,
+               cap_s * 1e3, rec_s * 1e3);
         fflush(stdout);
+        if (scales[i] == 1000) {
+            rate_1k = k.per_sec;
+            bare_1k = n.per_sec;
+        }
+        if (scales[i] == 10000)
+            printf("\n10,000 / 1,000 projects: reserve+commit %.2f, bare omap_set %.2f\n",
+                   k.per_sec / rate_1k, n.per_sec / bare_1k);
     }
     printf("\nGrowing from 1,000 to 10,000 projects (8 callers): %.0f project creates/s, then "
            "%.0f first reservations/s (each takes the project's first slice of cluster "
