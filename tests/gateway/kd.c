@@ -296,6 +296,11 @@ static long perform_reply(struct kd *kd, const char *method, const char *path,
         stalled(kd, what);
     }
     fclose(f);
+    /* A failure whose body the test drops is printed: a setup that fails
+     * on an unexpected status then says kairosd's reason. */
+    if (status >= 400 && !out && !reply)
+        fprintf(stderr, "KD: %s %s -> %ld %.*s\n", method, path, status,
+                (int)(len < 600 ? len : 600), text ? text : "");
     if (out)
         *out = len ? json_loads(text, 0, NULL) : NULL;
     free(text);
