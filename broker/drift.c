@@ -712,24 +712,6 @@ static void size_str(uint64_t v, char *buf)
     kairos_size_format(v, buf, KAIROS_SIZE_STR_MAX);
 }
 
-/* Whether snapshot @id of the open @img has clones (in the RBD trash or not). */
-static int snap_has_clones(rbd_image_t img, uint64_t id)
-{
-    rbd_linked_image_spec_t children[4];
-    size_t n = 4;
-    int rc = rbd_snap_set_by_id(img, id);
-
-    if (rc == 0)
-        rc = rbd_list_children3(img, children, &n);
-    rbd_snap_set(img, NULL);
-    if (rc == -ERANGE)
-        return 1;
-    if (rc < 0)
-        return rc;
-    rbd_linked_image_spec_list_cleanup(children, n);
-    return n > 0;
-}
-
 /*
  * The header names snapshots the ledger does not: ask librbd which. A
  * snapshot removed while a clone in RBD's trash still used it waits in the
@@ -759,7 +741,7 @@ static void settle_snapshots(struct volumes *vs, struct vol *v)
         rbd_snap_namespace_type_t type = RBD_SNAP_NAMESPACE_TYPE_USER;
         rbd_snap_get_namespace_type(img, snaps[i].id, &type);
         if (type == RBD_SNAP_NAMESPACE_TYPE_TRASH) {
-            if (snap_has_clones(img, snaps[i].id) == 0)
+            if (kairos_volume_snap_clones(img, snaps[i].id, true) == 0)
                 childless[nchildless++] = snaps[i].id;
         } else if (!has_snap(vs, v->name, snaps[i].name)) {
             add_unrecorded(v, snaps[i].name);

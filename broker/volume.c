@@ -542,14 +542,12 @@ out:
 
 /* ---- snapshots ---- */
 
-/* Clones of @snap of the open image @img, or a negative errno. */
-static int count_clones(rbd_image_t img, const char *snap)
+int kairos_volume_snap_clones(rbd_image_t img, uint64_t snap_id, bool with_trash)
 {
     rbd_linked_image_spec_t children[MAX_CHILDREN];
     size_t n = MAX_CHILDREN;
-    int rc, live = 0;
+    int rc = rbd_snap_set_by_id(img, snap_id), count = 0;
 
-    rc = rbd_snap_set(img, snap);
     if (rc == 0)
         rc = rbd_list_children3(img, children, &n);
     rbd_snap_set(img, NULL);
@@ -558,9 +556,18 @@ static int count_clones(rbd_image_t img, const char *snap)
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++)
-        live += !children[i].trash;
+        count += with_trash || !children[i].trash;
     rbd_linked_image_spec_list_cleanup(children, n);
-    return live;
+    return count;
+}
+
+/* Live clones (not in RBD's trash) of @snap of the open image @img, or a negative errno. */
+static int count_clones(rbd_image_t img, const char *snap)
+{
+    uint64_t id;
+    int rc = rbd_snap_get_id(img, snap, &id);
+
+    return rc < 0 ? rc : kairos_volume_snap_clones(img, id, false);
 }
 
 int kairos_volume_snapshot_create(struct kairos *k, const char *project, const char *volume,
@@ -711,7 +718,7 @@ int kairos_volume_snapshot_list(struct kairos *k, const char *project, const cha
         s->size = snaps[i].size;
         rbd_snap_get_timestamp(img, snaps[i].id, &ts);
         s->created_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-        int clones = count_clones(img, snaps[i].name);
+        int clones = kairos_volume_snap_clones(img, snaps[i].id, false);
         if (clones < 0) {
             rc = kairos_error_set(err, clones, "cannot list clones of %s/%s@%s: %s", project,
                                   volume, snaps[i].name, strerror(-clones));
@@ -895,7 +902,7 @@ static int check_delete(struct kairos *k, const char *project, const char *name,
         rc = kairos_error_set(err, -EBUSY, "volume %s has %d snapshot%s; delete them first", name,
                               n, n == 1 ? "" : "s");
     for (int i = 0; i < n && rc == 0; i++) {
-        int clones = count_clones(img, snaps[i].name);
+        int clones = kairos_volume_snap_clones(img, snaps[i].id, false);
         if (clones < 0)
             rc = kairos_error_set(err, clones, "cannot list clones of %s/%s@%s: %s", project, name,
                                   snaps[i].name, strerror(-clones));

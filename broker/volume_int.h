@@ -6,6 +6,9 @@
 
 #include <kairos/error.h>
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <rados/librados.h>
 #include <rbd/librbd.h>
 
@@ -36,5 +39,13 @@ int kairos_volume_snap_destroy(struct kairos *k, const char *project, const char
  * keeps its lock: an explicitly locked client), others from librbd.
  */
 int kairos_volume_open_owned(rados_ioctx_t io, const char *name, rbd_image_t *img);
+
+/*
+ * Clones of snapshot @snap_id of the open image @img; those in RBD's trash
+ * count only if @with_trash (they still pin the snapshot, but a user can
+ * no longer reach them). Leaves @img at its head. Return: the count
+ * (capped at a few dozen), or a negative errno: -ENOENT (no such snapshot).
+ */
+int kairos_volume_snap_clones(rbd_image_t img, uint64_t snap_id, bool with_trash);
 
 #endif
