@@ -761,7 +761,9 @@ static int remove_trashed_snap(rados_ioctx_t io, const char *project, const char
  * librbd removes an image by moving it to RBD's trash (source "removing")
  * and deleting it there. A broker killed in between leaves it in the trash
  * for ever, holding its space, and rbd_list() still names it, beside any
- * new image of the same name. Finish those removals of @name.
+ * new image of the same name. Finish those removals of @name; with @name
+ * NULL (the namespace goes), of every name, and empty what an admin moved
+ * to the trash too: librbd keeps a namespace with anything in its trash.
  */
 static int finish_removals(rados_ioctx_t io, const char *project, const char *name,
                            struct kairos_error *err)
@@ -787,15 +789,17 @@ static int finish_removals(rados_ioctx_t io, const char *project, const char *na
                                 strerror(-n));
     }
     for (int i = 0; i < n && rc == 0; i++) {
-        if (entries[i].source != RBD_TRASH_IMAGE_SOURCE_REMOVING ||
-            strcmp(entries[i].name, name) != 0)
+        rbd_trash_image_source_t source = entries[i].source;
+        if (name ? source != RBD_TRASH_IMAGE_SOURCE_REMOVING || strcmp(entries[i].name, name) != 0
+                 : source != RBD_TRASH_IMAGE_SOURCE_REMOVING &&
+                       source != RBD_TRASH_IMAGE_SOURCE_USER)
             continue;
         rc = rbd_trash_remove(io, entries[i].id, true);
         if (rc == -ENOENT)
             rc = 0;
         if (rc < 0)
             kairos_error_set(err, rc, "cannot finish removing volume %s/%s from the RBD trash: %s",
-                             project, name, strerror(-rc));
+                             project, entries[i].name, strerror(-rc));
     }
     rbd_trash_list_cleanup(entries, (size_t)n);
     free(entries);
@@ -1149,6 +1153,13 @@ static int op_teardown(void *arg, const char *project, struct kairos_error *err)
 
     if (rc < 0)
         return rc == -ENOENT ? 0 : kairos_error_set(err, rc, "cannot open block pool");
+    rados_ioctx_set_namespace(io, project);
+    rc = finish_removals(io, project, NULL, err);
+    rados_ioctx_set_namespace(io, "");
+    if (rc < 0) {
+        rados_ioctx_destroy(io);
+        return rc;
+    }
     rc = rbd_namespace_remove(io, project);
     rados_ioctx_destroy(io);
     kairos_nameset_remove(&k->volumes->known, project);

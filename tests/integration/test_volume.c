@@ -319,12 +319,48 @@ static void crash_settled_by_rbd(void **state)
     assert_int_equal(kairos_project_delete(T.k, p, KAIROS_DELETE_FORCE, &err), 0);
 }
 
+/*
+ * RBD's trash keeps a namespace: an image whose removal was cut short
+ * (source "removing") or that an admin moved there. A forced project
+ * delete empties it and removes the namespace.
+ */
+static void delete_empties_the_trash(void **state)
+{
+    char name[64];
+    struct kairos_error err = {0};
+    rados_ioctx_t io;
+    rbd_image_t img;
+    rbd_trash_image_info_t entries[4];
+    size_t n = 4;
+
+    (void)state;
+    project(name, sizeof(name), 1ULL << 30, 4);
+    assert_int_equal(kairos_volume_create(T.k, name, "kept", 8 * MiB, &err), 0);
+    assert_int_equal(open_rbd(name, "kept", &io, &img), 0);
+    rbd_close(img);
+    assert_int_equal(rbd_create(io, "stray", 4 * MiB, &(int){22}), 0);
+    assert_int_equal(rbd_trash_move(io, "stray", 0), 0);
+    assert_int_equal(rbd_trash_list(io, entries, &n), 1);
+    rbd_trash_list_cleanup(entries, n);
+
+    assert_int_equal(kairos_project_delete(T.k, name, KAIROS_DELETE_FORCE, &err), 0);
+    n = 4;
+    int left = rbd_trash_list(io, entries, &n);
+    assert_true(left == 0 || left == -ENOENT);
+    rados_ioctx_set_namespace(io, "");
+    bool exists = true;
+    assert_int_equal(rbd_namespace_exists(io, name, &exists), 0);
+    assert_false(exists);
+    rados_ioctx_destroy(io);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(create_and_info),        cmocka_unit_test(resize_seen_by_client),
-        cmocka_unit_test(clone_reads_parent),     cmocka_unit_test(snapshots_and_limit),
-        cmocka_unit_test(refused_leaves_nothing), cmocka_unit_test(crash_settled_by_rbd),
+        cmocka_unit_test(create_and_info),          cmocka_unit_test(resize_seen_by_client),
+        cmocka_unit_test(clone_reads_parent),       cmocka_unit_test(snapshots_and_limit),
+        cmocka_unit_test(refused_leaves_nothing),   cmocka_unit_test(crash_settled_by_rbd),
+        cmocka_unit_test(delete_empties_the_trash),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
