@@ -35,6 +35,7 @@
 #include "broker.h"
 #include "log.h"
 #include "recheck.h"
+#include "owed.h"
 #include "restart.h"
 #include "source.h"
 #include "supervise.h"
@@ -69,6 +70,7 @@ struct cli {
     int writeback;
     int no_keep_cache;
     int supervise; /* hold the connection in a supervisor; restart the daemon (restart.h) */
+    int noresend;  /* after a restart, fail what the dead daemon owed (EIO), as before Linux 6.9 */
 };
 
 #define CLI_OPT(t, field, value)                                                                   \
@@ -111,6 +113,7 @@ static const struct fuse_opt cli_opts[] = {
     CLI_OPT("no_keep_cache", no_keep_cache, 1),
     CLI_OPT("supervise", supervise, 1),
     CLI_OPT("--supervise", supervise, 1),
+    CLI_OPT("noresend", noresend, 1),
     FUSE_OPT_END,
 };
 
@@ -165,6 +168,10 @@ static void usage(const char *prog)
            "                                   SIGUSR1 to the supervisor restarts the\n"
            "                                   daemon from the binary on disk (upgrade);\n"
            "                                   SIGTERM unmounts\n"
+           "    -o noresend                    after a restart, fail what the dead\n"
+           "                                   daemon had not answered (EIO), as on\n"
+           "                                   kernels before 6.9, instead of having\n"
+           "                                   the kernel send it again\n"
            "    under systemd (Type=notify, FileDescriptorStoreMax=2 or more) the\n"
            "    daemon keeps the mount in the service's file descriptor store and\n"
            "    takes it back when systemd starts it again after a crash\n"
@@ -281,17 +288,63 @@ out:
 }
 
 /*
+ * Note the requests this daemon reads until it answers them (owed.h), in
+ * the mount's state @state_fd. Return: how many the daemon before left
+ * unanswered, their ids in @left.
+ */
+static size_t track_owed(struct fuse_session *se, int state_fd, uint64_t *left)
+{
+    struct kfs_owed *o;
+    size_t n = 0;
+    int rc = kfs_owed_open(state_fd, &o);
+
+    if (rc == 0) {
+        n = kfs_owed_take(o, left, KFS_OWED_SLOTS);
+        rc = kfs_owed_attach(se, o);
+    }
+    if (rc < 0)
+        kfs_log(LOG_WARNING,
+                "cannot note the requests in hand in the mount's state: %s; after a crash, "
+                "on a kernel before 6.9, those wait for ever",
+                strerror(-rc));
+    return n;
+}
+
+/*
+ * The requests the daemon before did not answer (@left, @n): the kernel
+ * sends them again (Linux 6.9), or, where it cannot or @resend is off,
+ * they fail with EIO; either way no caller waits for ever.
+ */
+static void settle_owed(int fd, const uint64_t *left, size_t n, bool resend)
+{
+    int rc = resend ? kfs_resend(fd) : -EOPNOTSUPP;
+
+    if (rc == 0)
+        return;
+    if (resend)
+        kfs_log(LOG_WARNING,
+                "the kernel cannot send again what the daemon before did not answer "
+                "(FUSE_NOTIFY_RESEND, Linux 6.9): %s",
+                strerror(-rc));
+    if (n)
+        kfs_log(LOG_WARNING, "%zu of %zu request(s) the daemon before did not answer fail with EIO",
+                kfs_owed_fail(fd, left, n, EIO), n);
+}
+
+/*
  * Mount, or take the connection a daemon before left (@h), and make the
  * session ready to serve: INIT answered (or replayed), the requests the
- * dead daemon owed sent again, the descriptor kept where the next daemon
- * finds it.
+ * dead daemon owed settled (settle_owed()), the descriptor kept where the
+ * next daemon finds it.
  */
 static int attach_connection(struct fuse_session *se, const char *mountpoint,
-                             struct kfs_handover *h)
+                             struct kfs_handover *h, bool resend)
 {
+    static uint64_t left[KFS_OWED_SLOTS];
     unsigned char init[KFS_INIT_MAX];
     char path[32];
-    int len, state_fd, rc;
+    size_t nleft;
+    int len, state_fd;
 
     if (h->fuse_fd < 0) {
         if (fuse_session_mount(se, mountpoint) < 0)
@@ -305,6 +358,8 @@ static int attach_connection(struct fuse_session *se, const char *mountpoint,
             return len;
         }
         state_fd = kfs_state_new(&h->state, init, (size_t)len);
+        if (state_fd >= 0)
+            track_owed(se, state_fd, left);
         kfs_init_process(se, init, (size_t)len);
         if (state_fd < 0)
             return 0;
@@ -319,15 +374,10 @@ static int attach_connection(struct fuse_session *se, const char *mountpoint,
     snprintf(path, sizeof(path), "/dev/fd/%d", h->fuse_fd);
     if (fuse_session_mount(se, path) < 0)
         return -EIO;
+    nleft = track_owed(se, h->state_fd, left);
     kfs_init_process(se, h->state.init, h->state.init_len);
     if (h->state.starts++ > 0) {
-        rc = kfs_resend(h->fuse_fd);
-        if (rc < 0)
-            kfs_log(LOG_WARNING,
-                    "the kernel cannot send again what the daemon before did not "
-                    "answer (FUSE_NOTIFY_RESEND, Linux 6.9): those requests "
-                    "wait for ever: %s",
-                    strerror(-rc));
+        settle_owed(h->fuse_fd, left, nleft, resend);
         kfs_log(LOG_INFO, "took over the mount on %s (daemon %u on it)", mountpoint,
                 h->state.starts);
     }
@@ -711,7 +761,7 @@ int main(int argc, char *argv[])
     if (fuse_set_signal_handlers(se) < 0)
         goto out;
     handlers = true;
-    if (attach_connection(se, opts.mountpoint, &handover) < 0)
+    if (attach_connection(se, opts.mountpoint, &handover, !cli.noresend) < 0)
         goto out;
     mounted = true;
     kfs_fs_attach(&fs, se);

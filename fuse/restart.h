@@ -20,7 +20,8 @@
  *      exclusive locks its RADOS clients held on volumes (their watches
  *      would hold them for another 30 s);
  *   3. asks the kernel to send again every request the dead daemon had
- *      read but not answered (FUSE_NOTIFY_RESEND, Linux 6.9 and later).
+ *      read but not answered (FUSE_NOTIFY_RESEND, Linux 6.9 and later), or,
+ *      on an older kernel, answers them with EIO from the table of owed.h.
  * Node ids and file handles mean something without the old process's
  * memory (node.h, cephfs.c), so the kernel's view stays valid.
  *
@@ -103,7 +104,7 @@ void kfs_init_process(struct fuse_session *se, const unsigned char *init, size_t
 /*
  * kfs_resend() - ask the kernel to send again the requests that were read
  * from @fd and never answered. Return: 0, or -EINVAL on a kernel older than
- * 6.9 (those requests then wait for ever: they are lost with the daemon).
+ * 6.9 (then answer them from owed.h's table).
  */
 int kfs_resend(int fd);
 

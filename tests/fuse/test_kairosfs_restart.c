@@ -17,6 +17,8 @@
  *   - a fresh mount reads back, block by block, the last write that each
  *     writer saw acknowledged: nothing acknowledged was lost.
  * The seed of the kill times is printed; KAIROSFS_RESTART_SEED replays it.
+ * A second test plays a kernel before 6.9 (-o noresend): a request the
+ * killed daemon owed fails with EIO, and only it.
  *
  * Needs: $KAIROS_CONF (the fixture), $KAIROSFS and $KAIROSFS_TEST_DIR
  * (run_test.sh).
@@ -47,6 +49,7 @@
 #define NBLOCKS        256 /* a 1 MiB region of each file */
 #define SHARE_BYTES    (64 * MiB)
 #define DISK_BYTES     (16 * MiB)
+#define OWED_AT        ((off_t)(NBLOCKS / 2) * BLOCK)
 
 enum { W_SHARE, W_VOLUME, NWRITERS };
 
@@ -73,6 +76,8 @@ static char P[64];
 static struct mount M; /* --supervise */
 static struct shared *S;
 static pid_t fio_pid;
+static struct mount *M_OWED; /* owed_requests_fail_with_eio()'s mount, while it is up */
+static pid_t paused;         /* the OSD, stopped: teardown must let it go on */
 
 /* ---- the writers ---- */
 
@@ -165,14 +170,14 @@ static bool have_fio(void)
 
 /* ---- the daemon ---- */
 
-/* The daemon the supervisor runs now; 0 if none. */
-static pid_t daemon_pid(void)
+/* The daemon @supervisor runs now; 0 if none. */
+static pid_t supervised_daemon(pid_t supervisor)
 {
     char path[128];
     long pid = 0;
     FILE *f;
 
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)M.pid, (int)M.pid);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)supervisor, (int)supervisor);
     f = fopen(path, "r");
     if (!f)
         return 0;
@@ -180,6 +185,11 @@ static pid_t daemon_pid(void)
         pid = 0;
     fclose(f);
     return (pid_t)pid;
+}
+
+static pid_t daemon_pid(void)
+{
+    return supervised_daemon(M.pid);
 }
 
 static double now_s(void)
@@ -261,6 +271,11 @@ static int teardown(void **state)
     struct kairos_error err = {0};
 
     (void)state;
+    /* Every later test of the run shares the cluster. */
+    if (paused > 0)
+        kill(paused, SIGCONT);
+    if (M_OWED)
+        unmount_fs(M_OWED);
     if (M.pid > 0 || mounted(M.dir)) {
         /* Writers blocked on a dead mount end with it. */
         unmount_fs(&M);
@@ -395,10 +410,93 @@ static void survives_kill9(void **state)
     assert_int_equal(unmount_fs(&fresh), 0);
 }
 
+/*
+ * On a kernel that cannot send them again (before 6.9; -o noresend acts
+ * so), the requests a killed daemon had read and not answered fail with
+ * EIO, and only those: with the OSD stopped (SIGSTOP), a read of a volume
+ * waits in the daemon; the daemon is killed; its successor answers the
+ * read EIO, and the same read then succeeds.
+ */
+static void owed_requests_fail_with_eio(void **state)
+{
+    struct mount m = {0};
+    char opts[1024], path[700];
+    struct {
+        atomic_int done;
+        ssize_t got;
+        int err;
+    } * r;
+    pid_t reader, old, osd = kt_daemon_pid("osd.0");
+    double t0;
+
+    (void)state;
+    r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(r != MAP_FAILED);
+    memset(r, 0, sizeof(*r));
+    snprintf(opts, sizeof(opts), "conf=%s,project=%s,timeout=0,noresend", kt_conf_path(), P);
+    mount_fs_with(&m, "owed", "--supervise", opts);
+    M_OWED = &m;
+    snprintf(path, sizeof(path), "%s/volumes/disk", m.dir);
+    /* The daemon serves (one that dies while starting is not started again). */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+
+    assert_true(osd > 0);
+    paused = osd;
+    assert_int_equal(kill(osd, SIGSTOP), 0);
+    reader = fork();
+    assert_true(reader >= 0);
+    if (reader == 0) {
+        /*
+         * O_DIRECT: the read itself is the request. A buffered read waits on
+         * read-ahead instead, and when that fails the kernel reads again
+         * (from the new daemon): it would not see the EIO at all.
+         */
+        static char buf[BLOCK] __attribute__((aligned(BLOCK)));
+        int fd = open(path, O_RDONLY | O_DIRECT);
+        /* Written by the first test (librbd answers a read of an object never written from
+         * its object map, without the OSD); a new mount, so not in the page cache. */
+        r->got = fd < 0 ? -1 : pread(fd, buf, sizeof(buf), OWED_AT);
+        r->err = errno;
+        atomic_store(&r->done, 1);
+        _exit(0);
+    }
+    /* The read waits in the daemon, on the stopped OSD. */
+    sleep(2);
+    if (atomic_load(&r->done))
+        fail_msg("the read did not wait for the stopped OSD: %zd, %s", r->got, strerror(r->err));
+    old = supervised_daemon(m.pid);
+    assert_true(old > 0);
+    assert_int_equal(kill(old, SIGKILL), 0);
+    t0 = now_s();
+    while (supervised_daemon(m.pid) == old || supervised_daemon(m.pid) == 0) {
+        if (now_s() - t0 > RESTART_WAIT_S)
+            fail_msg("no new daemon %d s after kill -9 of %d", RESTART_WAIT_S, (int)old);
+        usleep(10000);
+    }
+    assert_int_equal(kill(osd, SIGCONT), 0);
+    paused = 0;
+    assert_int_equal(wait_exit(reader, RESTART_WAIT_S), 0);
+    printf("the read in flight at the kill: %zd, %s\n", r->got, strerror(r->err));
+    assert_int_equal(r->got, -1);
+    assert_int_equal(r->err, EIO);
+
+    /* Only it: the mount serves, the same read now succeeds. */
+    char buf[BLOCK];
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, buf, sizeof(buf), OWED_AT), BLOCK);
+    close(fd);
+    assert_int_equal(unmount_fs(&m), 0);
+    M_OWED = NULL;
+    munmap(r, sizeof(*r));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(survives_kill9),
+        cmocka_unit_test(owed_requests_fail_with_eio),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
