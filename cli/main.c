@@ -21,10 +21,11 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <kairos/client.h>
 #include <kairos/config.h>
-#include <kairos/kairos.h>
-#include <kairos/token.h>
+#include <kairos/process.h>
 #include <kairos/units.h>
+#include <kairos/version.h>
 
 #include "commands.h"
 #include "ctl.h"

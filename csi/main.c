@@ -18,8 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <kairos/kairos.h>
-#include <kairos/token.h>
+#include <kairos/client.h>
+#include <kairos/name.h>
+#include <kairos/process.h>
+#include <kairos/version.h>
 
 #include "csi.h"
 #include "log.h"
