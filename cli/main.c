@@ -199,7 +199,7 @@ int main(int argc, char **argv)
             no_color = true;
             break;
         case 'V':
-            printf("kairosctl %s (libkairos %s)\n", KAIROS_VERSION_STRING, kairos_version());
+            printf("kairosctl %s (libkairos-client %s)\n", KAIROS_VERSION_STRING, kairos_version());
             return CTL_OK;
         case 'h':
             usage(stdout);
