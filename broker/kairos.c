@@ -4,7 +4,6 @@
 #include "kairos_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,18 +223,4 @@ out:
     rados_buffer_free(outbuf);
     rados_buffer_free(outs);
     return rc;
-}
-
-int kairos_std_fds_open(void)
-{
-    int fd;
-
-    /* The lowest free number is taken first: 0, 1, 2 until none is free. */
-    do {
-        fd = open("/dev/null", O_RDWR);
-    } while (fd >= 0 && fd <= 2);
-    if (fd < 0)
-        return -errno;
-    close(fd);
-    return 0;
 }

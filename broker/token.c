@@ -448,22 +448,6 @@ int kairos_token_revoke_all(struct kairos *k, const char *project, struct kairos
     return rc;
 }
 
-int kairos_token_read(const char *path, char *buf, size_t len, struct kairos_error *err)
-{
-    FILE *f = fopen(path, "r");
-
-    buf[0] = '\0';
-    if (!f)
-        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
-    if (!fgets(buf, (int)len, f))
-        buf[0] = '\0';
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    if (!buf[0])
-        return kairos_error_set(err, -EINVAL, "%s: no token", path);
-    return 0;
-}
-
 /* A page of "kairos.tokens": each "h." record goes, with its "p." key, to the shard of its id. */
 static int copy_tokens(struct kairos *k, const struct kairos_kvs *page, uint64_t *moved)
 {

@@ -21,10 +21,11 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <kairos/client.h>
 #include <kairos/config.h>
-#include <kairos/kairos.h>
-#include <kairos/token.h>
+#include <kairos/process.h>
 #include <kairos/units.h>
+#include <kairos/version.h>
 
 #include "commands.h"
 #include "ctl.h"
@@ -198,7 +199,7 @@ int main(int argc, char **argv)
             no_color = true;
             break;
         case 'V':
-            printf("kairosctl %s (libkairos %s)\n", KAIROS_VERSION_STRING, kairos_version());
+            printf("kairosctl %s (libkairos-client %s)\n", KAIROS_VERSION_STRING, kairos_version());
             return CTL_OK;
         case 'h':
             usage(stdout);

@@ -18,8 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <kairos/kairos.h>
-#include <kairos/token.h>
+#include <kairos/client.h>
+#include <kairos/name.h>
+#include <kairos/process.h>
+#include <kairos/version.h>
 
 #include "csi.h"
 #include "log.h"
@@ -208,7 +210,8 @@ int main(int argc, char *argv[])
             csi_log_verbose(1);
             break;
         case O_VERSION:
-            printf("kairos-csi %s (libkairos %s, CSI 1.10)\n", CSI_VERSION, kairos_version());
+            printf("kairos-csi %s (libkairos-client %s, CSI 1.10)\n", CSI_VERSION,
+                   kairos_version());
             return 0;
         case O_HELP:
             usage(stdout, argv[0]);

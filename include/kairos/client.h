@@ -20,6 +20,10 @@
  * daemon calling kairosd many times (kairos-csi) saves a TCP connection and
  * one of kairosd's connection threads per call.
  *
+ * kairos_token_read() reads the token a client presents from its token
+ * file. Both are in libkairos-client (pkg-config kairos-client), which
+ * needs no Ceph library: programs that only talk to kairosd link that.
+ *
  * Thread safety: a struct kairos_client may be shared by threads that do not
  * change it (libcurl's own global setup is thread-safe since 7.84).
  */
@@ -63,6 +67,13 @@ struct kairos_client {
  */
 int kairos_client_call(const struct kairos_client *c, const char *method, const char *path,
                        const json_t *body, long *status, json_t **answer, struct kairos_error *err);
+
+/**
+ * kairos_token_read() - the token a token file holds on its first line,
+ * into @buf (@len bytes, line end removed). The caller wipes @buf when done.
+ * Return: 0, -errno (the file cannot be read), -EINVAL (no token in it).
+ */
+int kairos_token_read(const char *path, char *buf, size_t len, struct kairos_error *err);
 
 #ifdef __cplusplus
 }

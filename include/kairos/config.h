@@ -22,6 +22,8 @@
  * twice, or a bad value fails the load with "FILE:LINE: ..." in the error.
  *
  * Thread safety: a loaded config is read-only and may be shared.
+ *
+ * In libkairos-client (pkg-config kairos-client), which needs no Ceph library.
  */
 #ifndef KAIROS_CONFIG_H
 #define KAIROS_CONFIG_H

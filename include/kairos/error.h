@@ -8,6 +8,8 @@
  *
  * Thread safety: a struct kairos_error belongs to one caller; do not share one
  * between threads.
+ *
+ * In libkairos-client (pkg-config kairos-client), which needs no Ceph library.
  */
 #ifndef KAIROS_ERROR_H
 #define KAIROS_ERROR_H

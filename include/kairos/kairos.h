@@ -30,6 +30,7 @@
 #include <kairos/ledger.h>
 #include <kairos/name.h>
 #include <kairos/policy.h>
+#include <kairos/process.h>
 #include <kairos/project.h>
 #include <kairos/reconcile.h>
 #include <kairos/registry.h>
@@ -70,20 +71,6 @@ void kairos_close(struct kairos *k);
 /* The config and policy the handle was opened with; owned by the handle's caller/handle. */
 const struct kairos_config *kairos_get_config(const struct kairos *k);
 const struct kairos_policy *kairos_get_policy(const struct kairos *k);
-
-/**
- * kairos_std_fds_open() - make sure descriptors 0, 1 and 2 are open.
- *
- * A program started with one of them closed (some CI runners and
- * supervisors start programs without stdin) hands that number to the next
- * file or socket it opens, Ceph's included; whatever later reads, writes or
- * redirects that standard stream then lands on it. Opens /dev/null on any that is
- * closed, as git and OpenSSH do. Call first in main(), before any thread.
- * Not thread-safe.
- *
- * Return: 0, or -errno when /dev/null cannot be opened.
- */
-int kairos_std_fds_open(void);
 
 /**
  * kairos_ping() - is the cluster reachable and the metadata pool usable?

@@ -8,6 +8,8 @@
  * never climb a path, split a key, or alias another name.
  *
  * Pure functions; thread-safe.
+ *
+ * In libkairos-client (pkg-config kairos-client), which needs no Ceph library.
  */
 #ifndef KAIROS_NAME_H
 #define KAIROS_NAME_H

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <kairos/client.h>
 #include <kairos/error.h>
 #include <kairos/types.h>
 
@@ -86,13 +87,6 @@ int kairos_token_revoke_all(struct kairos *k, const char *project, struct kairos
  */
 int kairos_token_list(struct kairos *k, const char *project, struct kairos_token_info **out,
                       size_t *count, struct kairos_error *err);
-
-/**
- * kairos_token_read() - the token a token file holds on its first line,
- * into @buf (@len bytes, line end removed). The caller wipes @buf when done.
- * Return: 0, -errno (the file cannot be read), -EINVAL (no token in it).
- */
-int kairos_token_read(const char *path, char *buf, size_t len, struct kairos_error *err);
 
 /* kairos_token_hash() - hex SHA-256 of @token into @hex (65 bytes). */
 void kairos_token_hash(const char *token, char *hex);

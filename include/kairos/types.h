@@ -3,6 +3,8 @@
  * allocation, quotas and usage.
  *
  * Plain data; no functions here touch the cluster. Thread-safe.
+ *
+ * In libkairos-client (pkg-config kairos-client), which needs no Ceph library.
  */
 #ifndef KAIROS_TYPES_H
 #define KAIROS_TYPES_H

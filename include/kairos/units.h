@@ -14,6 +14,8 @@
  * with kairos_size_parse(), so a size means the same on either side.
  *
  * All functions are pure and thread-safe.
+ *
+ * In libkairos-client (pkg-config kairos-client), which needs no Ceph library.
  */
 #ifndef KAIROS_UNITS_H
 #define KAIROS_UNITS_H

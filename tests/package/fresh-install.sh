@@ -43,7 +43,7 @@ fi
 # ceph.conf with the monitors' address, the keyring, the RGW admin keys.
 sh=$work/shared
 mkdir -p "$sh/debs"
-cp "$work"/deb/{libkairos0,kairosd,kairosctl,kairosfs}_*.deb "$sh/debs/"
+cp "$work"/deb/{libkairos0,libkairos-client0,kairosd,kairosctl,kairosfs}_*.deb "$sh/debs/"
 {
     echo "[global]"
     grep -E '^(fsid|mon host|ms bind ipv6) =' "$cluster/ceph.conf"

@@ -1,6 +1,7 @@
 /*
  * client.c - one call to kairosd's REST API over libcurl (see
- * kairos/client.h): kairosctl's and kairosfs's single way to kairosd.
+ * kairos/client.h): kairosctl's and kairosfs's single way to kairosd,
+ * and the token file a client reads its token from.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -184,4 +185,20 @@ out:
     handle_put(c, curl);
     free(url);
     return rc;
+}
+
+int kairos_token_read(const char *path, char *buf, size_t len, struct kairos_error *err)
+{
+    FILE *f = fopen(path, "r");
+
+    buf[0] = '\0';
+    if (!f)
+        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    if (!fgets(buf, (int)len, f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (!buf[0])
+        return kairos_error_set(err, -EINVAL, "%s: no token", path);
+    return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * version.c - kairos_version(): the version this libkairos was built as,
+ * version.c - kairos_version(): the version this libkairos-client was built as,
  * for programs that must tell it from the headers they were compiled with.
  */
 #include <kairos/version.h>
