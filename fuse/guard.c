@@ -271,6 +271,8 @@ bool kfs_call_end(struct kfs_guard *g, struct kfs_call *c, int rc)
 
     if (c->gate)
         kfs_gate_leave(c->gate);
+    if (rc == -ESHUTDOWN && g->blocklisted)
+        g->blocklisted(g->blocklisted_arg);
     if (!g->timeout_ms)
         return true;
     pthread_mutex_lock(&g->lock);

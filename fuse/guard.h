@@ -79,6 +79,14 @@ struct kfs_call {
 struct kfs_guard {
     uint64_t timeout_ms; /* 0: no deadlines */
     struct fuse_session *se;
+    /*
+     * Set before requests flow, or NULL: called (from any thread, Ceph's
+     * own included) when Ceph says a client is blocklisted (ESHUTDOWN),
+     * as the broker does on unbind, so that the mount asks at once
+     * whether a binding was revoked (refresh.h).
+     */
+    void (*blocklisted)(void *arg);
+    void *blocklisted_arg;
 
     pthread_mutex_t lock;
     pthread_cond_t wake;

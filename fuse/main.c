@@ -743,9 +743,16 @@ int main(int argc, char *argv[])
                                    .conf = cli.conf ? cli.conf : DEFAULT_CONF,
                                    .share = cli.share,
                                    .volume = cli.volume};
-    if (cli.project && refresh.interval_ms > 0 && kfs_refresh_start(&refresh) < 0) {
-        kfs_log(LOG_ERR, "cannot start refreshing the mount");
-        goto out;
+    if (cli.project && refresh.interval_ms > 0) {
+        if (kfs_refresh_start(&refresh) < 0) {
+            kfs_log(LOG_ERR, "cannot start refreshing the mount");
+            goto out;
+        }
+        /* The broker blocklists a client it unbinds: ask kairosd at once. */
+        if (cli.url) {
+            fs.guard.blocklisted_arg = &refresh;
+            fs.guard.blocklisted = kfs_refresh_kick;
+        }
     }
     kfs_log(LOG_INFO, "project %s mounted on %s: %zu share(s), %zu volume(s)",
             src->project[0] ? src->project : "(bindings)", opts.mountpoint, fs.b.nshares,

@@ -367,10 +367,11 @@ static void *refresh_main(void *arg)
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        while (!r->stop && pthread_cond_timedwait(&r->wake, &r->lock, &until) == 0)
+        while (!r->stop && !r->kicked && pthread_cond_timedwait(&r->wake, &r->lock, &until) == 0)
             ;
         if (r->stop)
             break;
+        r->kicked = false;
         pthread_mutex_unlock(&r->lock);
         if (r->url)
             refresh_broker(r);
@@ -389,10 +390,21 @@ int kfs_refresh_start(struct kfs_refresh *r)
 
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->wake, NULL);
+    r->inited = true;
     r->stop = false;
     rc = pthread_create(&r->thread, NULL, refresh_main, r);
     r->running = rc == 0;
     return -rc;
+}
+
+void kfs_refresh_kick(void *arg)
+{
+    struct kfs_refresh *r = arg;
+
+    pthread_mutex_lock(&r->lock);
+    r->kicked = true;
+    pthread_cond_broadcast(&r->wake);
+    pthread_mutex_unlock(&r->lock);
 }
 
 void kfs_refresh_stop(struct kfs_refresh *r)
@@ -405,8 +417,6 @@ void kfs_refresh_stop(struct kfs_refresh *r)
     pthread_mutex_unlock(&r->lock);
     pthread_join(r->thread, NULL);
     r->running = false;
-    pthread_cond_destroy(&r->wake);
-    pthread_mutex_destroy(&r->lock);
 }
 
 void kfs_refresh_free(struct kfs_refresh *r)
@@ -416,4 +426,10 @@ void kfs_refresh_free(struct kfs_refresh *r)
     free(r->sources);
     r->sources = NULL;
     r->nsources = 0;
+    /* Kept until now: a Ceph completion may kick after the thread stopped. */
+    if (r->inited) {
+        pthread_cond_destroy(&r->wake);
+        pthread_mutex_destroy(&r->lock);
+        r->inited = false;
+    }
 }

@@ -54,7 +54,7 @@ struct kfs_refresh {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    bool stop, running;
+    bool inited, stop, running, kicked;
 };
 
 /* kfs_refresh_start() - refresh every r->interval_ms. Return: 0 or -errno. */
@@ -63,7 +63,17 @@ int kfs_refresh_start(struct kfs_refresh *r);
 /* kfs_refresh_stop() - stop and wait for the thread; a no-op when none runs. */
 void kfs_refresh_stop(struct kfs_refresh *r);
 
-/* kfs_refresh_free() - free the sources kept, once the backends are disconnected. */
+/*
+ * kfs_refresh_kick() - refresh now rather than at the end of the interval
+ * (a Ceph client was blocklisted: a binding may be gone). @arg is the
+ * struct kfs_refresh; callable from any thread, while it runs.
+ */
+void kfs_refresh_kick(void *arg);
+
+/*
+ * kfs_refresh_free() - free the sources kept and the lock, once the
+ * backends are disconnected (no Ceph completion kicks any more).
+ */
 void kfs_refresh_free(struct kfs_refresh *r);
 
 #endif
