@@ -50,6 +50,8 @@
 #define DEFAULT_READAHEAD_KB 4096
 /* How often a mount asks for its project's allocations and bindings (refresh.h). */
 #define DEFAULT_REFRESH_S 5
+#define MIN_REFRESH_S     0.1
+#define MAX_REFRESH_S     86400.0
 
 struct cli {
     char *creds;
@@ -658,8 +660,9 @@ int main(int argc, char *argv[])
         rc = 2;
         goto out;
     }
-    if (!(cli.refresh >= 0)) {
-        fprintf(stderr, "%s: refresh must be 0 (never) or a number of seconds\n", argv[0]);
+    if (cli.refresh != 0 && !(cli.refresh >= MIN_REFRESH_S && cli.refresh <= MAX_REFRESH_S)) {
+        fprintf(stderr, "%s: refresh must be 0 (never) or %g to %g seconds\n", argv[0],
+                MIN_REFRESH_S, MAX_REFRESH_S);
         rc = 2;
         goto out;
     }

@@ -200,10 +200,19 @@ static int teardown(void **state)
 /* New allocations appear and a deleted one vanishes, without a remount. */
 static void follows_new_and_deleted(void **state)
 {
+    const char *const bad[] = {"-1", "nan", "inf", "0.01", "1e9", "x"};
     char path[256];
     int fd;
 
     (void)state;
+    /* A bad interval mounts nothing. */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_not_equal(run("%s -o project=%s,url=http://127.0.0.1:%u,token_file=%s,"
+                                 "refresh=%s %s 2>/dev/null",
+                                 KAIROSFS_BINARY, P, KD.port, TOKEN_FILE, bad[i], MNT),
+                             0);
+        assert_int_equal(run("grep -q ' %s ' /proc/mounts", MNT), 1);
+    }
     mount_it();
     assert_false(listed(at("shares"), "late"));
     make("shares", "{\"name\":\"late\",\"size\":\"8M\"}");
