@@ -326,9 +326,16 @@ static void refresh_ledger(struct kfs_refresh *r)
     struct kairos_error err = {0};
     struct kfs_source *src = NULL;
     const char *name;
-    int rc = kfs_source_from_config(r->conf, r->project, &src, &err);
+    int rc = 0;
 
-    if (rc == -ENOENT) {
+    /* One connection for every pass: the monitors see no new client each time. */
+    if (!r->cfg)
+        rc = kairos_config_load(r->conf, &r->cfg, &err);
+    if (rc == 0 && !r->k)
+        rc = kairos_open(r->cfg, &r->k, &err);
+    if (rc == 0)
+        rc = kfs_source_from_kairos(r->k, r->cfg, r->project, &src, &err);
+    if (rc == -ENOENT && r->k) {
         cut_all(r, -EACCES, "the project is gone");
         return;
     }
@@ -426,6 +433,10 @@ void kfs_refresh_free(struct kfs_refresh *r)
     free(r->sources);
     r->sources = NULL;
     r->nsources = 0;
+    kairos_close(r->k);
+    r->k = NULL;
+    kairos_config_free(r->cfg);
+    r->cfg = NULL;
     /* Kept until now: a Ceph completion may kick after the thread stopped. */
     if (r->inited) {
         pthread_cond_destroy(&r->wake);

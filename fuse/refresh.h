@@ -32,6 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <kairos/config.h>
+#include <kairos/kairos.h>
+
 #include "fs.h"
 #include "source.h"
 
@@ -48,6 +51,8 @@ struct kfs_refresh {
     const char *volume;
 
     /* Kept by the thread. */
+    struct kairos_config *cfg; /* without @url: the ledger's, opened at the first pass */
+    struct kairos *k;
     struct kfs_source **sources; /* of what was added: its identities stay in use */
     size_t nsources;
     bool unreachable; /* the last pass could not ask: said once */
