@@ -78,17 +78,15 @@ static int bind_one(const struct kairos_client *kc, const char *project, const c
     return 0;
 }
 
-/* Bind every item of @kind ("shares", "volumes") into @into: {name: creds}. */
-static int bind_all(const struct kairos_client *kc, const char *project, const char *kind,
-                    const char *id, json_t *into, struct kairos_error *err)
+/* Every item of @kind ("shares", "volumes") into @into: {name: state}. */
+static int list_all(const struct kairos_client *kc, const char *project, const char *kind,
+                    json_t *into, struct kairos_error *err)
 {
     char path[1024], after[KAIROS_NAME_MAX + 8] = "";
-    json_t *page = NULL, *item, *body = json_pack("{s:s}", "id", id);
+    json_t *page = NULL, *item;
     size_t i;
     int rc;
 
-    if (!body)
-        return kairos_error_set(err, -ENOMEM, "out of memory");
     for (;;) {
         snprintf(path, sizeof(path), "/v1/projects/%s/%s?" PAGE "%s%s", project, kind,
                  after[0] ? "&after=" : "", after);
@@ -99,17 +97,18 @@ static int bind_all(const struct kairos_client *kc, const char *project, const c
         {
             const char *name = json_string_value(json_object_get(item, "name"));
             const char *state = json_string_value(json_object_get(item, "state"));
-            /* One being made or deleted is left out, as the config source does. */
-            if (!name || !state || strcmp(state, "ready") != 0)
+
+            if (!name || !state)
                 continue;
             /* The name goes into a path: take none but a valid one. */
             if (!kairos_name_valid(name)) {
                 rc = kairos_error_set(err, -EIO, "kairosd listed a bad %s name", kind);
                 break;
             }
-            rc = bind_one(kc, project, kind, name, body, into, err);
-            if (rc < 0)
+            if (json_object_set_new(into, name, json_string(state)) < 0) {
+                rc = kairos_error_set(err, -ENOMEM, "out of memory");
                 break;
+            }
         }
         const char *next = json_string_value(json_object_get(page, "next"));
         if (rc == 0 && next && !kairos_name_valid(next))
@@ -119,6 +118,31 @@ static int bind_all(const struct kairos_client *kc, const char *project, const c
         if (rc < 0 || !after[0])
             break;
     }
+    return rc;
+}
+
+/* Bind every ready item of @kind ("shares", "volumes") into @into: {name: creds}. */
+static int bind_all(const struct kairos_client *kc, const char *project, const char *kind,
+                    const char *id, json_t *into, struct kairos_error *err)
+{
+    json_t *states = json_object(), *state, *body = json_pack("{s:s}", "id", id);
+    const char *name;
+    int rc;
+
+    if (!states || !body) {
+        rc = kairos_error_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = list_all(kc, project, kind, states, err);
+    json_object_foreach(states, name, state)
+    {
+        /* One being made or deleted is left out, as the config source does. */
+        if (rc < 0 || strcmp(json_string_value(state), "ready") != 0)
+            continue;
+        rc = bind_one(kc, project, kind, name, body, into, err);
+    }
+out:
+    json_decref(states);
     json_decref(body);
     return rc;
 }
@@ -209,4 +233,21 @@ int kfs_broker_bound(const char *url, const char *token, const char *cacert, con
         return 1;
     /* Unbound, deleted, or the node's token revoked: either way not this node's any more. */
     return rc == -ENOENT || rc == -EACCES ? 0 : rc;
+}
+
+int kfs_broker_list(const char *url, const char *token, const char *cacert, const char *project,
+                    const char *kind, json_t **out, struct kairos_error *err)
+{
+    struct kairos_client kc = client(url, token, cacert);
+    int rc;
+
+    *out = json_object();
+    if (!*out)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
+    rc = list_all(&kc, project, kind, *out, err);
+    if (rc < 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
 }

@@ -49,4 +49,13 @@ int kfs_broker_fetch_one(const char *url, const char *token, const char *cacert,
 int kfs_broker_bound(const char *url, const char *token, const char *cacert, const char *project,
                      const char *kind, const char *name, struct kairos_error *err);
 
+/**
+ * kfs_broker_list() - the shares or volumes (@kind) of @project, bound or not.
+ * @out: {name: state} ("ready", "creating", "deleting", ...); the caller decrefs.
+ * Return: as kfs_broker_fetch(): -EACCES (token refused) and -ENOENT (no
+ * project) are kairosd's word; -ECONNREFUSED, -EIO and the like are not.
+ */
+int kfs_broker_list(const char *url, const char *token, const char *cacert, const char *project,
+                    const char *kind, json_t **out, struct kairos_error *err);
+
 #endif

@@ -64,7 +64,7 @@ struct made {
 static bool begin(struct kfs *fs, struct kfs_call *c, fuse_req_t req, struct kfs_share *s,
                   unsigned weight)
 {
-    return kfs_call_begin(&fs->guard, c, req, &s->fs->health, weight);
+    return kfs_call_begin_on(&fs->guard, c, req, &s->fs->health, &s->gate, weight);
 }
 
 /* True when the caller must reply; otherwise what @m holds is released. */
@@ -1250,22 +1250,34 @@ void kfs_cephfs_statfs_project(struct kfs *fs, fuse_req_t req)
 {
     struct kfs_backends *b = &fs->b;
     struct space sp = {0}, one;
+    struct kfs_share *first = NULL;
+    size_t n = b->nshares;
     struct kfs_call c;
     int rc = 0;
 
-    if (!b->nshares) {
+    /* Shares let go of (refresh.h) count no more. */
+    for (size_t i = 0; !first && i < n; i++)
+        if (!atomic_load(&b->shares[i].gate.cut))
+            first = &b->shares[i];
+    if (!first) {
         reply_space(req, 0, &sp);
         return;
     }
-    if (!begin(fs, &c, req, &b->shares[0], 1))
+    if (!begin(fs, &c, req, first, 1))
         return;
-    if (b->nfss == 1 && b->fss[0]->project) {
+    if (first->fs->project) {
         /* The project's directory carries the project's share quota. */
-        rc = dir_space(b->fss[0], b->fss[0]->root, &sp);
+        rc = dir_space(first->fs, first->fs->root, &sp);
     } else {
         /* Bindings reach only their shares: the project is what they add up to. */
-        for (size_t i = 0; rc == 0 && i < b->nshares; i++) {
-            rc = dir_space(b->shares[i].fs, b->shares[i].root, &one);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            struct kfs_share *s = &b->shares[i];
+
+            if (s != first && kfs_gate_enter(&s->gate) < 0)
+                continue;
+            rc = dir_space(s->fs, s->root, &one);
+            if (s != first)
+                kfs_gate_leave(&s->gate);
             sp.total = add_sat(sp.total, one.total);
             sp.used = add_sat(sp.used, one.used);
             sp.files = add_sat(sp.files, one.files);

@@ -232,89 +232,89 @@ fail:
 
 static int add_fs(struct kfs_backends *b, struct kfs_cephfs *fs)
 {
-    struct kfs_cephfs **grown = realloc(b->fss, (b->nfss + 1) * sizeof(*grown));
+    size_t n = b->nfss;
 
-    if (!grown)
-        return -ENOMEM;
-    b->fss = grown;
-    b->fss[b->nfss++] = fs;
+    if (n >= KFS_CAPACITY)
+        return -ENOSPC;
+    b->fss[n] = fs;
+    b->nfss = n + 1;
     return 0;
 }
 
-/* Every share below one mount of the project's directory (config source). */
-static int connect_project(const struct kfs_source *src, uint64_t timeout_ms,
-                           struct kfs_backends *b, struct kairos_error *err)
+/* The client of the project's directory (config source), mounted on first use. */
+static int project_fs(struct kfs_backends *b, const struct kfs_source *src,
+                      const struct kfs_share_src *ss, uint64_t timeout_ms, struct kfs_cephfs **out,
+                      struct kairos_error *err)
 {
-    const struct kfs_share_src *first = &src->shares[0];
-    struct ceph_statx stx;
-    struct kfs_cephfs *fs;
     int rc;
 
-    rc = cephfs_open(b, &first->id, first->fs_name, src->project_path, timeout_ms, &fs, err);
+    for (size_t i = 0; i < b->nfss; i++)
+        if (b->fss[i]->project) {
+            *out = b->fss[i];
+            return 0;
+        }
+    rc = cephfs_open(b, &ss->id, ss->fs_name, src->project_path, timeout_ms, out, err);
     if (rc < 0)
         return rc;
-    fs->project = true;
-    if (add_fs(b, fs) < 0) {
-        cephfs_close(fs);
-        return kairos_error_set(err, -ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < src->nshares; i++) {
-        struct kfs_share *s = &b->shares[i];
-        rc = ceph_ll_lookup(fs->cm, fs->root, src->shares[i].name, &s->root, &stx, CEPH_STATX_INO,
-                            0, ceph_mount_perms(fs->cm));
-        if (rc < 0)
-            return kairos_error_set(err, rc, "share %s: cannot open %s/%s: %s", src->shares[i].name,
-                                    src->project_path, src->shares[i].name, strerror(-rc));
-        s->fs = fs;
+    (*out)->project = true;
+    rc = add_fs(b, *out);
+    if (rc < 0) {
+        cephfs_close(*out);
+        return kairos_error_set(err, rc, "too many CephFS clients");
     }
     return 0;
 }
 
-/* Each share its own mount, with its own binding. */
-static int connect_bindings(const struct kfs_source *src, uint64_t timeout_ms,
-                            struct kfs_backends *b, struct kairos_error *err)
+/*
+ * Share @ss: below the one mount of the project's directory (config
+ * source), or a mount of its own with its own binding.
+ */
+int kfs_connect_share(struct kfs_backends *b, const struct kfs_source *src,
+                      const struct kfs_share_src *ss, unsigned slot, uint64_t timeout_ms,
+                      struct kairos_error *err)
 {
+    size_t n = b->nshares;
+    struct kfs_share *s = &b->shares[n];
+    struct kfs_cephfs *fs = NULL;
     struct ceph_statx stx;
     int rc;
 
-    for (size_t i = 0; i < src->nshares; i++) {
-        const struct kfs_share_src *ss = &src->shares[i];
-        struct kfs_share *s = &b->shares[i];
-        struct kfs_cephfs *fs;
-
+    if (n >= KFS_CAPACITY)
+        return kairos_error_set(err, -ENOSPC, "share %s: too many shares", ss->name);
+    memset(s, 0, sizeof(*s));
+    snprintf(s->name, sizeof(s->name), "%s", ss->name);
+    s->read_only = ss->read_only;
+    s->slot = slot;
+    if (src->project_path) {
+        rc = project_fs(b, src, ss, timeout_ms, &fs, err);
+        if (rc < 0)
+            return rc;
+        rc = ceph_ll_lookup(fs->cm, fs->root, ss->name, &s->root, &stx, CEPH_STATX_INO, 0,
+                            ceph_mount_perms(fs->cm));
+        if (rc < 0)
+            return kairos_error_set(err, rc, "share %s: cannot open %s/%s: %s", ss->name,
+                                    src->project_path, ss->name, strerror(-rc));
+    } else {
         rc = cephfs_open(b, &ss->id, ss->fs_name, ss->path, timeout_ms, &fs, err);
         if (rc < 0)
             return rc;
-        if (add_fs(b, fs) < 0) {
-            cephfs_close(fs);
-            return kairos_error_set(err, -ENOMEM, "out of memory");
-        }
         /* A reference of the share's own, apart from the mount's. */
         rc = ceph_ll_lookup(fs->cm, fs->root, ".", &s->root, &stx, CEPH_STATX_INO, 0,
                             ceph_mount_perms(fs->cm));
-        if (rc < 0)
+        if (rc == 0)
+            rc = add_fs(b, fs);
+        if (rc < 0) {
+            if (s->root)
+                ceph_ll_put(fs->cm, s->root);
+            cephfs_close(fs);
             return kairos_error_set(err, rc, "share %s: cannot open %s: %s", ss->name, ss->path,
                                     strerror(-rc));
-        s->fs = fs;
+        }
     }
+    s->fs = fs;
+    /* Published complete: readers take the count, then the entries below it. */
+    b->nshares = n + 1;
     return 0;
-}
-
-static int connect_shares(const struct kfs_source *src, uint64_t timeout_ms, struct kfs_backends *b,
-                          struct kairos_error *err)
-{
-    if (!src->nshares)
-        return 0;
-    b->shares = calloc(src->nshares, sizeof(*b->shares));
-    if (!b->shares)
-        return kairos_error_set(err, -ENOMEM, "out of memory");
-    b->nshares = src->nshares;
-    for (size_t i = 0; i < src->nshares; i++) {
-        snprintf(b->shares[i].name, sizeof(b->shares[i].name), "%s", src->shares[i].name);
-        b->shares[i].read_only = src->shares[i].read_only;
-    }
-    return src->project_path ? connect_project(src, timeout_ms, b, err)
-                             : connect_bindings(src, timeout_ms, b, err);
 }
 
 /* ---- RBD ---- */
@@ -349,7 +349,7 @@ static void rados_close(struct kfs_rados *r)
 static int rados_for(struct kfs_backends *b, const struct kfs_identity *id, uint64_t timeout_ms,
                      struct kfs_rados **out, struct kairos_error *err)
 {
-    struct kfs_rados *r, **grown;
+    struct kfs_rados *r;
     int rc;
 
     for (size_t i = 0; i < b->nradoses; i++)
@@ -357,14 +357,11 @@ static int rados_for(struct kfs_backends *b, const struct kfs_identity *id, uint
             *out = b->radoses[i];
             return 0;
         }
+    if (b->nradoses >= KFS_CAPACITY)
+        return kairos_error_set(err, -ENOSPC, "too many RADOS clients");
     r = calloc(1, sizeof(*r));
-    grown = realloc(b->radoses, (b->nradoses + 1) * sizeof(*grown));
-    if (grown)
-        b->radoses = grown;
-    if (!r || !grown) {
-        free(r);
+    if (!r)
         return kairos_error_set(err, -ENOMEM, "out of memory");
-    }
     r->id = id;
     rc = rados_create2(&r->cluster, "ceph", id->entity, 0);
     if (rc < 0) {
@@ -384,7 +381,7 @@ static int rados_for(struct kfs_backends *b, const struct kfs_identity *id, uint
                              strerror(-rc));
     }
     if (rc < 0) {
-        rados_close(r->cluster);
+        rados_shutdown(r->cluster);
         free(r);
         return rc;
     }
@@ -396,50 +393,56 @@ static int rados_for(struct kfs_backends *b, const struct kfs_identity *id, uint
     return 0;
 }
 
-static int open_volume(struct kfs_backends *b, const struct kfs_volume_src *vs, uint64_t timeout_ms,
-                       struct kfs_volume *v, struct kairos_error *err)
+int kfs_connect_volume(struct kfs_backends *b, const struct kfs_volume_src *vs, unsigned slot,
+                       uint64_t timeout_ms, struct kairos_error *err)
 {
+    size_t n = b->nvolumes;
+    struct kfs_volume *v = &b->volumes[n];
     int rc;
 
+    if (n >= KFS_CAPACITY)
+        return kairos_error_set(err, -ENOSPC, "volume %s: too many volumes", vs->name);
+    memset(v, 0, sizeof(*v));
     snprintf(v->name, sizeof(v->name), "%s", vs->name);
     v->read_only = vs->read_only;
-    v->node = (struct kfs_node){.kind = KFS_NODE_VOLUME, .volume = v};
+    v->slot = slot;
+    v->node = (struct kfs_node){.kind = KFS_NODE_VOLUME,
+                                .volume = v,
+                                .id = KFS_ID_VOLUME + slot,
+                                .ino = KFS_ID_VOLUME + slot};
     rc = rados_for(b, &vs->id, timeout_ms, &v->rados, err);
     if (rc < 0)
         return rc;
     rc = rados_ioctx_create(v->rados->cluster, vs->pool, &v->io);
-    if (rc < 0) {
-        v->io = NULL;
+    if (rc < 0)
         return kairos_error_set(err, rc, "volume %s: cannot open pool %s: %s", vs->name, vs->pool,
                                 strerror(-rc));
-    }
     rados_ioctx_set_namespace(v->io, vs->ns);
     rc = vs->read_only ? rbd_open_read_only(v->io, vs->image, &v->image, NULL)
                        : rbd_open(v->io, vs->image, &v->image, NULL);
     if (rc < 0) {
-        v->image = NULL;
+        rados_ioctx_destroy(v->io);
         return kairos_error_set(err, rc, "volume %s: cannot open image %s/%s/%s: %s", vs->name,
                                 vs->pool, vs->ns, vs->image, strerror(-rc));
     }
+    /* Every ioctx lives until kfs_disconnect(), a closed image's too: the probe's may be any. */
     if (!v->rados->probe_io)
         v->rados->probe_io = v->io;
+    b->nvolumes = n + 1;
     return 0;
 }
 
-static int connect_volumes(const struct kfs_source *src, uint64_t timeout_ms,
-                           struct kfs_backends *b, struct kairos_error *err)
+void kfs_connect_close_volume(struct kfs_volume *v)
 {
-    int rc = 0;
+    int rc;
 
-    if (!src->nvolumes)
-        return 0;
-    b->volumes = calloc(src->nvolumes, sizeof(*b->volumes));
-    if (!b->volumes)
-        return kairos_error_set(err, -ENOMEM, "out of memory");
-    b->nvolumes = src->nvolumes;
-    for (size_t i = 0; rc == 0 && i < src->nvolumes; i++)
-        rc = open_volume(b, &src->volumes[i], timeout_ms, &b->volumes[i], err);
-    return rc;
+    if (!v->image)
+        return;
+    /* Closing releases the image's lock and watch; what it cached is of a dead key. */
+    rc = rbd_close(v->image);
+    if (rc < 0)
+        kfs_log(LOG_WARNING, "volume %s: closing failed: %s", v->name, strerror(-rc));
+    v->image = NULL;
 }
 
 /* ---- both ---- */
@@ -447,10 +450,19 @@ static int connect_volumes(const struct kfs_source *src, uint64_t timeout_ms,
 int kfs_connect(const struct kfs_source *src, uint64_t timeout_ms, struct kfs_backends *out,
                 struct kairos_error *err)
 {
-    int rc = connect_shares(src, timeout_ms, out, err);
+    int rc = 0;
 
-    if (rc == 0)
-        rc = connect_volumes(src, timeout_ms, out, err);
+    /* Room for all there can be: calloc's untouched pages cost nothing. */
+    out->fss = calloc(KFS_CAPACITY, sizeof(*out->fss));
+    out->radoses = calloc(KFS_CAPACITY, sizeof(*out->radoses));
+    out->shares = calloc(KFS_CAPACITY, sizeof(*out->shares));
+    out->volumes = calloc(KFS_CAPACITY, sizeof(*out->volumes));
+    if (!out->fss || !out->radoses || !out->shares || !out->volumes)
+        rc = kairos_error_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < src->nshares; i++)
+        rc = kfs_connect_share(out, src, &src->shares[i], 0, timeout_ms, err);
+    for (size_t i = 0; rc == 0 && i < src->nvolumes; i++)
+        rc = kfs_connect_volume(out, &src->volumes[i], 0, timeout_ms, err);
     if (rc < 0)
         kfs_disconnect(out);
     return rc;
@@ -522,8 +534,7 @@ void kfs_disconnect(struct kfs_backends *b)
             if (rc < 0)
                 kfs_log(LOG_ERR, "volume %s: closing failed: %s", v->name, strerror(-rc));
         }
-        if (v->io)
-            rados_ioctx_destroy(v->io);
+        rados_ioctx_destroy(v->io);
     }
     for (size_t i = 0; i < b->nradoses; i++)
         rados_close(b->radoses[i]);

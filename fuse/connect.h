@@ -19,7 +19,11 @@
  * project's RBD namespace.
  *
  * Thread safety: the clients are libcephfs/librados handles, thread-safe.
- * The arrays do not change between kfs_connect() and kfs_disconnect().
+ * The arrays are allocated once, for KFS_ID_SLOTS entries, so that an
+ * entry never moves: one thread (refresh.h) may append shares and volumes
+ * while the mount serves, each published by the store of its count once
+ * it is complete. Entries are never removed before kfs_disconnect(): one
+ * let go of is cut (its gate, guard.h) and hidden.
  */
 #ifndef KFS_CONNECT_H
 #define KFS_CONNECT_H
@@ -37,6 +41,9 @@
 #include "guard.h"
 #include "node.h"
 #include "source.h"
+
+/* The most shares, volumes, CephFS or RADOS clients a mount holds. */
+#define KFS_CAPACITY KFS_ID_SLOTS
 
 /* One libcephfs client, mounted at one directory. */
 struct kfs_cephfs {
@@ -62,6 +69,7 @@ struct kfs_share {
     struct Inode *root; /* the share's directory; one reference */
     bool read_only;
     unsigned slot; /* in its nodes' ids (node.h) */
+    struct kfs_gate gate;
 };
 
 struct kfs_volume {
@@ -72,17 +80,18 @@ struct kfs_volume {
     bool read_only;
     unsigned slot;        /* its node id is KFS_ID_VOLUME + slot (node.h) */
     struct kfs_node node; /* its file in /volumes */
+    struct kfs_gate gate;
 };
 
 struct kfs_backends {
     struct kfs_cephfs **fss;
-    size_t nfss;
+    _Atomic size_t nfss;
     struct kfs_rados **radoses;
-    size_t nradoses;
+    _Atomic size_t nradoses;
     struct kfs_share *shares;
-    size_t nshares;
+    _Atomic size_t nshares;
     struct kfs_volume *volumes;
-    size_t nvolumes;
+    _Atomic size_t nvolumes;
     /*
      * Set by the caller before kfs_connect(), for a mount that can be
      * handed to a new daemon (restart.h): the base of its CephFS clients'
@@ -105,6 +114,27 @@ struct kfs_backends {
  */
 int kfs_connect(const struct kfs_source *src, uint64_t timeout_ms, struct kfs_backends *out,
                 struct kairos_error *err);
+
+/**
+ * kfs_connect_share() - mount share @ss of @src (@src->shares[i]) while
+ * the mount serves, and append it to @b with @slot.
+ * Return: 0, -ENOSPC (@b is full), or as kfs_connect(). On failure @b is
+ * as it was but for a client of @src's project directory, kept for later.
+ */
+int kfs_connect_share(struct kfs_backends *b, const struct kfs_source *src,
+                      const struct kfs_share_src *ss, unsigned slot, uint64_t timeout_ms,
+                      struct kairos_error *err);
+
+/* kfs_connect_volume() - kfs_connect_share() of volume @vs (its node id follows @slot). */
+int kfs_connect_volume(struct kfs_backends *b, const struct kfs_volume_src *vs, unsigned slot,
+                       uint64_t timeout_ms, struct kairos_error *err);
+
+/**
+ * kfs_connect_close_volume() - close the image of volume @v, cut and idle
+ * (guard.h): its lock and watch end, nothing more reaches the cluster
+ * through it. Its RADOS client stays until kfs_disconnect().
+ */
+void kfs_connect_close_volume(struct kfs_volume *v);
 
 /**
  * kfs_connect_addrs() - the addresses of @b's RADOS clients, as librbd names

@@ -127,7 +127,8 @@ static void fixed_stat(struct kfs *fs, struct kfs_node *n, struct stat *st)
     if (n == &fs->root)
         st->st_nlink += 2;
     else if (n == &fs->shares)
-        st->st_nlink += fs->b.nshares;
+        for (size_t i = 0, count = fs->b.nshares; i < count; i++)
+            st->st_nlink += kfs_shown(&fs->b.shares[i].gate);
     st->st_uid = fs->uid;
     st->st_gid = fs->gid;
     st->st_blksize = KFS_IO_MAX;
@@ -156,18 +157,18 @@ static void reply_fixed_entry(struct kfs *fs, fuse_req_t req, struct kfs_node *n
         fuse_reply_entry(req, &e);
 }
 
-static struct kfs_share *find_share(struct kfs *fs, const char *name)
+struct kfs_share *kfs_find_share(struct kfs *fs, const char *name)
 {
-    for (size_t i = 0; i < fs->b.nshares; i++)
-        if (strcmp(fs->b.shares[i].name, name) == 0)
+    for (size_t i = 0, n = fs->b.nshares; i < n; i++)
+        if (kfs_shown(&fs->b.shares[i].gate) && strcmp(fs->b.shares[i].name, name) == 0)
             return &fs->b.shares[i];
     return NULL;
 }
 
-static struct kfs_volume *find_volume(struct kfs *fs, const char *name)
+struct kfs_volume *kfs_find_volume(struct kfs *fs, const char *name)
 {
-    for (size_t i = 0; i < fs->b.nvolumes; i++)
-        if (strcmp(fs->b.volumes[i].name, name) == 0)
+    for (size_t i = 0, n = fs->b.nvolumes; i < n; i++)
+        if (kfs_shown(&fs->b.volumes[i].gate) && strcmp(fs->b.volumes[i].name, name) == 0)
             return &fs->b.volumes[i];
     return NULL;
 }
@@ -181,15 +182,18 @@ static void fixed_lookup(struct kfs *fs, fuse_req_t req, struct kfs_node *parent
         reply_fixed_entry(fs, req, &fs->shares);
     else if (parent == &fs->root && strcmp(name, "volumes") == 0)
         reply_fixed_entry(fs, req, &fs->volumes);
-    else if (parent == &fs->shares && (s = find_share(fs, name)))
+    else if (parent == &fs->shares && (s = kfs_find_share(fs, name)))
         kfs_cephfs_lookup_share(fs, req, s);
-    else if (parent == &fs->volumes && (v = find_volume(fs, name)))
+    else if (parent == &fs->volumes && (v = kfs_find_volume(fs, name)))
         reply_fixed_entry(fs, req, &v->node);
     else
         kfs_reply_err(req, -ENOENT);
 }
 
-/* The name of entry @i of fixed directory @n (after "." and ".."), or NULL past the end. */
+/*
+ * The name of entry @i of fixed directory @n (after "." and ".."), "" for
+ * one deleted (refresh.h: entries keep their place), or NULL past the end.
+ */
 static const char *fixed_entry(struct kfs *fs, struct kfs_node *n, size_t i, mode_t *mode)
 {
     static const char *const top[] = {"shares", "volumes"};
@@ -197,10 +201,15 @@ static const char *fixed_entry(struct kfs *fs, struct kfs_node *n, size_t i, mod
     *mode = S_IFDIR;
     if (n == &fs->root)
         return i < 2 ? top[i] : NULL;
-    if (n == &fs->shares)
-        return i < fs->b.nshares ? fs->b.shares[i].name : NULL;
+    if (n == &fs->shares) {
+        if (i >= fs->b.nshares)
+            return NULL;
+        return kfs_shown(&fs->b.shares[i].gate) ? fs->b.shares[i].name : "";
+    }
     *mode = S_IFREG;
-    return i < fs->b.nvolumes ? fs->b.volumes[i].name : NULL;
+    if (i >= fs->b.nvolumes)
+        return NULL;
+    return kfs_shown(&fs->b.volumes[i].gate) ? fs->b.volumes[i].name : "";
 }
 
 static void fixed_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, size_t size,
@@ -226,6 +235,8 @@ static void fixed_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, si
             mode = S_IFDIR;
         } else if (!(name = fixed_entry(fs, n, (size_t)(i - 2), &mode))) {
             break;
+        } else if (!name[0]) {
+            continue;
         }
         e.attr.st_mode = mode;
         /* ino 0 in a readdirplus entry: a name only, no lookup to forget. */
@@ -237,6 +248,22 @@ static void fixed_readdir(struct kfs *fs, fuse_req_t req, struct kfs_node *n, si
         used += len;
     }
     fuse_reply_buf(req, buf, used);
+}
+
+void kfs_fs_changed(struct kfs *fs, bool share, const char *name)
+{
+    fuse_ino_t dir = share ? INO_SHARES : INO_VOLUMES;
+    int rc;
+
+    if (!fs->se)
+        return;
+    /* -ENOENT: the kernel holds nothing of it; nothing to drop. */
+    rc = fuse_lowlevel_notify_inval_entry(fs->se, dir, name, strlen(name));
+    if (rc == 0 || rc == -ENOENT)
+        rc = fuse_lowlevel_notify_inval_inode(fs->se, dir, 0, 0);
+    if (rc < 0 && rc != -ENOENT)
+        kfs_log(LOG_INFO, "cannot tell the kernel that %s/%s changed: %s",
+                share ? "shares" : "volumes", name, strerror(-rc));
 }
 
 /* ---- dispatch ---- */

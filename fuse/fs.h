@@ -18,8 +18,10 @@
 #ifndef KFS_FS_H
 #define KFS_FS_H
 
+#include <errno.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -103,6 +105,30 @@ struct kfs_node *kfs_node_of(struct kfs *fs, fuse_ino_t ino);
 
 /* kfs_node_find_id() - the node of @ino if this process knows it, else NULL. */
 struct kfs_node *kfs_node_find_id(struct kfs *fs, fuse_ino_t ino);
+
+/*
+ * A share or volume deleted while mounted (refresh.h) is cut with this:
+ * hidden from /shares and /volumes, and ESTALE for what still holds it.
+ * One whose binding is revoked is cut with -EACCES and stays listed.
+ */
+#define KFS_GONE (-ESTALE)
+
+/* Is a share or volume listed (not deleted)? */
+static inline bool kfs_shown(struct kfs_gate *g)
+{
+    return atomic_load(&g->cut) != KFS_GONE;
+}
+
+/* The share or volume listed as @name, or NULL. */
+struct kfs_share *kfs_find_share(struct kfs *fs, const char *name);
+struct kfs_volume *kfs_find_volume(struct kfs *fs, const char *name);
+
+/*
+ * kfs_fs_changed() - a share (@share) or volume @name came or went: drop
+ * the kernel's cache of the name and of its directory. Not from a request's
+ * handler (the kernel waits for the handler while it takes the notice).
+ */
+void kfs_fs_changed(struct kfs *fs, bool share, const char *name);
 
 /* The one place an error becomes a reply: @rc is a negative errno (or 0). */
 void kfs_reply_err(fuse_req_t req, int rc);

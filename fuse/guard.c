@@ -197,14 +197,52 @@ bool kfs_guard_stop(struct kfs_guard *g)
     return clean;
 }
 
+int kfs_gate_enter(struct kfs_gate *g)
+{
+    int rc;
+
+    /* Counted first, then checked: a cutter that sees no user sees no later one either. */
+    atomic_fetch_add(&g->users, 1);
+    rc = atomic_load(&g->cut);
+    if (rc < 0)
+        atomic_fetch_sub(&g->users, 1);
+    return rc;
+}
+
+void kfs_gate_leave(struct kfs_gate *g)
+{
+    atomic_fetch_sub(&g->users, 1);
+}
+
+void kfs_gate_cut(struct kfs_gate *g, int rc)
+{
+    int open = 0;
+
+    atomic_compare_exchange_strong(&g->cut, &open, rc);
+}
+
+bool kfs_gate_idle(struct kfs_gate *g)
+{
+    return atomic_load(&g->cut) < 0 && atomic_load(&g->users) == 0;
+}
+
 bool kfs_call_begin(struct kfs_guard *g, struct kfs_call *c, fuse_req_t req,
                     struct kfs_health *health, unsigned weight)
 {
+    return kfs_call_begin_on(g, c, req, health, NULL, weight);
+}
+
+bool kfs_call_begin_on(struct kfs_guard *g, struct kfs_call *c, fuse_req_t req,
+                       struct kfs_health *health, struct kfs_gate *gate, unsigned weight)
+{
+    int rc = gate ? kfs_gate_enter(gate) : 0;
+
     c->req = req;
     c->health = health;
+    c->gate = rc == 0 ? gate : NULL;
     c->answered = false;
-    if (atomic_load(&health->revoked)) {
-        fuse_reply_err(req, EACCES);
+    if (rc < 0) {
+        fuse_reply_err(req, -rc);
         return false;
     }
     if (!g->timeout_ms) {
@@ -212,6 +250,8 @@ bool kfs_call_begin(struct kfs_guard *g, struct kfs_call *c, fuse_req_t req,
         return true;
     }
     if (atomic_load(&health->down)) {
+        if (c->gate)
+            kfs_gate_leave(c->gate);
         fuse_reply_err(req, ETIMEDOUT);
         return false;
     }
@@ -229,6 +269,10 @@ bool kfs_call_end(struct kfs_guard *g, struct kfs_call *c, int rc)
 {
     bool mine;
 
+    if (c->gate)
+        kfs_gate_leave(c->gate);
+    if (rc == -ESHUTDOWN && g->blocklisted)
+        g->blocklisted(g->blocklisted_arg);
     if (!g->timeout_ms)
         return true;
     pthread_mutex_lock(&g->lock);

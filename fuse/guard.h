@@ -43,14 +43,34 @@ struct kfs_health {
     int (*probe)(void *arg);
     void *probe_arg;
     atomic_bool down;
-    /* Its binding was revoked (see recheck.h): every request is EACCES, for good. */
-    atomic_bool revoked;
     bool probing; /* a prober thread runs; guarded by the guard's lock */
 };
+
+/*
+ * One share or volume, which the mount may have to let go of while it
+ * runs (refresh.h): its binding revoked, or the allocation deleted. Every
+ * use of its Ceph handles is between kfs_gate_enter() and kfs_gate_leave()
+ * (a call of the guard does both), so that once it is cut and idle no
+ * thread uses them any more and they can be closed.
+ */
+struct kfs_gate {
+    atomic_int cut;    /* 0, or the negative errno every request gets from now on */
+    atomic_uint users; /* uses in progress */
+};
+
+/* kfs_gate_enter() - start a use of @g. Return: 0, or the errno it was cut with (no use begun). */
+int kfs_gate_enter(struct kfs_gate *g);
+/* kfs_gate_leave() - end a use begun by kfs_gate_enter(). */
+void kfs_gate_leave(struct kfs_gate *g);
+/* kfs_gate_cut() - refuse every later use with @rc (negative); the first cut's errno stays. */
+void kfs_gate_cut(struct kfs_gate *g, int rc);
+/* kfs_gate_idle() - cut, and no use in progress: nothing touches its handles again. */
+bool kfs_gate_idle(struct kfs_gate *g);
 
 struct kfs_call {
     fuse_req_t req;
     struct kfs_health *health;
+    struct kfs_gate *gate; /* left at kfs_call_end(); NULL for none */
     uint64_t deadline_ms;
     bool answered; /* guarded by the guard's lock */
     struct kfs_call *prev, *next;
@@ -59,6 +79,14 @@ struct kfs_call {
 struct kfs_guard {
     uint64_t timeout_ms; /* 0: no deadlines */
     struct fuse_session *se;
+    /*
+     * Set before requests flow, or NULL: called (from any thread, Ceph's
+     * own included) when Ceph says a client is blocklisted (ESHUTDOWN),
+     * as the broker does on unbind, so that the mount asks at once
+     * whether a binding was revoked (refresh.h).
+     */
+    void (*blocklisted)(void *arg);
+    void *blocklisted_arg;
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -91,11 +119,18 @@ bool kfs_guard_stop(struct kfs_guard *g);
 /*
  * kfs_call_begin() - start a call on @health with a deadline of @weight
  * times the timeout (fsync, which may flush a lot, weighs more).
- * Return: true to go ahead; false when @health is down or revoked, in which
- * case @req has been answered with ETIMEDOUT or EACCES.
+ * Return: true to go ahead; false when @health is down, in which case @req
+ * has been answered with ETIMEDOUT.
  */
 bool kfs_call_begin(struct kfs_guard *g, struct kfs_call *c, fuse_req_t req,
                     struct kfs_health *health, unsigned weight);
+
+/*
+ * kfs_call_begin_on() - kfs_call_begin() of a call that uses the handles
+ * of @gate's share or volume: refused with the gate's errno once it is cut.
+ */
+bool kfs_call_begin_on(struct kfs_guard *g, struct kfs_call *c, fuse_req_t req,
+                       struct kfs_health *health, struct kfs_gate *gate, unsigned weight);
 
 /*
  * kfs_call_end() - the call returned @rc from Ceph; -ETIMEDOUT (Ceph's

@@ -34,8 +34,8 @@
 #include "fs.h"
 #include "broker.h"
 #include "log.h"
-#include "recheck.h"
 #include "owed.h"
+#include "refresh.h"
 #include "restart.h"
 #include "source.h"
 #include "supervise.h"
@@ -49,8 +49,10 @@
  * to what it offered in INIT when that answer arrives.
  */
 #define DEFAULT_READAHEAD_KB 4096
-/* How often a mount made through kairosd asks whether its bindings still exist. */
-#define DEFAULT_RECHECK_S 30
+/* How often a mount asks for its project's allocations and bindings (refresh.h). */
+#define DEFAULT_REFRESH_S 5
+#define MIN_REFRESH_S     0.1
+#define MAX_REFRESH_S     86400.0
 
 struct cli {
     char *creds;
@@ -66,7 +68,7 @@ struct cli {
     double entry_timeout;
     double negative_timeout;
     int readahead_kb; /* < 0: the default */
-    double recheck;   /* seconds between checks of the bindings (url mode); 0: never */
+    double refresh;   /* seconds between refreshes (refresh.h); 0: never */
     int writeback;
     int no_keep_cache;
     int supervise; /* hold the connection in a supervisor; restart the daemon (restart.h) */
@@ -108,7 +110,11 @@ static const struct fuse_opt cli_opts[] = {
     CLI_OPT("entry_timeout=%lf", entry_timeout, 0),
     CLI_OPT("negative_timeout=%lf", negative_timeout, 0),
     CLI_OPT("readahead_kb=%d", readahead_kb, 0),
-    CLI_OPT("recheck=%lf", recheck, 0),
+    CLI_OPT("refresh=%lf", refresh, 0),
+    CLI_OPT("--refresh=%lf", refresh, 0),
+    CLI_OPT("--refresh %lf", refresh, 0),
+    /* Its name before it also followed new and deleted allocations. */
+    CLI_OPT("recheck=%lf", refresh, 0),
     CLI_OPT("writeback", writeback, 1),
     CLI_OPT("no_keep_cache", no_keep_cache, 1),
     CLI_OPT("supervise", supervise, 1),
@@ -138,10 +144,16 @@ static void usage(const char *prog)
            "                                   (default $KAIROS_CACERT, the system's)\n"
            "    -o share=NAME, -o volume=NAME  that share or volume alone (with kairosd,\n"
            "                                   only that one is bound)\n"
-           "    -o recheck=SECONDS             with url=: ask kairosd this often whether\n"
-           "                                   the node's bindings still exist; a share\n"
-           "                                   or volume unbound answers EACCES from then\n"
-           "                                   on (default 30; 0: never)\n"
+           "    -o refresh=SECONDS, --refresh SECONDS\n"
+           "                                   with project=: ask kairosd (or the ledger)\n"
+           "                                   this often for the project's shares and\n"
+           "                                   volumes: new ones appear, deleted ones\n"
+           "                                   vanish (ESTALE for files still open), and\n"
+           "                                   one whose binding is revoked (unbind, token\n"
+           "                                   refused, project deleted) answers EACCES\n"
+           "                                   from then on; kairosd unreachable changes\n"
+           "                                   nothing (default 5; 0: never; recheck= is\n"
+           "                                   the old name)\n"
            "\n"
            "Users: a mount made by root is for every user of the node (allow_other),\n"
            "and the kernel checks each one's permissions (default_permissions); the\n"
@@ -480,7 +492,7 @@ static int source_from_broker(const struct cli *cli, struct kfs_source **src,
 }
 
 /* The CAs of kairosd's certificate: -o cacert=, else $KAIROS_CACERT, else the system's (NULL). */
-static const char *recheck_cacert(const struct cli *cli)
+static const char *refresh_cacert(const struct cli *cli)
 {
     const char *env = getenv("KAIROS_CACERT");
 
@@ -658,8 +670,8 @@ int main(int argc, char *argv[])
                       .attr_timeout = 1.0,
                       .entry_timeout = 1.0,
                       .readahead_kb = -1,
-                      .recheck = DEFAULT_RECHECK_S};
-    struct kfs_recheck recheck = {0};
+                      .refresh = DEFAULT_REFRESH_S};
+    struct kfs_refresh refresh = {0};
     struct fuse_cmdline_opts opts = {0};
     struct kairos_error err = {0};
     struct kfs_source *src = NULL;
@@ -698,8 +710,9 @@ int main(int argc, char *argv[])
         rc = 2;
         goto out;
     }
-    if (cli.recheck < 0) {
-        fprintf(stderr, "%s: recheck must be 0 (never) or a number of seconds\n", argv[0]);
+    if (cli.refresh != 0 && !(cli.refresh >= MIN_REFRESH_S && cli.refresh <= MAX_REFRESH_S)) {
+        fprintf(stderr, "%s: refresh must be 0 (never) or %g to %g seconds\n", argv[0],
+                MIN_REFRESH_S, MAX_REFRESH_S);
         rc = 2;
         goto out;
     }
@@ -773,16 +786,26 @@ int main(int argc, char *argv[])
         kfs_log(LOG_ERR, "cannot start the request watchdog");
         goto out;
     }
-    /* Bindings made through kairosd: an unbind there ends access here. */
-    recheck = (struct kfs_recheck){.url = cli.url,
-                                   .token_file = cli.token_file,
-                                   .cacert = recheck_cacert(&cli),
+    /* A project's mount follows it: new and deleted allocations, revoked bindings. */
+    refresh = (struct kfs_refresh){.fs = &fs,
+                                   .interval_ms = (uint64_t)(cli.refresh * 1000),
                                    .project = cli.project,
-                                   .interval_ms = (uint64_t)(cli.recheck * 1000),
-                                   .b = &fs.b};
-    if (cli.url && cli.recheck > 0 && kfs_recheck_start(&recheck) < 0) {
-        kfs_log(LOG_ERR, "cannot start checking the bindings");
-        goto out;
+                                   .url = cli.url,
+                                   .token_file = cli.token_file,
+                                   .cacert = refresh_cacert(&cli),
+                                   .conf = cli.conf ? cli.conf : DEFAULT_CONF,
+                                   .share = cli.share,
+                                   .volume = cli.volume};
+    if (cli.project && refresh.interval_ms > 0) {
+        if (kfs_refresh_start(&refresh) < 0) {
+            kfs_log(LOG_ERR, "cannot start refreshing the mount");
+            goto out;
+        }
+        /* The broker blocklists a client it unbinds: ask kairosd at once. */
+        if (cli.url) {
+            fs.guard.blocklisted_arg = &refresh;
+            fs.guard.blocklisted = kfs_refresh_kick;
+        }
     }
     kfs_log(LOG_INFO, "project %s mounted on %s: %zu share(s), %zu volume(s)",
             src->project[0] ? src->project : "(bindings)", opts.mountpoint, fs.b.nshares,
@@ -790,7 +813,7 @@ int main(int argc, char *argv[])
     announce_ready(&handover, &notify);
     /* A positive value is the signal that ended the loop: a clean exit. */
     rc = serve(se, &opts) < 0 ? 1 : 0;
-    kfs_recheck_stop(&recheck);
+    kfs_refresh_stop(&refresh);
     /* The watchdog goes first: from here on only this thread unmounts. */
     if (!kfs_guard_stop(&fs.guard)) {
         kfs_log(LOG_ERR, "the cluster does not answer: unmounting and leaving without closing "
@@ -804,7 +827,7 @@ int main(int argc, char *argv[])
         kfs_fdstore_drop();
     }
 out:
-    kfs_recheck_stop(&recheck);
+    kfs_refresh_stop(&refresh);
     if (mounted && handover.systemd)
         unmount_taken(opts.mountpoint);
     else if (mounted)
@@ -816,6 +839,7 @@ out:
      */
     if (connected)
         kfs_disconnect(&fs.b);
+    kfs_refresh_free(&refresh);
     if (initialized)
         kfs_fs_destroy(&fs);
     if (handlers)

@@ -244,6 +244,18 @@ out:
     free(taken);
 }
 
+unsigned kfs_slot_pick(const char *name, const unsigned char *taken)
+{
+    unsigned s = (unsigned)(name_hash(name) % KFS_ID_SLOTS) + 1;
+
+    for (unsigned tries = 0; taken[s]; tries++) {
+        if (tries == KFS_ID_SLOTS)
+            return 0;
+        s = s % KFS_ID_SLOTS + 1;
+    }
+    return s;
+}
+
 void kfs_node_ref(struct kfs_nodes *t, struct kfs_node *n)
 {
     pthread_mutex_lock(&t->lock);

@@ -151,6 +151,14 @@ bool kfs_id_decode(uint64_t id, unsigned *slot, uint64_t *snapid, uint64_t *ino)
  */
 void kfs_slots_assign(const char *names, size_t stride, size_t n, unsigned *out);
 
+/*
+ * kfs_slot_pick() - the slot of a name added after the others (refresh.h):
+ * the one kfs_slots_assign() starts from, or the next not in @taken
+ * (KFS_ID_SLOTS + 1 flags, nonzero: taken). A process started later
+ * assigns the same slot unless names collide. Return: the slot, 0 if none is free.
+ */
+unsigned kfs_slot_pick(const char *name, const unsigned char *taken);
+
 /* kfs_node_ref() - one more kernel lookup on a node the kernel knows (a new hard link). */
 void kfs_node_ref(struct kfs_nodes *t, struct kfs_node *n);
 

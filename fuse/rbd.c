@@ -64,7 +64,7 @@ static void submit(struct kfs *fs, fuse_req_t req, struct kfs_volume *v, struct 
     int rc;
 
     io->fs = fs;
-    if (!kfs_call_begin(&fs->guard, &io->call, req, &v->rados->health, 1)) {
+    if (!kfs_call_begin_on(&fs->guard, &io->call, req, &v->rados->health, &v->gate, 1)) {
         vio_free(io);
         return;
     }
@@ -107,13 +107,19 @@ int kfs_rbd_stat(struct kfs *fs, struct kfs_volume *v, struct stat *st)
 {
     struct timespec created = fs->started, modified = fs->started;
     uint64_t size;
-    int rc = rbd_get_size(v->image, &size);
+    int rc = kfs_gate_enter(&v->gate);
 
     if (rc < 0)
         return rc;
+    rc = rbd_get_size(v->image, &size);
     /* Kept by librbd in the image's header: no round trip. */
-    rbd_get_create_timestamp(v->image, &created);
-    rbd_get_modify_timestamp(v->image, &modified);
+    if (rc == 0) {
+        rbd_get_create_timestamp(v->image, &created);
+        rbd_get_modify_timestamp(v->image, &modified);
+    }
+    kfs_gate_leave(&v->gate);
+    if (rc < 0)
+        return rc;
     memset(st, 0, sizeof(*st));
     st->st_ino = (ino_t)v->node.ino;
     st->st_mode = S_IFREG | (v->read_only ? 0440 : 0660);
@@ -162,9 +168,13 @@ void kfs_rbd_setattr(struct kfs *fs, fuse_req_t req, struct kfs_volume *v, struc
 
 void kfs_rbd_open(struct kfs *fs, fuse_req_t req, struct kfs_volume *v, struct fuse_file_info *fi)
 {
+    int rc = atomic_load(&v->gate.cut);
+
     (void)fs;
-    if (v->read_only && (fi->flags & O_ACCMODE) != O_RDONLY) {
-        kfs_reply_err(req, -EROFS);
+    if (rc == 0 && v->read_only && (fi->flags & O_ACCMODE) != O_RDONLY)
+        rc = -EROFS;
+    if (rc < 0) {
+        kfs_reply_err(req, rc);
         return;
     }
     /* Another client may write the image between two opens: start afresh. */
@@ -172,11 +182,23 @@ void kfs_rbd_open(struct kfs *fs, fuse_req_t req, struct kfs_volume *v, struct f
     fuse_reply_open(req, fi);
 }
 
+/* The size of @v's image, under its gate: 0 or a negative errno (the gate's once cut). */
+static int volume_size(struct kfs_volume *v, uint64_t *size)
+{
+    int rc = kfs_gate_enter(&v->gate);
+
+    if (rc < 0)
+        return rc;
+    rc = rbd_get_size(v->image, size);
+    kfs_gate_leave(&v->gate);
+    return rc;
+}
+
 void kfs_rbd_read(struct kfs *fs, fuse_req_t req, struct kfs_volume *v, size_t size, off_t off)
 {
     uint64_t end;
     struct vio *io;
-    int rc = rbd_get_size(v->image, &end);
+    int rc = volume_size(v, &end);
 
     if (rc < 0) {
         kfs_reply_err(req, rc);
@@ -201,7 +223,7 @@ void kfs_rbd_write(struct kfs *fs, fuse_req_t req, struct kfs_volume *v, const c
 {
     uint64_t end;
     struct vio *io;
-    int rc = v->read_only ? -EROFS : rbd_get_size(v->image, &end);
+    int rc = v->read_only ? -EROFS : volume_size(v, &end);
 
     if (rc == 0 && (uint64_t)off >= end && size)
         rc = -ENOSPC;
@@ -236,11 +258,14 @@ void kfs_rbd_statfs(struct kfs *fs, fuse_req_t req)
 {
     uint64_t total = 0, size;
     struct statvfs vfs;
+    size_t n = fs->b.nvolumes, count = 0;
 
     /* The volumes are provisioned in full: all of it is theirs, none is free. */
-    for (size_t i = 0; i < fs->b.nvolumes; i++)
-        if (rbd_get_size(fs->b.volumes[i].image, &size) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (volume_size(&fs->b.volumes[i], &size) == 0) {
             total += size;
-    kfs_statfs_fill(&vfs, total, total, fs->b.nvolumes, 0);
+            count++;
+        }
+    kfs_statfs_fill(&vfs, total, total, count, 0);
     fuse_reply_statfs(req, &vfs);
 }

@@ -476,28 +476,20 @@ static int add_volume(void *arg, const struct kairos_alloc *a)
     return 0;
 }
 
-int kfs_source_from_config(const char *conf, const char *project, struct kfs_source **out,
-                           struct kairos_error *err)
+int kfs_source_from_kairos(struct kairos *k, const struct kairos_config *cfg, const char *project,
+                           struct kfs_source **out, struct kairos_error *err)
 {
-    struct kairos_config *cfg = NULL;
     struct kfs_source *src = NULL;
-    struct kairos *k = NULL;
     struct collect c;
-    const char *root;
+    const char *root = cfg->pools.share_root;
     int rc;
 
     *out = NULL;
     if (kairos_name_check(project, "project", err) < 0)
         return -EINVAL;
-    rc = kairos_config_load(conf, &cfg, err);
-    if (rc < 0)
-        return rc;
     src = calloc(1, sizeof(*src));
-    if (!src) {
-        rc = kairos_error_set(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    root = cfg->pools.share_root;
+    if (!src)
+        return kairos_error_set(err, -ENOMEM, "out of memory");
     src->project = strdup(project);
     /* As the broker lays it out: <share_root>/<project>/<share>. */
     if (asprintf(&src->project_path, "%s/%s", strcmp(root, "/") ? root : "", project) < 0)
@@ -507,20 +499,35 @@ int kfs_source_from_config(const char *conf, const char *project, struct kfs_sou
         rc = kairos_error_set(err, -ENOMEM, "out of memory");
         goto out;
     }
-    rc = kairos_open(cfg, &k, err);
-    if (rc < 0)
-        goto out;
     c = (struct collect){.cfg = cfg, .src = src};
     rc = list_kind(k, project, KAIROS_SHARE, add_share, &c, err);
     if (rc == 0)
         rc = list_kind(k, project, KAIROS_VOLUME, add_volume, &c, err);
 out:
-    kairos_close(k);
-    kairos_config_free(cfg);
     if (rc < 0) {
         kfs_source_free(src);
         return rc;
     }
     *out = src;
     return 0;
+}
+
+int kfs_source_from_config(const char *conf, const char *project, struct kfs_source **out,
+                           struct kairos_error *err)
+{
+    struct kairos_config *cfg = NULL;
+    struct kairos *k = NULL;
+    int rc;
+
+    *out = NULL;
+    if (kairos_name_check(project, "project", err) < 0)
+        return -EINVAL;
+    rc = kairos_config_load(conf, &cfg, err);
+    if (rc == 0)
+        rc = kairos_open(cfg, &k, err);
+    if (rc == 0)
+        rc = kfs_source_from_kairos(k, cfg, project, out, err);
+    kairos_close(k);
+    kairos_config_free(cfg);
+    return rc;
 }

@@ -106,6 +106,17 @@ int kfs_source_from_json(const char *path, json_t *root, struct kfs_source **out
 int kfs_source_from_config(const char *conf, const char *project, struct kfs_source **out,
                            struct kairos_error *err);
 
+struct kairos;
+struct kairos_config;
+
+/**
+ * kfs_source_from_kairos() - kfs_source_from_config() through a connection
+ * already open (@k, of config @cfg), as a mount that follows its project
+ * keeps one (refresh.h) instead of connecting every time.
+ */
+int kfs_source_from_kairos(struct kairos *k, const struct kairos_config *cfg, const char *project,
+                           struct kfs_source **out, struct kairos_error *err);
+
 /**
  * kfs_source_select() - keep only share @share or volume @volume of @src
  * (one of them is given): kairosfs -o share=NAME or -o volume=NAME.

@@ -544,6 +544,52 @@ static void volume_is_a_file(void **state)
 }
 
 /* kairos_binding_create()'s JSON, as a "NAME": {...} member of a credentials file. */
+/* Poll (a refresh is 5 s; 60 s at most) until @rel's directory lists it (@present) or not. */
+static void wait_listed(const char *rel, bool present)
+{
+    char dir[1024];
+    const char *name = strrchr(rel, '/') + 1;
+    struct stat st;
+
+    snprintf(dir, sizeof(dir), "%s", at(rel));
+    *strrchr(dir, '/') = '\0';
+    for (int i = 0; i < 300; i++) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        bool found = false;
+
+        while (d && (e = readdir(d)))
+            found |= strcmp(e->d_name, name) == 0;
+        if (d)
+            closedir(d);
+        if (found == present && (stat(at(rel), &st) == 0) == present)
+            return;
+        usleep(200000);
+    }
+    fail_msg("%s did not %s in 60 s", rel, present ? "appear" : "vanish");
+}
+
+/* The mount through the config follows the ledger: a new share and volume, a deleted share. */
+static void follows_the_ledger(void **state)
+{
+    struct kairos_error err = {0};
+    struct stat st;
+
+    (void)state;
+    assert_int_equal(kairos_share_create(T.k, P1, "late", HOME_BYTES, 0, &err), 0);
+    assert_int_equal(kairos_volume_create(T.k, P1, "extra", MiB, &err), 0);
+    wait_listed("shares/late", true);
+    wait_listed("volumes/extra", true);
+    put_file(at("shares/late/f"), "late");
+    assert_int_equal(stat(at("volumes/extra"), &st), 0);
+    assert_int_equal(st.st_size, MiB);
+    assert_int_equal(kairos_share_delete(T.k, P1, "late", KAIROS_DELETE_FORCE, &err), 0);
+    wait_listed("shares/late", false);
+    assert_int_equal(stat(at("shares/late/f"), &st), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_string_equal(list_dir(at("shares")), "data home");
+}
+
 static void add_binding(FILE *f, enum kairos_kind kind, const char *alloc, const char *id,
                         unsigned flags, const char *name, bool comma)
 {
@@ -880,6 +926,7 @@ int main(void)
         cmocka_unit_test(statfs_reports_quotas),
         cmocka_unit_test(readahead_is_set),
         cmocka_unit_test(volume_is_a_file),
+        cmocka_unit_test(follows_the_ledger),
         cmocka_unit_test(mount_from_bindings),
         cmocka_unit_test(wrong_caps_give_up),
         cmocka_unit_test(share_root_is_sticky_for_many_users),

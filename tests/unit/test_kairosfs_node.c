@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -191,6 +192,29 @@ static void slots_are_stable(void **state)
     }
 }
 
+/*
+ * A name added while mounted gets the slot a later process assigns it,
+ * another when that one is taken, and none when all are.
+ */
+static void slot_of_an_added_name(void **state)
+{
+    char name[1][16] = {"late"};
+    unsigned char *taken = calloc(KFS_ID_SLOTS + 1, 1);
+    unsigned alone, picked;
+
+    (void)state;
+    assert_non_null(taken);
+    kfs_slots_assign(name[0], sizeof(name[0]), 1, &alone);
+    assert_int_equal(kfs_slot_pick("late", taken), alone);
+    taken[alone] = 1;
+    picked = kfs_slot_pick("late", taken);
+    assert_in_range(picked, 1, KFS_ID_SLOTS);
+    assert_int_not_equal(picked, alone);
+    memset(taken, 1, KFS_ID_SLOTS + 1);
+    assert_int_equal(kfs_slot_pick("late", taken), 0);
+    free(taken);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +223,7 @@ int main(void)
         cmocka_unit_test(grows),
         cmocka_unit_test(ids_outlive_the_process),
         cmocka_unit_test(slots_are_stable),
+        cmocka_unit_test(slot_of_an_added_name),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
