@@ -794,7 +794,7 @@ static uint32_t epoch(void)
     return e;
 }
 
-/* Slots that the same names get in any process: node ids survive a restart. */
+/* The names' slots, as the mount's slot maps keep them: node ids survive a restart. */
 static int assign_slots(struct kfs *fs)
 {
     size_t n = fs->b.nshares > fs->b.nvolumes ? fs->b.nshares : fs->b.nvolumes;
@@ -802,12 +802,16 @@ static int assign_slots(struct kfs *fs)
 
     if (!slots)
         return -ENOMEM;
-    kfs_slots_assign(fs->b.shares ? fs->b.shares[0].name : NULL, sizeof(struct kfs_share),
-                     fs->b.nshares, slots);
+    if (!fs->slots[0] || !fs->slots[1]) {
+        free(slots);
+        return -EINVAL;
+    }
+    kfs_slots_assign(fs->slots[0], fs->b.shares ? fs->b.shares[0].name : NULL,
+                     sizeof(struct kfs_share), fs->b.nshares, slots);
     for (size_t i = 0; i < fs->b.nshares; i++)
         fs->b.shares[i].slot = slots[i];
-    kfs_slots_assign(fs->b.volumes ? fs->b.volumes[0].name : NULL, sizeof(struct kfs_volume),
-                     fs->b.nvolumes, slots);
+    kfs_slots_assign(fs->slots[1], fs->b.volumes ? fs->b.volumes[0].name : NULL,
+                     sizeof(struct kfs_volume), fs->b.nvolumes, slots);
     for (size_t i = 0; i < fs->b.nvolumes; i++) {
         struct kfs_volume *v = &fs->b.volumes[i];
 

@@ -69,6 +69,8 @@ struct kfs {
     gid_t gid;
     struct timespec started; /* their times */
     pthread_key_t buf_key;   /* each worker thread's read buffer */
+    /* The slots of the share and volume names (node.h); set before kfs_fs_init(). */
+    struct kfs_slot_map *slots[2];
 };
 
 /* The FUSE operations of a kairosfs mount; userdata is the struct kfs. */

@@ -344,12 +344,50 @@ static void settle_owed(int fd, const uint64_t *left, size_t n, bool resend)
 }
 
 /*
+ * The names' slots (node.h): in the mount's state when there is one, so
+ * that a daemon started again gives each name the slot it had; until the
+ * state exists (a fresh mount under systemd), this process's own.
+ */
+static struct kfs_state_slots own_slots;
+
+static void use_slot_maps(struct kfs *fs, const struct kfs_handover *h)
+{
+    struct kfs_state_slots *m = h->fuse_fd >= 0 ? kfs_state_slots(h->state_fd) : NULL;
+
+    if (h->fuse_fd >= 0 && !m)
+        kfs_log(LOG_WARNING,
+                "cannot keep the names' slots in the mount's state: %s; after a restart "
+                "names that collide may trade node ids",
+                strerror(errno));
+    if (!m)
+        m = &own_slots;
+    fs->slots[0] = &m->kind[0];
+    fs->slots[1] = &m->kind[1];
+}
+
+/* The slots given so far move into the new state @state_fd (before any refresh runs). */
+static void keep_slot_maps(struct kfs *fs, int state_fd)
+{
+    struct kfs_state_slots *m = kfs_state_slots(state_fd);
+
+    if (!m) {
+        kfs_log(LOG_WARNING, "cannot keep the names' slots in the mount's state: %s",
+                strerror(errno));
+        return;
+    }
+    m->kind[0] = *fs->slots[0];
+    m->kind[1] = *fs->slots[1];
+    fs->slots[0] = &m->kind[0];
+    fs->slots[1] = &m->kind[1];
+}
+
+/*
  * Mount, or take the connection a daemon before left (@h), and make the
  * session ready to serve: INIT answered (or replayed), the requests the
  * dead daemon owed settled (settle_owed()), the descriptor kept where the
  * next daemon finds it.
  */
-static int attach_connection(struct fuse_session *se, const char *mountpoint,
+static int attach_connection(struct kfs *fs, struct fuse_session *se, const char *mountpoint,
                              struct kfs_handover *h, bool resend)
 {
     static uint64_t left[KFS_OWED_SLOTS];
@@ -370,8 +408,10 @@ static int attach_connection(struct fuse_session *se, const char *mountpoint,
             return len;
         }
         state_fd = kfs_state_new(&h->state, init, (size_t)len);
-        if (state_fd >= 0)
+        if (state_fd >= 0) {
             track_owed(se, state_fd, left);
+            keep_slot_maps(fs, state_fd);
+        }
         kfs_init_process(se, init, (size_t)len);
         if (state_fd < 0)
             return 0;
@@ -759,6 +799,7 @@ int main(int argc, char *argv[])
     connected = true;
     rc = 1;
     remember_clients(&handover, &fs.b);
+    use_slot_maps(&fs, &handover);
     if (kfs_fs_init(&fs) < 0) {
         kfs_log(LOG_ERR, "out of memory");
         goto out;
@@ -774,7 +815,7 @@ int main(int argc, char *argv[])
     if (fuse_set_signal_handlers(se) < 0)
         goto out;
     handlers = true;
-    if (attach_connection(se, opts.mountpoint, &handover, !cli.noresend) < 0)
+    if (attach_connection(&fs, se, opts.mountpoint, &handover, !cli.noresend) < 0)
         goto out;
     mounted = true;
     kfs_fs_attach(&fs, se);

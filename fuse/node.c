@@ -206,6 +206,53 @@ static uint64_t name_hash(const char *s)
     return h;
 }
 
+/* A name's fingerprint in a slot map; never 0, which marks a free slot. */
+static uint64_t fingerprint(const char *name)
+{
+    /* Another hash than the slot's: names that share a home slot differ here. */
+    uint64_t h = name_hash(name) * 0x9e3779b97f4a7c15ULL;
+
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+static unsigned home_slot(const char *name)
+{
+    return (unsigned)(name_hash(name) % KFS_ID_SLOTS) + 1;
+}
+
+/*
+ * The slot @map gives @name, or 0. Slots are never freed, so a name's
+ * slot lies on its probe sequence before the first free one.
+ */
+static unsigned slot_find(const struct kfs_slot_map *map, const char *name)
+{
+    uint64_t fp = fingerprint(name);
+    unsigned s = home_slot(name);
+
+    for (unsigned tries = 0; tries < KFS_ID_SLOTS && map->fp[s]; tries++) {
+        if (map->fp[s] == fp)
+            return s;
+        s = s % KFS_ID_SLOTS + 1;
+    }
+    return 0;
+}
+
+/* A free slot for @name, recorded in @map; 0 when all are taken. */
+static unsigned slot_take(struct kfs_slot_map *map, const char *name)
+{
+    unsigned s = home_slot(name);
+
+    for (unsigned tries = 0; tries < KFS_ID_SLOTS; tries++) {
+        if (!map->fp[s]) {
+            map->fp[s] = fingerprint(name);
+            return s;
+        }
+        s = s % KFS_ID_SLOTS + 1;
+    }
+    return 0;
+}
+
 struct slot_name {
     const char *name;
     size_t index;
@@ -216,44 +263,37 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const struct slot_name *)a)->name, ((const struct slot_name *)b)->name);
 }
 
-void kfs_slots_assign(const char *names, size_t stride, size_t n, unsigned *out)
+void kfs_slots_assign(struct kfs_slot_map *map, const char *names, size_t stride, size_t n,
+                      unsigned *out)
 {
     struct slot_name *sorted = calloc(n ? n : 1, sizeof(*sorted));
-    unsigned char *taken = calloc(KFS_ID_SLOTS + 1, 1);
 
-    if (!sorted || !taken || n > KFS_ID_SLOTS) {
-        /* Out of memory (or more names than slots): slots in the given order, not stable. */
+    /* Names with a slot keep it first; the others take free ones, in name order. */
+    for (size_t i = 0; i < n; i++)
+        out[i] = slot_find(map, names + i * stride);
+    if (!sorted) {
+        /* Out of memory: in the given order, stable only for the names recorded. */
         for (size_t i = 0; i < n; i++)
-            out[i] = (unsigned)(i % KFS_ID_SLOTS) + 1;
-        goto out;
+            out[i] = out[i] ? out[i] : slot_take(map, names + i * stride);
+        return;
     }
     for (size_t i = 0; i < n; i++)
         sorted[i] = (struct slot_name){.name = names + i * stride, .index = i};
     if (n > 1)
         qsort(sorted, n, sizeof(*sorted), by_name);
     for (size_t i = 0; i < n; i++) {
-        unsigned s = (unsigned)(name_hash(sorted[i].name) % KFS_ID_SLOTS) + 1;
-
-        while (taken[s])
-            s = s % KFS_ID_SLOTS + 1;
-        taken[s] = 1;
-        out[sorted[i].index] = s;
+        size_t at = sorted[i].index;
+        if (!out[at])
+            out[at] = slot_take(map, sorted[i].name);
     }
-out:
     free(sorted);
-    free(taken);
 }
 
-unsigned kfs_slot_pick(const char *name, const unsigned char *taken)
+unsigned kfs_slot_pick(struct kfs_slot_map *map, const char *name)
 {
-    unsigned s = (unsigned)(name_hash(name) % KFS_ID_SLOTS) + 1;
+    unsigned s = slot_find(map, name);
 
-    for (unsigned tries = 0; taken[s]; tries++) {
-        if (tries == KFS_ID_SLOTS)
-            return 0;
-        s = s % KFS_ID_SLOTS + 1;
-    }
-    return s;
+    return s ? s : slot_take(map, name);
 }
 
 void kfs_node_ref(struct kfs_nodes *t, struct kfs_node *n)

@@ -143,21 +143,32 @@ struct kfs_node *kfs_node_revive(struct kfs_nodes *t, struct kfs_share *share, c
 bool kfs_id_decode(uint64_t id, unsigned *slot, uint64_t *snapid, uint64_t *ino);
 
 /*
- * kfs_slots_assign() - stable slots 1..KFS_ID_SLOTS for @n names: a hash of
- * each name, collisions resolved in name order, so that the same names
- * get the same slots in any process.
+ * The slots given out on a mount, for one kind (shares or volumes): a
+ * fingerprint of the name in each slot taken (0: free). It lives in the
+ * mount's state when the mount can outlive its daemon (restart.h), so that
+ * a daemon started again gives each name the slot it had, whatever came
+ * and went meanwhile; the kernel may hold node ids of any of them. A slot
+ * is never given to another name on the same mount.
+ */
+struct kfs_slot_map {
+    uint64_t fp[KFS_ID_SLOTS + 1]; /* [0] unused */
+};
+
+/*
+ * kfs_slots_assign() - slots 1..KFS_ID_SLOTS for @n names: the one in
+ * @map, else a hash of the name, collisions resolved in name order and
+ * recorded in @map. 0 for a name when every slot is taken.
  * @names:  the names, any order; @stride bytes apart.
  * @out:    @n slots, in the order of @names.
  */
-void kfs_slots_assign(const char *names, size_t stride, size_t n, unsigned *out);
+void kfs_slots_assign(struct kfs_slot_map *map, const char *names, size_t stride, size_t n,
+                      unsigned *out);
 
 /*
- * kfs_slot_pick() - the slot of a name added after the others (refresh.h):
- * the one kfs_slots_assign() starts from, or the next not in @taken
- * (KFS_ID_SLOTS + 1 flags, nonzero: taken). A process started later
- * assigns the same slot unless names collide. Return: the slot, 0 if none is free.
+ * kfs_slot_pick() - the slot of a name added after the others (refresh.h),
+ * as kfs_slots_assign() gives it. Return: the slot, 0 if none is free.
  */
-unsigned kfs_slot_pick(const char *name, const unsigned char *taken);
+unsigned kfs_slot_pick(struct kfs_slot_map *map, const char *name);
 
 /* kfs_node_ref() - one more kernel lookup on a node the kernel knows (a new hard link). */
 void kfs_node_ref(struct kfs_nodes *t, struct kfs_node *n);

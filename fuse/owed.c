@@ -4,27 +4,25 @@
  */
 #include "owed.h"
 
+#include "restart.h"
+
 #include <errno.h>
 #include <linux/fuse.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 /*
- * The table sits past the state (restart.c writes that at offset 0), on a
- * page boundary any page size divides. The kernel numbers requests one
- * after another (by 2: the low bit marks interrupts), so a request's home
- * slot is its number modulo the table: the requests in flight, a window
- * of recent numbers, rarely meet. One that finds its home taken (a request
- * older than a table's worth) takes the next free slot, and its answer
- * then looks through the whole table.
+ * The table sits past the state (restart.h, KFS_STATE_OWED_AT). The kernel
+ * numbers requests one after another (by 2: the low bit marks interrupts),
+ * so a request's home slot is its number modulo the table: the requests in
+ * flight, a window of recent numbers, rarely meet. One that finds its home
+ * taken (a request older than a table's worth) takes the next free slot,
+ * and its answer then looks through the whole table.
  */
-#define OWED_OFFSET (64 * 1024)
-#define OWED_SLOTS  KFS_OWED_SLOTS
-#define OWED_MAGIC  0x4b46534fu /* "KFSO" */
+#define OWED_SLOTS KFS_OWED_SLOTS
+#define OWED_MAGIC 0x4b46534fu /* "KFSO" */
 
 struct kfs_owed {
     uint32_t magic;
@@ -37,16 +35,9 @@ static struct kfs_owed *attached;
 
 int kfs_owed_open(int state_fd, struct kfs_owed **out)
 {
-    const off_t end = OWED_OFFSET + (off_t)sizeof(struct kfs_owed);
-    struct kfs_owed *o;
-    struct stat st;
+    struct kfs_owed *o = kfs_state_map(state_fd, KFS_STATE_OWED_AT, sizeof(*o));
 
-    if (fstat(state_fd, &st) < 0)
-        return -errno;
-    if (st.st_size < end && ftruncate(state_fd, end) < 0)
-        return -errno;
-    o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE, MAP_SHARED, state_fd, OWED_OFFSET);
-    if (o == MAP_FAILED)
+    if (!o)
         return -errno;
     /* A new table, or one of another layout: start empty. */
     if (o->magic != OWED_MAGIC || o->slots != OWED_SLOTS) {

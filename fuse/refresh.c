@@ -123,19 +123,11 @@ static int keep_source(struct kfs_refresh *r, struct kfs_source *src)
     return 0;
 }
 
-/* A slot no entry of kind @k has (deleted ones included: the kernel may hold their ids). */
+/* @name's slot among kind @k's: its own if it had one (the kernel may hold its ids), else a new
+ * one. */
 static unsigned free_slot(struct kfs_refresh *r, int k, const char *name)
 {
-    unsigned char *taken = calloc(KFS_ID_SLOTS + 1, 1);
-    unsigned slot;
-
-    if (!taken)
-        return 0;
-    for (size_t i = 0, n = count(r, k); i < n; i++)
-        taken[k == 0 ? r->fs->b.shares[i].slot : r->fs->b.volumes[i].slot] = 1;
-    slot = kfs_slot_pick(name, taken);
-    free(taken);
-    return slot;
+    return kfs_slot_pick(r->fs->slots[k], name);
 }
 
 /* Connect every allocation of @src the mount does not show yet; @src is kept if one is. */

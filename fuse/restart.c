@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -40,6 +41,32 @@ int kfs_state_write(int fd, const struct kfs_state *st)
     struct state_file f = {.magic = STATE_MAGIC, .st = *st};
 
     return pwrite(fd, &f, sizeof(f), 0) == (ssize_t)sizeof(f) ? 0 : -EIO;
+}
+
+void *kfs_state_map(int fd, off_t offset, size_t len)
+{
+    const off_t end = offset + (off_t)len;
+    struct stat st;
+    void *p;
+
+    if (fstat(fd, &st) < 0 || (st.st_size < end && ftruncate(fd, end) < 0))
+        return NULL;
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+#define SLOTS_MAGIC 0x4b46534cu /* "KFSL" */
+
+struct kfs_state_slots *kfs_state_slots(int fd)
+{
+    struct kfs_state_slots *m = kfs_state_map(fd, KFS_STATE_SLOTS_AT, sizeof(*m));
+
+    if (m && (m->magic != SLOTS_MAGIC || m->slots != KFS_ID_SLOTS)) {
+        memset(m, 0, sizeof(*m));
+        m->magic = SLOTS_MAGIC;
+        m->slots = KFS_ID_SLOTS;
+    }
+    return m;
 }
 
 int kfs_state_uuid(struct kfs_state *st)

@@ -34,7 +34,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include <fuse_lowlevel.h>
+
+#include "node.h"
 
 /* The environment a supervisor gives the daemon it starts. */
 #define KFS_ENV_FUSE_FD  "KAIROSFS_FUSE_FD"
@@ -91,6 +95,34 @@ int kfs_state_new(struct kfs_state *st, const void *init, size_t len);
 
 /* kfs_state_write() - write @st back to its memfd @fd (the count of starts). */
 int kfs_state_write(int fd, const struct kfs_state *st);
+
+/*
+ * Past the state, the memfd holds what the daemons share while they run,
+ * each at its own offset (page boundaries that any page size divides):
+ * the requests in hand (owed.h) and the slots of the names (node.h).
+ */
+#define KFS_STATE_OWED_AT  (64 * 1024)
+#define KFS_STATE_SLOTS_AT (128 * 1024)
+
+/* The slot maps of a mount: [0] shares, [1] volumes. */
+struct kfs_state_slots {
+    uint32_t magic;
+    uint32_t slots;
+    struct kfs_slot_map kind[2];
+};
+
+/*
+ * kfs_state_map() - map @len bytes at @offset of the state memfd @fd,
+ * shared, growing the file to hold them (new bytes read as zeros). The
+ * mapping outlives @fd. Return: the mapping, or NULL with errno set.
+ */
+void *kfs_state_map(int fd, off_t offset, size_t len);
+
+/*
+ * kfs_state_slots() - the slot maps in the state memfd @fd; empty when the
+ * state had none (a daemon before this layout). Return: NULL with errno set.
+ */
+struct kfs_state_slots *kfs_state_slots(int fd);
 
 /*
  * kfs_init_receive() - read the kernel's INIT request from @se, which has

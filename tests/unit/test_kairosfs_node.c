@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,16 +172,17 @@ static void ids_outlive_the_process(void **state)
     assert_int_equal(puts_seen, 1);
 }
 
-/* Slots depend on the names only: the same set in another order, the same slots. */
+/* On a new mount slots depend on the names only: the same set in another order, the same slots. */
 static void slots_are_stable(void **state)
 {
     char a[4][16] = {"home", "data", "scratch", "x"};
     char b[4][16] = {"x", "scratch", "home", "data"};
+    struct kfs_slot_map *ma = calloc(1, sizeof(*ma)), *mb = calloc(1, sizeof(*mb));
     unsigned sa[4], sb[4];
 
     (void)state;
-    kfs_slots_assign(a[0], sizeof(a[0]), 4, sa);
-    kfs_slots_assign(b[0], sizeof(b[0]), 4, sb);
+    kfs_slots_assign(ma, a[0], sizeof(a[0]), 4, sa);
+    kfs_slots_assign(mb, b[0], sizeof(b[0]), 4, sb);
     assert_int_equal(sa[0], sb[2]);
     assert_int_equal(sa[1], sb[3]);
     assert_int_equal(sa[2], sb[1]);
@@ -190,29 +192,90 @@ static void slots_are_stable(void **state)
         for (int j = 0; j < i; j++)
             assert_int_not_equal(sa[i], sa[j]);
     }
+    free(ma);
+    free(mb);
 }
 
-/*
- * A name added while mounted gets the slot a later process assigns it,
- * another when that one is taken, and none when all are.
- */
+/* A name added while mounted gets the slot a new mount would give it, and keeps it. */
 static void slot_of_an_added_name(void **state)
 {
     char name[1][16] = {"late"};
-    unsigned char *taken = calloc(KFS_ID_SLOTS + 1, 1);
-    unsigned alone, picked;
+    struct kfs_slot_map *fresh = calloc(1, sizeof(*fresh)), *m = calloc(1, sizeof(*m));
+    unsigned alone;
 
     (void)state;
-    assert_non_null(taken);
-    kfs_slots_assign(name[0], sizeof(name[0]), 1, &alone);
-    assert_int_equal(kfs_slot_pick("late", taken), alone);
-    taken[alone] = 1;
-    picked = kfs_slot_pick("late", taken);
-    assert_in_range(picked, 1, KFS_ID_SLOTS);
-    assert_int_not_equal(picked, alone);
-    memset(taken, 1, KFS_ID_SLOTS + 1);
-    assert_int_equal(kfs_slot_pick("late", taken), 0);
-    free(taken);
+    kfs_slots_assign(fresh, name[0], sizeof(name[0]), 1, &alone);
+    assert_int_equal(kfs_slot_pick(m, "late"), alone);
+    assert_int_equal(kfs_slot_pick(m, "late"), alone);
+    /* Every slot taken by other names: none left. */
+    memset(m, 0xa5, sizeof(*m));
+    assert_int_equal(kfs_slot_pick(m, "late"), 0);
+    free(fresh);
+    free(m);
+}
+
+/* Where a name would go on a new mount: its home slot. */
+static unsigned home_of(const char *name)
+{
+    struct kfs_slot_map *m = calloc(1, sizeof(*m));
+    char one[1][16];
+    unsigned s;
+
+    snprintf(one[0], sizeof(one[0]), "%s", name);
+    kfs_slots_assign(m, one[0], sizeof(one[0]), 1, &s);
+    free(m);
+    return s;
+}
+
+/*
+ * Two names that share a home slot: the second is pushed to the next. When
+ * the first is deleted and the daemon starts again, the second keeps its
+ * slot (the kernel holds node ids in it), and a third name of the same
+ * home takes neither.
+ */
+static void slots_outlive_what_came_and_went(void **state)
+{
+    static unsigned home[KFS_ID_SLOTS + 1][2];
+    char pair[2][16] = {"", ""}, third[16] = "";
+    struct kfs_slot_map *m = calloc(1, sizeof(*m));
+    unsigned s[2], again, t;
+
+    (void)state;
+    /* Pigeonholes: among KFS_ID_SLOTS + 1 names two share a home. */
+    for (unsigned i = 0; i <= KFS_ID_SLOTS + 1 && !pair[1][0]; i++) {
+        char n[16];
+        snprintf(n, sizeof(n), "n%u", i);
+        unsigned h = home_of(n);
+        if (home[h][0] && !pair[0][0]) {
+            snprintf(pair[0], sizeof(pair[0]), "n%u", home[h][0] - 1);
+            snprintf(pair[1], sizeof(pair[1]), "%s", n);
+        } else if (!home[h][0]) {
+            home[h][0] = i + 1;
+        }
+    }
+    assert_true(pair[1][0]);
+    kfs_slots_assign(m, pair[0], sizeof(pair[0]), 2, s);
+    assert_int_not_equal(s[0], s[1]);
+    /* Which one was pushed off the home slot depends on name order. */
+    int pushed = s[0] == home_of(pair[0]) ? 1 : 0;
+    assert_int_equal(s[1 - pushed], home_of(pair[0]));
+
+    /* A restart after the one at home was deleted: the other keeps its slot. */
+    kfs_slots_assign(m, pair[pushed], sizeof(pair[pushed]), 1, &again);
+    assert_int_equal(again, s[pushed]);
+
+    /* A third name of the same home takes neither slot. */
+    for (unsigned i = KFS_ID_SLOTS + 2; !third[0]; i++) {
+        char n[16];
+        snprintf(n, sizeof(n), "n%u", i);
+        if (home_of(n) == home_of(pair[0]))
+            snprintf(third, sizeof(third), "%s", n);
+    }
+    t = kfs_slot_pick(m, third);
+    assert_in_range(t, 1, KFS_ID_SLOTS);
+    assert_int_not_equal(t, s[0]);
+    assert_int_not_equal(t, s[1]);
+    free(m);
 }
 
 int main(void)
@@ -224,6 +287,7 @@ int main(void)
         cmocka_unit_test(ids_outlive_the_process),
         cmocka_unit_test(slots_are_stable),
         cmocka_unit_test(slot_of_an_added_name),
+        cmocka_unit_test(slots_outlive_what_came_and_went),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
