@@ -18,13 +18,16 @@
  *     writer saw acknowledged: nothing acknowledged was lost.
  * The seed of the kill times is printed; KAIROSFS_RESTART_SEED replays it.
  * A second test plays a kernel before 6.9 (-o noresend): a request the
- * killed daemon owed fails with EIO, and only it.
+ * killed daemon owed fails with EIO, and only it. A third adds two shares
+ * of one slot while mounted, kills the daemon, and checks that each keeps
+ * its inode number.
  *
  * Needs: $KAIROS_CONF (the fixture), $KAIROSFS and $KAIROSFS_TEST_DIR
  * (run_test.sh).
  */
 #include "harness.h"
 #include "mount.h"
+#include "node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +38,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -76,7 +80,7 @@ static char P[64];
 static struct mount M; /* --supervise */
 static struct shared *S;
 static pid_t fio_pid;
-static struct mount *M_OWED; /* owed_requests_fail_with_eio()'s mount, while it is up */
+static struct mount *M_OWED; /* a later test's own mount, while it is up */
 static pid_t paused;         /* the OSD, stopped: teardown must let it go on */
 
 /* ---- the writers ---- */
@@ -492,11 +496,115 @@ static void owed_requests_fail_with_eio(void **state)
     munmap(r, sizeof(*r));
 }
 
+/* The slot a new mount gives @name alone: its home. */
+static unsigned home_of(const char *name)
+{
+    static struct kfs_slot_map m;
+    char one[1][32];
+    unsigned slot;
+
+    memset(&m, 0, sizeof(m));
+    snprintf(one[0], sizeof(one[0]), "%s", name);
+    kfs_slots_assign(&m, one[0], sizeof(one[0]), 1, &slot);
+    return slot;
+}
+
+/* Wait until @path exists (the mount's refresh shows it). */
+static void wait_for(const char *path)
+{
+    struct stat st;
+    double t0 = now_s();
+
+    while (stat(path, &st) < 0) {
+        if (now_s() - t0 > RESTART_WAIT_S)
+            fail_msg("%s did not appear in %d s", path, RESTART_WAIT_S);
+        usleep(100000);
+    }
+}
+
+/*
+ * Two shares whose names share a slot, made while mounted in the order
+ * that a new mount would not give them (the later name first), of two
+ * sizes. After kill -9 the new daemon gives each the slot it had (the
+ * mount's state keeps them): a directory of each, open since before the
+ * kill, still reports its own share's size. (A daemon that assigned the
+ * slots afresh would take each for the other.)
+ */
+static void slots_outlive_the_daemon(void **state)
+{
+    char x[32] = "", y[32] = "", opts[1024], px[700], py[700];
+    struct kairos_error err = {0};
+    struct mount m = {0};
+    struct statvfs vx, vy, v;
+    int fx, fy;
+    pid_t old;
+    double t0;
+
+    (void)state;
+    /* Pigeonholes: two of KFS_ID_SLOTS + 1 names share a home. */
+    static unsigned seen[KFS_ID_SLOTS + 1];
+    for (unsigned i = 1; !y[0]; i++) {
+        char n[32];
+        snprintf(n, sizeof(n), "%s-s%u", P, i);
+        unsigned h = home_of(n);
+        if (seen[h]) {
+            snprintf(x, sizeof(x), "%s-s%u", P, seen[h]);
+            snprintf(y, sizeof(y), "%s", n);
+        }
+        seen[h] = i;
+    }
+    /* x sorts first, so a new mount would give it the home slot. */
+    if (strcmp(x, y) > 0) {
+        char t[32];
+        memcpy(t, x, sizeof(t));
+        memcpy(x, y, sizeof(x));
+        memcpy(y, t, sizeof(y));
+    }
+    snprintf(opts, sizeof(opts), "conf=%s,project=%s,refresh=1", kt_conf_path(), P);
+    mount_fs_with(&m, "slots", "--supervise", opts);
+    M_OWED = &m;
+    snprintf(px, sizeof(px), "%s/shares/%s", m.dir, x);
+    snprintf(py, sizeof(py), "%s/shares/%s", m.dir, y);
+    if (kairos_share_create(T.k, P, y, 16 * MiB, 0, &err) < 0)
+        fail_msg("share %s: %s", y, err.msg);
+    wait_for(py);
+    if (kairos_share_create(T.k, P, x, 8 * MiB, 0, &err) < 0)
+        fail_msg("share %s: %s", x, err.msg);
+    wait_for(px);
+    fx = open(px, O_RDONLY | O_DIRECTORY);
+    fy = open(py, O_RDONLY | O_DIRECTORY);
+    assert_true(fx >= 0 && fy >= 0);
+    assert_int_equal(fstatvfs(fx, &vx), 0);
+    assert_int_equal(fstatvfs(fy, &vy), 0);
+    assert_int_equal((uint64_t)vx.f_blocks * vx.f_frsize, 8 * MiB);
+    assert_int_equal((uint64_t)vy.f_blocks * vy.f_frsize, 16 * MiB);
+
+    old = supervised_daemon(m.pid);
+    assert_true(old > 0);
+    assert_int_equal(kill(old, SIGKILL), 0);
+    t0 = now_s();
+    while (supervised_daemon(m.pid) == old || supervised_daemon(m.pid) == 0) {
+        if (now_s() - t0 > RESTART_WAIT_S)
+            fail_msg("no new daemon %d s after kill -9 of %d", RESTART_WAIT_S, (int)old);
+        usleep(10000);
+    }
+    /* The kernel asks the new daemon about the node ids it holds. */
+    assert_int_equal(fstatvfs(fx, &v), 0);
+    assert_int_equal((uint64_t)v.f_blocks * v.f_frsize, 8 * MiB);
+    assert_int_equal(fstatvfs(fy, &v), 0);
+    assert_int_equal((uint64_t)v.f_blocks * v.f_frsize, 16 * MiB);
+    close(fx);
+    close(fy);
+    assert_int_equal(unmount_fs(&m), 0);
+    M_OWED = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(survives_kill9),
         cmocka_unit_test(owed_requests_fail_with_eio),
+        cmocka_unit_test(slots_outlive_the_daemon),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
