@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "ops.h"
 #include "osb.h"
+#include "reqlog.h"
 #include "server.h"
 
 #define DEFAULT_CONF   "/etc/kairos/kairos.conf"
@@ -78,6 +79,15 @@ static int hash_token(void)
     return 0;
 }
 
+/* [log] format, checked by the config's load. */
+static void log_format_apply(const struct kairos_config *cfg)
+{
+    enum reqlog_format f = REQLOG_TEXT;
+
+    reqlog_format_parse(cfg->log.format, &f);
+    reqlog_set_format(f);
+}
+
 /* The pass's outcome and its drift audit, one line each, on stderr (kairosd's log). */
 static void on_reconcile(void *arg, int rc, const struct kairos_reconcile_report *rep)
 {
@@ -86,18 +96,18 @@ static void on_reconcile(void *arg, int rc, const struct kairos_reconcile_report
     if (rc == 0 && !rep->skipped)
         metrics_reconcile(m, rep);
     if (rc < 0)
-        fprintf(stderr, "kairosd: reconciler pass failed: %s\n", strerror(-rc));
+        reqlog_message("warning", NULL, "reconciler pass failed: %s", strerror(-rc));
     else if (rep->committed || rep->released || rep->bindings)
-        fprintf(stderr, "kairosd: reconciler settled %u committed, %u released, %u bindings\n",
-                rep->committed, rep->released, rep->bindings);
+        reqlog_message("info", NULL, "reconciler settled %u committed, %u released, %u bindings",
+                       rep->committed, rep->released, rep->bindings);
     for (unsigned i = 0; rc == 0 && i < rep->naudit; i++)
-        fprintf(stderr, "kairosd: drift: %s\n", rep->audit[i]);
+        reqlog_message("warning", NULL, "drift: %s", rep->audit[i]);
     if (rc == 0 && rep->drift > rep->naudit)
-        fprintf(stderr, "kairosd: drift: %u more findings (kairosctl drift show PROJECT)\n",
-                rep->drift - rep->naudit);
+        reqlog_message("warning", NULL, "drift: %u more findings (kairosctl drift show PROJECT)",
+                       rep->drift - rep->naudit);
     if (rc == 0 && rep->errors)
-        fprintf(stderr, "kairosd: reconciler: %u errors, the last: %s\n", rep->errors,
-                rep->last_error);
+        reqlog_message("warning", NULL, "reconciler: %u errors, the last: %s", rep->errors,
+                       rep->last_error);
 }
 
 static int write_port(const char *path, uint16_t port)
@@ -152,15 +162,17 @@ static int serve(const char *conf, const char *port_file)
 
     rc = kairos_config_load(conf, &cfg, &err);
     if (rc == 0)
+        log_format_apply(cfg);
+    if (rc == 0)
         rc = kairos_policy_load(cfg->policy.capacity, cfg->policy.plans, &policy, &err);
     if (rc == 0)
         rc = kairos_open(cfg, &g.k, &err);
     /* Before any request: the shard count checked, older single objects moved in. */
     if (rc == 0 && (rc = kairos_registry_open(g.k, &rep, &err)) == 0 &&
         (rep.records_moved || rep.tokens_moved))
-        fprintf(stderr, "kairosd: moved %llu registry records and %llu tokens into %u shards\n",
-                (unsigned long long)rep.records_moved, (unsigned long long)rep.tokens_moved,
-                rep.shards);
+        reqlog_message("info", NULL, "moved %llu registry records and %llu tokens into %u shards",
+                       (unsigned long long)rep.records_moved, (unsigned long long)rep.tokens_moved,
+                       rep.shards);
     if (rc == 0)
         rc = kairos_cache_open(g.k, KAIROS_CACHE_TTL_MS, &g.cache, &err);
     if (rc == 0)
@@ -185,15 +197,15 @@ static int serve(const char *conf, const char *port_file)
     if (rc == 0 && port_file && (rc = write_port(port_file, server_port(srv))) < 0)
         kairos_error_set(&err, rc, "%s: %s", port_file, strerror(-rc));
     if (rc < 0) {
-        fprintf(stderr, "kairosd: %s\n", err.msg);
+        reqlog_message("error", NULL, "%s", err.msg);
         goto out;
     }
-    fprintf(stderr, "kairosd: listening on port %u%s\n", server_port(srv),
-            cfg->server.tls_cert ? " (TLS)" : "");
+    reqlog_message("info", NULL, "listening on port %u%s", server_port(srv),
+                   cfg->server.tls_cert ? " (TLS)" : "");
     sd_notifyf(0, "READY=1\nSTATUS=serving on port %u", server_port(srv));
     sig = wait_for_stop(&stop);
     sd_notify(0, "STOPPING=1\nSTATUS=finishing requests in flight");
-    fprintf(stderr, "kairosd: %s: finishing requests in flight\n", strsignal(sig));
+    reqlog_message("info", NULL, "%s: finishing requests in flight", strsignal(sig));
 out:
     server_stop(srv, SHUTDOWN_GRACE);
     accesslog_stop();
@@ -207,7 +219,7 @@ out:
     kairos_policy_free(policy);
     kairos_config_free(cfg);
     if (rc == 0)
-        fputs("kairosd: stopped\n", stderr);
+        reqlog_message("info", NULL, "stopped");
     return rc < 0 ? 1 : 0;
 }
 

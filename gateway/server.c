@@ -20,6 +20,7 @@
 
 #include "accesslog.h"
 #include "metrics.h"
+#include "reqlog.h"
 
 #define CONNECTION_LIMIT  512
 #define CONNECTION_MEMORY (64 * 1024)
@@ -51,6 +52,7 @@ struct exchange {
     size_t len;
     bool too_large;
     bool answered; /* a response is queued: whatever follows is discarded */
+    char request_id[REQID_MAX + 1];
 };
 
 static double since(const struct timespec *t0)
@@ -71,7 +73,8 @@ static const char *lookup_query(void *arg, const char *name)
     return MHD_lookup_connection_value(arg, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *res)
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *res,
+                                     const char *request_id)
 {
     struct MHD_Response *r;
     char *text = res->text;
@@ -91,6 +94,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, REQID_HEADER, request_id);
     if (res->retry)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, res->retry);
     ok = MHD_queue_response(conn, res->status, r);
@@ -118,28 +122,27 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 }
 
 /*
- * One line per request; never a header or a body, so never a secret.
- * Batched (accesslog.h): no system call and no stdio lock on a request.
+ * One line per request, with its id; never a header or a body, so never a
+ * secret. Batched (accesslog.h): no system call and no stdio lock on a request.
  */
-static void log_request(const char *method, const char *url, const struct http_response *res,
-                        double seconds, const char *note)
+static void log_request(const char *request_id, const char *method, const char *url,
+                        const struct http_response *res, double seconds, const char *note)
 {
-    const char *error = res->body ? json_string_value(json_object_get(res->body, "error")) : NULL;
-    char line[ACCESSLOG_LINE_MAX];
-    int n;
+    json_t *body = res->body;
+    struct reqlog_entry e = {
+        .request_id = request_id,
+        .method = method,
+        .url = url,
+        .route = res->route,
+        .status = res->status,
+        .seconds = seconds,
+        .principal = res->principal,
+        .error = body ? json_string_value(json_object_get(body, "error")) : NULL,
+        .message = body ? json_string_value(json_object_get(body, "description")) : NULL,
+        .note = note,
+    };
 
-    /* The path only: query strings may carry ids, never secrets, but stay short. */
-    n = snprintf(
-        line, sizeof(line), "kairosd: method=%s path=%.*s route=%s status=%u ms=%.1f%s%s%s\n",
-        method, (int)(strcspn(url, "?") < 128 ? strcspn(url, "?") : 128), url, res->route,
-        res->status, seconds * 1000, error ? " error=" : "", error ? error : "", note ? note : "");
-    if (n <= 0)
-        return;
-    if ((size_t)n >= sizeof(line)) {
-        n = sizeof(line) - 1;
-        line[n - 1] = '\n';
-    }
-    accesslog_line(line, (size_t)n);
+    reqlog_request(&e);
 }
 
 /*
@@ -175,6 +178,7 @@ struct job {
     size_t nfields, cap;
     struct http_response res;
     struct timespec start;
+    char request_id[REQID_MAX + 1];
 };
 
 static void job_put(struct job *j)
@@ -257,6 +261,7 @@ static void job_request(struct job *j, struct http_request *req)
     req->header = job_header;
     req->query = job_query;
     req->lookup_arg = j;
+    req->request_id = j->request_id;
 }
 
 /* Count one more running job; false when JOBS_MAX already run. */
@@ -309,7 +314,8 @@ static void *job_run(void *arg)
     }
     pthread_mutex_unlock(&j->lock);
     if (late) {
-        log_request(j->method, j->url, &res, since(&j->start), " late=answered-503-at-deadline");
+        log_request(j->request_id, j->method, j->url, &res, since(&j->start),
+                    " late=answered-503-at-deadline");
         http_response_clear(&res);
     }
     job_put(j);
@@ -363,6 +369,7 @@ static bool run_with_deadline(struct server *s, struct MHD_Connection *conn, con
     clock_gettime(CLOCK_MONOTONIC, &j->start);
     j->method = strdup(method);
     j->url = strdup(url);
+    memcpy(j->request_id, x->request_id, sizeof(j->request_id));
     /* Every header and query argument, or none: a copy cut short would change the request. */
     if (!j->method || !j->url ||
         MHD_get_connection_values(conn, FIELDS, copy_field, j) !=
@@ -448,6 +455,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!x)
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &x->start);
+        reqid_take(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, REQID_HEADER), x->request_id);
         x->too_large = cl && strtoull(cl, NULL, 10) > s->max_body;
         *con_cls = x;
         atomic_fetch_add(&s->in_flight, 1);
@@ -487,6 +495,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             req.header = lookup_header;
             req.query = lookup_query;
             req.lookup_arg = conn;
+            req.request_id = x->request_id;
             api_handle(s->g, &req, &res);
         }
     }
@@ -495,8 +504,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* A label from a known set: made-up methods must not fill the series table. */
     metrics_request(s->g->metrics, res.route[0] ? res.route : "unmatched",
                     http_method_name(http_method_parse(method)), res.status, secs);
-    log_request(method, url, &res, secs, NULL);
-    ok = send_response(conn, &res);
+    log_request(x->request_id, method, url, &res, secs, NULL);
+    ok = send_response(conn, &res, x->request_id);
     x->answered = true;
     http_response_clear(&res);
     return ok;
@@ -663,7 +672,7 @@ void server_stop(struct server *s, uint64_t grace_ms)
      */
     pthread_mutex_lock(&s->jobs_lock);
     if (s->jobs)
-        fprintf(stderr, "kairosd: waiting for %u requests past their deadline\n", s->jobs);
+        reqlog_message("info", NULL, "waiting for %u requests past their deadline", s->jobs);
     while (s->jobs)
         pthread_cond_wait(&s->jobs_done, &s->jobs_lock);
     pthread_mutex_unlock(&s->jobs_lock);

@@ -221,7 +221,8 @@ static size_t header(char *data, size_t size, size_t n, void *arg)
         char *into;
         size_t cap;
     } want[] = {{"retry-after:", r->retry, sizeof(r->retry)},
-                {"content-type:", r->type, sizeof(r->type)}};
+                {"content-type:", r->type, sizeof(r->type)},
+                {"x-request-id:", r->request_id, sizeof(r->request_id)}};
 
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         size_t k = strlen(want[i].name);

@@ -53,10 +53,11 @@ long kd_call(struct kd *kd, const char *method, const char *path, enum kd_as as,
 
 /* What kd_request() got back. */
 struct kd_reply {
-    long status;    /* 0: kairosd could not be reached */
-    json_t *body;   /* parsed JSON, or NULL; the caller decrefs */
-    char retry[16]; /* the Retry-After header, or "" */
-    char type[64];  /* the Content-Type header, or "" */
+    long status;         /* 0: kairosd could not be reached */
+    json_t *body;        /* parsed JSON, or NULL; the caller decrefs */
+    char retry[16];      /* the Retry-After header, or "" */
+    char type[64];       /* the Content-Type header, or "" */
+    char request_id[96]; /* the X-Request-Id header, or "" */
 };
 
 /*
