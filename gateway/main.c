@@ -9,7 +9,9 @@
  * kairosd on a cluster shares state through RADOS only, so any number may
  * serve behind a load balancer. Under systemd (kairosd.service, Type=notify)
  * it says READY=1 once it listens, STOPPING=1 on SIGTERM, and WATCHDOG=1 at
- * half of WatchdogSec=; without $NOTIFY_SOCKET those are no-ops.
+ * half of WatchdogSec=; without $NOTIFY_SOCKET those are no-ops. SIGHUP
+ * reloads the tokens, the policies and the TLS pair (reload.h) between
+ * RELOADING=1 and READY=1.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +30,7 @@
 #include "metrics.h"
 #include "ops.h"
 #include "osb.h"
+#include "reload.h"
 #include "reqlog.h"
 #include "server.h"
 
@@ -52,7 +55,8 @@ static void usage(FILE *f)
           "  -V, --version        print the version and exit\n"
           "  -h, --help           this help\n"
           "\n"
-          "SIGTERM or SIGINT: finish requests in flight, then stop. Under systemd\n"
+          "SIGTERM or SIGINT: finish requests in flight, then stop. SIGHUP: reload\n"
+          "the tokens, the policies, the TLS certificate and [log] format. Under systemd\n"
           "(kairosd.service, Type=notify) it reports READY, STOPPING and the\n"
           "watchdog. See kairosd(8) and kairos.conf(5).\n",
           f);
@@ -121,7 +125,7 @@ static int write_port(const char *path, uint16_t port)
 }
 
 /*
- * Wait for SIGTERM or SIGINT. With a systemd watchdog, this thread pings it
+ * Wait for SIGTERM, SIGINT or SIGHUP. With a systemd watchdog, this thread pings it
  * at half the interval, so a kairosd whose main thread is stuck is killed
  * and restarted (Restart=on-failure).
  */
@@ -142,6 +146,17 @@ static int wait_for_stop(const sigset_t *stop)
     return sig;
 }
 
+/* SIGHUP: reload what can be, between systemd's RELOADING=1 and READY=1. */
+static void reload(struct gateway *g, uint16_t port)
+{
+    struct kairos_error err = {0};
+
+    sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
+    if (reload_config(g, &err) < 0)
+        reqlog_message("error", NULL, "reload failed, nothing changed: %s", err.msg);
+    sd_notifyf(0, "READY=1\nSTATUS=serving on port %u", port);
+}
+
 static int serve(const char *conf, const char *port_file)
 {
     struct gateway g = {0};
@@ -157,6 +172,7 @@ static int serve(const char *conf, const char *port_file)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -203,7 +219,8 @@ static int serve(const char *conf, const char *port_file)
     reqlog_message("info", NULL, "listening on port %u%s", server_port(srv),
                    cfg->server.tls_cert ? " (TLS)" : "");
     sd_notifyf(0, "READY=1\nSTATUS=serving on port %u", server_port(srv));
-    sig = wait_for_stop(&stop);
+    while ((sig = wait_for_stop(&stop)) == SIGHUP)
+        reload(&g, server_port(srv));
     sd_notify(0, "STOPPING=1\nSTATUS=finishing requests in flight");
     reqlog_message("info", NULL, "%s: finishing requests in flight", strsignal(sig));
 out:
@@ -216,7 +233,9 @@ out:
     auth_close(g.auth);
     kairos_cache_close(g.cache);
     kairos_close(g.k);
-    kairos_policy_free(policy);
+    /* The policy in use (a reload's, or the first) and those reloads replaced. */
+    kairos_policy_free(g.policy ? (struct kairos_policy *)g.policy : policy);
+    reload_free();
     kairos_config_free(cfg);
     if (rc == 0)
         reqlog_message("info", NULL, "stopped");

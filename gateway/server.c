@@ -21,6 +21,7 @@
 #include "accesslog.h"
 #include "metrics.h"
 #include "reqlog.h"
+#include "tls.h"
 
 #define CONNECTION_LIMIT  512
 #define CONNECTION_MEMORY (64 * 1024)
@@ -34,7 +35,7 @@
 struct server {
     struct gateway *g;
     struct MHD_Daemon *mhd;
-    char *cert, *key;
+    bool tls;
     uint16_t port;
     uint64_t max_body;
     uint64_t deadline_ms; /* [server] request_timeout; 0: none */
@@ -527,25 +528,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
-static int read_file(const char *path, char **out, struct kairos_error *err)
-{
-    FILE *f = fopen(path, "r");
-    size_t len = 0;
-    char *buf = NULL;
-
-    *out = NULL;
-    if (!f)
-        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
-    if (getdelim(&buf, &len, '\0', f) < 0) {
-        fclose(f);
-        free(buf);
-        return kairos_error_set(err, -EIO, "%s: cannot read", path);
-    }
-    fclose(f);
-    *out = buf;
-    return 0;
-}
-
 static int parse_listen(const char *listen, struct sockaddr_in *sa, struct kairos_error *err)
 {
     char host[256];
@@ -573,12 +555,22 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, struct kairo
     return 0;
 }
 
+int server_tls_load(const char *cert, const char *key, struct kairos_error *err)
+{
+    struct tls_pair *p;
+    int rc = tls_pair_load(cert, key, &p, err);
+
+    if (rc == 0)
+        tls_use(p);
+    return rc;
+}
+
 static void server_free(struct server *s)
 {
     pthread_cond_destroy(&s->jobs_done);
     pthread_mutex_destroy(&s->jobs_lock);
-    free(s->cert);
-    free(s->key);
+    if (s->tls)
+        tls_free();
     free(s);
 }
 
@@ -609,21 +601,19 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
         if (!cfg->server.tls_cert || !cfg->server.tls_key)
             rc = kairos_error_set(err, -EINVAL, "TLS needs both tls_cert and tls_key");
         if (rc == 0)
-            rc = read_file(cfg->server.tls_cert, &s->cert, err);
-        if (rc == 0)
-            rc = read_file(cfg->server.tls_key, &s->key, err);
+            rc = server_tls_load(cfg->server.tls_cert, cfg->server.tls_key, err);
+        s->tls = rc == 0;
         flags |= MHD_USE_TLS;
     }
     if (rc < 0)
         goto fail;
-    if (s->cert)
+    if (s->tls)
         s->mhd = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
             MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-            NULL, MHD_OPTION_HTTPS_MEM_CERT, s->cert, MHD_OPTION_HTTPS_MEM_KEY, s->key,
-            MHD_OPTION_END);
+            NULL, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_retrieve, MHD_OPTION_END);
     else
         s->mhd =
             MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,

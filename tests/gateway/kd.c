@@ -55,11 +55,18 @@ static void write_conf(struct kd *kd, const char *base)
     fprintf(t, "# the test's admin token\n%s admin\n", hash);
     fclose(t);
     out = fopen(kd->conf, "w");
-    /* The cluster's config with the [server] section replaced by the test's own. */
+    /*
+     * The cluster's config with the [server] section replaced by the
+     * test's own, and any section @conf_extra names by that.
+     */
     bool skip = false;
     while (fgets(line, sizeof(line), in)) {
-        if (line[0] == '[')
-            skip = strncmp(line, "[server]", 8) == 0;
+        if (line[0] == '[') {
+            char head[128];
+            snprintf(head, sizeof(head), "%.*s", (int)strcspn(line, "\r\n"), line);
+            skip =
+                strcmp(head, "[server]") == 0 || (kd->conf_extra && strstr(kd->conf_extra, head));
+        }
         if (!skip)
             fputs(line, out);
     }
@@ -107,6 +114,12 @@ void kd_start_conf(struct kd *kd, const char *binary, const char *server_extra,
 void kd_start_tls(struct kd *kd, const char *binary)
 {
     start(kd, binary, true, NULL, NULL);
+}
+
+void kd_start_tls_conf(struct kd *kd, const char *binary, const char *server_extra,
+                       const char *conf_extra)
+{
+    start(kd, binary, true, server_extra, conf_extra);
 }
 
 static void start(struct kd *kd, const char *binary, bool tls, const char *server_extra,

@@ -37,6 +37,10 @@ void kd_start_conf(struct kd *kd, const char *binary, const char *server_extra,
                    const char *conf_extra);
 /* kd_start() over TLS, with a self-signed certificate for 127.0.0.1. */
 void kd_start_tls(struct kd *kd, const char *binary);
+/* kd_start_tls() with extra config, as kd_start_conf(); a section in @conf_extra replaces the
+ * cluster's. */
+void kd_start_tls_conf(struct kd *kd, const char *binary, const char *server_extra,
+                       const char *conf_extra);
 /* SIGTERM; Return: the exit status (0 for a clean, graceful stop). */
 int kd_stop(struct kd *kd);
 
