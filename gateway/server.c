@@ -528,21 +528,45 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_in *sa, struct kairos_error *err)
+/*
+ * [server] listen: "host:port" with an IPv4 address (0.0.0.0 or * for
+ * any), "localhost" (127.0.0.1), or "[IPv6]:port". "[::]:port" listens on
+ * every address of both families (a dual-stack socket); "[::1]:port" and
+ * any other IPv6 address on that address only. *@flags gains what
+ * libmicrohttpd needs for IPv6.
+ */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, unsigned *flags,
+                        struct kairos_error *err)
 {
-    char host[256];
+    struct sockaddr_in *sa = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sa6 = (struct sockaddr_in6 *)ss;
     const char *colon = strrchr(listen, ':');
+    size_t hlen = colon ? (size_t)(colon - listen) : 0;
+    char host[256];
     char *end;
     unsigned long port;
 
-    memset(sa, 0, sizeof(*sa));
-    if (!colon || (size_t)(colon - listen) >= sizeof(host))
+    memset(ss, 0, sizeof(*ss));
+    if (!colon || hlen >= sizeof(host))
         return kairos_error_set(err, -EINVAL, "listen must be host:port, not '%s'", listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
+    memcpy(host, listen, hlen);
+    host[hlen] = '\0';
     port = strtoul(colon + 1, &end, 10);
     if (*end || colon[1] == '\0' || port > 65535)
         return kairos_error_set(err, -EINVAL, "bad port in listen '%s'", listen);
+    if (host[0] == '[') {
+        if (hlen < 3 || host[hlen - 1] != ']')
+            return kairos_error_set(err, -EINVAL, "listen: '%s' is not [IPv6 address]:port",
+                                    listen);
+        host[hlen - 1] = '\0';
+        sa6->sin6_family = AF_INET6;
+        sa6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &sa6->sin6_addr) != 1)
+            return kairos_error_set(err, -EINVAL, "listen: '%s' is not an IPv6 address", host + 1);
+        /* Any address: IPv4 too, through the same socket. */
+        *flags |= IN6_IS_ADDR_UNSPECIFIED(&sa6->sin6_addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+        return 0;
+    }
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)port);
     if (strcmp(host, "") == 0 || strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
@@ -550,8 +574,8 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, struct kairo
     else if (strcmp(host, "localhost") == 0)
         sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return kairos_error_set(err, -EINVAL, "listen host must be an IPv4 address, not '%s'",
-                                host);
+        return kairos_error_set(
+            err, -EINVAL, "listen host must be an IPv4 address or [an IPv6 one], not '%s'", host);
     return 0;
 }
 
@@ -582,7 +606,7 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
                      MHD_USE_ERROR_LOG;
     unsigned timeout_s = cfg->server.timeout_ms ? (unsigned)((cfg->server.timeout_ms + 999) / 1000)
                                                 : DEFAULT_TIMEOUT_S;
-    struct sockaddr_in sa;
+    struct sockaddr_storage sa;
     const union MHD_DaemonInfo *info;
     struct server *s;
     int rc;
@@ -596,7 +620,7 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
     s->deadline_ms = cfg->server.request_timeout_ms;
     pthread_mutex_init(&s->jobs_lock, NULL);
     pthread_cond_init(&s->jobs_done, NULL);
-    rc = parse_listen(cfg->server.listen ? cfg->server.listen : "127.0.0.1:8080", &sa, err);
+    rc = parse_listen(cfg->server.listen ? cfg->server.listen : "127.0.0.1:8080", &sa, &flags, err);
     if (rc == 0 && (cfg->server.tls_cert || cfg->server.tls_key)) {
         if (!cfg->server.tls_cert || !cfg->server.tls_key)
             rc = kairos_error_set(err, -EINVAL, "TLS needs both tls_cert and tls_key");
@@ -627,7 +651,7 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
         goto fail;
     }
     info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : ntohs(sa.sin_port);
+    s->port = info ? info->port : 0;
     *out = s;
     return 0;
 fail:

@@ -70,9 +70,12 @@ static void write_conf(struct kd *kd, const char *base)
         if (!skip)
             fputs(line, out);
     }
+    /* A free port on 127.0.0.1, unless the test says where. */
     fprintf(out,
-            "\n[server]\nlisten = 127.0.0.1:0\ntokens = %s\nbroker_user = %s\n"
+            "\n[server]\n%stokens = %s\nbroker_user = %s\n"
             "broker_password = %s\nmax_body = 64K\ntimeout = 10s\n",
+            kd->server_extra && strstr(kd->server_extra, "listen =") ? ""
+                                                                     : "listen = 127.0.0.1:0\n",
             tokens, KD_BROKER_USER, KD_BROKER_SECRET);
     if (kd->tls)
         fprintf(out, "tls_cert = %s\ntls_key = %s/key.pem\n", kd->cert, kd->dir);

@@ -23,7 +23,7 @@ struct kd {
     char dir[64];
     char conf[128];
     char log[128];
-    const char *server_extra; /* more [server] lines, or NULL */
+    const char *server_extra; /* more [server] lines (a "listen =" replaces 127.0.0.1:0), or NULL */
     const char *conf_extra;   /* more sections at the end, or NULL */
 };
 
