@@ -100,6 +100,8 @@ static void on_reconcile(void *arg, int rc, const struct kairos_reconcile_report
     if (rc == 0 && !rep->skipped)
         metrics_reconcile(m, rep);
     if (rc < 0)
+        metrics_reconcile_failure(m);
+    if (rc < 0)
         reqlog_message("warning", NULL, "reconciler pass failed: %s", strerror(-rc));
     else if (rep->committed || rep->released || rep->bindings)
         reqlog_message("info", NULL, "reconciler settled %u committed, %u released, %u bindings",

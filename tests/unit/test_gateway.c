@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -16,6 +17,7 @@
 #include "auth.h"
 #include "gateway.h"
 #include "http.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "osb.h"
 #include "params.h"
@@ -391,6 +393,30 @@ static void request_ids(void **state)
     regfree(&hex);
 }
 
+/* Reconciler failures and errors are counted, and exposed from the start at 0. */
+static void reconcile_failure_metrics(void **state)
+{
+    struct kairos_reconcile_report rep = {.errors = 2};
+    struct metrics *m = metrics_new();
+    char *text;
+
+    (void)state;
+    assert_non_null(m);
+    text = metrics_render(m);
+    assert_non_null(strstr(text, "\nkairos_reconcile_failures_total 0\n"));
+    assert_non_null(strstr(text, "\nkairos_reconcile_errors_total 0\n"));
+    free(text);
+    metrics_reconcile_failure(m);
+    metrics_reconcile_failure(m);
+    metrics_reconcile(m, &rep);
+    text = metrics_render(m);
+    assert_non_null(strstr(text, "# TYPE kairos_reconcile_failures_total counter\n"));
+    assert_non_null(strstr(text, "\nkairos_reconcile_failures_total 2\n"));
+    assert_non_null(strstr(text, "\nkairos_reconcile_errors_total 2\n"));
+    free(text);
+    metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +431,7 @@ int main(void)
         cmocka_unit_test(content_types),
         cmocka_unit_test(size_grammar_is_the_documented_one),
         cmocka_unit_test(request_ids),
+        cmocka_unit_test(reconcile_failure_metrics),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
