@@ -12,9 +12,10 @@
 #include "tls.h"
 
 /*
- * Policies replaced: handlers hold pointers into the policy they began
- * with (a plan, the capacity rules), so one replaced is freed at stop, not
- * at the reload; a reload costs the size of the plans.
+ * Policies replaced, the gateway's and the library's: handlers and
+ * admission hold pointers into the policy they began with (a plan, the
+ * capacity rules), so one replaced is freed at stop, after kairos_close(),
+ * not at the reload; a reload costs the size of the plans.
  */
 static struct kairos_policy **retired;
 static size_t nretired;
@@ -39,7 +40,7 @@ static void warn_restart_keys(const struct kairos_config *old, const struct kair
 int reload_config(struct gateway *g, struct kairos_error *err)
 {
     struct kairos_config *cfg = NULL;
-    struct kairos_policy *policy = NULL, **grown;
+    struct kairos_policy *policy = NULL, *admission = NULL, **grown;
     struct auth *fresh = NULL;
     struct tls_pair *pair = NULL;
     enum reqlog_format format = REQLOG_TEXT;
@@ -47,19 +48,24 @@ int reload_config(struct gateway *g, struct kairos_error *err)
     int rc;
 
     rc = kairos_config_load(g->cfg->path, &cfg, err);
+    /* Two copies: the gateway's (plans, catalog) and the library's (admission), each freed by its
+     * owner. */
     if (rc == 0)
         rc = kairos_policy_load(cfg->policy.capacity, cfg->policy.plans, &policy, err);
+    if (rc == 0)
+        rc = kairos_policy_load(cfg->policy.capacity, cfg->policy.plans, &admission, err);
     if (rc == 0)
         rc = auth_open(cfg->server.tokens, cfg->server.broker_user, cfg->server.broker_password,
                        &fresh, err);
     /* A server without TLS stays so until a restart. */
     if (rc == 0 && g->cfg->server.tls_cert && cfg->server.tls_cert)
         rc = tls_pair_load(cfg->server.tls_cert, cfg->server.tls_key, &pair, err);
-    if (rc == 0 && !(grown = realloc(retired, (nretired + 1) * sizeof(*grown))))
+    if (rc == 0 && !(grown = realloc(retired, (nretired + 2) * sizeof(*grown))))
         rc = kairos_error_set(err, -ENOMEM, "out of memory");
     if (rc < 0) {
         auth_close(fresh);
         kairos_policy_free(policy);
+        kairos_policy_free(admission);
         kairos_config_free(cfg);
         return rc;
     }
@@ -67,6 +73,7 @@ int reload_config(struct gateway *g, struct kairos_error *err)
     retired = grown;
     retired[nretired++] = (struct kairos_policy *)g->policy;
     __atomic_store_n(&g->policy, policy, __ATOMIC_RELEASE);
+    retired[nretired++] = kairos_swap_policy(g->k, admission);
     auth_replace(g->auth, fresh);
     if (pair) {
         tls_use(pair);

@@ -18,7 +18,7 @@
 /* Reload @g from its config's file. Return: 0, or a negative errno with @err set. */
 int reload_config(struct gateway *g, struct kairos_error *err);
 
-/* Free the policies replaced by reloads, once no request runs. */
+/* Free the policies replaced by reloads, once no request runs and the library is closed. */
 void reload_free(void);
 
 #endif

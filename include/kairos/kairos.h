@@ -72,6 +72,17 @@ const struct kairos_config *kairos_get_config(const struct kairos *k);
 const struct kairos_policy *kairos_get_policy(const struct kairos *k);
 
 /**
+ * kairos_swap_policy() - admit by @policy from now on (kairosd's reload).
+ * @policy: from kairos_policy_load(); owned by @k from now on.
+ *
+ * Calls already running may still read the policy replaced, so it is
+ * returned rather than freed: the caller frees it with
+ * kairos_policy_free() once no such call can run (after kairos_close()).
+ * Thread-safe against every other call on @k.
+ */
+struct kairos_policy *kairos_swap_policy(struct kairos *k, struct kairos_policy *policy);
+
+/**
  * kairos_std_fds_open() - make sure descriptors 0, 1 and 2 are open.
  *
  * A program started with one of them closed (some CI runners and

@@ -3,7 +3,8 @@
  * without dropping a connection: a keep-alive connection opened before
  * goes on after it, new connections get the new certificate (its SHA-256
  * fingerprint as openssl s_client sees it), a new token works and a
- * removed one no longer does, a new plan is in the catalog, and a reload
+ * removed one no longer does, a new plan is in the catalog, a new
+ * capacity headroom is what admission keeps, and a reload
  * that fails (a broken certificate, a key not the certificate's, a bad
  * plans file) changes nothing at all.
  */
@@ -27,7 +28,7 @@
 #define NEW_PLAN  "kt-reload-plan"
 
 static struct kd KD;
-static char plans[160], tokens[160];
+static char plans[160], capacity[160], tokens[160];
 static char out[16384];
 
 /* Run a shell line, its stdout into out[]; Return: its exit status. */
@@ -70,7 +71,9 @@ static int setup(void **state)
     snprintf(plans, sizeof(plans), "%s/plans.ini", dir);
     write_file(plans,
                "[defaults]\nplan = small\n\n[small]\ndescription = Small\nvolume.size = 1G\n", "w");
-    snprintf(extra, sizeof(extra), "[policy]\nplans = %s", plans);
+    snprintf(capacity, sizeof(capacity), "%s/capacity.ini", dir);
+    write_file(capacity, "[capacity]\nheadroom = 10%\n", "w");
+    snprintf(extra, sizeof(extra), "[policy]\nplans = %s\ncapacity = %s", plans, capacity);
     kd_start_tls_conf(&KD, KAIROSD_BINARY, NULL, extra);
     snprintf(tokens, sizeof(tokens), "%s/tokens", KD.dir);
     return 0;
@@ -85,6 +88,7 @@ static int teardown(void **state)
     snprintf(dir, sizeof(dir), "%s", plans);
     *strrchr(dir, '/') = '\0';
     unlink(plans);
+    unlink(capacity);
     rmdir(dir);
     return 0;
 }
@@ -242,6 +246,34 @@ static bool catalog_has_plan(const char *name)
     return found;
 }
 
+/* The headroom admission keeps, as GET /v1/capacity reports it. */
+static double headroom(void)
+{
+    json_t *j = NULL;
+    double h;
+
+    assert_int_equal(kd_call(&KD, "GET", "/v1/capacity", KD_ADMIN, NULL, NULL, &j), 200);
+    h = json_real_value(json_object_get(j, "headroom"));
+    json_decref(j);
+    return h;
+}
+
+/* The capacity policy changes admission (the library's copy) with SIGHUP. */
+static void capacity_policy(void **state)
+{
+    (void)state;
+    assert_true(headroom() > 0.099 && headroom() < 0.101);
+    write_file(capacity, "[capacity]\nheadroom = 25%\n", "w");
+    assert_true(sighup());
+    assert_true(headroom() > 0.249 && headroom() < 0.251);
+    /* A bad one changes nothing. */
+    write_file(capacity, "[capacity]\nheadroom = lots\n", "w");
+    assert_false(sighup());
+    assert_true(headroom() > 0.249 && headroom() < 0.251);
+    write_file(capacity, "[capacity]\nheadroom = 10%\n", "w");
+    assert_true(sighup());
+}
+
 /* Tokens and plans change with SIGHUP, all together or, when one part is bad, not at all. */
 static void tokens_and_policies(void **state)
 {
@@ -280,7 +312,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(new_certificate_keeps_connections),
                                        cmocka_unit_test(broken_certificate_keeps_the_old),
-                                       cmocka_unit_test(tokens_and_policies)};
+                                       cmocka_unit_test(tokens_and_policies),
+                                       cmocka_unit_test(capacity_policy)};
 
     return cmocka_run_group_tests(tests, setup, teardown);
 }
