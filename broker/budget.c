@@ -65,7 +65,7 @@ static uint64_t retention_ms(struct kairos *k, uint64_t lease_ms)
 
 uint64_t kairos_budget_limit(struct kairos *k)
 {
-    const struct kairos_capacity_policy *c = &k->policy->capacity;
+    const struct kairos_capacity_policy *c = &kairos_get_policy(k)->capacity;
     double ratio, limit;
     uint64_t usable;
 

@@ -71,7 +71,7 @@ static int cluster_usable(struct kairos *k, uint64_t *usable, struct kairos_erro
 
 int kairos_capacity_refresh(struct kairos *k, struct kairos_error *err)
 {
-    const struct kairos_capacity_policy *c = &k->policy->capacity;
+    const struct kairos_capacity_policy *c = &kairos_get_policy(k)->capacity;
     uint64_t usable = c->usable;
     double ratio = c->full_ratio;
     int rc = 0;
@@ -314,7 +314,7 @@ int kairos_capacity_get_each(struct kairos *k, struct kairos_capacity_report *ou
     out->usable = k->usable;
     out->full_ratio = k->full_ratio;
     pthread_mutex_unlock(&k->lock);
-    out->headroom = k->policy->capacity.headroom;
+    out->headroom = kairos_get_policy(k)->capacity.headroom;
     out->limit = kairos_budget_limit(k);
     rc = kairos_budget_granted(k, &out->granted, err);
     if (rc == 0)

@@ -128,7 +128,13 @@ const struct kairos_config *kairos_get_config(const struct kairos *k)
 
 const struct kairos_policy *kairos_get_policy(const struct kairos *k)
 {
-    return k->policy;
+    return __atomic_load_n(&k->policy, __ATOMIC_ACQUIRE);
+}
+
+struct kairos_policy *kairos_swap_policy(struct kairos *k, struct kairos_policy *policy)
+{
+    /* One pointer store: a call reads the old policy or the new, whole. */
+    return __atomic_exchange_n(&k->policy, policy, __ATOMIC_ACQ_REL);
 }
 
 int kairos_ping(struct kairos *k, struct kairos_error *err)

@@ -318,7 +318,7 @@ static int reserve_create_step(void *arg, const struct kairos_kvs *kvs, struct k
     struct step *st = arg;
     struct kairos_counts c;
     json_t *rec;
-    uint64_t eff = kairos_policy_effective(st->k->policy, st->kind, st->bytes);
+    uint64_t eff = kairos_policy_effective(kairos_get_policy(st->k), st->kind, st->bytes);
     int rc = kairos_ledger_project_open(kvs, st->project, st->err);
 
     if (rc < 0)
@@ -350,7 +350,8 @@ static int reserve_resize_step(void *arg, const struct kairos_kvs *kvs, struct k
     struct step *st = arg;
     struct kairos_counts c;
     json_t *rec = NULL;
-    uint64_t old, old_eff, eff = kairos_policy_effective(st->k->policy, st->kind, st->bytes);
+    uint64_t old, old_eff,
+        eff = kairos_policy_effective(kairos_get_policy(st->k), st->kind, st->bytes);
     int rc = kairos_ledger_project_open(kvs, st->project, st->err);
 
     if (rc < 0)

@@ -81,6 +81,7 @@ static const struct key_def keys[] = {
     {"client", "url", V_URL, F(client.url), "http://127.0.0.1:8080", 0},
     {"client", "token_file", V_PATH, F(client.token_file), NULL, 0},
     {"client", "cacert", V_PATH, F(client.cacert), NULL, 0},
+    {"log", "format", V_STR, F(log.format), "text", 0},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -281,6 +282,9 @@ static int check_whole(const struct kairos_config *cfg, const struct load_state 
     if (!cfg->server.broker_user != !cfg->server.broker_password)
         return kairos_error_set(
             err, -EINVAL, "%s: [server] broker_user and broker_password go together", cfg->path);
+    if (strcmp(cfg->log.format, "text") != 0 && strcmp(cfg->log.format, "json") != 0)
+        return kairos_error_set(err, -EINVAL, "%s: [log] format must be text or json, not '%s'",
+                                cfg->path, cfg->log.format);
     if (cfg->rgw.endpoint && (!cfg->rgw.access_key || !cfg->rgw.secret_key))
         return kairos_error_set(err, -EINVAL, "%s: [rgw] endpoint needs access_key and secret_key",
                                 cfg->path);

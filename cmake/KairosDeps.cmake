@@ -40,6 +40,9 @@ kairos_find_pkg(kairos_dep_jansson jansson libjansson-dev)
 kairos_find_pkg(kairos_dep_curl "libcurl>=7.85" libcurl4-openssl-dev)
 kairos_find_pkg(kairos_dep_crypto libcrypto libssl-dev)
 kairos_find_pkg(kairos_dep_mhd libmicrohttpd libmicrohttpd-dev)
+# kairosd hands libmicrohttpd its certificate through a gnutls callback, so
+# that SIGHUP can replace it while connections stay open.
+kairos_find_pkg(kairos_dep_gnutls gnutls libgnutls28-dev)
 kairos_find_pkg(kairos_dep_inih inih libinih-dev)
 # kairosctl's -f yaml.
 kairos_find_pkg(kairos_dep_yaml yaml-0.1 libyaml-dev)

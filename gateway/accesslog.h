@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #define ACCESSLOG_FLUSH_MS 100
-#define ACCESSLOG_LINE_MAX 512
+#define ACCESSLOG_LINE_MAX 1024
 
 /* Start the writer thread. Return: 0 or -errno (lines are then written one by one). */
 int accesslog_start(void);

@@ -202,6 +202,17 @@ unsigned api_fail(struct call *c, struct http_response *res, enum kairos_kind ki
     return http_error(res, http_status_of(rc), api_error_name(rc), "%s", msg);
 }
 
+/* Who @who is, for the request's log line. */
+static void note_principal(const struct principal *who, struct http_response *res)
+{
+    if (who->admin)
+        snprintf(res->principal, sizeof(res->principal), "admin");
+    else if (who->broker)
+        snprintf(res->principal, sizeof(res->principal), "broker");
+    else if (who->project[0])
+        snprintf(res->principal, sizeof(res->principal), "project:%s", who->project);
+}
+
 void api_handle(struct gateway *g, struct http_request *req, struct http_response *res)
 {
     struct call c = {.g = g};
@@ -211,6 +222,7 @@ void api_handle(struct gateway *g, struct http_request *req, struct http_respons
     r = route(req, res, &area);
     if (!r || !authenticate(g, area, req, &c.who, res))
         return;
+    note_principal(&c.who, res);
     r->handler(&c, req, res);
     if (!res->status)
         http_error(res, 500, "InternalError", "no answer");

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@ struct file_token {
 };
 
 struct auth {
+    /* auth_replace() swaps the tokens and the broker credentials under it. */
+    pthread_rwlock_t lock;
     struct file_token *tokens;
     size_t ntokens;
     char *basic; /* "user:password", or NULL: OSBAPI refused */
@@ -85,6 +88,7 @@ int auth_open(const char *path, const char *broker_user, const char *broker_pass
     *out = NULL;
     if (!a)
         return kairos_error_set(err, -ENOMEM, "out of memory");
+    pthread_rwlock_init(&a->lock, NULL);
     if (path)
         rc = load_file(a, path, err);
     if (rc == 0 && broker_user && broker_password &&
@@ -107,7 +111,38 @@ void auth_close(struct auth *a)
         explicit_bzero(a->basic, strlen(a->basic));
         free(a->basic);
     }
+    pthread_rwlock_destroy(&a->lock);
     free(a);
+}
+
+void auth_replace(struct auth *a, struct auth *fresh)
+{
+    struct file_token *tokens;
+    size_t ntokens;
+    char *basic;
+
+    pthread_rwlock_wrlock(&a->lock);
+    tokens = a->tokens;
+    ntokens = a->ntokens;
+    basic = a->basic;
+    a->tokens = fresh->tokens;
+    a->ntokens = fresh->ntokens;
+    a->basic = fresh->basic;
+    pthread_rwlock_unlock(&a->lock);
+    fresh->tokens = tokens;
+    fresh->ntokens = ntokens;
+    fresh->basic = basic;
+    auth_close(fresh);
+}
+
+size_t auth_file_tokens(struct auth *a)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&a->lock);
+    n = a->ntokens;
+    pthread_rwlock_unlock(&a->lock);
+    return n;
 }
 
 int auth_check_basic(struct auth *a, const char *authorization)
@@ -116,7 +151,7 @@ int auth_check_basic(struct auth *a, const char *authorization)
     size_t len;
     int n, rc;
 
-    if (!a->basic || !authorization || strncmp(authorization, "Basic ", 6) != 0)
+    if (!authorization || strncmp(authorization, "Basic ", 6) != 0)
         return -EACCES;
     authorization += 6;
     len = strlen(authorization);
@@ -131,7 +166,9 @@ int auth_check_basic(struct auth *a, const char *authorization)
         len--;
     }
     decoded[n] = '\0';
-    rc = kairos_secret_equal((const char *)decoded, a->basic) ? 0 : -EACCES;
+    pthread_rwlock_rdlock(&a->lock);
+    rc = a->basic && kairos_secret_equal((const char *)decoded, a->basic) ? 0 : -EACCES;
+    pthread_rwlock_unlock(&a->lock);
     explicit_bzero(decoded, sizeof(decoded));
     return rc;
 }
@@ -152,14 +189,16 @@ int auth_check_bearer(struct auth *a, struct kairos *k, struct kairos_cache *cac
         return -EACCES;
     kairos_token_hash(token, hash);
     /* Every line is compared, so the time says nothing of which matched. */
+    pthread_rwlock_rdlock(&a->lock);
     for (size_t i = 0; i < a->ntokens; i++) {
         if (kairos_secret_equal(a->tokens[i].hash, hash) && found < 0)
             found = (int)i;
     }
-    if (found >= 0) {
+    if (found >= 0)
         *who = a->tokens[found].who;
+    pthread_rwlock_unlock(&a->lock);
+    if (found >= 0)
         return 0;
-    }
     rc = cache ? kairos_cache_token_lookup(cache, token, &info, NULL)
                : kairos_token_lookup(k, token, &info, NULL);
     if (rc < 0)

@@ -33,6 +33,16 @@ int auth_open(const char *path, const char *broker_user, const char *broker_pass
               struct auth **out, struct kairos_error *err);
 void auth_close(struct auth *a);
 
+/*
+ * auth_replace() - give @a the tokens and broker credentials of @fresh
+ * (from auth_open()), at once for every caller, and free @fresh with
+ * @a's former ones. For a reload.
+ */
+void auth_replace(struct auth *a, struct auth *fresh);
+
+/* How many tokens the tokens file gave. */
+size_t auth_file_tokens(struct auth *a);
+
 /* HTTP Basic for the OSBAPI. Return: 0, or -EACCES. */
 int auth_check_basic(struct auth *a, const char *authorization);
 

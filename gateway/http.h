@@ -25,6 +25,8 @@ struct http_request {
     size_t body_len;
     http_lookup_fn header, query;
     void *lookup_arg;
+    /* The request's id (reqlog.h), for handlers' logs and records; never NULL from the server. */
+    const char *request_id;
     /* Filled by the router: the path's ":name" parts, in order. */
     const char *params[HTTP_MAX_PARAMS];
     char param_buf[1024];
@@ -32,11 +34,12 @@ struct http_request {
 
 struct http_response {
     unsigned status;
-    json_t *body;      /* owned; NULL for none */
-    char *text;        /* owned; a non-JSON body (metrics), or NULL */
-    const char *type;  /* content type of @text */
-    const char *retry; /* Retry-After value (seconds, a static string), or NULL */
-    char route[64];    /* route pattern, for metrics and logs */
+    json_t *body;       /* owned; NULL for none */
+    char *text;         /* owned; a non-JSON body (metrics), or NULL */
+    const char *type;   /* content type of @text */
+    const char *retry;  /* Retry-After value (seconds, a static string), or NULL */
+    char route[64];     /* route pattern, for metrics and logs */
+    char principal[96]; /* who called, once authenticated ("admin", "project:NAME"), for logs */
 };
 
 enum http_method http_method_parse(const char *s);

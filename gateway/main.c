@@ -9,7 +9,9 @@
  * kairosd on a cluster shares state through RADOS only, so any number may
  * serve behind a load balancer. Under systemd (kairosd.service, Type=notify)
  * it says READY=1 once it listens, STOPPING=1 on SIGTERM, and WATCHDOG=1 at
- * half of WatchdogSec=; without $NOTIFY_SOCKET those are no-ops.
+ * half of WatchdogSec=; without $NOTIFY_SOCKET those are no-ops. SIGHUP
+ * reloads the tokens, the policies and the TLS pair (reload.h) between
+ * RELOADING=1 and READY=1.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +30,8 @@
 #include "metrics.h"
 #include "ops.h"
 #include "osb.h"
+#include "reload.h"
+#include "reqlog.h"
 #include "server.h"
 
 #define DEFAULT_CONF   "/etc/kairos/kairos.conf"
@@ -51,7 +55,8 @@ static void usage(FILE *f)
           "  -V, --version        print the version and exit\n"
           "  -h, --help           this help\n"
           "\n"
-          "SIGTERM or SIGINT: finish requests in flight, then stop. Under systemd\n"
+          "SIGTERM or SIGINT: finish requests in flight, then stop. SIGHUP: reload\n"
+          "the tokens, the policies, the TLS certificate and [log] format. Under systemd\n"
           "(kairosd.service, Type=notify) it reports READY, STOPPING and the\n"
           "watchdog. See kairosd(8) and kairos.conf(5).\n",
           f);
@@ -78,6 +83,15 @@ static int hash_token(void)
     return 0;
 }
 
+/* [log] format, checked by the config's load. */
+static void log_format_apply(const struct kairos_config *cfg)
+{
+    enum reqlog_format f = REQLOG_TEXT;
+
+    reqlog_format_parse(cfg->log.format, &f);
+    reqlog_set_format(f);
+}
+
 /* The pass's outcome and its drift audit, one line each, on stderr (kairosd's log). */
 static void on_reconcile(void *arg, int rc, const struct kairos_reconcile_report *rep)
 {
@@ -86,18 +100,20 @@ static void on_reconcile(void *arg, int rc, const struct kairos_reconcile_report
     if (rc == 0 && !rep->skipped)
         metrics_reconcile(m, rep);
     if (rc < 0)
-        fprintf(stderr, "kairosd: reconciler pass failed: %s\n", strerror(-rc));
+        metrics_reconcile_failure(m);
+    if (rc < 0)
+        reqlog_message("warning", NULL, "reconciler pass failed: %s", strerror(-rc));
     else if (rep->committed || rep->released || rep->bindings)
-        fprintf(stderr, "kairosd: reconciler settled %u committed, %u released, %u bindings\n",
-                rep->committed, rep->released, rep->bindings);
+        reqlog_message("info", NULL, "reconciler settled %u committed, %u released, %u bindings",
+                       rep->committed, rep->released, rep->bindings);
     for (unsigned i = 0; rc == 0 && i < rep->naudit; i++)
-        fprintf(stderr, "kairosd: drift: %s\n", rep->audit[i]);
+        reqlog_message("warning", NULL, "drift: %s", rep->audit[i]);
     if (rc == 0 && rep->drift > rep->naudit)
-        fprintf(stderr, "kairosd: drift: %u more findings (kairosctl drift show PROJECT)\n",
-                rep->drift - rep->naudit);
+        reqlog_message("warning", NULL, "drift: %u more findings (kairosctl drift show PROJECT)",
+                       rep->drift - rep->naudit);
     if (rc == 0 && rep->errors)
-        fprintf(stderr, "kairosd: reconciler: %u errors, the last: %s\n", rep->errors,
-                rep->last_error);
+        reqlog_message("warning", NULL, "reconciler: %u errors, the last: %s", rep->errors,
+                       rep->last_error);
 }
 
 static int write_port(const char *path, uint16_t port)
@@ -111,7 +127,7 @@ static int write_port(const char *path, uint16_t port)
 }
 
 /*
- * Wait for SIGTERM or SIGINT. With a systemd watchdog, this thread pings it
+ * Wait for SIGTERM, SIGINT or SIGHUP. With a systemd watchdog, this thread pings it
  * at half the interval, so a kairosd whose main thread is stuck is killed
  * and restarted (Restart=on-failure).
  */
@@ -132,6 +148,17 @@ static int wait_for_stop(const sigset_t *stop)
     return sig;
 }
 
+/* SIGHUP: reload what can be, between systemd's RELOADING=1 and READY=1. */
+static void reload(struct gateway *g, uint16_t port)
+{
+    struct kairos_error err = {0};
+
+    sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
+    if (reload_config(g, &err) < 0)
+        reqlog_message("error", NULL, "reload failed, nothing changed: %s", err.msg);
+    sd_notifyf(0, "READY=1\nSTATUS=serving on port %u", port);
+}
+
 static int serve(const char *conf, const char *port_file)
 {
     struct gateway g = {0};
@@ -147,10 +174,13 @@ static int serve(const char *conf, const char *port_file)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     rc = kairos_config_load(conf, &cfg, &err);
+    if (rc == 0)
+        log_format_apply(cfg);
     if (rc == 0)
         rc = kairos_policy_load(cfg->policy.capacity, cfg->policy.plans, &policy, &err);
     if (rc == 0)
@@ -158,9 +188,9 @@ static int serve(const char *conf, const char *port_file)
     /* Before any request: the shard count checked, older single objects moved in. */
     if (rc == 0 && (rc = kairos_registry_open(g.k, &rep, &err)) == 0 &&
         (rep.records_moved || rep.tokens_moved))
-        fprintf(stderr, "kairosd: moved %llu registry records and %llu tokens into %u shards\n",
-                (unsigned long long)rep.records_moved, (unsigned long long)rep.tokens_moved,
-                rep.shards);
+        reqlog_message("info", NULL, "moved %llu registry records and %llu tokens into %u shards",
+                       (unsigned long long)rep.records_moved, (unsigned long long)rep.tokens_moved,
+                       rep.shards);
     if (rc == 0)
         rc = kairos_cache_open(g.k, KAIROS_CACHE_TTL_MS, &g.cache, &err);
     if (rc == 0)
@@ -185,15 +215,16 @@ static int serve(const char *conf, const char *port_file)
     if (rc == 0 && port_file && (rc = write_port(port_file, server_port(srv))) < 0)
         kairos_error_set(&err, rc, "%s: %s", port_file, strerror(-rc));
     if (rc < 0) {
-        fprintf(stderr, "kairosd: %s\n", err.msg);
+        reqlog_message("error", NULL, "%s", err.msg);
         goto out;
     }
-    fprintf(stderr, "kairosd: listening on port %u%s\n", server_port(srv),
-            cfg->server.tls_cert ? " (TLS)" : "");
+    reqlog_message("info", NULL, "listening on port %u%s", server_port(srv),
+                   cfg->server.tls_cert ? " (TLS)" : "");
     sd_notifyf(0, "READY=1\nSTATUS=serving on port %u", server_port(srv));
-    sig = wait_for_stop(&stop);
+    while ((sig = wait_for_stop(&stop)) == SIGHUP)
+        reload(&g, server_port(srv));
     sd_notify(0, "STOPPING=1\nSTATUS=finishing requests in flight");
-    fprintf(stderr, "kairosd: %s: finishing requests in flight\n", strsignal(sig));
+    reqlog_message("info", NULL, "%s: finishing requests in flight", strsignal(sig));
 out:
     server_stop(srv, SHUTDOWN_GRACE);
     accesslog_stop();
@@ -204,10 +235,12 @@ out:
     auth_close(g.auth);
     kairos_cache_close(g.cache);
     kairos_close(g.k);
-    kairos_policy_free(policy);
+    /* The policy in use (a reload's, or the first) and those reloads replaced. */
+    kairos_policy_free(g.policy ? (struct kairos_policy *)g.policy : policy);
+    reload_free();
     kairos_config_free(cfg);
     if (rc == 0)
-        fputs("kairosd: stopped\n", stderr);
+        reqlog_message("info", NULL, "stopped");
     return rc < 0 ? 1 : 0;
 }
 

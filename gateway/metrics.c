@@ -50,6 +50,8 @@ struct metrics {
     bool drift_seen;
     unsigned drift_last, drift_partial;
     uint64_t drift_total, drift_acted, drift_revoked, drift_scanned, drift_passes;
+    /* Reconciler passes that failed, and errors met by passes that ran to their end. */
+    uint64_t reconcile_failures, reconcile_errors;
 
     /* The gauges' text as last rendered, and the thread that renders it. */
     char *gauges;
@@ -227,7 +229,29 @@ void metrics_reconcile(struct metrics *m, const struct kairos_reconcile_report *
     m->drift_revoked += rep->drift_revoked;
     m->drift_scanned += rep->scanned;
     m->drift_passes++;
+    m->reconcile_errors += rep->errors;
     pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_reconcile_failure(struct metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->reconcile_failures++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* From the start, at 0: an alert on increase() needs the series before the first failure. */
+static void render_reconcile(struct metrics *m, FILE *f)
+{
+    fprintf(f,
+            "# HELP kairos_reconcile_failures_total Reconciler passes here that failed "
+            "(the cluster could not be read or the lock taken).\n"
+            "# TYPE kairos_reconcile_failures_total counter\n"
+            "kairos_reconcile_failures_total %llu\n"
+            "# HELP kairos_reconcile_errors_total Errors met by reconciler passes here "
+            "(an intent or a finding it could not settle).\n"
+            "# TYPE kairos_reconcile_errors_total counter\nkairos_reconcile_errors_total %llu\n",
+            (unsigned long long)m->reconcile_failures, (unsigned long long)m->reconcile_errors);
 }
 
 static void render_drift(struct metrics *m, FILE *f)
@@ -396,6 +420,7 @@ char *metrics_render(struct metrics *m)
     pthread_mutex_lock(&m->lock);
     render_counters(m, f);
     render_drift(m, f);
+    render_reconcile(m, f);
     if (m->gauges)
         fputs(m->gauges, f);
     pthread_mutex_unlock(&m->lock);

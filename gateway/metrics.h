@@ -11,6 +11,8 @@
  *   kairos_drift_* from the reconciler passes this kairosd ran: findings
  *   of the last pass, and counters of findings, acts, revoked bindings and
  *   objects scanned
+ *   kairos_reconcile_failures_total (passes that failed) and
+ *   kairos_reconcile_errors_total (errors met by passes that ran), from 0
  *
  * Thread-safety: every function may be called from any thread.
  */
@@ -40,6 +42,8 @@ void metrics_provision(struct metrics *m, enum kairos_kind kind);
 void metrics_refusal(struct metrics *m, enum kairos_kind kind);
 /* A reconciler pass this process ran (not one it skipped). */
 void metrics_reconcile(struct metrics *m, const struct kairos_reconcile_report *rep);
+/* A reconciler pass this process began that failed. */
+void metrics_reconcile_failure(struct metrics *m);
 
 /* The exposition text (malloc'ed): the counters, and the gauges as last read. */
 char *metrics_render(struct metrics *m);

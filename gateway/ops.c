@@ -3,6 +3,7 @@
  * expired records (see ops.h).
  */
 #include "ops.h"
+#include "reqlog.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -160,7 +161,7 @@ static void *sweeper(void *arg)
             struct kairos_error err = {0};
             uint64_t removed = 0;
             if (kairos_registry_sweep(o->g->k, o->sweep[i], ops_now_ms(), &removed, &err) < 0)
-                fprintf(stderr, "kairosd: sweep of %s records: %s\n", o->sweep[i], err.msg);
+                reqlog_message("warning", NULL, "sweep of %s records: %s", o->sweep[i], err.msg);
         }
         pthread_mutex_lock(&o->lock);
     }

@@ -20,6 +20,8 @@
 
 #include "accesslog.h"
 #include "metrics.h"
+#include "reqlog.h"
+#include "tls.h"
 
 #define CONNECTION_LIMIT  512
 #define CONNECTION_MEMORY (64 * 1024)
@@ -33,7 +35,7 @@
 struct server {
     struct gateway *g;
     struct MHD_Daemon *mhd;
-    char *cert, *key;
+    bool tls;
     uint16_t port;
     uint64_t max_body;
     uint64_t deadline_ms; /* [server] request_timeout; 0: none */
@@ -51,6 +53,7 @@ struct exchange {
     size_t len;
     bool too_large;
     bool answered; /* a response is queued: whatever follows is discarded */
+    char request_id[REQID_MAX + 1];
 };
 
 static double since(const struct timespec *t0)
@@ -71,7 +74,8 @@ static const char *lookup_query(void *arg, const char *name)
     return MHD_lookup_connection_value(arg, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *res)
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *res,
+                                     const char *request_id)
 {
     struct MHD_Response *r;
     char *text = res->text;
@@ -91,6 +95,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, REQID_HEADER, request_id);
     if (res->retry)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, res->retry);
     ok = MHD_queue_response(conn, res->status, r);
@@ -118,28 +123,27 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 }
 
 /*
- * One line per request; never a header or a body, so never a secret.
- * Batched (accesslog.h): no system call and no stdio lock on a request.
+ * One line per request, with its id; never a header or a body, so never a
+ * secret. Batched (accesslog.h): no system call and no stdio lock on a request.
  */
-static void log_request(const char *method, const char *url, const struct http_response *res,
-                        double seconds, const char *note)
+static void log_request(const char *request_id, const char *method, const char *url,
+                        const struct http_response *res, double seconds, const char *note)
 {
-    const char *error = res->body ? json_string_value(json_object_get(res->body, "error")) : NULL;
-    char line[ACCESSLOG_LINE_MAX];
-    int n;
+    json_t *body = res->body;
+    struct reqlog_entry e = {
+        .request_id = request_id,
+        .method = method,
+        .url = url,
+        .route = res->route,
+        .status = res->status,
+        .seconds = seconds,
+        .principal = res->principal,
+        .error = body ? json_string_value(json_object_get(body, "error")) : NULL,
+        .message = body ? json_string_value(json_object_get(body, "description")) : NULL,
+        .note = note,
+    };
 
-    /* The path only: query strings may carry ids, never secrets, but stay short. */
-    n = snprintf(
-        line, sizeof(line), "kairosd: method=%s path=%.*s route=%s status=%u ms=%.1f%s%s%s\n",
-        method, (int)(strcspn(url, "?") < 128 ? strcspn(url, "?") : 128), url, res->route,
-        res->status, seconds * 1000, error ? " error=" : "", error ? error : "", note ? note : "");
-    if (n <= 0)
-        return;
-    if ((size_t)n >= sizeof(line)) {
-        n = sizeof(line) - 1;
-        line[n - 1] = '\n';
-    }
-    accesslog_line(line, (size_t)n);
+    reqlog_request(&e);
 }
 
 /*
@@ -175,6 +179,7 @@ struct job {
     size_t nfields, cap;
     struct http_response res;
     struct timespec start;
+    char request_id[REQID_MAX + 1];
 };
 
 static void job_put(struct job *j)
@@ -257,6 +262,7 @@ static void job_request(struct job *j, struct http_request *req)
     req->header = job_header;
     req->query = job_query;
     req->lookup_arg = j;
+    req->request_id = j->request_id;
 }
 
 /* Count one more running job; false when JOBS_MAX already run. */
@@ -309,7 +315,8 @@ static void *job_run(void *arg)
     }
     pthread_mutex_unlock(&j->lock);
     if (late) {
-        log_request(j->method, j->url, &res, since(&j->start), " late=answered-503-at-deadline");
+        log_request(j->request_id, j->method, j->url, &res, since(&j->start),
+                    " late=answered-503-at-deadline");
         http_response_clear(&res);
     }
     job_put(j);
@@ -363,6 +370,7 @@ static bool run_with_deadline(struct server *s, struct MHD_Connection *conn, con
     clock_gettime(CLOCK_MONOTONIC, &j->start);
     j->method = strdup(method);
     j->url = strdup(url);
+    memcpy(j->request_id, x->request_id, sizeof(j->request_id));
     /* Every header and query argument, or none: a copy cut short would change the request. */
     if (!j->method || !j->url ||
         MHD_get_connection_values(conn, FIELDS, copy_field, j) !=
@@ -448,6 +456,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!x)
             return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &x->start);
+        reqid_take(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, REQID_HEADER), x->request_id);
         x->too_large = cl && strtoull(cl, NULL, 10) > s->max_body;
         *con_cls = x;
         atomic_fetch_add(&s->in_flight, 1);
@@ -487,6 +496,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             req.header = lookup_header;
             req.query = lookup_query;
             req.lookup_arg = conn;
+            req.request_id = x->request_id;
             api_handle(s->g, &req, &res);
         }
     }
@@ -495,8 +505,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* A label from a known set: made-up methods must not fill the series table. */
     metrics_request(s->g->metrics, res.route[0] ? res.route : "unmatched",
                     http_method_name(http_method_parse(method)), res.status, secs);
-    log_request(method, url, &res, secs, NULL);
-    ok = send_response(conn, &res);
+    log_request(x->request_id, method, url, &res, secs, NULL);
+    ok = send_response(conn, &res, x->request_id);
     x->answered = true;
     http_response_clear(&res);
     return ok;
@@ -518,40 +528,45 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
-static int read_file(const char *path, char **out, struct kairos_error *err)
+/*
+ * [server] listen: "host:port" with an IPv4 address (0.0.0.0 or * for
+ * any), "localhost" (127.0.0.1), or "[IPv6]:port". "[::]:port" listens on
+ * every address of both families (a dual-stack socket); "[::1]:port" and
+ * any other IPv6 address on that address only. *@flags gains what
+ * libmicrohttpd needs for IPv6.
+ */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, unsigned *flags,
+                        struct kairos_error *err)
 {
-    FILE *f = fopen(path, "r");
-    size_t len = 0;
-    char *buf = NULL;
-
-    *out = NULL;
-    if (!f)
-        return kairos_error_set(err, -errno, "%s: %s", path, strerror(errno));
-    if (getdelim(&buf, &len, '\0', f) < 0) {
-        fclose(f);
-        free(buf);
-        return kairos_error_set(err, -EIO, "%s: cannot read", path);
-    }
-    fclose(f);
-    *out = buf;
-    return 0;
-}
-
-static int parse_listen(const char *listen, struct sockaddr_in *sa, struct kairos_error *err)
-{
-    char host[256];
+    struct sockaddr_in *sa = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sa6 = (struct sockaddr_in6 *)ss;
     const char *colon = strrchr(listen, ':');
+    size_t hlen = colon ? (size_t)(colon - listen) : 0;
+    char host[256];
     char *end;
     unsigned long port;
 
-    memset(sa, 0, sizeof(*sa));
-    if (!colon || (size_t)(colon - listen) >= sizeof(host))
+    memset(ss, 0, sizeof(*ss));
+    if (!colon || hlen >= sizeof(host))
         return kairos_error_set(err, -EINVAL, "listen must be host:port, not '%s'", listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
+    memcpy(host, listen, hlen);
+    host[hlen] = '\0';
     port = strtoul(colon + 1, &end, 10);
     if (*end || colon[1] == '\0' || port > 65535)
         return kairos_error_set(err, -EINVAL, "bad port in listen '%s'", listen);
+    if (host[0] == '[') {
+        if (hlen < 3 || host[hlen - 1] != ']')
+            return kairos_error_set(err, -EINVAL, "listen: '%s' is not [IPv6 address]:port",
+                                    listen);
+        host[hlen - 1] = '\0';
+        sa6->sin6_family = AF_INET6;
+        sa6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &sa6->sin6_addr) != 1)
+            return kairos_error_set(err, -EINVAL, "listen: '%s' is not an IPv6 address", host + 1);
+        /* Any address: IPv4 too, through the same socket. */
+        *flags |= IN6_IS_ADDR_UNSPECIFIED(&sa6->sin6_addr) ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+        return 0;
+    }
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)port);
     if (strcmp(host, "") == 0 || strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
@@ -559,17 +574,27 @@ static int parse_listen(const char *listen, struct sockaddr_in *sa, struct kairo
     else if (strcmp(host, "localhost") == 0)
         sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return kairos_error_set(err, -EINVAL, "listen host must be an IPv4 address, not '%s'",
-                                host);
+        return kairos_error_set(
+            err, -EINVAL, "listen host must be an IPv4 address or [an IPv6 one], not '%s'", host);
     return 0;
+}
+
+int server_tls_load(const char *cert, const char *key, struct kairos_error *err)
+{
+    struct tls_pair *p;
+    int rc = tls_pair_load(cert, key, &p, err);
+
+    if (rc == 0)
+        tls_use(p);
+    return rc;
 }
 
 static void server_free(struct server *s)
 {
     pthread_cond_destroy(&s->jobs_done);
     pthread_mutex_destroy(&s->jobs_lock);
-    free(s->cert);
-    free(s->key);
+    if (s->tls)
+        tls_free();
     free(s);
 }
 
@@ -581,7 +606,7 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
                      MHD_USE_ERROR_LOG;
     unsigned timeout_s = cfg->server.timeout_ms ? (unsigned)((cfg->server.timeout_ms + 999) / 1000)
                                                 : DEFAULT_TIMEOUT_S;
-    struct sockaddr_in sa;
+    struct sockaddr_storage sa;
     const union MHD_DaemonInfo *info;
     struct server *s;
     int rc;
@@ -595,26 +620,24 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
     s->deadline_ms = cfg->server.request_timeout_ms;
     pthread_mutex_init(&s->jobs_lock, NULL);
     pthread_cond_init(&s->jobs_done, NULL);
-    rc = parse_listen(cfg->server.listen ? cfg->server.listen : "127.0.0.1:8080", &sa, err);
+    rc = parse_listen(cfg->server.listen ? cfg->server.listen : "127.0.0.1:8080", &sa, &flags, err);
     if (rc == 0 && (cfg->server.tls_cert || cfg->server.tls_key)) {
         if (!cfg->server.tls_cert || !cfg->server.tls_key)
             rc = kairos_error_set(err, -EINVAL, "TLS needs both tls_cert and tls_key");
         if (rc == 0)
-            rc = read_file(cfg->server.tls_cert, &s->cert, err);
-        if (rc == 0)
-            rc = read_file(cfg->server.tls_key, &s->key, err);
+            rc = server_tls_load(cfg->server.tls_cert, cfg->server.tls_key, err);
+        s->tls = rc == 0;
         flags |= MHD_USE_TLS;
     }
     if (rc < 0)
         goto fail;
-    if (s->cert)
+    if (s->tls)
         s->mhd = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
             MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-            NULL, MHD_OPTION_HTTPS_MEM_CERT, s->cert, MHD_OPTION_HTTPS_MEM_KEY, s->key,
-            MHD_OPTION_END);
+            NULL, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_retrieve, MHD_OPTION_END);
     else
         s->mhd =
             MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
@@ -628,7 +651,7 @@ int server_start(struct gateway *g, struct server **out, struct kairos_error *er
         goto fail;
     }
     info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : ntohs(sa.sin_port);
+    s->port = info ? info->port : 0;
     *out = s;
     return 0;
 fail:
@@ -663,7 +686,7 @@ void server_stop(struct server *s, uint64_t grace_ms)
      */
     pthread_mutex_lock(&s->jobs_lock);
     if (s->jobs)
-        fprintf(stderr, "kairosd: waiting for %u requests past their deadline\n", s->jobs);
+        reqlog_message("info", NULL, "waiting for %u requests past their deadline", s->jobs);
     while (s->jobs)
         pthread_cond_wait(&s->jobs_done, &s->jobs_lock);
     pthread_mutex_unlock(&s->jobs_lock);

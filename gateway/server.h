@@ -22,6 +22,13 @@ struct server;
  */
 int server_start(struct gateway *g, struct server **out, struct kairos_error *err);
 
+/*
+ * server_tls_load() - serve @cert and @key (PEM files) to new TLS
+ * connections from now on; open ones keep theirs. On an error (with @err
+ * set) the pair in use stays. Return: 0, or a negative errno.
+ */
+int server_tls_load(const char *cert, const char *key, struct kairos_error *err);
+
 /* The port actually bound. */
 uint16_t server_port(const struct server *s);
 

@@ -16,6 +16,7 @@
  *   [policy]    capacity = policies/capacity.ini, plans = policies/plans.ini
  *   [reconcile] lease = 5m, interval = 1m, scan_rate = 1000
  *   [client]    url = http://127.0.0.1:8080, token_file
+ *   [log]       format = text (or json)
  *
  * Relative paths are taken relative to the directory of the config file.
  * README.md documents every key. An unknown section or key, a key given
@@ -98,6 +99,10 @@ struct kairos_config {
         char *token_file;
         char *cacert; /* CAs that sign kairosd's certificate; NULL: the system's */
     } client;
+
+    struct {
+        char *format; /* kairosd's log lines: "text" or "json" */
+    } log;
 };
 
 /**

@@ -73,6 +73,17 @@ const struct kairos_config *kairos_get_config(const struct kairos *k);
 const struct kairos_policy *kairos_get_policy(const struct kairos *k);
 
 /**
+ * kairos_swap_policy() - admit by @policy from now on (kairosd's reload).
+ * @policy: from kairos_policy_load(); owned by @k from now on.
+ *
+ * Calls already running may still read the policy replaced, so it is
+ * returned rather than freed: the caller frees it with
+ * kairos_policy_free() once no such call can run (after kairos_close()).
+ * Thread-safe against every other call on @k.
+ */
+struct kairos_policy *kairos_swap_policy(struct kairos *k, struct kairos_policy *policy);
+
+/**
  * kairos_ping() - is the cluster reachable and the metadata pool usable?
  * Return: 0, or the error that a real request would meet.
  */

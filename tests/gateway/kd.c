@@ -55,21 +55,27 @@ static void write_conf(struct kd *kd, const char *base)
     fprintf(t, "# the test's admin token\n%s admin\n", hash);
     fclose(t);
     out = fopen(kd->conf, "w");
-    /* The cluster's config with the [server] section replaced by the test's own. */
+    /*
+     * The cluster's config with the [server] section replaced by the
+     * test's own, and any section @conf_extra names by that.
+     */
     bool skip = false;
     while (fgets(line, sizeof(line), in)) {
-        if (line[0] == '[')
-            skip = strncmp(line, "[server]", 8) == 0;
+        if (line[0] == '[') {
+            char head[128];
+            snprintf(head, sizeof(head), "%.*s", (int)strcspn(line, "\r\n"), line);
+            skip =
+                strcmp(head, "[server]") == 0 || (kd->conf_extra && strstr(kd->conf_extra, head));
+        }
         if (!skip)
             fputs(line, out);
     }
-    /* A free port, unless the test names one ("listen = ..." in @server_extra: a restart). */
+    /* A free port on 127.0.0.1, unless the test says where. */
     fprintf(out,
             "\n[server]\n%stokens = %s\nbroker_user = %s\n"
             "broker_password = %s\nmax_body = 64K\ntimeout = 10s\n",
-            kd->server_extra && strncmp(kd->server_extra, "listen", 6) == 0
-                ? ""
-                : "listen = 127.0.0.1:0\n",
+            kd->server_extra && strstr(kd->server_extra, "listen =") ? ""
+                                                                     : "listen = 127.0.0.1:0\n",
             tokens, KD_BROKER_USER, KD_BROKER_SECRET);
     if (kd->tls)
         fprintf(out, "tls_cert = %s\ntls_key = %s/key.pem\n", kd->cert, kd->dir);
@@ -111,6 +117,12 @@ void kd_start_conf(struct kd *kd, const char *binary, const char *server_extra,
 void kd_start_tls(struct kd *kd, const char *binary)
 {
     start(kd, binary, true, NULL, NULL);
+}
+
+void kd_start_tls_conf(struct kd *kd, const char *binary, const char *server_extra,
+                       const char *conf_extra)
+{
+    start(kd, binary, true, server_extra, conf_extra);
 }
 
 static void start(struct kd *kd, const char *binary, bool tls, const char *server_extra,
@@ -225,7 +237,8 @@ static size_t header(char *data, size_t size, size_t n, void *arg)
         char *into;
         size_t cap;
     } want[] = {{"retry-after:", r->retry, sizeof(r->retry)},
-                {"content-type:", r->type, sizeof(r->type)}};
+                {"content-type:", r->type, sizeof(r->type)},
+                {"x-request-id:", r->request_id, sizeof(r->request_id)}};
 
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         size_t k = strlen(want[i].name);

@@ -23,7 +23,7 @@ struct kd {
     char dir[64];
     char conf[128];
     char log[128];
-    const char *server_extra; /* more [server] lines, or NULL */
+    const char *server_extra; /* more [server] lines (a "listen =" replaces 127.0.0.1:0), or NULL */
     const char *conf_extra;   /* more sections at the end, or NULL */
 };
 
@@ -37,6 +37,10 @@ void kd_start_conf(struct kd *kd, const char *binary, const char *server_extra,
                    const char *conf_extra);
 /* kd_start() over TLS, with a self-signed certificate for 127.0.0.1. */
 void kd_start_tls(struct kd *kd, const char *binary);
+/* kd_start_tls() with extra config, as kd_start_conf(); a section in @conf_extra replaces the
+ * cluster's. */
+void kd_start_tls_conf(struct kd *kd, const char *binary, const char *server_extra,
+                       const char *conf_extra);
 /* SIGTERM; Return: the exit status (0 for a clean, graceful stop). */
 int kd_stop(struct kd *kd);
 
@@ -53,10 +57,11 @@ long kd_call(struct kd *kd, const char *method, const char *path, enum kd_as as,
 
 /* What kd_request() got back. */
 struct kd_reply {
-    long status;    /* 0: kairosd could not be reached */
-    json_t *body;   /* parsed JSON, or NULL; the caller decrefs */
-    char retry[16]; /* the Retry-After header, or "" */
-    char type[64];  /* the Content-Type header, or "" */
+    long status;         /* 0: kairosd could not be reached */
+    json_t *body;        /* parsed JSON, or NULL; the caller decrefs */
+    char retry[16];      /* the Retry-After header, or "" */
+    char type[64];       /* the Content-Type header, or "" */
+    char request_id[96]; /* the X-Request-Id header, or "" */
 };
 
 /*

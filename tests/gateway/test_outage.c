@@ -163,6 +163,8 @@ static void assert_unavailable(struct kd_reply *r, double took, const char *what
     assert_true(r->retry[0] >= '1' && r->retry[0] <= '9');
     assert_string_equal(r->retry + strspn(r->retry, "0123456789"), "");
     assert_non_null(json_string_value(json_object_get(r->body, "error")));
+    /* The deadline's answer carries the request's id, as every answer does. */
+    assert_int_equal(strlen(r->request_id), 32);
     json_decref(r->body);
     r->body = NULL;
 }
@@ -681,18 +683,24 @@ static bool ended_by(struct call *c, double until)
     return pthread_timedjoin_np(c->thread, NULL, &ts) == 0;
 }
 
-/* Lines of this kairosd's log that hold @what. */
-static int log_count(const char *what)
+/* Lines of this kairosd's log that hold both @a and @b. */
+static int log_count_both(const char *a, const char *b)
 {
     char line[1024];
     FILE *f = fopen(KD.log, "r");
     int n = 0;
 
     while (f && fgets(line, sizeof(line), f))
-        n += strstr(line, what) != NULL;
+        n += strstr(line, a) && strstr(line, b);
     if (f)
         fclose(f);
     return n;
+}
+
+/* Lines of this kairosd's log that hold @what. */
+static int log_count(const char *what)
+{
+    return log_count_both(what, what);
 }
 
 /*
@@ -717,7 +725,7 @@ static void osd_paused(void **state)
     struct kd_reply r = {0};
     double paused, resume_at;
     bool ended[N + 2];
-    char iid[64], gone[64], osb_body[512], state_[32] = "";
+    char iid[64], gone[64], osb_body[512], state_[32] = "", cut_ids[N + 2][96];
     int cut = 0, late = 0, late_before = log_count(LATE);
 
     (void)state;
@@ -784,7 +792,7 @@ static void osd_paused(void **state)
         if (i >= N / 2 && c[i].r.status != 503)
             fail_msg("%s sent while the OSD was paused answered %ld, not 503", what, c[i].r.status);
         if (c[i].r.status == 503) {
-            cut++;
+            snprintf(cut_ids[cut++], sizeof(cut_ids[0]), "request_id=%s ", c[i].r.request_id);
             assert_unavailable(&c[i].r, c[i].took, what);
         } else if (c[i].r.status != 201)
             fail_msg("%s answered %ld", what, c[i].r.status);
@@ -861,6 +869,9 @@ static void osd_paused(void **state)
         sleep(1);
     fprintf(stderr, "%d requests cut at the deadline, %d late outcomes logged\n", cut, late);
     assert_int_equal(late, cut);
+    /* Each late outcome is logged under the id its 503 was sent with. */
+    for (int i = 0; i < cut; i++)
+        assert_int_equal(log_count_both(cut_ids[i], LATE), 1);
     assert_ledger(K, P);
     assert_ledger(K, OSB_P);
 }

@@ -884,7 +884,7 @@ static void metrics_text(void **state)
 {
     char cmd[256], line[1024];
     bool requests = false, histogram = false, refusals = false, gauges = false, drift = false;
-    bool per_project = false;
+    bool per_project = false, failures = false;
     FILE *f;
 
     (void)state;
@@ -904,6 +904,8 @@ static void metrics_text(void **state)
                         atoi(line + 43) >= 1;
             gauges |= strncmp(line, "kairos_capacity_usable_bytes ", 29) == 0;
             drift |= strncmp(line, "kairos_drift_findings ", 22) == 0;
+            /* For the reconciler alert: there from the start, 0 on a healthy cluster. */
+            failures |= strcmp(line, "kairos_reconcile_failures_total 0\n") == 0;
             /* Each project's quota and allocation, for the quota alerts. */
             per_project |= strncmp(line, "kairos_project_allocations{project=\"", 36) == 0 &&
                            strstr(line, "kind=\"volume\"} ") != NULL;
@@ -916,6 +918,7 @@ static void metrics_text(void **state)
     assert_true(gauges);
     assert_true(drift);
     assert_true(per_project);
+    assert_true(failures);
 }
 
 int main(void)

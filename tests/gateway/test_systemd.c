@@ -2,7 +2,8 @@
  * test_systemd.c - kairosd under systemd's notify protocol, with a socket
  * of our own in $NOTIFY_SOCKET as systemd would give it: READY=1 once it
  * listens (the port in STATUS=), WATCHDOG=1 while it runs with
- * $WATCHDOG_USEC, STOPPING=1 on SIGTERM, then a clean exit.
+ * $WATCHDOG_USEC, RELOADING=1 then READY=1 around a reload (SIGHUP, as
+ * ExecReload= sends), STOPPING=1 on SIGTERM, then a clean exit.
  */
 #include <errno.h>
 #include <signal.h>
@@ -79,6 +80,12 @@ static void notify_ready_watchdog_stopping(void **state)
     assert_int_equal(pings, 3);
     assert_true(t1.tv_sec - t0.tv_sec < 10);
     /* And it still answers requests. */
+    assert_int_equal(kd_call(&kd, "GET", "/v1/cluster", KD_ADMIN, NULL, NULL, NULL), 200);
+
+    /* systemctl reload: RELOADING=1, then READY=1 again, and it serves on. */
+    assert_int_equal(kill(kd.pid, SIGHUP), 0);
+    assert_int_equal(wait_for(fd, "RELOADING=1", buf, sizeof(buf)), 0);
+    assert_int_equal(wait_for(fd, "READY=1", buf, sizeof(buf)), 0);
     assert_int_equal(kd_call(&kd, "GET", "/v1/cluster", KD_ADMIN, NULL, NULL, NULL), 200);
 
     assert_int_equal(kill(kd.pid, SIGTERM), 0);

@@ -97,6 +97,10 @@ static void defaults(void **state)
     assert_true(cfg->server.request_timeout_ms == 30000);
     assert_string_equal(cfg->client.url, "http://127.0.0.1:8080");
     assert_null(cfg->policy.capacity);
+    assert_string_equal(cfg->log.format, "text");
+    kairos_config_free(cfg);
+    cfg = load("[ceph]\nconf = /c\n[log]\nformat = json\n", 0, NULL);
+    assert_string_equal(cfg->log.format, "json");
     kairos_config_free(cfg);
 }
 
@@ -139,6 +143,8 @@ static void whole_file_rules(void **state)
     load("[ceph]\nconf = /c\n[server]\nbroker_user = u\n", -EINVAL,
          "broker_user and broker_password");
     load("[ceph]\nconf = /c\n[rgw]\nendpoint = http://h:1\n", -EINVAL, "needs access_key");
+    load("[ceph]\nconf = /c\n[log]\nformat = xml\n", -EINVAL,
+         "[log] format must be text or json, not 'xml'");
 }
 
 static void long_line(void **state)

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -16,9 +17,11 @@
 #include "auth.h"
 #include "gateway.h"
 #include "http.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "osb.h"
 #include "params.h"
+#include "reqlog.h"
 #include "router.h"
 
 static const char *no_lookup(void *arg, const char *name)
@@ -356,6 +359,64 @@ static void error_bodies_are_json(void **state)
     http_response_clear(&res);
 }
 
+/* A caller's sane X-Request-Id is kept; anything else is replaced by 32 random hex digits. */
+static void request_ids(void **state)
+{
+    char id[REQID_MAX + 1], other[REQID_MAX + 1], longest[REQID_MAX + 2];
+    const char *bad[] = {NULL, "", "a b", "a\nb", "caf\xc3\xa9", "x;y", "<script>", "a\"b"};
+    regex_t hex;
+
+    (void)state;
+    assert_int_equal(regcomp(&hex, "^[0-9a-f]{32}$", REG_EXTENDED | REG_NOSUB), 0);
+    reqid_take("3f2a9c1e-7b4d-4e0a-9c55-0d1e2f3a4b5c", id);
+    assert_string_equal(id, "3f2a9c1e-7b4d-4e0a-9c55-0d1e2f3a4b5c");
+    reqid_take("req_1.2:3+4/5=6@x", id);
+    assert_string_equal(id, "req_1.2:3+4/5=6@x");
+    memset(longest, 'a', REQID_MAX);
+    longest[REQID_MAX] = '\0';
+    reqid_take(longest, id);
+    assert_string_equal(id, longest);
+    /* One character too long is not cut: it is replaced. */
+    longest[REQID_MAX] = 'a';
+    longest[REQID_MAX + 1] = '\0';
+    assert_false(reqid_valid(longest));
+    reqid_take(longest, id);
+    assert_int_equal(regexec(&hex, id, 0, NULL, 0), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(reqid_valid(bad[i]));
+        reqid_take(bad[i], id);
+        assert_int_equal(regexec(&hex, id, 0, NULL, 0), 0);
+    }
+    /* Made ids differ. */
+    reqid_take(NULL, other);
+    assert_string_not_equal(id, other);
+    regfree(&hex);
+}
+
+/* Reconciler failures and errors are counted, and exposed from the start at 0. */
+static void reconcile_failure_metrics(void **state)
+{
+    struct kairos_reconcile_report rep = {.errors = 2};
+    struct metrics *m = metrics_new();
+    char *text;
+
+    (void)state;
+    assert_non_null(m);
+    text = metrics_render(m);
+    assert_non_null(strstr(text, "\nkairos_reconcile_failures_total 0\n"));
+    assert_non_null(strstr(text, "\nkairos_reconcile_errors_total 0\n"));
+    free(text);
+    metrics_reconcile_failure(m);
+    metrics_reconcile_failure(m);
+    metrics_reconcile(m, &rep);
+    text = metrics_render(m);
+    assert_non_null(strstr(text, "# TYPE kairos_reconcile_failures_total counter\n"));
+    assert_non_null(strstr(text, "\nkairos_reconcile_failures_total 2\n"));
+    assert_non_null(strstr(text, "\nkairos_reconcile_errors_total 2\n"));
+    free(text);
+    metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +430,8 @@ int main(void)
         cmocka_unit_test(status_of_errors),
         cmocka_unit_test(content_types),
         cmocka_unit_test(size_grammar_is_the_documented_one),
+        cmocka_unit_test(request_ids),
+        cmocka_unit_test(reconcile_failure_metrics),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
