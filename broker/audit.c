@@ -173,8 +173,8 @@ static json_t *bounded(const char *s, size_t max)
 
 #define FIELDS(X)                                                                                  \
     X(request_id)                                                                                  \
-    X(actor) X(token_id) X(platform) X(identity) X(method) X(path) X(project) X(kind) X(name)      \
-        X(error)
+    X(actor)                                                                                       \
+    X(token_id) X(platform) X(identity) X(method) X(path) X(project) X(kind) X(name) X(error)
 
 static json_t *entry_json(const struct kairos_audit_entry *e)
 {

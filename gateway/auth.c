@@ -110,28 +110,36 @@ void auth_close(struct auth *a)
     free(a);
 }
 
-int auth_check_basic(struct auth *a, const char *authorization)
+int auth_base64_decode(const char *in, char *out, size_t cap)
 {
-    unsigned char decoded[512];
-    size_t len;
-    int n, rc;
+    size_t len = strlen(in);
+    int n;
 
-    if (!a->basic || !authorization || strncmp(authorization, "Basic ", 6) != 0)
-        return -EACCES;
-    authorization += 6;
-    len = strlen(authorization);
-    if (len == 0 || len % 4 != 0 || len / 4 * 3 >= sizeof(decoded))
-        return -EACCES;
-    n = EVP_DecodeBlock(decoded, (const unsigned char *)authorization, (int)len);
+    if (len == 0 || len % 4 != 0 || len / 4 * 3 >= cap)
+        return -EINVAL;
+    n = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
     if (n < 0)
-        return -EACCES;
+        return -EINVAL;
     /* EVP_DecodeBlock counts the padding as zero bytes: drop them. */
-    while (n > 0 && authorization[len - 1] == '=') {
+    while (n > 0 && in[len - 1] == '=') {
         n--;
         len--;
     }
-    decoded[n] = '\0';
-    rc = kairos_secret_equal((const char *)decoded, a->basic) ? 0 : -EACCES;
+    out[n] = '\0';
+    return n;
+}
+
+int auth_check_basic(struct auth *a, const char *authorization)
+{
+    char decoded[512];
+    int rc;
+
+    if (!a->basic || !authorization || strncmp(authorization, "Basic ", 6) != 0)
+        return -EACCES;
+    rc = auth_base64_decode(authorization + 6, decoded, sizeof(decoded)) >= 0 &&
+                 kairos_secret_equal(decoded, a->basic)
+             ? 0
+             : -EACCES;
     explicit_bzero(decoded, sizeof(decoded));
     return rc;
 }
@@ -158,6 +166,8 @@ int auth_check_bearer(struct auth *a, struct kairos *k, struct kairos_cache *cac
     }
     if (found >= 0) {
         *who = a->tokens[found].who;
+        /* The tokens file's line, as its hash begins: enough to find it, nothing to guess from. */
+        snprintf(who->token_id, sizeof(who->token_id), "file:%.12s", a->tokens[found].hash);
         return 0;
     }
     rc = cache ? kairos_cache_token_lookup(cache, token, &info, NULL)
@@ -165,5 +175,6 @@ int auth_check_bearer(struct auth *a, struct kairos *k, struct kairos_cache *cac
     if (rc < 0)
         return rc;
     snprintf(who->project, sizeof(who->project), "%s", info.project);
+    snprintf(who->token_id, sizeof(who->token_id), "%s", info.id);
     return 0;
 }
