@@ -87,7 +87,10 @@ struct kairos_audit_query {
  * kairos_audit_read() - entries matching @q, oldest first. Without a
  * since, the newest @q->limit; with one, the first @q->limit at or after it.
  * @out:   malloc'ed array of *@count entries; the caller frees it.
- * @more:  set when more entries matched than @q->limit.
+ * @more:  with a since, set when more entries match; without one, when the
+ *         limit was reached and older days exist (they are not read).
+ * Cost: the day objects from since's day on, or back from today until
+ * @q->limit entries are found; a day is read whole when there is no since.
  * Return: 0, -EINVAL (bad limit or project name), -ENOMEM, or a librados error.
  */
 int kairos_audit_read(struct kairos *k, const struct kairos_audit_query *q,
