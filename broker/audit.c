@@ -218,9 +218,10 @@ static void oid_of(const char *day, char out[KAIROS_AUDIT_OID_MAX])
 
 /* ---- append ---- */
 
-/* Name @day in the index, once per day and handle: later appends skip the write. */
+/* Name @day in the index; today's once per handle: later appends skip the write. */
 static int index_day(struct kairos *k, const char *day)
 {
+    char today[9];
     struct kairos_txn *txn;
     bool known;
     int rc;
@@ -236,11 +237,15 @@ static int index_day(struct kairos *k, const char *day)
     kairos_txn_set(txn, day, "1");
     rc = kairos_txn_commit(txn, k->meta, INDEX_OID);
     kairos_txn_free(txn);
-    if (rc == 0) {
+    /*
+     * Only today's day is remembered: a trim never removes it (it removes
+     * days before max_age's), while a past day, written with a forced time,
+     * may have been trimmed since, so its index key is written each time.
+     */
+    kairos_audit_day(kairos_now_ms(), today);
+    if (rc == 0 && strcmp(day, today) == 0) {
         pthread_mutex_lock(&k->lock);
-        /* Only forward: a forced old time must not make today's day be written again. */
-        if (strcmp(day, k->audit_day) > 0)
-            snprintf(k->audit_day, sizeof(k->audit_day), "%s", day);
+        snprintf(k->audit_day, sizeof(k->audit_day), "%s", day);
         pthread_mutex_unlock(&k->lock);
     }
     return rc;
