@@ -50,6 +50,8 @@ struct kairos {
     pthread_cond_t reconciler_wake;
     kairos_reconcile_cb reconciler_cb;
     void *reconciler_arg;
+    /* The newest day this handle named in the audit index (audit.c): "YYYYMMDD" or "". */
+    char audit_day[9];
 };
 
 /* The stripe lock of @project's ledger writes (see KAIROS_PROJECT_STRIPES). */

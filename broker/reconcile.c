@@ -11,6 +11,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <kairos/audit.h>
+
 #include "binding_int.h"
 #include "budget.h"
 #include "drift_int.h"
@@ -397,6 +399,16 @@ static int scan_drift(struct pass *p)
     return rc == -ENOLCK ? rc : 0;
 }
 
+/* Audit days past [audit] max_age go with the pass: one trimmer across all kairosd. */
+static void trim_audit(struct pass *p)
+{
+    struct kairos_error e = {0};
+    int rc = kairos_audit_trim(p->k, 0, &p->rep->audit_trimmed, &e);
+
+    if (rc < 0)
+        note_error(p, rc, "audit trim", e.msg);
+}
+
 int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reconcile_report *rep,
                          struct kairos_error *err)
 {
@@ -431,6 +443,8 @@ int kairos_reconcile_run(struct kairos *k, uint64_t lease_ms, struct kairos_reco
             kairos_budget_reconcile_cluster(k, p.lease_ms, rep);
         if (rc == 0 && hold_lock(&p))
             rc = scan_drift(&p);
+        if (rc == 0 && hold_lock(&p))
+            trim_audit(&p);
         pthread_mutex_lock(&p.mu);
         p.done = true;
         pthread_cond_signal(&p.wake);

@@ -666,6 +666,144 @@ static int alloc_list(struct ctl *c, int argc, char **argv)
     return list_allocations(c, argc, argv, kind_path(self->group));
 }
 
+/* ---- audit ---- */
+
+struct audit_opts {
+    const char *project, *since, *limit;
+};
+
+static int on_audit(int opt, void *arg)
+{
+    struct audit_opts *o = arg;
+
+    if (opt == 'p')
+        o->project = optarg;
+    else if (opt == 's')
+        o->since = optarg;
+    else if (opt == 'l')
+        o->limit = optarg;
+    return CTL_OK;
+}
+
+/* Append "&@name=@value" to @path, percent-encoding all but letters, digits and "-._". */
+static void query_arg(char *path, size_t len, const char *name, const char *value)
+{
+    size_t n = strlen(path);
+
+    n += (size_t)snprintf(path + n, n < len ? len - n : 0, "%s%s=", strchr(path, '?') ? "&" : "?",
+                          name);
+    for (const unsigned char *s = (const unsigned char *)value; *s && n + 4 < len; s++) {
+        if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+            strchr("-._", *s))
+            path[n++] = (char)*s;
+        else
+            n += (size_t)snprintf(path + n, len - n, "%%%02X", *s);
+    }
+    path[n < len ? n : len - 1] = '\0';
+}
+
+/* Who made an entry: the token's id, or the OSB platform and its originating identity. */
+static const char *audit_who(const json_t *e, char *buf, size_t len)
+{
+    const char *platform = json_string_value(json_object_get(e, "platform"));
+    const json_t *identity = json_object_get(e, "identity");
+    const char *token = json_string_value(json_object_get(e, "token_id"));
+    char *text = json_is_null(identity) || !identity
+                     ? NULL
+                     : json_dumps(identity, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    if (platform || text)
+        snprintf(buf, len, "%s%s%s", platform ? platform : "-", text ? " " : "", text ? text : "");
+    else
+        snprintf(buf, len, "%s", token ? token : "-");
+    free(text);
+    return buf;
+}
+
+static int audit_list(struct ctl *c, int argc, char **argv)
+{
+    static const struct option extra[] = {{"project", required_argument, NULL, 'p'},
+                                          {"since", required_argument, NULL, 's'},
+                                          {"limit", required_argument, NULL, 'l'}};
+    static const char *const header[] = {"TIME",    "ACTOR", "WHO",  "METHOD", "PATH",
+                                         "PROJECT", "KIND",  "NAME", "STATUS", "ERROR"};
+    struct audit_opts o = {0};
+    char path[512] = "/v1/audit";
+    json_t *out = NULL, *e;
+    size_t i;
+    int rc;
+
+    PARSE(extra, 3, on_audit, &o);
+    if ((rc = positional(argc, argv, 0, self)) != CTL_OK ||
+        (o.project && (rc = check_name(o.project, "project")) != CTL_OK))
+        return rc;
+    if (o.limit && (!*o.limit || strspn(o.limit, "0123456789") != strlen(o.limit) ||
+                    strlen(o.limit) > 4 || atoi(o.limit) < 1 || atoi(o.limit) > 1000))
+        return ctl_fail(CTL_BAD_INPUT, "bad --limit '%s': 1 to 1000", o.limit);
+    if (o.since && (!*o.since || strlen(o.since) > 40))
+        return ctl_fail(CTL_BAD_INPUT, "bad --since: an ISO 8601 time or an age such as 2d");
+    if (o.project)
+        query_arg(path, sizeof(path), "project", o.project);
+    if (o.since)
+        query_arg(path, sizeof(path), "since", o.since);
+    if (o.limit)
+        query_arg(path, sizeof(path), "limit", o.limit);
+    rc = ctl_call(c, "GET", path, NULL, &out);
+    if (rc == CTL_OK && output_machine(c)) {
+        rc = output_doc(c, json_object_get(out, "items"));
+    } else if (rc == CTL_OK) {
+        struct table *t = table_new(header, 10);
+        json_array_foreach(json_object_get(out, "items"), i, e)
+        {
+            char when[64], who[160], status[8];
+            const char *cells[10];
+            double keys[10];
+            static const char *const fields[] = {"actor",   "method", "path",
+                                                 "project", "kind",   "name"};
+            cells[0] = ctl_time(json_object_get(e, "time_ms"), when, sizeof(when));
+            keys[0] = num(json_object_get(e, "time_ms"));
+            cells[2] = audit_who(e, who, sizeof(who));
+            for (size_t f = 0; f < 6; f++) {
+                const char *v = json_string_value(json_object_get(e, fields[f]));
+                cells[f < 1 ? 1 : f + 2] = v ? v : "-";
+            }
+            snprintf(status, sizeof(status), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(json_object_get(e, "status")));
+            cells[8] = status;
+            cells[9] = json_string_value(json_object_get(e, "error"));
+            cells[9] = cells[9] ? cells[9] : "-";
+            for (size_t k = 1; k < 10; k++)
+                keys[k] = k == 8 ? num(json_object_get(e, "status")) : NAN;
+            table_add(t, cells, keys);
+        }
+        rc = output_table(c, t);
+        table_free(t);
+        if (rc == CTL_OK && json_is_true(json_object_get(out, "more")))
+            fprintf(stderr, "more entries match: raise --limit (up to 1000) or give a later "
+                            "--since\n");
+    }
+    json_decref(out);
+    return rc;
+}
+
+static int audit_trim(struct ctl *c, int argc, char **argv)
+{
+    json_t *out = NULL;
+    int rc;
+
+    PARSE(NULL, 0, NULL, NULL);
+    if ((rc = positional(argc, argv, 0, self)) != CTL_OK)
+        return rc;
+    rc = ctl_call(c, "POST", "/v1/audit/trim", NULL, &out);
+    if (rc == CTL_OK && as_doc(c))
+        rc = output_doc(c, out);
+    else if (rc == CTL_OK)
+        printf("removed %" JSON_INTEGER_FORMAT " day(s) of audit log older than [audit] max_age\n",
+               json_integer_value(json_object_get(out, "removed_days")));
+    json_decref(out);
+    return rc;
+}
+
 /* ---- tokens ---- */
 
 static int on_token(int opt, void *arg)
@@ -1542,6 +1680,16 @@ static const struct command commands[] = {
     {"token", "list", "PROJECT", "PROJECT's tokens: id, creation time, description.", token_list},
     {"token", "revoke", "PROJECT ID", "Revoke a token (refused everywhere within 5 s).",
      token_revoke},
+    {"audit", "trim", "",
+     "Remove the audit log's days older than [audit] max_age now (the\n"
+     "reconciler also does, on each pass). Admin token only.",
+     audit_trim},
+    {"audit", NULL, "[--project P] [--since T] [--limit N]",
+     "Who changed what, when, and the answer: oldest first, the newest N\n"
+     "(default 100, at most 1000), or the first N from T on. T is an ISO 8601\n"
+     "time (2026-12-05, 2026-12-05T04:00:00Z) or an age (90m, 1h, 2d). A\n"
+     "project token sees its own project's entries only.",
+     audit_list},
     {"drift", "show", "PROJECT",
      "What the reconciler's last scan of PROJECT found that the ledger does\n"
      "not count, and what was done about it.",

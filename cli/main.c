@@ -48,6 +48,7 @@ static void usage(FILE *f)
           "  binding create|list|show|delete   credentials that reach one allocation\n"
           "  token create|list|revoke          project tokens\n"
           "  drift show|policy                 what the keys did behind the ledger\n"
+          "  audit [trim]                      who changed what, and the answers\n"
           "  operation show ID                 an asynchronous operation\n"
           "  cluster                           where clients find the cluster\n"
           "\n"

@@ -78,6 +78,7 @@ static const struct key_def keys[] = {
     {"reconcile", "lease", V_DURATION, F(reconcile.lease_ms), "5m", 0},
     {"reconcile", "interval", V_DURATION, F(reconcile.interval_ms), "1m", 0},
     {"reconcile", "scan_rate", V_RATE, F(reconcile.scan_rate), "1000", 0},
+    {"audit", "max_age", V_DURATION, F(audit.max_age_ms), "90d", 0},
     {"client", "url", V_URL, F(client.url), "http://127.0.0.1:8080", 0},
     {"client", "token_file", V_PATH, F(client.token_file), NULL, 0},
     {"client", "cacert", V_PATH, F(client.cacert), NULL, 0},

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auditlog.h"
 #include "auth.h"
 #include "gateway.h"
 #include "metrics.h"
@@ -226,6 +227,8 @@ void api_handle(struct gateway *g, struct http_request *req, struct http_respons
     r->handler(&c, req, res);
     if (!res->status)
         http_error(res, 500, "InternalError", "no answer");
+    /* Here, once: the caller, the answer and what the handler found are all known. */
+    auditlog_record(&c, req, res);
 }
 
 void api_route_only(struct http_request *req, struct http_response *res)

@@ -145,30 +145,37 @@ size_t auth_file_tokens(struct auth *a)
     return n;
 }
 
-int auth_check_basic(struct auth *a, const char *authorization)
+int auth_base64_decode(const char *in, char *out, size_t cap)
 {
-    unsigned char decoded[512];
-    size_t len;
-    int n, rc;
+    size_t len = strlen(in);
+    int n;
 
-    if (!authorization || strncmp(authorization, "Basic ", 6) != 0)
-        return -EACCES;
-    authorization += 6;
-    len = strlen(authorization);
-    if (len == 0 || len % 4 != 0 || len / 4 * 3 >= sizeof(decoded))
-        return -EACCES;
-    n = EVP_DecodeBlock(decoded, (const unsigned char *)authorization, (int)len);
+    if (len == 0 || len % 4 != 0 || len / 4 * 3 >= cap)
+        return -EINVAL;
+    n = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
     if (n < 0)
-        return -EACCES;
+        return -EINVAL;
     /* EVP_DecodeBlock counts the padding as zero bytes: drop them. */
-    while (n > 0 && authorization[len - 1] == '=') {
+    while (n > 0 && in[len - 1] == '=') {
         n--;
         len--;
     }
-    decoded[n] = '\0';
-    pthread_rwlock_rdlock(&a->lock);
-    rc = a->basic && kairos_secret_equal((const char *)decoded, a->basic) ? 0 : -EACCES;
-    pthread_rwlock_unlock(&a->lock);
+    out[n] = '\0';
+    return n;
+}
+
+int auth_check_basic(struct auth *a, const char *authorization)
+{
+    char decoded[512];
+    int rc = -EACCES;
+
+    if (!authorization || strncmp(authorization, "Basic ", 6) != 0)
+        return -EACCES;
+    if (auth_base64_decode(authorization + 6, decoded, sizeof(decoded)) >= 0) {
+        pthread_rwlock_rdlock(&a->lock);
+        rc = a->basic && kairos_secret_equal(decoded, a->basic) ? 0 : -EACCES;
+        pthread_rwlock_unlock(&a->lock);
+    }
     explicit_bzero(decoded, sizeof(decoded));
     return rc;
 }
@@ -194,8 +201,11 @@ int auth_check_bearer(struct auth *a, struct kairos *k, struct kairos_cache *cac
         if (kairos_secret_equal(a->tokens[i].hash, hash) && found < 0)
             found = (int)i;
     }
-    if (found >= 0)
+    if (found >= 0) {
         *who = a->tokens[found].who;
+        /* The tokens file's line, as its hash begins: enough to find it, nothing to guess from. */
+        snprintf(who->token_id, sizeof(who->token_id), "file:%.12s", a->tokens[found].hash);
+    }
     pthread_rwlock_unlock(&a->lock);
     if (found >= 0)
         return 0;
@@ -204,5 +214,6 @@ int auth_check_bearer(struct auth *a, struct kairos *k, struct kairos_cache *cac
     if (rc < 0)
         return rc;
     snprintf(who->project, sizeof(who->project), "%s", info.project);
+    snprintf(who->token_id, sizeof(who->token_id), "%s", info.id);
     return 0;
 }

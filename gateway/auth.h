@@ -55,4 +55,11 @@ int auth_check_basic(struct auth *a, const char *authorization);
 int auth_check_bearer(struct auth *a, struct kairos *k, struct kairos_cache *cache,
                       const char *authorization, struct principal *who);
 
+/*
+ * auth_base64_decode() - decode base64 @in into @out (@cap bytes,
+ * NUL-terminated). Return: the decoded length, or -EINVAL (not base64, or
+ * too long for @out).
+ */
+int auth_base64_decode(const char *in, char *out, size_t cap);
+
 #endif

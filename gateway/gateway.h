@@ -37,13 +37,29 @@ struct principal {
     bool admin;
     bool broker; /* the OSBAPI platform (HTTP Basic) */
     char project[KAIROS_NAME_MAX + 1];
+    char token_id[24]; /* a RADOS token's id, or "file:" and 12 hex of a tokens file hash */
+};
+
+/*
+ * What a request is about, as far as its handler found out: for the audit
+ * log (auditlog.h). Set through call_note() by the shared checks that
+ * resolve a project or an allocation, never by each handler.
+ */
+struct call_note {
+    char project[KAIROS_NAME_MAX + 1];
+    const char *kind; /* kairos_kind_name(), or NULL */
+    char name[KAIROS_ALLOC_NAME_MAX + 1];
 };
 
 /* Per request: the gateway and the caller. */
 struct call {
     struct gateway *g;
     struct principal who;
+    struct call_note note;
 };
+
+/* call_note() - note @project (NULL: keep), and @kind with @name when @name is not NULL. */
+void call_note(struct call *c, const char *project, enum kairos_kind kind, const char *name);
 
 /*
  * api_handle() - route @req, check its credentials, and run its handler.

@@ -46,6 +46,7 @@ struct metrics {
     size_t nhist;
     pthread_mutex_t lock; /* guards everything below */
     uint64_t provisions[KAIROS_KIND_COUNT], refusals[KAIROS_KIND_COUNT];
+    uint64_t audit_failures; /* audit entries that could not be written */
     /* Drift, from the reconciler passes this process ran. */
     bool drift_seen;
     unsigned drift_last, drift_partial;
@@ -218,6 +219,13 @@ void metrics_refusal(struct metrics *m, enum kairos_kind kind)
     pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_audit_failure(struct metrics *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->audit_failures++;
+    pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_reconcile(struct metrics *m, const struct kairos_reconcile_report *rep)
 {
     pthread_mutex_lock(&m->lock);
@@ -316,6 +324,11 @@ static void render_counters(struct metrics *m, FILE *f)
         fprintf(f, "kairos_quota_refusals_total{kind=\"%s\"} %llu\n", kairos_kind_name(k),
                 (unsigned long long)m->refusals[k]);
     }
+    fprintf(f,
+            "# HELP kairos_audit_failures_total Changes whose audit entry could not be written.\n"
+            "# TYPE kairos_audit_failures_total counter\n"
+            "kairos_audit_failures_total %llu\n",
+            (unsigned long long)m->audit_failures);
 }
 
 /*

@@ -8,6 +8,7 @@
  *   kairos_capacity_* and kairos_allocated_* gauges, read by a background
  *   thread every METRICS_REFRESH_MS (a scrape never scans the projects:
  *   it is served from the last reading)
+ *   kairos_audit_failures_total: changes whose audit entry was lost
  *   kairos_drift_* from the reconciler passes this kairosd ran: findings
  *   of the last pass, and counters of findings, acts, revoked bindings and
  *   objects scanned
@@ -40,6 +41,8 @@ void metrics_request(struct metrics *m, const char *route, const char *method, u
                      double seconds);
 void metrics_provision(struct metrics *m, enum kairos_kind kind);
 void metrics_refusal(struct metrics *m, enum kairos_kind kind);
+/* An audit entry that could not be written (auditlog.h). */
+void metrics_audit_failure(struct metrics *m);
 /* A reconciler pass this process ran (not one it skipped). */
 void metrics_reconcile(struct metrics *m, const struct kairos_reconcile_report *rep);
 /* A reconciler pass this process began that failed. */

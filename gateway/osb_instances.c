@@ -251,6 +251,7 @@ static int provision_new(struct call *c, struct provision_job **jobp, const stru
     if (alloc_create_is_slow(&job->spec) && !async_ok)
         return osb_async_required(res, "cloning a volume"), 0;
     rc = osb_project_of(c, body, true, job->project, res, &err);
+    call_note(c, rc == 0 ? job->project : NULL, job->spec.kind, job->name);
     if (rc == -EINVAL)
         return 0;
     if (rc < 0)

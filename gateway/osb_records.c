@@ -54,6 +54,7 @@ int instance_load(struct call *c, const char *id, struct instance *in, struct ka
         instance_clear(in);
         return kairos_error_set(err, -EIO, "corrupt instance record %s", id);
     }
+    call_note(c, in->project, in->kind, in->name);
     return 0;
 }
 

@@ -34,6 +34,7 @@ const char *rest_project_param(struct call *c, struct http_request *req, struct 
         http_error(res, 400, "BadRequest", "bad project name");
         return NULL;
     }
+    call_note(c, p, KAIROS_VOLUME, NULL);
     if (!c->who.admin && strcmp(c->who.project, p) != 0) {
         http_error(res, 403, "Forbidden", "this token does not reach project %s", p);
         return NULL;
@@ -79,6 +80,7 @@ const char *rest_alloc_param(struct call *c, struct http_request *req, enum kair
     if (!project || !rest_kind_param(req->params[1], kind, res) ||
         !rest_name_param(req->params[2], kairos_kind_name(*kind), res))
         return NULL;
+    call_note(c, NULL, *kind, req->params[2]);
     return project;
 }
 
@@ -128,6 +130,8 @@ const struct route rest_routes[] = {
     {HTTP_GET, "/v1/capacity", rest_capacity_show},
     {HTTP_GET, "/v1/cluster", rest_cluster_show},
     {HTTP_GET, "/v1/operations/:id", rest_operation_show},
+    {HTTP_GET, "/v1/audit", rest_audit_list},
+    {HTTP_POST, "/v1/audit/trim", rest_audit_trim},
     {HTTP_POST, "/v1/projects/:p/volumes/:v/flatten", rest_volume_flatten},
     {HTTP_GET, "/v1/projects/:p/:kind", rest_allocs_list},
     {HTTP_POST, "/v1/projects/:p/:kind", rest_alloc_create},

@@ -158,6 +158,7 @@ unsigned rest_alloc_create(void *ctx, struct http_request *req, struct http_resp
         goto out;
     snprintf(j->project, sizeof(j->project), "%s", project);
     snprintf(j->name, sizeof(j->name), "%s", name);
+    call_note(c, NULL, j->spec.kind, j->name);
     j->spec.project = j->project;
     j->spec.name = j->name;
     if (json_object_get(body, "source")) {

@@ -10,6 +10,7 @@
  *   rest_snapshots.c   snapshots of volumes and shares
  *   rest_bindings.c    bindings
  *   rest_operations.c  asynchronous operations
+ *   rest_audit.c       the audit log
  *
  * Every check answers 4xx itself and returns false (or NULL), so handlers
  * read top to bottom.
@@ -86,5 +87,7 @@ unsigned rest_binding_create(void *ctx, struct http_request *req, struct http_re
 unsigned rest_binding_show(void *ctx, struct http_request *req, struct http_response *res);
 unsigned rest_binding_delete(void *ctx, struct http_request *req, struct http_response *res);
 unsigned rest_operation_show(void *ctx, struct http_request *req, struct http_response *res);
+unsigned rest_audit_list(void *ctx, struct http_request *req, struct http_response *res);
+unsigned rest_audit_trim(void *ctx, struct http_request *req, struct http_response *res);
 
 #endif

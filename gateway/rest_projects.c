@@ -151,6 +151,7 @@ unsigned rest_projects_create(void *ctx, struct http_request *req, struct http_r
                    "letter or digit");
         goto out;
     }
+    call_note(c, name, KAIROS_VOLUME, NULL);
     kairos_quota_unlimited(&q);
     if (plan) {
         const struct kairos_plan *pl = kairos_policy_plan(c->g->policy, plan);

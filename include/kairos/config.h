@@ -15,6 +15,7 @@
  *   [registry]  shards = 64, retention = 1d
  *   [policy]    capacity = policies/capacity.ini, plans = policies/plans.ini
  *   [reconcile] lease = 5m, interval = 1m, scan_rate = 1000
+ *   [audit]     max_age = 90d
  *   [client]    url = http://127.0.0.1:8080, token_file
  *   [log]       format = text (or json)
  *
@@ -93,6 +94,10 @@ struct kairos_config {
         uint64_t interval_ms; /* between two background passes */
         uint64_t scan_rate;   /* drift scan: objects per second, 0 off */
     } reconcile;
+
+    struct {
+        uint64_t max_age_ms; /* audit day objects older than this are trimmed */
+    } audit;
 
     struct {
         char *url; /* kairosd for kairosctl and kairosfs */

@@ -19,6 +19,7 @@
 #ifndef KAIROS_KAIROS_H
 #define KAIROS_KAIROS_H
 
+#include <kairos/audit.h>
 #include <kairos/binding.h>
 #include <kairos/bucket.h>
 #include <kairos/cache.h>

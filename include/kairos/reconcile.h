@@ -43,6 +43,7 @@ struct kairos_reconcile_report {
     unsigned transfers;     /* budget transfers finished or undone */
     unsigned bindings;      /* bindings rolled back or revocations finished */
     unsigned projects_done; /* creations and deletions finished or undone */
+    unsigned audit_trimmed; /* audit day objects removed ([audit] max_age) */
     unsigned errors;
     char last_error[256]; /* the latest error, "" if none */
 

@@ -60,9 +60,11 @@ static char HOLD_SHARE[300], HOLD_MOUNTED[300], HOLD_BUCKET[300];
  */
 #define REQUEST_TIMEOUT_S 8
 /* What kairosd logs of a request answered 503 at its deadline, when its handler ends. */
-#define LATE    "late=answered-503-at-deadline"
-#define STR_(x) #x
-#define STR(x)  STR_(x)
+#define LATE "late=answered-503-at-deadline"
+/* What kairosd logs of a change whose audit entry the cluster did not take. */
+#define UNRECORDED "audit: not recorded"
+#define STR_(x)    #x
+#define STR(x)     STR_(x)
 
 static double now_s(void)
 {
@@ -704,6 +706,29 @@ static int log_count(const char *what)
 }
 
 /*
+ * Audit entries of P since @since_ms for a POST that creates one of the
+ * @n names of @reqs (REST paths /v1/projects/P/KIND).
+ */
+static int audit_creates(uint64_t since_ms, const char *const *names, size_t n)
+{
+    struct kairos_audit_query q = {.project = P, .since_ms = since_ms, .limit = 1000};
+    struct kairos_audit_entry *e = NULL;
+    struct kairos_error err = {0};
+    size_t count = 0;
+    bool more = false;
+    int found = 0;
+
+    assert_int_equal(kairos_audit_read(K, &q, &e, &count, &more, &err), 0);
+    assert_false(more);
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = 0; j < n; j++)
+            found += strcmp(e[i].method, "POST") == 0 && strcmp(e[i].name, names[j]) == 0;
+    }
+    free(e);
+    return found;
+}
+
+/*
  * The OSD paused (SIGSTOP) for PAUSE_S with creates in flight and new ones
  * coming, and a synchronous OSB provision. Each is answered before the OSD
  * is resumed: 201 if it was done before the pause, else 503 with
@@ -727,6 +752,9 @@ static void osd_paused(void **state)
     bool ended[N + 2];
     char iid[64], gone[64], osb_body[512], state_[32] = "", cut_ids[N + 2][96];
     int cut = 0, late = 0, late_before = log_count(LATE);
+    int creates = N, unrecorded_before = log_count(UNRECORDED);
+    uint64_t t0 = (uint64_t)time(NULL) * 1000 - 1000;
+    const char *names[N];
 
     (void)state;
     snprintf(iid, sizeof(iid), "0a7e%04x-7c3e-4b2a-9d1e-000000000002", (unsigned)getpid() & 0xffff);
@@ -803,9 +831,10 @@ static void osd_paused(void **state)
         long st = 0;
 
         for (int tries = 0; tries < 60; tries++) {
-            if (i < N)
+            if (i < N) {
                 st = create(reqs[i].kind, reqs[i].name, "8M", &r);
-            else
+                creates++;
+            } else
                 kd_request(&KD, "PUT", c[N].path, KD_OSB, NULL, NULL, osb_body, &r);
             st = r.status;
             json_decref(r.body);
@@ -872,6 +901,17 @@ static void osd_paused(void **state)
     /* Each late outcome is logged under the id its 503 was sent with. */
     for (int i = 0; i < cut; i++)
         assert_int_equal(log_count_both(cut_ids[i], LATE), 1);
+    /*
+     * The audit lost none of them: each create, cut at its deadline or not,
+     * is recorded with the outcome its handler reached, or, when the paused
+     * OSD would not take the entry either, logged as not recorded (best effort).
+     */
+    for (int i = 0; i < N; i++)
+        names[i] = reqs[i].name;
+    fprintf(stderr, "%d creates, %d audited, %d not recorded\n", creates,
+            audit_creates(t0, names, N), log_count(UNRECORDED) - unrecorded_before);
+    assert_int_equal(audit_creates(t0, names, N) + log_count(UNRECORDED) - unrecorded_before,
+                     creates);
     assert_ledger(K, P);
     assert_ledger(K, OSB_P);
 }

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "auditlog.h"
 #include "auth.h"
 #include "gateway.h"
 #include "http.h"
@@ -417,10 +418,46 @@ static void reconcile_failure_metrics(void **state)
     metrics_free(m);
 }
 
+/* The OSB originating identity as the audit log keeps it: decoded, bounded, or dropped. */
+static void originating_identity(void **state)
+{
+    char platform[64], identity[257], big[2048];
+
+    (void)state;
+    /* {"username":"alice","uid":"42"} */
+    auditlog_identity("kubernetes eyJ1c2VybmFtZSI6ImFsaWNlIiwidWlkIjoiNDIifQ==", platform,
+                      sizeof(platform), identity, sizeof(identity));
+    assert_string_equal(platform, "kubernetes");
+    assert_string_equal(identity, "{\"uid\":\"42\",\"username\":\"alice\"}");
+    /* Not base64, base64 of no JSON, no value, no header. */
+    auditlog_identity("cloudfoundry !!!!", platform, sizeof(platform), identity, sizeof(identity));
+    assert_string_equal(platform, "cloudfoundry");
+    assert_string_equal(identity, "");
+    auditlog_identity("kubernetes aGVsbG8=", platform, sizeof(platform), identity,
+                      sizeof(identity));
+    assert_string_equal(identity, "");
+    auditlog_identity("kubernetes", platform, sizeof(platform), identity, sizeof(identity));
+    assert_string_equal(platform, "kubernetes");
+    assert_string_equal(identity, "");
+    auditlog_identity(NULL, platform, sizeof(platform), identity, sizeof(identity));
+    assert_string_equal(platform, "");
+    /* Longer than the buffers: cut, never overrun. */
+    memset(big, 'p', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    auditlog_identity(big, platform, sizeof(platform), identity, sizeof(identity));
+    assert_int_equal(strlen(platform), sizeof(platform) - 1);
+    memcpy(big, "k ", 2);
+    memset(big + 2, 'A', sizeof(big) - 3);
+    auditlog_identity(big, platform, sizeof(platform), identity, sizeof(identity));
+    assert_string_equal(platform, "k");
+    assert_string_equal(identity, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(router_params),
+        cmocka_unit_test(originating_identity),
         cmocka_unit_test(osb_version),
         cmocka_unit_test(strict_bodies),
         cmocka_unit_test(basic_auth),
