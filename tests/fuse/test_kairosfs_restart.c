@@ -414,6 +414,20 @@ static void survives_kill9(void **state)
     assert_int_equal(unmount_fs(&fresh), 0);
 }
 
+/* kill -9 @old, the daemon of @m's supervisor, and wait until a new one runs. */
+static void kill_daemon(const struct mount *m, pid_t old)
+{
+    double t0;
+
+    assert_int_equal(kill(old, SIGKILL), 0);
+    t0 = now_s();
+    while (supervised_daemon(m->pid) == old || supervised_daemon(m->pid) == 0) {
+        if (now_s() - t0 > RESTART_WAIT_S)
+            fail_msg("no new daemon %d s after kill -9 of %d", RESTART_WAIT_S, (int)old);
+        usleep(10000);
+    }
+}
+
 /*
  * On a kernel that cannot send them again (before 6.9; -o noresend acts
  * so), the requests a killed daemon had read and not answered fail with
@@ -431,7 +445,6 @@ static void owed_requests_fail_with_eio(void **state)
         int err;
     } * r;
     pid_t reader, old, osd = kt_daemon_pid("osd.0");
-    double t0;
 
     (void)state;
     r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -471,13 +484,7 @@ static void owed_requests_fail_with_eio(void **state)
         fail_msg("the read did not wait for the stopped OSD: %zd, %s", r->got, strerror(r->err));
     old = supervised_daemon(m.pid);
     assert_true(old > 0);
-    assert_int_equal(kill(old, SIGKILL), 0);
-    t0 = now_s();
-    while (supervised_daemon(m.pid) == old || supervised_daemon(m.pid) == 0) {
-        if (now_s() - t0 > RESTART_WAIT_S)
-            fail_msg("no new daemon %d s after kill -9 of %d", RESTART_WAIT_S, (int)old);
-        usleep(10000);
-    }
+    kill_daemon(&m, old);
     assert_int_equal(kill(osd, SIGCONT), 0);
     paused = 0;
     assert_int_equal(wait_exit(reader, RESTART_WAIT_S), 0);
@@ -538,7 +545,6 @@ static void slots_outlive_the_daemon(void **state)
     struct statvfs vx, vy, v;
     int fx, fy;
     pid_t old;
-    double t0;
 
     (void)state;
     /* Pigeonholes: two of KFS_ID_SLOTS + 1 names share a home. */
@@ -581,13 +587,7 @@ static void slots_outlive_the_daemon(void **state)
 
     old = supervised_daemon(m.pid);
     assert_true(old > 0);
-    assert_int_equal(kill(old, SIGKILL), 0);
-    t0 = now_s();
-    while (supervised_daemon(m.pid) == old || supervised_daemon(m.pid) == 0) {
-        if (now_s() - t0 > RESTART_WAIT_S)
-            fail_msg("no new daemon %d s after kill -9 of %d", RESTART_WAIT_S, (int)old);
-        usleep(10000);
-    }
+    kill_daemon(&m, old);
     /* The kernel asks the new daemon about the node ids it holds. */
     assert_int_equal(fstatvfs(fx, &v), 0);
     assert_int_equal((uint64_t)v.f_blocks * v.f_frsize, 8 * MiB);

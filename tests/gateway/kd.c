@@ -413,3 +413,17 @@ const char *kd_wait_operation(struct kd *kd, const char *id)
     stalled(kd, what);
     return state;
 }
+
+int kd_capture(const char *cmd, char *out, size_t cap)
+{
+    FILE *f = popen(cmd, "r");
+    size_t n;
+    int status;
+
+    if (!f)
+        die("popen failed");
+    n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    status = pclose(f);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

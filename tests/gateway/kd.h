@@ -89,4 +89,11 @@ long kd_call_headers(struct kd *kd, const char *method, const char *path, const 
  */
 const char *kd_wait_operation(struct kd *kd, const char *id);
 
+/*
+ * kd_capture() - run the shell line @cmd; what it writes to stdout goes to
+ * @out (@cap bytes, NUL-terminated, cut if longer). Return: its exit
+ * status, or -1 when it did not exit.
+ */
+int kd_capture(const char *cmd, char *out, size_t cap);
+
 #endif

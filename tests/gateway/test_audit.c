@@ -257,8 +257,6 @@ static int ctl(const char *fmt, ...)
 {
     char args[512], cmd[1024];
     va_list ap;
-    size_t n;
-    FILE *f;
     int status;
 
     va_start(ap, fmt);
@@ -266,13 +264,9 @@ static int ctl(const char *fmt, ...)
     va_end(ap);
     snprintf(cmd, sizeof(cmd), "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s KAIROS_CONF= %s %s",
              B.port, KD_ADMIN_TOKEN, KAIROSCTL_BINARY, args);
-    f = popen(cmd, "r");
-    assert_non_null(f);
-    n = fread(out, 1, sizeof(out) - 1, f);
-    out[n] = '\0';
-    status = pclose(f);
+    status = kd_capture(cmd, out, sizeof(out));
     print_message("kairosctl %s:\n%s", args, out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return status;
 }
 
 static void kairosctl_audit(void **state)

@@ -30,20 +30,12 @@ static char out[65536];
 static int run(const char *env, const char *redirect, const char *fmt, va_list ap)
 {
     char args[1024], cmd[2048];
-    size_t n;
-    FILE *f;
-    int status;
 
     vsnprintf(args, sizeof(args), fmt, ap);
     snprintf(cmd, sizeof(cmd),
              "KAIROS_URL=http://127.0.0.1:%u KAIROS_TOKEN=%s KAIROS_CONF= %s %s %s %s", KD.port,
              KD_ADMIN_TOKEN, env, KAIROSCTL_BINARY, args, redirect);
-    f = popen(cmd, "r");
-    assert_non_null(f);
-    n = fread(out, 1, sizeof(out) - 1, f);
-    out[n] = '\0';
-    status = pclose(f);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return kd_capture(cmd, out, sizeof(out));
 }
 
 static int ctl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -349,7 +341,6 @@ static void output_formats(void **state)
 static void tokens_and_denials(void **state)
 {
     char cmd[512], token[256];
-    FILE *f;
     int status;
 
     (void)state;
@@ -380,11 +371,7 @@ static void tokens_and_denials(void **state)
     /* Unreachable: 5. */
     snprintf(cmd, sizeof(cmd), "KAIROS_URL=http://127.0.0.1:1 KAIROS_TOKEN=x %s capacity 2>&1",
              KAIROSCTL_BINARY);
-    f = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof(out) - 1, f);
-    out[n] = '\0';
-    status = pclose(f);
-    assert_int_equal(WEXITSTATUS(status), 5);
+    assert_int_equal(kd_capture(cmd, out, sizeof(out)), 5);
     assert_non_null(strstr(out, "cannot reach kairosd"));
     /* The drift policy is the admin's: a project token is denied, 6. */
     snprintf(cmd, sizeof(cmd),

@@ -27,20 +27,14 @@ static int run(const char *fmt, ...)
 {
     char cmd[2048];
     va_list ap;
-    size_t n;
-    FILE *f;
     int status;
 
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof(cmd), fmt, ap);
     va_end(ap);
-    f = popen(cmd, "r");
-    assert_non_null(f);
-    n = fread(out, 1, sizeof(out) - 1, f);
-    out[n] = '\0';
-    status = pclose(f);
+    status = kd_capture(cmd, out, sizeof(out));
     print_message("%s\n", out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return status;
 }
 
 static int setup(void **state)
