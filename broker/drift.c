@@ -1388,14 +1388,37 @@ static struct ino *ino_find(struct shares *ss, uint64_t ino)
     return NULL;
 }
 
-/* Ask the file system about inode @ino, once per namespace listing. */
-static struct ino *ino_lookup(struct shares *ss, uint64_t ino)
+/* Ask the file system whether @i's inode exists, and how many objects its size covers. */
+static void ino_ask(struct shares *ss, struct ino *i)
 {
-    struct ino *i = ino_find(ss, ino);
-    struct inodeno_t no = {ino};
+    struct inodeno_t no = {i->ino};
     struct ceph_statx stx;
     struct ceph_file_layout layout;
     Inode *in = NULL;
+
+    i->exists = false;
+    i->objects = 0;
+    if (pace(ss->s->ctx, 1) < 0 || ceph_ll_lookup_inode(ss->cm, no, &in) < 0)
+        return;
+    i->exists = true;
+    i->objects = 1;
+    if (ceph_ll_getattr(ss->cm, in, &stx, CEPH_STATX_SIZE, 0, ceph_mount_perms(ss->cm)) == 0 &&
+        ceph_ll_file_layout(ss->cm, in, &layout) == 0 && layout.fl_object_size) {
+        uint64_t per = (uint64_t)layout.fl_object_size;
+        /* Striping spreads a stripe's units over fl_stripe_count objects. */
+        uint64_t objs = (stx.stx_size + per - 1) / per + layout.fl_stripe_count;
+        i->objects = objs > 1 ? objs : 1;
+    } else {
+        /* Unknown size: grant it every object rather than guess. */
+        i->objects = UINT64_MAX;
+    }
+    ceph_ll_put(ss->cm, in);
+}
+
+/* Inode @ino as the file system saw it first in this namespace listing. */
+static struct ino *ino_lookup(struct shares *ss, uint64_t ino)
+{
+    struct ino *i = ino_find(ss, ino);
 
     if (i)
         return i;
@@ -1410,21 +1433,7 @@ static struct ino *ino_lookup(struct shares *ss, uint64_t ino)
     i = &ss->inos[ss->ninos++];
     memset(i, 0, sizeof(*i));
     i->ino = ino;
-    if (pace(ss->s->ctx, 1) < 0 || ceph_ll_lookup_inode(ss->cm, no, &in) < 0)
-        return i;
-    i->exists = true;
-    i->objects = 1;
-    if (ceph_ll_getattr(ss->cm, in, &stx, CEPH_STATX_SIZE, 0, ceph_mount_perms(ss->cm)) == 0 &&
-        ceph_ll_file_layout(ss->cm, in, &layout) == 0 && layout.fl_object_size) {
-        uint64_t per = (uint64_t)layout.fl_object_size;
-        /* Striping spreads a stripe's units over fl_stripe_count objects. */
-        uint64_t objs = (stx.stx_size + per - 1) / per + layout.fl_stripe_count;
-        i->objects = objs > 1 ? objs : 1;
-    } else {
-        /* Unknown size: grant it every object rather than guess. */
-        i->objects = UINT64_MAX;
-    }
-    ceph_ll_put(ss->cm, in);
+    ino_ask(ss, i);
     return i;
 }
 
@@ -1449,11 +1458,25 @@ static int check_share_object(struct shares *ss, const char *oid)
             return -ENOMEM;
         if (i->exists && idx < i->objects)
             return 0;
+        /* The file may have grown since it was looked up (listing order is not its order). */
+        if (i->exists) {
+            ino_ask(ss, i);
+            if (i->exists && idx < i->objects)
+                return 0;
+        }
     }
     rc = pace(ss->s->ctx, 1);
     if (rc < 0)
         return rc;
     rados_stat(ss->io, oid, &size, &mtime);
+    /*
+     * Past its file's size, but written within the lease: a writer whose
+     * size the MDS has not heard of yet (it holds the file's write caps).
+     * Judged by a later pass, once its writer had all the time to say.
+     */
+    if (cephfs_name && i->exists &&
+        (uint64_t)mtime * 1000 + ss->s->k->cfg->reconcile.lease_ms > kairos_now_ms())
+        return 0;
     /*
      * A CephFS name whose inode is gone may be a deleted file the MDS is
      * still purging: an orphan, acted on only once it outlives the lease.
