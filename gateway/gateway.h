@@ -25,6 +25,16 @@ struct gateway {
     struct ops *ops;
 };
 
+/*
+ * The plans and capacity policy in force: one read per request, used
+ * throughout it. A reload (SIGHUP) swaps g->policy; the policy replaced
+ * stays valid until exit, but two reads may see two policies.
+ */
+static inline const struct kairos_policy *gateway_policy(const struct gateway *g)
+{
+    return __atomic_load_n(&g->policy, __ATOMIC_ACQUIRE);
+}
+
 /* The project record @name, through the gateway's cache when it has one. */
 int gateway_project_get(struct gateway *g, const char *name, struct kairos_project *out,
                         struct kairos_error *err);

@@ -93,6 +93,7 @@ static json_t *plan_json(struct call *c, enum kairos_kind kind, const struct kai
 unsigned osb_catalog(void *ctx, struct http_request *req, struct http_response *res)
 {
     struct call *c = ctx;
+    const struct kairos_policy *pol = gateway_policy(c->g);
     json_t *services = json_array();
 
     (void)req;
@@ -100,9 +101,9 @@ unsigned osb_catalog(void *ctx, struct http_request *req, struct http_response *
         enum kairos_kind kind = osb_kinds[i];
         json_t *plans = json_array();
         char id[64];
-        for (size_t p = 0; p < c->g->policy->nplans; p++) {
-            if (c->g->policy->plans[p].size[kind])
-                json_array_append_new(plans, plan_json(c, kind, &c->g->policy->plans[p]));
+        for (size_t p = 0; p < pol->nplans; p++) {
+            if (pol->plans[p].size[kind])
+                json_array_append_new(plans, plan_json(c, kind, &pol->plans[p]));
         }
         if (json_array_size(plans) == 0) {
             json_decref(plans);
@@ -124,6 +125,7 @@ unsigned osb_catalog(void *ctx, struct http_request *req, struct http_response *
 bool osb_resolve_plan(struct call *c, const char *service, const char *plan, enum kairos_kind *kind,
                       const struct kairos_plan **out, struct http_response *res)
 {
+    const struct kairos_policy *pol = gateway_policy(c->g);
     char id[128];
 
     if (!service || !service[0] || !plan || !plan[0]) {
@@ -135,10 +137,10 @@ bool osb_resolve_plan(struct call *c, const char *service, const char *plan, enu
         if (strcmp(id, service) != 0)
             continue;
         *kind = osb_kinds[i];
-        for (size_t p = 0; p < c->g->policy->nplans; p++) {
-            osb_plan_id(id, sizeof(id), *kind, c->g->policy->plans[p].name);
-            if (strcmp(id, plan) == 0 && c->g->policy->plans[p].size[*kind]) {
-                *out = &c->g->policy->plans[p];
+        for (size_t p = 0; p < pol->nplans; p++) {
+            osb_plan_id(id, sizeof(id), *kind, pol->plans[p].name);
+            if (strcmp(id, plan) == 0 && pol->plans[p].size[*kind]) {
+                *out = &pol->plans[p];
                 return true;
             }
         }

@@ -185,7 +185,7 @@ static int claim(struct call *c, const struct mapping *m, bool create, struct ka
 /* Make the project of @m: its name, or its other name when another owner has the first. */
 static int make(struct call *c, const struct mapping *m, char *out, struct kairos_error *err)
 {
-    const struct kairos_policy *pol = c->g->policy;
+    const struct kairos_policy *pol = gateway_policy(c->g);
     const struct kairos_plan *def =
         pol->default_plan ? kairos_policy_plan(pol, pol->default_plan) : NULL;
     const char *names[] = {m->name, m->alt};

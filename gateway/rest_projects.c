@@ -154,7 +154,7 @@ unsigned rest_projects_create(void *ctx, struct http_request *req, struct http_r
     call_note(c, name, KAIROS_VOLUME, NULL);
     kairos_quota_unlimited(&q);
     if (plan) {
-        const struct kairos_plan *pl = kairos_policy_plan(c->g->policy, plan);
+        const struct kairos_plan *pl = kairos_policy_plan(gateway_policy(c->g), plan);
         if (!pl) {
             http_error(res, 400, "BadRequest", "no plan '%.63s'", plan);
             goto out;
@@ -352,7 +352,7 @@ unsigned rest_capacity_show(void *ctx, struct http_request *req, struct http_res
                                       limit_json(r.quota_bytes[k]), "allocated_bytes",
                                       (json_int_t)r.allocated_bytes[k], "allocated_count",
                                       (json_int_t)r.allocated_count[k], "overcommit",
-                                      c->g->policy->capacity.overcommit[k]));
+                                      gateway_policy(c->g)->capacity.overcommit[k]));
     return http_json(
         res, 200,
         json_pack("{s:I,s:f,s:f,s:I,s:I,s:I,s:o,s:I,s:I,s:f,s:i,s:o}", "usable",
