@@ -32,17 +32,30 @@ static void pair_free(struct tls_pair *p)
     free(p);
 }
 
-/* gnutls refuses a key that is not the certificate's when both go into credentials. */
-static int check_match(const gnutls_datum_t *cert, const gnutls_datum_t *key, const char *cert_path,
-                       const char *key_path, struct kairos_error *err)
+/*
+ * The key is the certificate's: their public keys, exported, are the same
+ * bytes. (gnutls_certificate_set_x509_key_mem2() checks the same, but
+ * leaks the parsed certificate when they differ.)
+ */
+static int check_match(struct tls_pair *p, const char *cert_path, const char *key_path,
+                       struct kairos_error *err)
 {
-    gnutls_certificate_credentials_t cred;
-    int rc = gnutls_certificate_allocate_credentials(&cred);
+    gnutls_datum_t a = {0}, b = {0};
+    gnutls_pubkey_t from_key = NULL;
+    int rc = gnutls_pubkey_init(&from_key);
 
-    if (rc < 0)
-        return kairos_error_set(err, -ENOMEM, "TLS: %s", gnutls_strerror(rc));
-    rc = gnutls_certificate_set_x509_key_mem2(cred, cert, key, GNUTLS_X509_FMT_PEM, NULL, 0);
-    gnutls_certificate_free_credentials(cred);
+    if (rc == 0)
+        rc = gnutls_pubkey_import_privkey(from_key, p->key, 0, 0);
+    if (rc == 0)
+        rc = gnutls_pubkey_export2(p->chain[0].pubkey, GNUTLS_X509_FMT_DER, &a);
+    if (rc == 0)
+        rc = gnutls_pubkey_export2(from_key, GNUTLS_X509_FMT_DER, &b);
+    if (rc == 0 && (a.size != b.size || memcmp(a.data, b.data, a.size) != 0))
+        rc = GNUTLS_E_CERTIFICATE_KEY_MISMATCH;
+    gnutls_free(a.data);
+    gnutls_free(b.data);
+    if (from_key)
+        gnutls_pubkey_deinit(from_key);
     if (rc < 0)
         return kairos_error_set(err, -EINVAL, "%s and %s are not a certificate and its key: %s",
                                 cert_path, key_path, gnutls_strerror(rc));
@@ -81,9 +94,6 @@ int tls_pair_load(const char *cert_path, const char *key_path, struct tls_pair *
         rc = kairos_error_set(err, -EIO, "%s: cannot read: %s", key_path, gnutls_strerror(rc));
         goto out;
     }
-    rc = check_match(&cert, &key, cert_path, key_path, err);
-    if (rc < 0)
-        goto out;
     p->nchain = CHAIN_MAX;
     rc = gnutls_pcert_list_import_x509_raw(p->chain, &p->nchain, &cert, GNUTLS_X509_FMT_PEM, 0);
     if (rc < 0 || p->nchain == 0) {
@@ -100,6 +110,9 @@ int tls_pair_load(const char *cert_path, const char *key_path, struct tls_pair *
                               gnutls_strerror(rc));
         goto out;
     }
+    rc = check_match(p, cert_path, key_path, err);
+    if (rc < 0)
+        goto out;
     fingerprint(p);
     *out = p;
     p = NULL;
