@@ -197,8 +197,25 @@ static void cleanup(struct kd *kd, bool show_log)
     rmdir(kd->dir);
 }
 
+/*
+ * A kairosd that did not stop cleanly (an error exit, a leak under ASan)
+ * fails the test program. Tests check kd_stop() in their group teardown,
+ * and cmocka does not count a failed group teardown in its exit status.
+ */
+static bool unclean_stop;
+
+static void fail_on_unclean_stop(void)
+{
+    if (!unclean_stop)
+        return;
+    fprintf(stderr, "KD: a kairosd did not stop cleanly (its log is above): the test fails\n");
+    fflush(NULL);
+    _exit(1);
+}
+
 int kd_stop(struct kd *kd)
 {
+    static bool registered;
     int status = 0, rc = -1;
 
     if (kd->pid <= 0)
@@ -217,6 +234,11 @@ int kd_stop(struct kd *kd)
     }
     kd->pid = 0;
     cleanup(kd, rc != 0);
+    if (rc != 0) {
+        unclean_stop = true;
+        if (!registered)
+            registered = atexit(fail_on_unclean_stop) == 0;
+    }
     return rc;
 }
 
