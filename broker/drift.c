@@ -1443,7 +1443,7 @@ static int check_share_object(struct shares *ss, const char *oid)
     unsigned long long ino, idx;
     char tail;
     uint64_t size = 0;
-    time_t mtime;
+    time_t mtime = 0;
     struct ino *i = NULL;
     bool cephfs_name = sscanf(oid, "%llx.%llx%c", &ino, &idx, &tail) == 2 &&
                        strlen(strchr(oid, '.') + 1) == 8 &&
@@ -1460,8 +1460,11 @@ static int check_share_object(struct shares *ss, const char *oid)
             return 0;
         /* The file may have grown since it was looked up (listing order is not its order). */
         if (i->exists) {
-            ino_ask(ss, i);
-            if (i->exists && idx < i->objects)
+            struct ino again = {.ino = i->ino};
+            ino_ask(ss, &again);
+            if (again.exists)
+                *i = again;
+            if (idx < i->objects)
                 return 0;
         }
     }
