@@ -449,3 +449,30 @@ int kd_capture(const char *cmd, char *out, size_t cap)
     status = pclose(f);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+void kd_delete_project(struct kd *kd, const char *name)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "/v1/projects/%s?force=true", name);
+    kd_call(kd, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
+}
+
+void kd_token_file(struct kd *kd, const char *project, const char *path, char *id, size_t idlen)
+{
+    char url[256];
+    json_t *j = NULL;
+    const char *token;
+    FILE *f;
+
+    snprintf(url, sizeof(url), "/v1/projects/%s/tokens", project);
+    if (kd_call(kd, "POST", url, KD_ADMIN, NULL, NULL, &j) != 201 ||
+        !(token = json_string_value(json_object_get(j, "token"))))
+        die("kairosd made no project token");
+    f = fopen(path, "w");
+    if (!f || fprintf(f, "%s\n", token) < 0 || fclose(f) != 0)
+        die("cannot write the token file");
+    if (id)
+        snprintf(id, idlen, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+}

@@ -96,4 +96,18 @@ const char *kd_wait_operation(struct kd *kd, const char *id);
  */
 int kd_capture(const char *cmd, char *out, size_t cap);
 
+/*
+ * kd_delete_project() - delete project @name with everything in it
+ * (?force=true), as a teardown does: whatever is left of it goes, and the
+ * answer is not checked.
+ */
+void kd_delete_project(struct kd *kd, const char *name);
+
+/*
+ * kd_token_file() - a new token of @project, written to the file @path (one
+ * line); its id into @id (@idlen bytes) when @id is not NULL. Exits the
+ * test when kairosd refuses or the file cannot be written.
+ */
+void kd_token_file(struct kd *kd, const char *project, const char *path, char *id, size_t idlen);
+
 #endif

@@ -45,8 +45,6 @@ static void unmount(void)
 static int setup(void **state)
 {
     char path[256], body[256];
-    json_t *j = NULL;
-    FILE *f;
 
     (void)state;
     kd_start(&KD, KAIROSD_BINARY);
@@ -61,13 +59,8 @@ static int setup(void **state)
     assert_int_equal(
         kd_call(&KD, "POST", path, KD_ADMIN, NULL, "{\"name\":\"disk\",\"size\":\"8M\"}", NULL),
         201);
-    snprintf(path, sizeof(path), "/v1/projects/%s/tokens", P);
-    assert_int_equal(kd_call(&KD, "POST", path, KD_ADMIN, NULL, NULL, &j), 201);
     snprintf(TOKEN_FILE, sizeof(TOKEN_FILE), "%s/project-token", KD.dir);
-    f = fopen(TOKEN_FILE, "w");
-    fprintf(f, "%s\n", json_string_value(json_object_get(j, "token")));
-    fclose(f);
-    json_decref(j);
+    kd_token_file(&KD, P, TOKEN_FILE, NULL, 0);
     snprintf(MNT, sizeof(MNT), "/tmp/kairosfs-broker.XXXXXX");
     assert_non_null(mkdtemp(MNT));
     return 0;
@@ -75,14 +68,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char path[256];
-
     (void)state;
     unmount();
     rmdir(MNT);
     unlink(TOKEN_FILE);
-    snprintf(path, sizeof(path), "/v1/projects/%s?force=true", P);
-    kd_call(&KD, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
+    kd_delete_project(&KD, P);
     assert_int_equal(kd_stop(&KD), 0);
     return 0;
 }

@@ -153,8 +153,6 @@ static int setup(void **state)
 {
     struct kairos_error err = {0};
     char body[256];
-    json_t *j = NULL;
-    FILE *f;
 
     (void)state;
     assert_int_equal(kairos_config_load(getenv("KAIROS_CONF"), &CFG, &err), 0);
@@ -168,14 +166,8 @@ static int setup(void **state)
     snprintf(body, sizeof(body), "{\"name\":\"%s\",\"plan\":\"small\"}", P);
     assert_int_equal(kd_call(&KD, "POST", "/v1/projects", KD_ADMIN, NULL, body, NULL), 201);
     make("shares", "{\"name\":\"home\",\"size\":\"8M\"}");
-    snprintf(body, sizeof(body), "/v1/projects/%s/tokens", P);
-    assert_int_equal(kd_call(&KD, "POST", body, KD_ADMIN, NULL, NULL, &j), 201);
-    snprintf(TOKEN_ID, sizeof(TOKEN_ID), "%s", json_string_value(json_object_get(j, "id")));
     snprintf(TOKEN_FILE, sizeof(TOKEN_FILE), "/tmp/kairosfs-live-token.%d", (int)getpid());
-    f = fopen(TOKEN_FILE, "w");
-    fprintf(f, "%s\n", json_string_value(json_object_get(j, "token")));
-    fclose(f);
-    json_decref(j);
+    kd_token_file(&KD, P, TOKEN_FILE, TOKEN_ID, sizeof(TOKEN_ID));
     snprintf(MNT, sizeof(MNT), "/tmp/kairosfs-live.XXXXXX");
     assert_non_null(mkdtemp(MNT));
     return 0;
@@ -183,14 +175,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char path[256];
-
     (void)state;
     unmount();
     rmdir(MNT);
     unlink(TOKEN_FILE);
-    snprintf(path, sizeof(path), "/v1/projects/%s?force=true", P);
-    kd_call(&KD, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
+    kd_delete_project(&KD, P);
     assert_int_equal(kd_stop(&KD), 0);
     rados_shutdown(ADMIN);
     kairos_config_free(CFG);

@@ -272,17 +272,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char path[128];
-
     (void)state;
     unlink(HOLD_SHARE);
     unlink(HOLD_MOUNTED);
     unlink(HOLD_BUCKET);
     restore_all();
-    snprintf(path, sizeof(path), "/v1/projects/%s?force=true", P);
-    kd_call(&KD, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
-    snprintf(path, sizeof(path), "/v1/projects/%s?force=true", OSB_P);
-    kd_call(&KD, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
+    kd_delete_project(&KD, P);
+    kd_delete_project(&KD, OSB_P);
     assert_int_equal(kd_stop(&KD), 0);
     kairos_close(K);
     kairos_config_free(CFG);

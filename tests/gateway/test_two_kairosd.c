@@ -40,10 +40,9 @@ static int teardown(void **state)
     char path[128];
 
     (void)state;
-    snprintf(path, sizeof(path), "/v1/projects/%s?force=true", P);
-    kd_call(&A, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
-    snprintf(path, sizeof(path), "/v1/projects/k8s-%s?force=true", NS);
-    kd_call(&A, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
+    kd_delete_project(&A, P);
+    snprintf(path, sizeof(path), "k8s-%s", NS);
+    kd_delete_project(&A, path);
     assert_int_equal(kd_stop(&A), 0);
     assert_int_equal(kd_stop(&B), 0);
     return 0;
