@@ -34,6 +34,8 @@ struct bstep {
     char bkey[KAIROS_KEY_MAX]; /* the binding's record */
     char jkey[KAIROS_KEY_MAX]; /* the binding's intent marker */
     uint64_t ts;               /* of the intent this call opened */
+    uint64_t stale_ts;         /* reconciler: the intent judged stale; 0 for an unbind */
+    bool moved_on;             /* reconciler: that intent was closed meanwhile */
     bool exists;               /* create: already bound as asked */
     struct kairos_error *err;
 };
@@ -163,11 +165,11 @@ static int forget_step(void *arg, const struct kairos_kvs *kvs, struct kairos_tx
 
 static int update(struct bstep *st, kairos_store_step fn)
 {
-    const char *keys[] = {"meta", st->akey, st->bkey};
+    const char *keys[] = {"meta", st->akey, st->bkey, st->jkey};
     char oid[KAIROS_KEY_MAX];
 
     kairos_project_oid(oid, st->project);
-    return kairos_store_update(st->k->meta, oid, keys, 3, false, fn, st);
+    return kairos_store_update(st->k->meta, oid, keys, 4, false, fn, st);
 }
 
 static int backend(struct bstep *st, struct kairos_kind_ops *ops)
@@ -234,6 +236,17 @@ static int revoke_step(void *arg, const struct kairos_kvs *kvs, struct kairos_tx
     if (!rec)
         return kairos_error_set(st->err, -ENOENT, "no binding %s of %s %s in project %s", st->id,
                                 kairos_kind_name(st->kind), st->alloc, st->project);
+    /*
+     * The reconciler takes over only the intent it found stale. A bind that
+     * outlived the lease may have closed it since and handed its key out;
+     * revoking that binding would cut a client that was told it is bound.
+     */
+    if (st->stale_ts &&
+        (strcmp(state_of(rec), "active") == 0 || kairos_json_u64(rec, "ts", 0) != st->stale_ts)) {
+        json_decref(rec);
+        st->moved_on = true;
+        return -ESTALE;
+    }
     set_intent(st, txn, rec, "deleting");
     json_decref(rec);
     return 0;
@@ -411,6 +424,23 @@ int kairos_binding_purge(struct kairos *k, const char *project, enum kairos_kind
     } while (1);
 }
 
+/*
+ * An intent whose binding is settled (active, or gone): drop it, unless a
+ * new bind or unbind of the same id has opened it again since it was read.
+ */
+static int drop_intent_step(void *arg, const struct kairos_kvs *kvs, struct kairos_txn *txn)
+{
+    struct bstep *st = arg;
+    json_t *rec = kairos_kvs_json(kvs, st->bkey);
+    bool settled = !rec || strcmp(state_of(rec), "active") == 0;
+
+    json_decref(rec);
+    if (!settled || !kairos_kvs_get(kvs, st->jkey))
+        return KAIROS_STORE_NOOP;
+    kairos_txn_rm(txn, st->jkey);
+    return 0;
+}
+
 /* "j.<kind>.<alloc>/<id>" -> its parts. */
 static int split_intent(const char *jkey, enum kairos_kind *kind, char *alloc, char *id)
 {
@@ -435,17 +465,23 @@ int kairos_binding_reconcile(struct kairos *k, const char *project, const char *
     json_decref(j);
     if (ts + lease_ms > kairos_now_ms())
         return 0;
-    kairos_project_oid(oid, project);
-    if (split_intent(jkey, &kind, alloc, id) < 0)
+    if (split_intent(jkey, &kind, alloc, id) < 0) {
+        kairos_project_oid(oid, project);
         return kairos_store_rm_key(k->meta, oid, jkey);
-    rc = kairos_binding_get(k, project, kind, alloc, id, &b, err);
-    if (rc == -ENOENT || (rc == 0 && !b.pending))
-        return kairos_store_rm_key(k->meta, oid, jkey);
+    }
+    rc = bstep_init(&st, k, project, kind, alloc, id, err);
     if (rc < 0)
         return rc;
+    st.stale_ts = ts;
+    rc = kairos_binding_get(k, project, kind, alloc, id, &b, err);
+    if (rc == -ENOENT || (rc == 0 && !b.pending)) {
+        rc = update(&st, drop_intent_step);
+        return rc == -ENOENT ? 0 : rc;
+    }
+    if (rc < 0)
+        return rc;
+    kairos_fault("binding.reconcile.pending");
     /* Pending or being revoked: either way the credentials must go. */
-    rc = bstep_init(&st, k, project, kind, alloc, id, err);
-    if (rc == 0)
-        rc = revoke_binding(&st);
-    return rc == 0 ? 1 : rc;
+    rc = revoke_binding(&st);
+    return rc == 0 && !st.moved_on ? 1 : rc;
 }

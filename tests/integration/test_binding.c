@@ -9,9 +9,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cephfs/libcephfs.h>
 #include <jansson.h>
@@ -410,6 +412,105 @@ static void crash_mid_bind_revoked(void **state)
                      -ENOENT);
 }
 
+struct slow_bind {
+    const char *id;
+    char *creds;
+    int rc;
+    struct kairos_reconcile_report rep;
+};
+
+static void *bind_thread(void *arg)
+{
+    struct slow_bind *b = arg;
+    struct kairos_error err = {0};
+
+    b->rc = kairos_binding_create(T.k, P1, KAIROS_VOLUME, "disk", b->id, 0, &b->creds, &err);
+    return NULL;
+}
+
+static void *reconcile_thread(void *arg)
+{
+    struct slow_bind *b = arg;
+    struct kairos_error err = {0};
+
+    b->rc = kairos_reconcile_run(T.k, 1, &b->rep, &err);
+    return NULL;
+}
+
+/* The next fault point a thread of this process holds at (KAIROS_FAULT_FD). */
+static void wait_held(FILE *points, const char *point)
+{
+    char line[128];
+
+    assert_non_null(fgets(line, sizeof(line), points));
+    line[strcspn(line, "\n")] = '\0';
+    assert_string_equal(line, point);
+}
+
+/*
+ * A bind slower than the lease: the reconciler finds its intent stale and
+ * the binding pending, then the bind finishes and hands its key out. The
+ * reconciler must leave that binding alone: its client was told it is
+ * bound. (It used to revoke it: the key stopped working at once, and a
+ * bucket could be deprovisioned as if unbound.)
+ */
+static void slow_bind_outlives_its_lease(void **state)
+{
+    const char *granted = "/tmp/kairos-test-binding-granted",
+               *read = "/tmp/kairos-test-binding-read";
+    struct slow_bind b = {.id = "slow"}, r = {0};
+    struct kairos_binding got;
+    struct kairos_error err = {0};
+    char fault[256], fdstr[16], entity[160];
+    pthread_t bt, rt;
+    json_t *creds;
+    FILE *points;
+    rados_t cl;
+    int fds[2];
+
+    (void)state;
+    assert_int_equal(pipe(fds), 0);
+    points = fdopen(fds[0], "r");
+    snprintf(fdstr, sizeof(fdstr), "%d", fds[1]);
+    snprintf(fault, sizeof(fault),
+             "binding.create.granted=hold:%s,binding.reconcile.pending=hold:%s", granted, read);
+    assert_int_equal(close(open(granted, O_CREAT | O_WRONLY, 0600)), 0);
+    assert_int_equal(close(open(read, O_CREAT | O_WRONLY, 0600)), 0);
+    setenv("KAIROS_FAULT_FD", fdstr, 1);
+    setenv("KAIROS_FAULT", fault, 1);
+
+    /* The bind has its key and is held before it records the binding active. */
+    assert_int_equal(pthread_create(&bt, NULL, bind_thread, &b), 0);
+    wait_held(points, "binding.create.granted");
+    usleep(20 * 1000);
+    /* A pass with a 1 ms lease finds the intent stale and the binding pending. */
+    assert_int_equal(pthread_create(&rt, NULL, reconcile_thread, &r), 0);
+    wait_held(points, "binding.reconcile.pending");
+    /* The bind ends first: its caller holds a key it was told works. */
+    unlink(granted);
+    assert_int_equal(pthread_join(bt, NULL), 0);
+    assert_int_equal(b.rc, 0);
+    unlink(read);
+    assert_int_equal(pthread_join(rt, NULL), 0);
+    unsetenv("KAIROS_FAULT");
+    unsetenv("KAIROS_FAULT_FD");
+    fclose(points);
+    close(fds[1]);
+    assert_int_equal(r.rc, 0);
+
+    assert_int_equal(kairos_binding_get(T.k, P1, KAIROS_VOLUME, "disk", "slow", &got, &err), 0);
+    assert_false(got.pending);
+    snprintf(entity, sizeof(entity), "client.kairos.%s.volume.disk.slow", P1);
+    assert_true(entity_exists(entity));
+    creds = json_loads(b.creds, 0, NULL);
+    assert_non_null(creds);
+    assert_int_equal(kt_connect_as(creds, &cl), 0);
+    rados_shutdown(cl);
+    assert_int_equal(kairos_binding_delete(T.k, P1, KAIROS_VOLUME, "disk", "slow", &err), 0);
+    json_decref(creds);
+    free(b.creds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +522,7 @@ int main(void)
         cmocka_unit_test(read_only_share),
         cmocka_unit_test(list_and_delete_rules),
         cmocka_unit_test(crash_mid_bind_revoked),
+        cmocka_unit_test(slow_bind_outlives_its_lease),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
