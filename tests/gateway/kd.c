@@ -179,23 +179,41 @@ static void start(struct kd *kd, const char *binary, bool tls, const char *serve
     die("kairosd did not come up in 30 s");
 }
 
-/* Remove the test's directory; its log is printed first when something went wrong. */
-static void cleanup(struct kd *kd, bool show_log)
+/* Print the last @max lines of @path to stderr, under a heading. */
+static void print_tail(const char *path, size_t max, const char *heading)
 {
-    const char *files[] = {"kairos.conf", "tokens", "port", "kairosd.log", "cert.pem", "key.pem"};
-    char path[192], line[512];
-    FILE *log = show_log ? fopen(kd->log, "r") : NULL;
+    char line[1024], **ring = calloc(max, sizeof(*ring));
+    size_t n = 0;
+    FILE *log = fopen(path, "r");
 
-    while (log && fgets(line, sizeof(line), log))
-        fputs(line, stderr);
-    if (log)
-        fclose(log);
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", kd->dir, files[i]);
-        unlink(path);
+    if (!log || !ring) {
+        free(ring);
+        if (log)
+            fclose(log);
+        return;
     }
-    rmdir(kd->dir);
+    while (fgets(line, sizeof(line), log)) {
+        free(ring[n % max]);
+        ring[n++ % max] = strdup(line);
+    }
+    fclose(log);
+    fprintf(stderr, "%s (%s%s):\n", heading, n > max ? "its last lines, of " : "", path);
+    for (size_t i = n > max ? n - max : 0; i < n; i++)
+        fputs(ring[i % max] ? ring[i % max] : "", stderr);
+    for (size_t i = 0; i < max; i++)
+        free(ring[i]);
+    free(ring);
 }
+
+/*
+ * The logs of the kairosds this program stopped cleanly are kept until it
+ * exits, and printed then if it failed: a failed assertion often follows
+ * from something only the server's log says (CI shows nothing else).
+ */
+#define KEPT_MAX   32
+#define KEPT_LINES 150
+static char kept[KEPT_MAX][sizeof(((struct kd *)0)->dir)];
+static size_t nkept;
 
 /*
  * A kairosd that did not stop cleanly (an error exit, a leak under ASan)
@@ -203,9 +221,33 @@ static void cleanup(struct kd *kd, bool show_log)
  * and cmocka does not count a failed group teardown in its exit status.
  */
 static bool unclean_stop;
+static pid_t kept_by; /* a child forked by the test exits without touching them */
 
-static void fail_on_unclean_stop(void)
+static void remove_dir(const char *dir)
 {
+    const char *files[] = {"kairos.conf", "tokens", "port", "kairosd.log", "cert.pem", "key.pem"};
+    char path[192];
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void at_exit(int status, void *arg)
+{
+    char path[192];
+
+    (void)arg;
+    if (getpid() != kept_by)
+        return;
+    for (size_t i = 0; i < nkept; i++) {
+        snprintf(path, sizeof(path), "%s/kairosd.log", kept[i]);
+        if (status != 0)
+            print_tail(path, KEPT_LINES, "KD: the test failed; a kairosd it ran logged");
+        remove_dir(kept[i]);
+    }
     if (!unclean_stop)
         return;
     fprintf(stderr, "KD: a kairosd did not stop cleanly (its log is above): the test fails\n");
@@ -213,9 +255,26 @@ static void fail_on_unclean_stop(void)
     _exit(1);
 }
 
-int kd_stop(struct kd *kd)
+/* Done with @kd's directory: its log is printed now if it stopped badly, else kept till exit. */
+static void cleanup(struct kd *kd, bool show_log)
 {
     static bool registered;
+
+    if (!registered) {
+        kept_by = getpid();
+        registered = on_exit(at_exit, NULL) == 0;
+    }
+    if (show_log)
+        print_tail(kd->log, 100000, "KD: kairosd did not stop cleanly; its log");
+    if (!show_log && registered && nkept < KEPT_MAX) {
+        snprintf(kept[nkept++], sizeof(kept[0]), "%s", kd->dir);
+        return;
+    }
+    remove_dir(kd->dir);
+}
+
+int kd_stop(struct kd *kd)
+{
     int status = 0, rc = -1;
 
     if (kd->pid <= 0)
@@ -233,12 +292,9 @@ int kd_stop(struct kd *kd)
         waitpid(kd->pid, &status, 0);
     }
     kd->pid = 0;
-    cleanup(kd, rc != 0);
-    if (rc != 0) {
+    if (rc != 0)
         unclean_stop = true;
-        if (!registered)
-            registered = atexit(fail_on_unclean_stop) == 0;
-    }
+    cleanup(kd, rc != 0);
     return rc;
 }
 
