@@ -72,6 +72,10 @@
 #define QUOTA_SLACK_MIN (16ULL << 20)
 #define QUOTA_SLACK_DIV 16
 
+/* The omap keys of the broker's intent tags in an image header, and the first key past them. */
+#define TAG_KEY_PREFIX "metadata_" KAIROS_VOLUME_TAG_PREFIX
+#define TAG_KEY_END    "metadata_kairos.intent/"
+
 /* librbd's metadata objects of a namespace. */
 static const char *const rbd_meta_objects[] = {
     "rbd_directory", "rbd_trash",           "rbd_children",  "rbd_info",
@@ -685,8 +689,10 @@ static int header_key(void *arg, const char *key, const char *val, size_t len)
         v->snap_seq = le64(val);
     } else if (strcmp(key, "order") == 0 && len >= 1) {
         v->order = (unsigned char)val[0];
+    } else if (strncmp(key, TAG_KEY_PREFIX, strlen(TAG_KEY_PREFIX)) == 0) {
+        /* The broker's own intent tags: its, or a clone's parent's. */
     } else if (strncmp(key, "metadata_", 9) == 0) {
-        /* Image metadata: the broker sets none; a raw write can set librbd options. */
+        /* Other image metadata: the broker sets none; a raw write can set librbd options. */
         if (v->metadata < sizeof(v->metadata_keys) / sizeof(v->metadata_keys[0]))
             snprintf(v->metadata_keys[v->metadata], sizeof(v->metadata_keys[0]), "%s", key);
         v->metadata++;
@@ -900,7 +906,7 @@ static void put_back_header(struct volumes *vs, struct vol *v, struct kairos_dri
     rbd_close(img);
 }
 
-/* Remove the image metadata keys (all of them: the broker sets none). */
+/* Remove the image metadata keys, all but the broker's intent tags. */
 static void put_back_metadata(struct volumes *vs, struct vol *v, struct kairos_drift_finding *f)
 {
     char oid[KAIROS_RBD_ID_MAX + 16];
@@ -908,8 +914,13 @@ static void put_back_metadata(struct volumes *vs, struct vol *v, struct kairos_d
     int rc;
 
     snprintf(oid, sizeof(oid), "rbd_header.%s", v->id);
-    /* Every key from "metadata_" up to, not including, "metadata`" ('`' follows '_'). */
-    rados_write_op_omap_rm_range2(op, "metadata_", 9, "metadata`", 9);
+    /*
+     * Every key from "metadata_" up to, not including, "metadata`" ('`'
+     * follows '_'), but the tags: those from TAG_KEY_PREFIX up to its last
+     * '.' made '/' (which follows '.').
+     */
+    rados_write_op_omap_rm_range2(op, "metadata_", 9, TAG_KEY_PREFIX, strlen(TAG_KEY_PREFIX));
+    rados_write_op_omap_rm_range2(op, TAG_KEY_END, strlen(TAG_KEY_END), "metadata`", 9);
     rc = rados_write_op_operate(op, vs->io, oid, NULL, 0);
     rados_release_write_op(op);
     if (rc == 0)

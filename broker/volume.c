@@ -147,7 +147,7 @@ static void snap_name(char *buf, size_t len, const char *volume, const char *sna
  * intent made. The key names the image: a clone inherits its parent's
  * metadata, and with it the parent's tag.
  */
-#define TAG_PREFIX "kairos.intent."
+#define TAG_PREFIX KAIROS_VOLUME_TAG_PREFIX
 /* How librbd keeps image metadata: omap keys of the image's header object. */
 #define META_OMAP_PREFIX "metadata_"
 #define TAG_KEY_MAX      (sizeof(META_OMAP_PREFIX TAG_PREFIX) + 2 * KAIROS_NAME_MAX + 2)

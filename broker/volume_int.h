@@ -14,6 +14,13 @@
 
 struct kairos;
 
+/*
+ * The image metadata key prefix of the broker's intent tags (volume.c):
+ * "kairos.intent.<project>.<name>", kept for the image's life. A clone
+ * also carries its parent's. librbd takes only "conf_" keys as options.
+ */
+#define KAIROS_VOLUME_TAG_PREFIX "kairos.intent."
+
 /* Set up the backend and register it for KAIROS_VOLUME. */
 int kairos_volumes_init(struct kairos *k, struct kairos_error *err);
 void kairos_volumes_fini(struct kairos *k);

@@ -756,6 +756,52 @@ static uint64_t pool_snap_seq(void)
 }
 
 /*
+ * Volumes as the broker left them are no drift. The broker tags each image
+ * with its intent (image metadata "kairos.intent.<project>.<name>"), and a
+ * clone also carries its parents' tags: a pass must not call those a raw
+ * header write, revoke the bindings, or remove the tags. (It did: every
+ * pass revoked every volume binding it reached, within a minute of bind.)
+ */
+static void clean_volumes_are_no_drift(void **state)
+{
+    const char *names[] = {"other", "leaf"};
+    struct kairos_reconcile_report rep;
+    struct kairos_drift_finding *f = NULL;
+    struct kairos_error err = {0};
+    char id[64], header[96], key[160], *val;
+    json_t *c[2];
+    rados_ioctx_t aio;
+    size_t n = 0, len;
+    rados_t r;
+
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        c[i] = kt_bind(&T, A, KAIROS_VOLUME, names[i], "quiet", 0);
+    reconcile(&rep);
+    assert_int_equal(kairos_drift_list(T.k, A, &f, &n, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(f[i].alloc, "other") == 0 || strcmp(f[i].alloc, "leaf") == 0)
+            fail_msg("drift found in a clean volume: %s %s: %s (%s)", f[i].alloc, f[i].what,
+                     f[i].detail, f[i].action);
+    }
+    free(f);
+    admin_io(A, &aio);
+    for (int i = 0; i < 2; i++) {
+        assert_true(binding_exists(A, KAIROS_VOLUME, names[i], "quiet"));
+        assert_int_equal(kt_connect_as(c[i], &r), 0);
+        rados_shutdown(r);
+        image_id(A, names[i], id, sizeof(id));
+        snprintf(header, sizeof(header), "rbd_header.%s", id);
+        snprintf(key, sizeof(key), "metadata_kairos.intent.%s.%s", A, names[i]);
+        assert_int_equal(omap_get(aio, header, key, &val, &len), 0);
+        free(val);
+        assert_int_equal(kairos_binding_delete(T.k, A, KAIROS_VOLUME, names[i], "quiet", &err), 0);
+        json_decref(c[i]);
+    }
+    rados_ioctx_destroy(aio);
+}
+
+/*
  * What caps cannot stop, done with a volume key: the header's size and
  * features rewritten, objects of any name under the data prefix and named
  * after the image id, writes with a snapshot context the image never had;
@@ -853,6 +899,11 @@ static void volume_drift_revoked(void **state)
     char *meta = NULL;
     size_t mlen = 0;
     assert_int_equal(omap_get(aio, header, "metadata_conf_rbd_cache", &meta, &mlen), -ENOENT);
+    free(meta);
+    /* The broker's own tag stays. */
+    char tag[160];
+    snprintf(tag, sizeof(tag), "metadata_kairos.intent.%s.vola", A);
+    assert_int_equal(omap_get(aio, header, tag, &meta, &mlen), 0);
     free(meta);
     /* Revoked: no binding, no new connection, and the connected client is fenced. */
     assert_false(binding_exists(A, KAIROS_VOLUME, "vola", "vm-2"));
@@ -1224,6 +1275,7 @@ int main(void)
         cmocka_unit_test(sibling_id_refused),
         cmocka_unit_test(lock_takeover),
         cmocka_unit_test(unbind_ends_access),
+        cmocka_unit_test(clean_volumes_are_no_drift),
         cmocka_unit_test(volume_drift_revoked),
         cmocka_unit_test(share_drift_by_policy),
     };
