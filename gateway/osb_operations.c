@@ -6,7 +6,8 @@
  *   an instance never seen (or forgotten): 404;
  *   deprovisioned: 200 "succeeded" for [registry] retention, then 410
  *     until its tombstone is swept (twice the retention), then 404;
- *   an operation given that is one of this instance's: its state;
+ *   an operation given that is one of this instance's: its state, and "in
+ *     progress" until its outcome is recorded (not the instance's state);
  *   an operation given that we never handed out: ignored;
  *   otherwise the instance's state: "in progress" (with Retry-After) while
  *     an operation runs, "succeeded" when ready, "failed" when a provision
@@ -116,6 +117,13 @@ unsigned osb_instance_last_operation(void *ctx, struct http_request *req, struct
     op = operation_of(c, id, opq);
     if (op && strcmp(json_string_value(json_object_get(op, "state")) ?: "", "in progress") != 0)
         finished(res, op);
+    else if (op && ops_running(op))
+        /*
+         * Its work puts the instance back (or forward) before its outcome
+         * is recorded: between the two, the instance's state is not the
+         * operation's answer. Its record will be, in a moment.
+         */
+        osb_state(res, "in progress", in.state);
     else if (osb_state_running(in.state) && instance_running(c, &in, NULL))
         osb_state(res, "in progress", in.state);
     else if (osb_state_running(in.state))
