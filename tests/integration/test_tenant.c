@@ -802,6 +802,76 @@ static void clean_volumes_are_no_drift(void **state)
 }
 
 /*
+ * A project used only through its bindings is no drift, pass after pass:
+ * a volume written through its key, snapshotted and cloned, a share
+ * written through its key and snapshotted, all bound. No finding, and
+ * every binding (and its key) still there.
+ */
+static void clean_project_is_no_drift(void **state)
+{
+    const char *kinds[] = {"volume", "volume", "share"}, *names[] = {"v", "c", "h"};
+    char project[64], buf[4096] = "through the key";
+    struct kairos_reconcile_report rep;
+    struct kairos_drift_finding *f = NULL;
+    struct kairos_error err = {0};
+    struct ceph_mount_info *m;
+    struct kairos_quota q;
+    rados_ioctx_t io;
+    rbd_image_t img;
+    json_t *c[3];
+    rados_t r;
+    size_t n = 0;
+    int fd;
+
+    (void)state;
+    kt_name(project, sizeof(project), "clean");
+    kairos_quota_unlimited(&q);
+    assert_int_equal(kairos_project_create(T.k, project, NULL, &q, &err), 0);
+    assert_int_equal(kairos_volume_create(T.k, project, "v", 16 * MiB, &err), 0);
+    assert_int_equal(kairos_share_create(T.k, project, "h", 16 * MiB, 0, &err), 0);
+    c[0] = kt_bind(&T, project, KAIROS_VOLUME, "v", "w", 0);
+    tenant_io(c[0], T.cfg->pools.block, project, &r, &io);
+    assert_int_equal(rbd_open(io, "v", &img, NULL), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(rbd_write(img, (uint64_t)i * 2 * MiB, sizeof(buf), buf),
+                         (ssize_t)sizeof(buf));
+    rbd_close(img);
+    tenant_close(r, io);
+    assert_int_equal(kairos_volume_snapshot_create(T.k, project, "v", "s", &err), 0);
+    assert_int_equal(kairos_volume_clone(T.k, project, "c", project, "v", "s", &err), 0);
+    c[1] = kt_bind(&T, project, KAIROS_VOLUME, "c", "w", 0);
+    c[2] = kt_bind(&T, project, KAIROS_SHARE, "h", "w", 0);
+    assert_int_equal(kt_mount_as(c[2], kt_field(c[2], "path"), &m), 0);
+    fd = ceph_open(m, "/f", O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(ceph_write(m, fd, buf, sizeof(buf), (int64_t)i * (int64_t)MiB),
+                         (int)sizeof(buf));
+    ceph_close(m, fd);
+    ceph_unmount(m);
+    ceph_release(m);
+    assert_int_equal(kairos_share_snapshot_create(T.k, project, "h", "s", &err), 0);
+
+    for (int pass = 0; pass < 2; pass++) {
+        reconcile(&rep);
+        assert_int_equal(kairos_drift_list(T.k, project, &f, &n, &err), 0);
+        for (size_t i = 0; i < n; i++)
+            print_error("pass %d: %s %s: %s (%s)\n", pass, f[i].alloc, f[i].what, f[i].detail,
+                        f[i].action);
+        free(f);
+        assert_int_equal(n, 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        enum kairos_kind kind = strcmp(kinds[i], "share") == 0 ? KAIROS_SHARE : KAIROS_VOLUME;
+        assert_true(binding_exists(project, kind, names[i], "w"));
+        assert_int_equal(kt_connect_as(c[i], &r), 0);
+        rados_shutdown(r);
+        json_decref(c[i]);
+    }
+    assert_int_equal(kairos_project_delete(T.k, project, KAIROS_DELETE_FORCE, &err), 0);
+}
+
+/*
  * What caps cannot stop, done with a volume key: the header's size and
  * features rewritten, objects of any name under the data prefix and named
  * after the image id, writes with a snapshot context the image never had;
@@ -1276,6 +1346,7 @@ int main(void)
         cmocka_unit_test(lock_takeover),
         cmocka_unit_test(unbind_ends_access),
         cmocka_unit_test(clean_volumes_are_no_drift),
+        cmocka_unit_test(clean_project_is_no_drift),
         cmocka_unit_test(volume_drift_revoked),
         cmocka_unit_test(share_drift_by_policy),
     };
