@@ -203,7 +203,7 @@ unsigned api_fail(struct call *c, struct http_response *res, enum kairos_kind ki
     return http_error(res, http_status_of(rc), api_error_name(rc), "%s", msg);
 }
 
-/* Who @who is, for the request's log line. */
+/* Who @who is, and with which token, for the request's log line. */
 static void note_principal(const struct principal *who, struct http_response *res)
 {
     if (who->admin)
@@ -212,6 +212,7 @@ static void note_principal(const struct principal *who, struct http_response *re
         snprintf(res->principal, sizeof(res->principal), "broker");
     else if (who->project[0])
         snprintf(res->principal, sizeof(res->principal), "project:%s", who->project);
+    snprintf(res->token_id, sizeof(res->token_id), "%s", who->token_id);
 }
 
 void api_handle(struct gateway *g, struct http_request *req, struct http_response *res)

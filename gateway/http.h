@@ -40,6 +40,7 @@ struct http_response {
     const char *retry;  /* Retry-After value (seconds, a static string), or NULL */
     char route[64];     /* route pattern, for metrics and logs */
     char principal[96]; /* who called, once authenticated ("admin", "project:NAME"), for logs */
+    char token_id[24];  /* with which token (struct principal's token_id), for logs; "" none */
 };
 
 enum http_method http_method_parse(const char *s);

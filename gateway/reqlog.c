@@ -159,6 +159,8 @@ static int json_request_line(const struct reqlog_entry *e, char *line, size_t ca
         return -1;
     if (e->principal && e->principal[0])
         json_object_set_new(j, "principal", json_string(e->principal));
+    if (e->token_id && e->token_id[0])
+        json_object_set_new(j, "token_id", json_string(e->token_id));
     if (e->error)
         json_object_set_new(j, "error", cut_string(e->error, MESSAGE_MAX_LOGGED));
     if (e->note)
@@ -177,13 +179,15 @@ static int text_request_line(const struct reqlog_entry *e, char *line, size_t ca
     int n;
 
     /* The path only: query strings may carry ids, never secrets, but stay short. */
-    n = snprintf(line, cap,
-                 "kairosd: request_id=%s method=%s path=%s route=%s status=%u ms=%.1f%s%s%s%s%s\n",
-                 e->request_id, printable(e->method, 16, method),
-                 printable(e->url, plen < PATH_MAX_LOGGED ? plen : PATH_MAX_LOGGED, path), e->route,
-                 e->status, e->seconds * 1000, e->principal && e->principal[0] ? " principal=" : "",
-                 e->principal ? e->principal : "", e->error ? " error=" : "",
-                 e->error ? e->error : "", e->note ? e->note : "");
+    n = snprintf(
+        line, cap,
+        "kairosd: request_id=%s method=%s path=%s route=%s status=%u ms=%.1f%s%s%s%s%s%s%s\n",
+        e->request_id, printable(e->method, 16, method),
+        printable(e->url, plen < PATH_MAX_LOGGED ? plen : PATH_MAX_LOGGED, path), e->route,
+        e->status, e->seconds * 1000, e->principal && e->principal[0] ? " principal=" : "",
+        e->principal ? e->principal : "", e->token_id && e->token_id[0] ? " token=" : "",
+        e->token_id ? e->token_id : "", e->error ? " error=" : "", e->error ? e->error : "",
+        e->note ? e->note : "");
     if (n <= 0)
         return -1;
     if ((size_t)n >= cap) {

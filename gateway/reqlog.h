@@ -10,8 +10,8 @@
  * Log lines go to stderr (journald under systemd), in one of two formats
  * ([log] format in kairos.conf): "text", "kairosd: key=value ..." lines as
  * kairosd always wrote, or "json", one JSON object per line with time,
- * level, request_id, method, path, route, status, duration_ms, principal
- * and message.
+ * level, request_id, method, path, route, status, duration_ms, principal,
+ * token_id (the bearer token's id, never the token) and message.
  *
  * Thread-safety: all functions may be called from any thread;
  * reqlog_set_format() is meant for start-up and reload.
@@ -45,6 +45,7 @@ struct reqlog_entry {
     unsigned status;
     double seconds;
     const char *principal; /* "admin", "broker", "project:NAME"; NULL or "": unknown */
+    const char *token_id;  /* the bearer token's id (never the token); NULL or "": none */
     const char *error;     /* the answer's "error", or NULL */
     const char *message;   /* the answer's description, or NULL */
     const char *note;      /* text-format suffix such as " late=..."; NULL: none */

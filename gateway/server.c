@@ -138,6 +138,7 @@ static void log_request(const char *request_id, const char *method, const char *
         .status = res->status,
         .seconds = seconds,
         .principal = res->principal,
+        .token_id = res->token_id,
         .error = body ? json_string_value(json_object_get(body, "error")) : NULL,
         .message = body ? json_string_value(json_object_get(body, "description")) : NULL,
         .note = note,

@@ -115,8 +115,45 @@ static void caller_id_echoed_and_logged(void **state)
     assert_int_equal(json_integer_value(json_object_get(line, "status")), 200);
     assert_string_equal(json_string_value(json_object_get(line, "level")), "info");
     assert_string_equal(json_string_value(json_object_get(line, "principal")), "admin");
+    /* The admin token of the tokens file, named by its hash's first digits, never itself. */
+    const char *tid = json_string_value(json_object_get(line, "token_id"));
+    assert_non_null(tid);
+    assert_int_equal(strncmp(tid, "file:", 5), 0);
+    assert_int_equal(strlen(tid), 5 + 12);
     assert_true(json_is_number(json_object_get(line, "duration_ms")));
     json_decref(line);
+}
+
+/* A project token's request: the line names the project and the token's id, never the token. */
+static void project_token_named_by_id(void **state)
+{
+    const char *hdrs[] = {"X-Request-Id: kt-project-token-0001", NULL};
+    char project[64], body[128], path[128], token[128], tid[64];
+    struct kd_reply r;
+    json_t *j = NULL, *line;
+
+    (void)state;
+    snprintf(project, sizeof(project), "logs-%x", (unsigned)getpid());
+    snprintf(body, sizeof(body), "{\"name\":\"%s\"}", project);
+    assert_int_equal(kd_call(&KD, "POST", "/v1/projects", KD_ADMIN, NULL, body, NULL), 201);
+    snprintf(path, sizeof(path), "/v1/projects/%s/tokens", project);
+    assert_int_equal(kd_call(&KD, "POST", path, KD_ADMIN, NULL, "{}", &j), 201);
+    snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
+    snprintf(tid, sizeof(tid), "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    snprintf(path, sizeof(path), "/v1/projects/%s", project);
+    kd_request(&KD, "GET", path, KD_TOKEN, token, hdrs, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_decref(r.body);
+    line = log_line("kt-project-token-0001");
+    assert_non_null(line);
+    char principal[96];
+    snprintf(principal, sizeof(principal), "project:%s", project);
+    assert_string_equal(json_string_value(json_object_get(line, "principal")), principal);
+    assert_string_equal(json_string_value(json_object_get(line, "token_id")), tid);
+    json_decref(line);
+    assert_false(log_holds(token));
+    kd_delete_project(&KD, project);
 }
 
 static void bad_id_replaced(void **state)
@@ -184,9 +221,9 @@ static void made_id_on_every_answer(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(caller_id_echoed_and_logged),
-                                       cmocka_unit_test(bad_id_replaced),
-                                       cmocka_unit_test(made_id_on_every_answer)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(caller_id_echoed_and_logged), cmocka_unit_test(project_token_named_by_id),
+        cmocka_unit_test(bad_id_replaced), cmocka_unit_test(made_id_on_every_answer)};
 
     return cmocka_run_group_tests(tests, setup, teardown);
 }
