@@ -1012,16 +1012,24 @@ static int check_data_object(struct volumes *vs, struct vol *v, const char *oid,
     return check_snapc(vs, v, oid);
 }
 
-/* An object no counted image explains: counted, and removed under "revoke". */
+/*
+ * An object no counted image explains: counted, and removed under "revoke".
+ * One of no volume's id (@owner NULL), which no binding's key can write,
+ * is judged only once older than the lease: a create in flight since the
+ * scan read the ledger and the image directory has made it.
+ */
 static int foreign_object(struct volumes *vs, struct vol *owner, const char *oid)
 {
-    uint64_t size = 0;
-    time_t mtime;
+    uint64_t size = 0, now = kairos_now_ms();
+    time_t mtime = 0;
     int rc = pace(vs->s->ctx, 1);
 
     if (rc < 0)
         return rc;
-    rados_stat(vs->io, oid, &size, &mtime);
+    if (rados_stat(vs->io, oid, &size, &mtime) == -ENOENT)
+        return 0;
+    if (!owner && (uint64_t)mtime * 1000 + vs->s->k->cfg->reconcile.lease_ms > now)
+        return 0;
     if (owner) {
         owner->foreign++;
         owner->foreign_bytes += size;
