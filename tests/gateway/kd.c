@@ -514,21 +514,31 @@ void kd_delete_project(struct kd *kd, const char *name)
     kd_call(kd, "DELETE", path, KD_ADMIN, NULL, NULL, NULL);
 }
 
-void kd_token_file(struct kd *kd, const char *project, const char *path, char *id, size_t idlen)
+void kd_project_token(struct kd *kd, const char *project, char *token, size_t tlen, char *id,
+                      size_t idlen)
 {
     char url[256];
     json_t *j = NULL;
-    const char *token;
-    FILE *f;
+    const char *t;
 
     snprintf(url, sizeof(url), "/v1/projects/%s/tokens", project);
     if (kd_call(kd, "POST", url, KD_ADMIN, NULL, NULL, &j) != 201 ||
-        !(token = json_string_value(json_object_get(j, "token"))))
+        !(t = json_string_value(json_object_get(j, "token"))))
         die("kairosd made no project token");
+    snprintf(token, tlen, "%s", t);
+    if (id)
+        snprintf(id, idlen, "%s", json_string_value(json_object_get(j, "id")) ?: "");
+    json_decref(j);
+}
+
+void kd_token_file(struct kd *kd, const char *project, const char *path, char *id, size_t idlen)
+{
+    char token[256];
+    FILE *f;
+
+    kd_project_token(kd, project, token, sizeof(token), id, idlen);
     f = fopen(path, "w");
     if (!f || fprintf(f, "%s\n", token) < 0 || fclose(f) != 0)
         die("cannot write the token file");
-    if (id)
-        snprintf(id, idlen, "%s", json_string_value(json_object_get(j, "id")));
-    json_decref(j);
+    explicit_bzero(token, sizeof(token));
 }

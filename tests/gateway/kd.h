@@ -104,6 +104,14 @@ int kd_capture(const char *cmd, char *out, size_t cap);
 void kd_delete_project(struct kd *kd, const char *name);
 
 /*
+ * kd_project_token() - a new token of @project into @token (@tlen bytes),
+ * its id into @id (@idlen bytes) when @id is not NULL. Exits the test when
+ * kairosd refuses.
+ */
+void kd_project_token(struct kd *kd, const char *project, char *token, size_t tlen, char *id,
+                      size_t idlen);
+
+/*
  * kd_token_file() - a new token of @project, written to the file @path (one
  * line); its id into @id (@idlen bytes) when @id is not NULL. Exits the
  * test when kairosd refuses or the file cannot be written.

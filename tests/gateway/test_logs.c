@@ -130,17 +130,13 @@ static void project_token_named_by_id(void **state)
     const char *hdrs[] = {"X-Request-Id: kt-project-token-0001", NULL};
     char project[64], body[128], path[128], token[128], tid[64];
     struct kd_reply r;
-    json_t *j = NULL, *line;
+    json_t *line;
 
     (void)state;
     snprintf(project, sizeof(project), "logs-%x", (unsigned)getpid());
     snprintf(body, sizeof(body), "{\"name\":\"%s\"}", project);
     assert_int_equal(kd_call(&KD, "POST", "/v1/projects", KD_ADMIN, NULL, body, NULL), 201);
-    snprintf(path, sizeof(path), "/v1/projects/%s/tokens", project);
-    assert_int_equal(kd_call(&KD, "POST", path, KD_ADMIN, NULL, "{}", &j), 201);
-    snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
-    snprintf(tid, sizeof(tid), "%s", json_string_value(json_object_get(j, "id")));
-    json_decref(j);
+    kd_project_token(&KD, project, token, sizeof(token), tid, sizeof(tid));
     snprintf(path, sizeof(path), "/v1/projects/%s", project);
     kd_request(&KD, "GET", path, KD_TOKEN, token, hdrs, NULL, &r);
     assert_int_equal(r.status, 200);

@@ -57,11 +57,7 @@ static void changes_are_seen_everywhere_at_once(void **state)
     (void)state;
     snprintf(body, sizeof(body), "{\"name\":\"%s\",\"quota\":{\"volume\":{\"count\":3}}}", P);
     assert_int_equal(kd_call(&A, "POST", "/v1/projects", KD_ADMIN, NULL, body, NULL), 201);
-    snprintf(path, sizeof(path), "/v1/projects/%s/tokens", P);
-    assert_int_equal(kd_call(&A, "POST", path, KD_ADMIN, NULL, "{}", &j), 201);
-    snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
-    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")));
-    json_decref(j);
+    kd_project_token(&A, P, token, sizeof(token), id, sizeof(id));
     /* B reads both, and keeps them in its caches. */
     snprintf(path, sizeof(path), "/v1/projects/%s", P);
     for (int i = 0; i < 3; i++) {
